@@ -1,0 +1,26 @@
+"""Errors that users cause and can fix.
+
+Every exception derived from `EmbtuiError` carries a one-line message meant for a person at
+a terminal: the CLI prints it on stderr and exits with status 2, without a traceback. Keep
+messages to one line that names the thing (key, file, line) and what is allowed.
+"""
+
+
+class EmbtuiError(Exception):
+    """A problem with the user's input or environment, reported in one line."""
+
+
+class ConfigError(EmbtuiError):
+    """An experiment configuration key has an unknown name, wrong type or bad value."""
+
+
+class DataError(EmbtuiError):
+    """A dataset could not be read or does not have the expected shape."""
+
+
+class GloveError(EmbtuiError):
+    """GloVe vectors could not be found or parsed."""
+
+
+class StoreError(EmbtuiError):
+    """The run store cannot be opened or does not hold what was asked for."""
