@@ -1,0 +1,410 @@
+"""The run store: one SQLite file that every part of embtui reads and writes.
+
+The training engine writes experiments, runs and per-epoch metrics here as they happen; the
+console, `embtui list` and the exports only read. Because the file is the single source of
+truth, a grid started with `embtui run` inside tmux shows up live in a console opened later
+on the same file. WAL mode lets readers poll while a writer commits, and every write is one
+short transaction, so a crash leaves at most one run marked `running`, which `recover`
+turns into `interrupted` once its process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from embtui.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+#: Statuses after which a run will not change again unless the experiment is resumed.
+FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE experiments (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL,
+    config    TEXT NOT NULL,
+    created   TEXT NOT NULL,
+    finished  TEXT,
+    status    TEXT NOT NULL DEFAULT 'queued',
+    pid       INTEGER,
+    host      TEXT,
+    meta      TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    embedding     TEXT NOT NULL,
+    head          TEXT NOT NULL,
+    seed          INTEGER NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'queued',
+    error         TEXT,
+    device        TEXT,
+    params        INTEGER,
+    coverage      REAL,
+    started       TEXT,
+    finished      TEXT
+);
+CREATE INDEX runs_by_experiment ON runs(experiment_id, position);
+CREATE TABLE epochs (
+    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch    INTEGER NOT NULL,
+    loss     REAL NOT NULL,
+    acc      REAL NOT NULL,
+    val_loss REAL NOT NULL,
+    val_acc  REAL NOT NULL,
+    seconds  REAL NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+"""
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One finished epoch of one run, as the engine reports it (epoch is 1-based)."""
+
+    run_id: int
+    epoch: int
+    loss: float
+    acc: float
+    val_loss: float
+    val_acc: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "loss": self.loss,
+            "acc": self.acc,
+            "val_loss": self.val_loss,
+            "val_acc": self.val_acc,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    id: int
+    name: str
+    config: dict[str, Any]
+    created: str
+    finished: str | None
+    status: str
+    pid: int | None
+    host: str | None
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    experiment_id: int
+    position: int
+    size: int
+    embedding: str
+    head: str
+    seed: int
+    status: str
+    error: str | None
+    device: str | None
+    params: int | None
+    coverage: float | None
+    started: str | None
+    finished: str | None
+
+
+def default_store_path() -> Path:
+    """`$EMBTUI_STORE`, else `$XDG_DATA_HOME/embtui/embtui.sqlite` (~/.local/share/...)."""
+    if os.environ.get("EMBTUI_STORE"):
+        return Path(os.environ["EMBTUI_STORE"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "embtui" / "embtui.sqlite"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """A connection to the run store, safe to share between the UI and a training thread."""
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        if not create and not self.path.exists():
+            raise StoreError(f"{self.path}: no run store here (run an experiment first)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._lock = threading.RLock()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable run store ({exc})") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open the run store ({exc})") from None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store schema v{version} is newer than this embtui "
+                f"(v{SCHEMA_VERSION}); upgrade embtui"
+            )
+        tables = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        if version == 0 and tables:
+            raise StoreError(f"{self.path}: an SQLite file, but not an embtui run store")
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap "anything new?" poll."""
+        with self._lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        config: dict[str, Any],
+        cells: Iterable[tuple[int, str, int]],
+        *,
+        head: str,
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        """Record an experiment and its queued runs (size, arm, seed) in one transaction."""
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO experiments (name, config, created, status, pid, host, meta) "
+                "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+                (
+                    name,
+                    json.dumps(config),
+                    now(),
+                    os.getpid(),
+                    socket.gethostname(),
+                    json.dumps(meta or {}),
+                ),
+            )
+            exp_id = int(cur.lastrowid)
+            db.executemany(
+                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(exp_id, i, size, arm, head, seed) for i, (size, arm, seed) in enumerate(cells)],
+            )
+        return exp_id
+
+    def set_experiment_status(self, exp_id: int, status: str) -> None:
+        finished = now() if status in FINAL_STATUSES else None
+        with self._write() as db:
+            db.execute(
+                "UPDATE experiments SET status = ?, finished = ?, pid = ?, host = ? WHERE id = ?",
+                (status, finished, os.getpid(), socket.gethostname(), exp_id),
+            )
+
+    def update_meta(self, exp_id: int, **values: Any) -> None:
+        with self._write() as db:
+            row = db.execute("SELECT meta FROM experiments WHERE id = ?", (exp_id,)).fetchone()
+            meta = {**json.loads(row["meta"]), **values}
+            db.execute("UPDATE experiments SET meta = ? WHERE id = ?", (json.dumps(meta), exp_id))
+
+    def start_run(self, run_id: int, *, device: str, params: int, coverage: float | None) -> None:
+        """Mark a run running; drops epochs left by an earlier, unfinished attempt."""
+        with self._write() as db:
+            db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            db.execute(
+                "UPDATE runs SET status = 'running', error = NULL, device = ?, params = ?, "
+                "coverage = ?, started = ?, finished = NULL WHERE id = ?",
+                (device, params, coverage, now(), run_id),
+            )
+
+    def add_epoch(self, m: EpochMetrics) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, val_loss, val_acc, "
+                "seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (m.run_id, m.epoch, m.loss, m.acc, m.val_loss, m.val_acc, m.seconds),
+            )
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        if status not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}")
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, error = ?, finished = ? WHERE id = ?",
+                (status, error, now(), run_id),
+            )
+
+    def cancel_queued(self, exp_id: int, status: str = "cancelled") -> None:
+        """Close the runs a stopped experiment never reached (and the one it was in)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished = ? "
+                "WHERE experiment_id = ? AND status IN ('queued', 'running')",
+                (status, now(), exp_id),
+            )
+
+    def reopen_runs(self, exp_id: int) -> list[RunRow]:
+        """Queue again every run of an experiment that did not finish (for resume)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET status = 'queued', error = NULL, finished = NULL "
+                "WHERE experiment_id = ? AND status != 'done'",
+                (exp_id,),
+            )
+            db.execute(
+                "DELETE FROM epochs WHERE run_id IN "
+                "(SELECT id FROM runs WHERE experiment_id = ? AND status = 'queued')",
+                (exp_id,),
+            )
+        return [r for r in self.runs(exp_id) if r.status == "queued"]
+
+    def recover(self) -> list[int]:
+        """Mark experiments whose training process died as `interrupted`.
+
+        Only processes on this host can be checked; an experiment owned by another
+        host is left as it is.
+        """
+        host = socket.gethostname()
+        stale = [
+            r["id"]
+            for r in self._read(
+                "SELECT id, pid FROM experiments WHERE status IN ('running', 'queued') "
+                "AND host = ?",
+                (host,),
+            )
+            if r["pid"] is not None and not _alive(r["pid"])
+        ]
+        for exp_id in stale:
+            with self._write() as db:
+                db.execute(
+                    "UPDATE runs SET status = 'interrupted', finished = ? "
+                    "WHERE experiment_id = ? AND status IN ('queued', 'running')",
+                    (now(), exp_id),
+                )
+                db.execute(
+                    "UPDATE experiments SET status = 'interrupted', finished = ? WHERE id = ?",
+                    (now(), exp_id),
+                )
+        return stale
+
+    # -- reads -------------------------------------------------------------------------
+
+    def experiments(self) -> list[ExperimentRow]:
+        return [_experiment(r) for r in self._read("SELECT * FROM experiments ORDER BY id")]
+
+    def experiment(self, exp_id: int) -> ExperimentRow:
+        rows = self._read("SELECT * FROM experiments WHERE id = ?", (exp_id,))
+        if not rows:
+            raise StoreError(f"no experiment with id {exp_id} in {self.path}")
+        return _experiment(rows[0])
+
+    def resolve(self, ref: str | int) -> int:
+        """An experiment id from what a user typed: a number or `latest`."""
+        if isinstance(ref, int):
+            return self.experiment(ref).id
+        text = str(ref).strip()
+        if text == "latest":
+            rows = self._read("SELECT max(id) AS id FROM experiments")
+            if rows[0]["id"] is None:
+                raise StoreError(f"no experiments yet in {self.path}")
+            return int(rows[0]["id"])
+        if not text.isdigit():
+            raise StoreError(f"experiment {text!r}: expected an experiment id or 'latest'")
+        return self.experiment(int(text)).id
+
+    def runs(self, exp_id: int) -> list[RunRow]:
+        rows = self._read("SELECT * FROM runs WHERE experiment_id = ? ORDER BY position", (exp_id,))
+        return [RunRow(**dict(r)) for r in rows]
+
+    def run(self, run_id: int) -> RunRow:
+        rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"no run with id {run_id} in {self.path}")
+        return RunRow(**dict(rows[0]))
+
+    def epochs(self, exp_id: int) -> dict[int, list[EpochMetrics]]:
+        """Every epoch of an experiment, grouped by run id and ordered by epoch."""
+        rows = self._read(
+            "SELECT e.* FROM epochs e JOIN runs r ON r.id = e.run_id "
+            "WHERE r.experiment_id = ? ORDER BY e.run_id, e.epoch",
+            (exp_id,),
+        )
+        out: dict[int, list[EpochMetrics]] = {}
+        for r in rows:
+            out.setdefault(r["run_id"], []).append(EpochMetrics(**dict(r)))
+        return out
+
+    def run_epochs(self, run_id: int) -> list[EpochMetrics]:
+        rows = self._read("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
+        return [EpochMetrics(**dict(r)) for r in rows]
+
+
+def _experiment(row: sqlite3.Row) -> ExperimentRow:
+    d = dict(row)
+    d["config"] = json.loads(d["config"])
+    d["meta"] = json.loads(d["meta"])
+    return ExperimentRow(**d)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
