@@ -1,0 +1,68 @@
+"""What the engine tells its listener while an experiment runs.
+
+The engine calls one sink (any callable) with these plain, immutable events. The CLI turns
+them into a progress display or log lines; the console wraps them in Textual messages. The
+sink is called on the training thread, so it must be quick and must not block: the console
+posts a message, which is thread-safe and returns at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from embtui.store import EpochMetrics
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A slow preparation step is under way (loading TensorFlow, data, GloVe vectors)."""
+
+    experiment_id: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    experiment_id: int
+    run_id: int
+    position: int
+    total: int
+    size: int
+    embedding: str
+    seed: int
+    device: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    experiment_id: int
+    run_id: int
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentFinished:
+    experiment_id: int
+    status: str
+
+
+Event = Stage | RunStarted | EpochMetrics | RunFinished | ExperimentFinished
+Sink = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The sink used when nobody listens."""
+
+
+__all__ = [
+    "EpochMetrics",
+    "Event",
+    "ExperimentFinished",
+    "RunFinished",
+    "RunStarted",
+    "Sink",
+    "Stage",
+    "ignore",
+]

@@ -1,0 +1,66 @@
+"""Keras models for one (embedding arm, head) pair.
+
+Every model is `Embedding -> head -> Dense(1, sigmoid)` on padded integer sequences. The
+embedding arm decides the first layer: `learned` is randomly initialised and trainable,
+`glove` starts from the aligned GloVe matrix and is frozen, `glove-tuned` starts from it and
+trains. Keras is imported lazily so that importing the engine stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from embtui.config import ExperimentConfig
+
+
+def embedding_dim(config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> int:
+    if arm == "learned":
+        return config.embedding_dim
+    if glove is None:
+        raise ValueError(f"arm {arm!r} needs a GloVe matrix")
+    return int(glove.shape[1])
+
+
+def build_model(config: ExperimentConfig, arm: str, glove: np.ndarray | None = None) -> Any:
+    """A fresh, uncompiled model whose weights come from Keras' global random seed."""
+    import keras
+    from keras import layers
+
+    dim = embedding_dim(config, arm, glove)
+    embed = layers.Embedding(config.vocab_size, dim, trainable=arm != "glove", name="embedding")
+    head: list[Any]
+    if config.head == "flatten":
+        head = [layers.Flatten()]
+    elif config.head == "avgpool":
+        head = [layers.GlobalAveragePooling1D()]
+    elif config.head == "conv1d":
+        head = [layers.Conv1D(32, 7, activation="relu"), layers.GlobalMaxPooling1D()]
+    elif config.head == "lstm":
+        head = [layers.LSTM(32)]
+    else:  # config validation keeps this unreachable
+        raise ValueError(f"unknown head {config.head!r}")
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(config.maxlen,), dtype="int32"),
+            embed,
+            *head,
+            layers.Dense(1, activation="sigmoid"),
+        ],
+        name=f"{arm}-{config.head}",
+    )
+    if glove is not None and arm != "learned":
+        embed.set_weights([glove.astype("float32")])
+    return model
+
+
+def make_optimizer(config: ExperimentConfig) -> Any:
+    import keras
+
+    kinds = {
+        "rmsprop": keras.optimizers.RMSprop,
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+    }
+    return kinds[config.optimizer](learning_rate=config.learning_rate)

@@ -1,0 +1,243 @@
+"""Run an experiment grid (size x arm x seed) and record everything in the store.
+
+The flow every front end shares:
+
+1. `prepare(config)` loads the data and, when an arm needs them, the GloVe vectors, and
+   checks what can only be checked against the data (sizes against the training split).
+   Nothing is written before this succeeds, so bad input never leaves a trace in the store.
+2. `create(store, prepared)` records the experiment and its queued runs.
+3. `run(store, experiment_id, prepared, sink=..., stop=...)` trains the queued runs in grid
+   order, writing each epoch to the store (one transaction each) and telling the sink.
+   Setting `stop` ends training after the current epoch; the runs left are `cancelled`.
+
+`resume` queues again what an interrupted or cancelled experiment did not finish.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embtui import __version__
+from embtui.config import ExperimentConfig, check_sizes_fit, from_mapping
+from embtui.engine.data import Dataset, load_dataset
+from embtui.engine.events import (
+    ExperimentFinished,
+    RunFinished,
+    RunStarted,
+    Sink,
+    Stage,
+    ignore,
+)
+from embtui.store import EpochMetrics, RunRow, Store
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An experiment's inputs, loaded and checked: ready to train."""
+
+    config: ExperimentConfig
+    data: Dataset
+    glove: Any | None  # embtui.engine.glove.GloveMatrix when an arm needs GloVe
+
+    @property
+    def chance(self) -> float:
+        """The validation set's majority-class rate: what always guessing one class scores."""
+        positive = float(np.mean(self.data.y_val))
+        return max(positive, 1.0 - positive)
+
+    def meta(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "data": self.data.source,
+            "n_train": len(self.data.y_train),
+            "n_val": len(self.data.y_val),
+            "chance": self.chance,
+            "python": platform.python_version(),
+            "embtui": __version__,
+        }
+        if self.glove is not None:
+            out["glove"] = self.glove.source
+            out["glove_dim"] = self.glove.dim
+            out["glove_coverage"] = self.glove.coverage
+        return out
+
+
+def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
+    """Load and check everything an experiment needs; raises EmbtuiError on bad input."""
+    sink(Stage(None, f"loading data: {config.dataset}"))
+    data = load_dataset(
+        config.dataset,
+        vocab_size=config.vocab_size,
+        maxlen=config.maxlen,
+        val_size=config.val_size,
+        word_index_path=config.word_index,
+    )
+    check_sizes_fit(config, len(data.y_train))
+    glove = None
+    if any(arm != "learned" for arm in config.embeddings):
+        from embtui.engine.glove import glove_matrix
+
+        sink(Stage(None, "loading GloVe vectors"))
+        glove = glove_matrix(data.word_index, config.vocab_size, config.glove)
+    return Prepared(config, data, glove)
+
+
+def create(store: Store, prepared: Prepared) -> int:
+    cfg = prepared.config
+    return store.create_experiment(
+        cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta=prepared.meta()
+    )
+
+
+def training_subset(prepared: Prepared, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training examples of one run.
+
+    `random`: a seed-specific permutation of the training split, cut at `size`, so the
+    samples of one seed are nested across sizes (a learning curve adds data, it does not
+    swap it). `first`: the first `size` examples, as the reference notebook did.
+    """
+    data = prepared.data
+    if prepared.config.subset == "first":
+        return data.x_train[:size], data.y_train[:size]
+    rng = np.random.default_rng([seed, 0xDA7A])
+    idx = rng.permutation(len(data.y_train))[:size]
+    return data.x_train[idx], data.y_train[idx]
+
+
+def run(
+    store: Store,
+    experiment_id: int,
+    prepared: Prepared,
+    *,
+    sink: Sink = ignore,
+    stop: threading.Event | None = None,
+) -> str:
+    """Train every queued run of the experiment; returns the experiment's final status."""
+    stop = stop or threading.Event()
+    runs = [r for r in store.runs(experiment_id) if r.status == "queued"]
+    total = len(store.runs(experiment_id))
+    store.set_experiment_status(experiment_id, "running")
+    try:
+        sink(Stage(experiment_id, "loading TensorFlow"))
+        from embtui.engine.trainer import TrainerCache, describe_device
+
+        device = describe_device()
+        store.update_meta(experiment_id, **_framework_versions(), device=device)
+        cache = TrainerCache()
+        for run_row in runs:
+            if stop.is_set():
+                break
+            _train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)
+    except BaseException:
+        store.cancel_queued(experiment_id, "interrupted")
+        store.set_experiment_status(experiment_id, "interrupted")
+        sink(ExperimentFinished(experiment_id, "interrupted"))
+        raise
+    if stop.is_set():
+        store.cancel_queued(experiment_id, "cancelled")
+    statuses = {r.status for r in store.runs(experiment_id)}
+    if "cancelled" in statuses:
+        status = "cancelled"
+    elif "failed" in statuses:
+        status = "failed"
+    else:
+        status = "done"
+    store.set_experiment_status(experiment_id, status)
+    sink(ExperimentFinished(experiment_id, status))
+    return status
+
+
+def _train_one(
+    store: Store,
+    experiment_id: int,
+    prepared: Prepared,
+    run_row: RunRow,
+    total: int,
+    cache: Any,
+    device: str,
+    sink: Sink,
+    stop: threading.Event,
+) -> None:
+    cfg = prepared.config
+    arm = run_row.embedding
+    glove = prepared.glove.matrix if (arm != "learned" and prepared.glove) else None
+    coverage = prepared.glove.coverage if glove is not None else None
+    try:
+        trainer = cache.get(cfg, arm, glove)
+    except Exception as exc:  # a model that cannot be built fails its run, not the grid
+        store.finish_run(run_row.id, "failed", _one_line(exc))
+        sink(RunFinished(experiment_id, run_row.id, "failed", _one_line(exc)))
+        return
+    store.start_run(run_row.id, device=device, params=trainer.params, coverage=coverage)
+    sink(
+        RunStarted(
+            experiment_id,
+            run_row.id,
+            run_row.position,
+            total,
+            run_row.size,
+            arm,
+            run_row.seed,
+            device,
+        )
+    )
+    x, y = training_subset(prepared, run_row.size, run_row.seed)
+    data = prepared.data
+    finished = 0
+    try:
+        for result in trainer.fit(
+            x, y, data.x_val, data.y_val, seed=run_row.seed, epochs=cfg.epochs, stop=stop
+        ):
+            metrics = EpochMetrics(
+                run_row.id,
+                result.epoch,
+                result.loss,
+                result.acc,
+                result.val_loss,
+                result.val_acc,
+                result.seconds,
+            )
+            store.add_epoch(metrics)
+            sink(metrics)
+            finished = result.epoch
+    except Exception as exc:
+        store.finish_run(run_row.id, "failed", _one_line(exc))
+        sink(RunFinished(experiment_id, run_row.id, "failed", _one_line(exc)))
+        return
+    status = "done" if finished == cfg.epochs else "cancelled"
+    store.finish_run(run_row.id, status)
+    sink(RunFinished(experiment_id, run_row.id, status))
+
+
+def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:
+    """The configuration an experiment was started with, as recorded in the store."""
+    return from_mapping(store.experiment(experiment_id).config)
+
+
+def resume(
+    store: Store,
+    experiment_id: int,
+    prepared: Prepared,
+    *,
+    sink: Sink = ignore,
+    stop: threading.Event | None = None,
+) -> str:
+    """Finish an interrupted, cancelled or failed experiment: rerun every run not done."""
+    store.reopen_runs(experiment_id)
+    return run(store, experiment_id, prepared, sink=sink, stop=stop)
+
+
+def _framework_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]

@@ -1,0 +1,223 @@
+"""Train one run fast without changing what is computed.
+
+A grid is many small runs of the same model shape. Plain `model.fit` rebuilds, recompiles
+and retraces a graph for each, and its per-epoch machinery and batch-32 validation cost far
+more than the arithmetic. A `Trainer` is built once per (arm, head, shapes): it keeps one
+model, one optimizer and two compiled `tf.function`s (a whole epoch as an in-graph loop over
+batches, and a whole-set validation pass), and for each run only resets the weights and the
+optimizer state. The computation per run is the one `fit` does: the same initial weights for
+a seed, mini-batches of `batch_size` in a shuffled order each epoch, the same loss, optimizer
+step and accuracy, validation on every example after every epoch.
+
+Metrics match Keras' definitions: the epoch's `loss`/`acc` are batch-size-weighted means of
+the per-batch values computed before each update, `val_loss`/`val_acc` are means over the
+whole validation set (accuracy thresholds the sigmoid at 0.5).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from threading import Event
+from typing import Any
+
+import numpy as np
+
+from embtui.config import ExperimentConfig
+from embtui.engine.models import build_model, embedding_dim, make_optimizer
+
+#: Validation examples per step: batch size does not change the metrics, only the speed.
+VAL_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int
+    loss: float
+    acc: float
+    val_loss: float
+    val_acc: float
+    seconds: float
+
+
+def trainer_key(config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> tuple:
+    """Runs that share this key can share a Trainer (same graph, same variables)."""
+    return (
+        arm,
+        config.head,
+        config.vocab_size,
+        config.maxlen,
+        embedding_dim(config, arm, glove),
+        config.optimizer,
+        config.learning_rate,
+        config.batch_size,
+    )
+
+
+def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
+    """The shuffled example order of every epoch of a run, fixed by its seed."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    return [rng.permutation(n).astype("int32") for _ in range(epochs)]
+
+
+def initial_weights(config: ExperimentConfig, arm: str, seed: int, glove: np.ndarray | None):
+    """The weights a freshly built model has for this seed (what `fit` would start from)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return build_model(config, arm, glove).get_weights()
+
+
+class Trainer:
+    def __init__(self, config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.config = config
+        self.arm = arm
+        self.glove = glove
+        self.model = build_model(config, arm, glove)
+        self.optimizer = make_optimizer(config)
+        self.optimizer.build(self.model.trainable_variables)
+        self._opt_start = [v.numpy() for v in self.optimizer.variables]
+        self.params = int(self.model.count_params())
+
+        model, optimizer, bs = self.model, self.optimizer, config.batch_size
+        trainable = model.trainable_variables
+        bce = keras.losses.binary_crossentropy
+        maxlen = config.maxlen
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, maxlen], tf.int32),
+                tf.TensorSpec([None], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+            reduce_retracing=True,
+        )
+        def train_epoch(x, y, order):
+            n = tf.shape(order)[0]
+            steps = (n + bs - 1) // bs
+            loss_sum = tf.constant(0.0)
+            correct = tf.constant(0.0)
+            for step in tf.range(steps):
+                idx = order[step * bs : tf.minimum((step + 1) * bs, n)]
+                xb = tf.gather(x, idx)
+                yb = tf.gather(y, idx)[:, None]
+                with tf.GradientTape() as tape:
+                    p = model(xb, training=True)
+                    loss = tf.reduce_mean(bce(yb, p))
+                grads = tape.gradient(loss, trainable)
+                optimizer.apply(grads, trainable)
+                size = tf.cast(tf.shape(idx)[0], tf.float32)
+                loss_sum += loss * size
+                correct += tf.reduce_sum(
+                    tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), yb), tf.float32)
+                )
+            total = tf.cast(n, tf.float32)
+            return loss_sum / total, correct / total
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, maxlen], tf.int32),
+                tf.TensorSpec([None], tf.float32),
+            ],
+            reduce_retracing=True,
+        )
+        def evaluate(x, y):
+            p = model(x, training=False)
+            yb = y[:, None]
+            loss_sum = tf.reduce_sum(bce(yb, p))
+            correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), yb), tf.float32))
+            return loss_sum, correct
+
+        self._train_epoch = train_epoch
+        self._evaluate = evaluate
+        self._tf = tf
+
+    def reset(self, seed: int) -> None:
+        """Start weights and optimizer state as a new model built with this seed would."""
+        self.model.set_weights(initial_weights(self.config, self.arm, seed, self.glove))
+        for var, value in zip(self.optimizer.variables, self._opt_start, strict=True):
+            var.assign(value)
+
+    def validate(self, x_val: Any, y_val: Any, n_val: int) -> tuple[float, float]:
+        loss_sum = 0.0
+        correct = 0.0
+        for start in range(0, n_val, VAL_CHUNK):
+            ls, c = self._evaluate(
+                x_val[start : start + VAL_CHUNK], y_val[start : start + VAL_CHUNK]
+            )
+            loss_sum += float(ls)
+            correct += float(c)
+        return loss_sum / n_val, correct / n_val
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+        *,
+        seed: int,
+        epochs: int,
+        stop: Event | None = None,
+        orders: list[np.ndarray] | None = None,
+    ) -> Iterator[EpochResult]:
+        """Train one run from scratch, yielding each epoch's metrics as soon as it ends.
+
+        Stops early (after the current epoch) when `stop` is set.
+        """
+        tf = self._tf
+        self.reset(seed)
+        orders = orders if orders is not None else epoch_orders(seed, len(x), epochs)
+        xt = tf.constant(x, tf.int32)
+        yt = tf.constant(y, tf.float32)
+        xv = tf.constant(x_val, tf.int32)
+        yv = tf.constant(y_val, tf.float32)
+        for epoch in range(1, epochs + 1):
+            if stop is not None and stop.is_set():
+                return
+            t0 = time.perf_counter()
+            loss, acc = self._train_epoch(xt, yt, tf.constant(orders[epoch - 1]))
+            val_loss, val_acc = self.validate(xv, yv, len(x_val))
+            yield EpochResult(
+                epoch, float(loss), float(acc), val_loss, val_acc, time.perf_counter() - t0
+            )
+
+
+class TrainerCache:
+    """Trainers by key, so a grid builds and traces each graph once."""
+
+    def __init__(self) -> None:
+        self._trainers: dict[tuple, Trainer] = {}
+
+    def get(self, config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> Trainer:
+        key = trainer_key(config, arm, glove)
+        if key not in self._trainers:
+            self._trainers[key] = Trainer(config, arm, glove)
+        trainer = self._trainers[key]
+        trainer.glove = glove
+        return trainer
+
+    def clear(self) -> None:
+        """Forget every graph and model (between experiments, to keep memory flat)."""
+        import keras
+
+        self._trainers.clear()
+        keras.backend.clear_session()
+
+
+def describe_device() -> str:
+    """The device TensorFlow trains on: the first GPU when it sees one, else the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    try:
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
+    except Exception:  # details are cosmetic; never fail a run for them
+        name = ""
+    return f"GPU:0 {name}".strip()
