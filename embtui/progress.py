@@ -1,0 +1,172 @@
+"""What `embtui run`, `resume` and `list` print.
+
+On a terminal, a Rich live display shows the grid's progress (runs done of all, the current
+run's epoch and its latest val_acc). When stdout is not a terminal (nohup, a CI log, a pipe)
+each finished epoch is one plain line instead, so logs stay greppable and small.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from embtui.engine.events import (
+    EpochMetrics,
+    Event,
+    ExperimentFinished,
+    RunFinished,
+    RunStarted,
+    Stage,
+)
+from embtui.export.report import METRIC_TITLES, Report
+
+
+class PlainReporter:
+    """One line per epoch and per run, flushed at once (safe for `tail -f`)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.current: RunStarted | None = None
+
+    def __enter__(self) -> PlainReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Stage):
+            line = f"{event.text}"
+        elif isinstance(event, RunStarted):
+            self.current = event
+            line = (
+                f"run {event.position + 1}/{event.total}: size {event.size}, {event.embedding}, "
+                f"seed {event.seed} on {event.device}"
+            )
+        elif isinstance(event, EpochMetrics):
+            line = (
+                f"  epoch {event.epoch}: loss {event.loss:.4f} acc {event.acc:.4f} "
+                f"val_loss {event.val_loss:.4f} val_acc {event.val_acc:.4f} "
+                f"({event.seconds:.2f}s)"
+            )
+        elif isinstance(event, RunFinished):
+            line = f"  {event.status}" + (f": {event.error}" if event.error else "")
+        elif isinstance(event, ExperimentFinished):
+            line = f"experiment {event.experiment_id} {event.status}"
+        else:  # pragma: no cover - every event type is handled above
+            return
+        print(line, file=self.stream, flush=True)
+
+
+class LiveReporter:
+    """A Rich progress display: overall runs, the current run's epochs, latest val_acc."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+        )
+        self.overall = self.progress.add_task("runs", total=None, detail="")
+        self.epochs = self.progress.add_task("epochs", total=None, detail="", visible=False)
+
+    def __enter__(self) -> LiveReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        p = self.progress
+        if isinstance(event, Stage):
+            p.update(self.overall, detail=event.text)
+        elif isinstance(event, RunStarted):
+            p.update(
+                self.overall,
+                total=event.total,
+                completed=event.position,
+                detail=f"size {event.size} · {event.embedding} · seed {event.seed}",
+            )
+            p.reset(self.epochs, total=None, visible=True, detail="")
+        elif isinstance(event, EpochMetrics):
+            p.update(
+                self.epochs,
+                completed=event.epoch,
+                detail=f"val_acc {event.val_acc:.4f}  loss {event.loss:.4f}",
+            )
+        elif isinstance(event, RunFinished):
+            p.advance(self.overall)
+        elif isinstance(event, ExperimentFinished):
+            p.update(self.overall, detail=event.status)
+
+
+def make_reporter(*, plain: bool) -> PlainReporter | LiveReporter:
+    return PlainReporter() if plain else LiveReporter()
+
+
+def summary_table(report: Report) -> Table:
+    """The per-size comparison, as printed at the end of `embtui run`."""
+    s = report.summary
+    table = Table(title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}")
+    arms = [a for a in s.arms if any(g.arm == a for g in s.groups)]
+    table.add_column("size", justify="right")
+    for arm in arms:
+        table.add_column(arm, justify="right")
+    table.add_column("difference", justify="right")
+    table.add_column("verdict")
+    for size in s.sizes:
+        cells = [(g.label() if (g := s.group(size, a)) else "–") for a in arms]
+        comps = [c for c in s.comparisons if c.size == size]
+        if not comps:
+            table.add_row(str(size), *cells, "–", "–")
+        for i, c in enumerate(comps):
+            row = [str(size), *cells] if i == 0 else ["", *("" for _ in arms)]
+            table.add_row(*row, f"{c.diff:+.3f}", c.verdict)
+    return table
+
+
+def print_summary(report: Report) -> None:
+    console = Console()
+    if not report.summary.groups:
+        console.print("no finished runs to summarise")
+        return
+    console.print(summary_table(report))
+    console.print(report.summary.conclusion(), soft_wrap=False)
+
+
+def print_listing(store: Any) -> None:
+    console = Console()
+    experiments = store.experiments()
+    if not experiments:
+        console.print(f"no experiments yet in {store.path}")
+        return
+    for exp in experiments:
+        runs = store.runs(exp.id)
+        epochs = store.epochs(exp.id)
+        done = sum(r.status == "done" for r in runs)
+        table = Table(
+            title=f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  "
+            f"{exp.created}",
+            title_justify="left",
+        )
+        for col in ("run", "size", "arm", "seed", "status", "epochs", "final val_acc"):
+            table.add_column(col, justify="right" if col != "arm" and col != "status" else "left")
+        for r in runs:
+            eps = epochs.get(r.id, [])
+            table.add_row(
+                str(r.id),
+                str(r.size),
+                r.embedding,
+                str(r.seed),
+                r.status,
+                str(len(eps)),
+                f"{eps[-1].val_acc:.4f}" if eps else "–",
+            )
+        console.print(table)
