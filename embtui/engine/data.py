@@ -1,0 +1,538 @@
+"""Dataset sources for the IMDB sentiment experiments, as padded integer sequences.
+
+Every source (the Keras download, a Keras-format ``imdb.npz``, a CSV/TSV file, an ``aclImdb``
+folder) is turned into the same thing: int32 sequences that follow the index convention of
+``keras.datasets.imdb.load_data`` with its defaults, so that a GloVe matrix built from
+``Dataset.word_index`` lines up row for row with what the Embedding layer looks up, whichever
+source the data came from:
+
+* 0 is padding, 1 the start token prepended to every review, 2 out-of-vocabulary;
+* a word of frequency rank r (1 = most frequent) has index r + 3, so the most frequent word is
+  4 and index 3 is never used (as in Keras);
+* any index >= vocab_size becomes 2;
+* sequences are padded and truncated at the front ('pre'), like ``pad_sequences``' defaults.
+
+TensorFlow is imported only for the "keras-imdb" source: it takes seconds to import, and the
+TUI and the tests of the other sources must not pay for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import pickle
+import re
+import string
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embtui.errors import DataError
+
+PAD = 0
+START = 1
+OOV = 2
+INDEX_FROM = 3
+
+# Seed of keras.datasets.imdb.load_data's shuffle, replicated for .npz files so that the same
+# file gives the same train/validation reviews as the "keras-imdb" source.
+KERAS_IMDB_SEED = 113
+# Seed of the row shuffle of CSV/TSV files and aclImdb folders.
+TEXT_SPLIT_SEED = 0
+
+ALLOWED_FORMS = "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file or an aclImdb folder"
+
+_BREAK = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)
+# The characters that Keras TextVectorization's default standardize removes
+# (r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'): exactly string.punctuation. str.translate
+# deletes them faster than the regex does.
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+_LABELS = {"0": 0, "1": 1, "negative": 0, "positive": 1, "neg": 0, "pos": 1}
+_TEXT_COLUMNS = ("text", "review")
+_LABEL_COLUMNS = ("label", "sentiment")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Padded train/validation sequences plus the vocabulary their indices refer to."""
+
+    x_train: np.ndarray  # int32 (n_train, maxlen)
+    y_train: np.ndarray  # int32 0/1 (n_train,)
+    x_val: np.ndarray  # int32 (n_val, maxlen)
+    y_val: np.ndarray  # int32 0/1 (n_val,)
+    word_index: dict[str, int]  # word -> index used in the sequences, only indices < vocab_size
+    vocab_size: int
+    source: str  # short human description of where the reviews came from
+
+
+def load_dataset(
+    dataset: str,
+    *,
+    vocab_size: int,
+    maxlen: int,
+    val_size: int,
+    word_index_path: str | None = None,
+) -> Dataset:
+    """Load `dataset` ("keras-imdb", a .npz, .csv, .tsv path or an aclImdb folder).
+
+    One entry point for all sources so that the runner and the CLI never care where the
+    reviews came from; every source yields the same index convention (see the module doc).
+    """
+    _check_sizes(vocab_size=vocab_size, maxlen=maxlen, val_size=val_size)
+    if dataset == "keras-imdb":
+        return _load_keras_imdb(vocab_size, maxlen, val_size)
+    path = Path(os.path.expanduser(dataset))
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".csv", ".tsv") and not path.is_file():
+        raise DataError(f"dataset {dataset}: no such file; use {ALLOWED_FORMS}")
+    if suffix == ".npz":
+        return _load_npz(dataset, path, vocab_size, maxlen, val_size, word_index_path)
+    if suffix in (".csv", ".tsv"):
+        return _load_csv(dataset, path, vocab_size, maxlen, val_size)
+    if path.is_dir():
+        return _load_aclimdb(dataset, path, vocab_size, maxlen, val_size)
+    if path.exists():
+        raise DataError(f"dataset {dataset}: unknown file type; use {ALLOWED_FORMS}")
+    raise DataError(f"dataset {dataset!r}: no such file or folder; use {ALLOWED_FORMS}")
+
+
+def _check_sizes(*, vocab_size: int, maxlen: int, val_size: int) -> None:
+    if vocab_size < INDEX_FROM + 2:
+        raise DataError(
+            f"vocab_size {vocab_size}: must be at least {INDEX_FROM + 2} "
+            "(0 pad, 1 start, 2 oov and 3 unused come before the first word, 4)"
+        )
+    if maxlen < 1:
+        raise DataError(f"maxlen {maxlen}: must be at least 1")
+    if val_size < 1:
+        raise DataError(f"val_size {val_size}: must be at least 1")
+
+
+# --- text preprocessing, shared by CSV/TSV files and aclImdb folders -------------------------
+
+
+def standardize(text: str) -> str:
+    """Lowercase and strip punctuation like Keras TextVectorization's default standardize.
+
+    The IMDB reviews keep their HTML line breaks (``<br />``); they become spaces first so that
+    the words on either side of a break do not fuse into one token.
+    """
+    return _BREAK.sub(" ", text).lower().translate(_PUNCTUATION)
+
+
+def tokenize(text: str) -> list[str]:
+    """The words of one review, as the vocabulary and the sequences see them."""
+    return standardize(text).split()
+
+
+def build_word_index(token_lists: Sequence[Sequence[str]], vocab_size: int) -> dict[str, int]:
+    """Rank words by frequency (ties: first occurrence first) and give rank r the index r + 3.
+
+    The same shift as keras.datasets.imdb, so a text source and the Keras data share one
+    convention; words whose index would reach vocab_size are left out (they become OOV).
+    """
+    counts = Counter(itertools.chain.from_iterable(token_lists))
+    # most_common sorts stably, so equal counts keep the order in which words first appeared.
+    keep = vocab_size - INDEX_FROM - 1
+    return {word: rank + INDEX_FROM for rank, (word, _) in enumerate(counts.most_common(keep), 1)}
+
+
+def _encode(token_lists: Sequence[Sequence[str]], word_index: dict[str, int]) -> list[list[int]]:
+    # Words outside the vocabulary, including words never seen in training, become OOV.
+    get, oov = word_index.get, itertools.repeat(OOV)
+    return [list(map(get, tokens, oov)) for tokens in token_lists]
+
+
+def pad_pre(
+    sequences: Sequence[Sequence[int]], maxlen: int, start: int | None = START
+) -> np.ndarray:
+    """Prepend `start` (unless None), then pad with 0 and truncate at the front to `maxlen`.
+
+    Same result as ``keras.utils.pad_sequences(..., maxlen)`` with its 'pre' defaults, without
+    importing TensorFlow. A truncated review loses its start token, as it does in Keras.
+    """
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    flat = np.fromiter(
+        itertools.chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum())
+    )
+    return _pad_flat(flat, lengths, maxlen, start)
+
+
+def _pad_flat(flat: np.ndarray, lengths: np.ndarray, maxlen: int, start: int | None) -> np.ndarray:
+    ends = np.cumsum(lengths)
+    out = np.zeros((len(lengths), maxlen), dtype=np.int32)
+    extra = 0 if start is None else 1
+    for row, (length, end) in enumerate(zip(lengths.tolist(), ends.tolist(), strict=True)):
+        total = length + extra
+        if total <= maxlen:
+            if extra:
+                out[row, maxlen - total] = start
+            if length:
+                out[row, maxlen - length :] = flat[end - length : end]
+        else:
+            out[row, :] = flat[end - maxlen : end]
+    return out
+
+
+def _text_dataset(
+    train: tuple[list[str], np.ndarray],
+    val: tuple[list[str], np.ndarray],
+    vocab_size: int,
+    maxlen: int,
+    source: str,
+) -> Dataset:
+    """The common tail of the CSV and aclImdb sources: vocabulary from train only, encode, pad."""
+    train_tokens = [tokenize(text) for text in train[0]]
+    val_tokens = [tokenize(text) for text in val[0]]
+    word_index = build_word_index(train_tokens, vocab_size)
+    return Dataset(
+        x_train=pad_pre(_encode(train_tokens, word_index), maxlen),
+        y_train=np.asarray(train[1], dtype=np.int32),
+        x_val=pad_pre(_encode(val_tokens, word_index), maxlen),
+        y_val=np.asarray(val[1], dtype=np.int32),
+        word_index=word_index,
+        vocab_size=vocab_size,
+        source=source,
+    )
+
+
+# --- CSV / TSV ------------------------------------------------------------------------------
+
+
+def _load_csv(name: str, path: Path, vocab_size: int, maxlen: int, val_size: int) -> Dataset:
+    texts, labels = _read_reviews_table(name, path)
+    n = len(texts)
+    if val_size * 2 > n:
+        raise DataError(f"val_size {val_size} is more than half of the {n} reviews in {name}")
+    order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(n)
+    val_rows, train_rows = order[:val_size], order[val_size:]
+    y = np.asarray(labels, dtype=np.int32)
+    kind = "TSV" if path.suffix.lower() == ".tsv" else "CSV"
+    return _text_dataset(
+        ([texts[i] for i in train_rows], y[train_rows]),
+        ([texts[i] for i in val_rows], y[val_rows]),
+        vocab_size,
+        maxlen,
+        f"{kind} {name} ({len(train_rows)} train / {val_size} val)",
+    )
+
+
+def _read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
+    """Read the text and 0/1 label of every row, reporting the first bad row by line number."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    # Real reviews reach 13,000+ characters; the csv module's default field limit is 131,072,
+    # raised so that any single review fits.
+    csv.field_size_limit(2**31 - 1)
+    texts: list[str] = []
+    labels: list[int] = []
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{name}: empty file; expected a header with text and label")
+            text_col, label_col = _find_columns(name, header)
+            needed = max(text_col, label_col) + 1
+            line = reader.line_num
+            for row in reader:
+                # A quoted review may span several physical lines: report where the row starts.
+                start, line = line + 1, reader.line_num
+                if not row:
+                    continue
+                if len(row) < needed:
+                    raise DataError(
+                        f"{name}:{start}: expected at least {needed} fields, found {len(row)}"
+                    )
+                value = row[label_col].strip().lower()
+                if value not in _LABELS:
+                    raise DataError(
+                        f"{name}:{start}: label {row[label_col]!r} is not one of "
+                        "0, 1, negative, positive, neg, pos"
+                    )
+                texts.append(row[text_col])
+                labels.append(_LABELS[value])
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{name}: not a readable CSV/TSV file ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read ({exc.strerror})") from None
+    if not texts:
+        raise DataError(f"{name}: no reviews after the header")
+    return texts, labels
+
+
+def _find_columns(name: str, header: list[str]) -> tuple[int, int]:
+    columns = {column.strip().lower(): i for i, column in reversed(list(enumerate(header)))}
+    found = []
+    for kind, choices in (("text", _TEXT_COLUMNS), ("label", _LABEL_COLUMNS)):
+        for choice in choices:
+            if choice in columns:
+                found.append(columns[choice])
+                break
+        else:
+            raise DataError(
+                f"{name}:1: no {kind} column; expected one named {' or '.join(choices)}, "
+                f"found {', '.join(header) or 'none'}"
+            )
+    return found[0], found[1]
+
+
+# --- aclImdb folder -------------------------------------------------------------------------
+
+
+def _load_aclimdb(name: str, root: Path, vocab_size: int, maxlen: int, val_size: int) -> Dataset:
+    rng = np.random.default_rng(TEXT_SPLIT_SEED)
+    splits = {}
+    for split in ("train", "test"):
+        texts, labels = _read_acl_split(name, root, split)
+        # Files are read label by label; shuffle so that batches and the validation slice mix
+        # positive and negative reviews.
+        order = rng.permutation(len(texts))
+        splits[split] = ([texts[i] for i in order], np.asarray(labels, dtype=np.int32)[order])
+    test_texts, test_labels = splits["test"]
+    if val_size > len(test_texts):
+        raise DataError(
+            f"val_size {val_size} is more than the {len(test_texts)} reviews in {name}/test"
+        )
+    n_train = len(splits["train"][0])
+    return _text_dataset(
+        splits["train"],
+        (test_texts[:val_size], test_labels[:val_size]),
+        vocab_size,
+        maxlen,
+        f"aclImdb {name} ({n_train} train / {val_size} val)",
+    )
+
+
+def _read_acl_split(name: str, root: Path, split: str) -> tuple[list[str], list[int]]:
+    texts: list[str] = []
+    labels: list[int] = []
+    for label_name, label in (("pos", 1), ("neg", 0)):
+        folder = root / split / label_name
+        if not folder.is_dir():
+            raise DataError(
+                f"{name}: missing folder {split}/{label_name}; an aclImdb folder holds "
+                "train/pos, train/neg, test/pos and test/neg with one review per .txt file"
+            )
+        for file in sorted(folder.glob("*.txt")):
+            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+            labels.append(label)
+    if not texts:
+        raise DataError(f"{name}: no .txt reviews in {split}/pos or {split}/neg")
+    return texts, labels
+
+
+# --- Keras imdb: the download and .npz files in its format ------------------------------------
+
+
+def _load_keras_imdb(vocab_size: int, maxlen: int, val_size: int) -> Dataset:
+    try:
+        from keras.datasets import imdb
+
+        (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=vocab_size)
+        ranks = imdb.get_word_index()
+    except Exception:
+        # Whatever failed (no network, a bad cached file, keras missing), there is no data;
+        # the message points at the offline sources.
+        raise DataError(
+            "keras-imdb: could not download the IMDB dataset (offline?); "
+            "use dataset = a Keras imdb.npz, a CSV/TSV file or an aclImdb folder"
+        ) from None
+    if val_size > len(x_test):
+        raise DataError(
+            f"val_size {val_size} is more than the {len(x_test)} keras-imdb test reviews"
+        )
+    # load_data already prepended the start token, shifted ranks and applied the OOV cut.
+    return Dataset(
+        x_train=pad_pre(x_train, maxlen, start=None),
+        y_train=np.asarray(y_train, dtype=np.int32),
+        x_val=pad_pre(x_test[:val_size], maxlen, start=None),
+        y_val=np.asarray(y_test[:val_size], dtype=np.int32),
+        word_index=_shift_ranks(ranks, vocab_size),
+        vocab_size=vocab_size,
+        source=f"keras-imdb ({len(x_train)} train / {val_size} val)",
+    )
+
+
+def _shift_ranks(ranks: dict[str, int], vocab_size: int) -> dict[str, int]:
+    # get_word_index() gives frequency ranks; the sequences use rank + index_from.
+    shifted = ((word, rank + INDEX_FROM) for word, rank in ranks.items())
+    return {word: index for word, index in shifted if index < vocab_size}
+
+
+def _load_npz(
+    name: str,
+    path: Path,
+    vocab_size: int,
+    maxlen: int,
+    val_size: int,
+    word_index_path: str | None,
+) -> Dataset:
+    """Read a Keras-format imdb.npz and transform it exactly as keras' load_data does."""
+    arrays = read_npz(name, path)
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        if key not in arrays:
+            raise DataError(
+                f"{name}: no {key} array; a Keras imdb .npz holds x_train, y_train, x_test, y_test"
+            )
+    ranks = _read_ranks(name, path, word_index_path)
+    x_train, y_train = arrays["x_train"], _labels(name, "y_train", arrays["y_train"])
+    x_test, y_test = arrays["x_test"], _labels(name, "y_test", arrays["y_test"])
+    for x_key, x, y in (("x_train", x_train, y_train), ("x_test", x_test, y_test)):
+        if len(x) != len(y):
+            raise DataError(f"{name}: {x_key} has {len(x)} reviews but its labels {len(y)}")
+    if val_size > len(x_test):
+        raise DataError(
+            f"val_size {val_size} is more than the {len(x_test)} test reviews in {name}"
+        )
+
+    # The same shuffle as keras.datasets.imdb.load_data: one RandomState, train then test.
+    rng = np.random.RandomState(KERAS_IMDB_SEED)
+    train_order = np.arange(len(x_train))
+    rng.shuffle(train_order)
+    test_order = np.arange(len(x_test))
+    rng.shuffle(test_order)
+    val_order = test_order[:val_size]
+
+    return Dataset(
+        x_train=_ranks_to_sequences(name, "x_train", x_train, train_order, vocab_size, maxlen),
+        y_train=y_train[train_order],
+        x_val=_ranks_to_sequences(name, "x_test", x_test, val_order, vocab_size, maxlen),
+        y_val=y_test[val_order],
+        word_index=_shift_ranks(ranks, vocab_size),
+        vocab_size=vocab_size,
+        source=f"Keras npz {name} ({len(x_train)} train / {val_size} val)",
+    )
+
+
+def _ranks_to_sequences(
+    name: str, key: str, reviews: np.ndarray, order: np.ndarray, vocab_size: int, maxlen: int
+) -> np.ndarray:
+    """Shift raw ranks by index_from, cut at vocab_size to OOV, prepend start, pad 'pre'."""
+    picked = [reviews[i] for i in order.tolist()]
+    try:
+        lengths = np.fromiter(map(len, picked), dtype=np.int64, count=len(picked))
+        flat = np.fromiter(
+            itertools.chain.from_iterable(picked), dtype=np.int64, count=int(lengths.sum())
+        )
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{name}: {key} must hold one list of integer word ranks per review"
+        ) from None
+    if flat.size and flat.min() < 1:
+        raise DataError(f"{name}: {key} holds rank {flat.min()}; word ranks start at 1")
+    flat += INDEX_FROM
+    flat[flat >= vocab_size] = OOV
+    return _pad_flat(flat, lengths, maxlen, START)
+
+
+def _labels(name: str, key: str, values: np.ndarray) -> np.ndarray:
+    labels = np.asarray(values)
+    if labels.ndim != 1 or labels.dtype.kind not in "iub" or not np.isin(labels, (0, 1)).all():
+        raise DataError(f"{name}: {key} must be a 1-d array of 0/1 labels")
+    return labels.astype(np.int32)
+
+
+def _read_ranks(name: str, path: Path, word_index_path: str | None) -> dict[str, int]:
+    source = Path(os.path.expanduser(word_index_path)) if word_index_path else None
+    if source is None:
+        source = path.with_name("imdb_word_index.json")
+        if not source.is_file():
+            raise DataError(
+                f"{name}: no imdb_word_index.json beside it; put it there or set "
+                "word_index_path to the JSON file (word -> frequency rank)"
+            )
+    try:
+        ranks = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(f"word_index_path {source}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise DataError(f"{source}: not valid JSON ({exc})") from None
+    if not isinstance(ranks, dict) or not all(
+        isinstance(rank, int) and not isinstance(rank, bool) for rank in ranks.values()
+    ):
+        raise DataError(f"{source}: expected a JSON object mapping each word to its integer rank")
+    return ranks
+
+
+# Rebuilding the ragged object arrays of a Keras imdb.npz needs only these globals (the same
+# set as keras/src/datasets/npz_utils.py, plus numpy's scalar constructor for files whose
+# reviews hold numpy integers). numpy < 2 spells the module numpy.core, numpy >= 2 numpy._core.
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
+)
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and nothing else, so a crafted .npz cannot run code."""
+
+    def __init__(self, file: io.BytesIO, where: str) -> None:
+        super().__init__(file)
+        self._where = where
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise DataError(f"{self._where}: refusing to unpickle {module}.{name} (not a numpy array)")
+
+
+def read_npz(name: str, path: Path) -> dict[str, np.ndarray]:
+    """Load every array of an .npz without ever running a pickled callable.
+
+    Object arrays (the ragged reviews) are pickle streams, and ``np.load(allow_pickle=True)``
+    would execute whatever a tampered file asks for; here numeric arrays load with pickling
+    off and object arrays through an unpickler that only rebuilds numpy arrays.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    continue
+                key = member[: -len(".npy")]
+                with archive.open(member) as raw:
+                    buffer = io.BytesIO(raw.read())
+                arrays[key] = _read_npy(f"{name}: {key}", buffer)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{name}: not a readable .npz archive ({exc})") from None
+    return arrays
+
+
+def _read_npy(where: str, buffer: io.BytesIO) -> np.ndarray:
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version == (1, 0):
+            _, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+        elif version in ((2, 0), (3, 0)):
+            # Format 3.0 only changes the header's text encoding; 2.0's reader skips it fine.
+            _, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+        if not dtype.hasobject:
+            buffer.seek(0)
+            return np.lib.format.read_array(buffer, allow_pickle=False)
+        array = _NumpyOnlyUnpickler(buffer, where).load()
+    except DataError:
+        raise
+    except Exception as exc:
+        # pickle and numpy raise many different exceptions on damaged bytes.
+        raise DataError(f"{where}: not a readable numpy array ({type(exc).__name__})") from None
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{where}: holds a {type(array).__name__}, not a numpy array")
+    return array

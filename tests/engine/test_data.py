@@ -1,0 +1,315 @@
+"""Dataset sources: index convention, padding, splits, label parsing and safe .npz reading."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embtui.engine.data import (
+    OOV,
+    START,
+    build_word_index,
+    load_dataset,
+    pad_pre,
+    tokenize,
+)
+from embtui.errors import DataError, EmbtuiError
+
+
+def content(row: np.ndarray) -> list[int]:
+    """A padded row without its leading zeros."""
+    return row[np.argmax(row != 0) :].tolist() if row.any() else []
+
+
+def all_rows(ds) -> list[tuple[list[int], int]]:
+    x = np.concatenate([ds.x_train, ds.x_val])
+    y = np.concatenate([ds.y_train, ds.y_val])
+    return [(content(row), int(label)) for row, label in zip(x, y, strict=True)]
+
+
+# --- text preprocessing ---------------------------------------------------------------------
+
+
+def test_tokenize_drops_html_breaks_case_and_punctuation():
+    text = "Great<br /><br />film! It's GOOD<br>really<BR/>(10/10) well-made"
+    assert tokenize(text) == ["great", "film", "its", "good", "really", "1010", "wellmade"]
+
+
+def test_word_index_ranks_by_frequency_ties_by_first_occurrence_from_index_4():
+    tokens = [["b", "a", "c", "a"], ["c", "d", "a"]]
+    # a: 3, then b, c and d by count (c: 2), then b before d (first seen earlier).
+    assert build_word_index(tokens, vocab_size=100) == {"a": 4, "c": 5, "b": 6, "d": 7}
+    assert build_word_index(tokens, vocab_size=6) == {"a": 4, "c": 5}
+
+
+# --- padding --------------------------------------------------------------------------------
+
+
+def test_pad_pre_prepends_start_and_pads_at_the_front():
+    out = pad_pre([[5, 6, 7], [], [9]], maxlen=5)
+    assert out.dtype == np.int32
+    assert out.tolist() == [[0, 1, 5, 6, 7], [0, 0, 0, 0, 1], [0, 0, 0, 1, 9]]
+
+
+def test_pad_pre_truncates_at_the_front_like_keras():
+    # Keras' 'pre' truncation keeps the end of the review, dropping the start token too.
+    assert pad_pre([[5, 6, 7, 8, 9, 10]], maxlen=4).tolist() == [[7, 8, 9, 10]]
+    assert pad_pre([[5, 6, 7]], maxlen=4).tolist() == [[1, 5, 6, 7]]
+    assert pad_pre([[1, 5, 6]], maxlen=2, start=None).tolist() == [[5, 6]]
+
+
+# --- CSV / TSV ------------------------------------------------------------------------------
+
+
+def test_csv_labels_accept_words_and_digits_in_any_case(csv_file):
+    labels = ["negative", "POSITIVE", "0", "1", "neg", " Pos "]
+    # Review k has k + 1 words, so its padded length tells which row it was.
+    rows = [("movie " * (k + 1), label) for k, label in enumerate(labels)]
+    ds = load_dataset(str(csv_file(rows)), vocab_size=50, maxlen=20, val_size=1)
+    expected = [0, 1, 0, 1, 0, 1]
+    seen = {len(seq) - 2: label for seq, label in all_rows(ds)}
+    assert seen == dict(enumerate(expected))
+    assert ds.y_train.dtype == np.int32 and ds.x_train.dtype == np.int32
+
+
+def test_csv_split_sizes_and_source(csv_file):
+    rows = [(f"movie number {k}", k % 2) for k in range(10)]
+    path = csv_file(rows)
+    ds = load_dataset(str(path), vocab_size=50, maxlen=8, val_size=3)
+    assert ds.x_train.shape == (7, 8) and ds.x_val.shape == (3, 8)
+    assert ds.y_train.shape == (7,) and ds.y_val.shape == (3,)
+    assert ds.source == f"CSV {path} (7 train / 3 val)"
+    # The split is a fixed permutation: loading twice gives the same arrays.
+    again = load_dataset(str(path), vocab_size=50, maxlen=8, val_size=3)
+    assert np.array_equal(ds.x_val, again.x_val) and np.array_equal(ds.y_train, again.y_train)
+
+
+def test_csv_review_and_sentiment_columns_and_tsv(csv_file):
+    rows = [("good film", "positive"), ("bad film", "negative")] * 2
+    path = csv_file(rows, name="reviews.tsv", header=("review", "sentiment"))
+    ds = load_dataset(str(path), vocab_size=50, maxlen=4, val_size=1)
+    assert ds.source.startswith("TSV ")
+    assert set(ds.word_index) == {"film", "good", "bad"}
+    assert ds.word_index["film"] == 4  # the most frequent word gets index 4
+
+
+def test_csv_sequences_use_word_index_and_keep_words_in_order(csv_file):
+    rows = [("The movie was GOOD, the end.", 1)] * 4
+    ds = load_dataset(str(csv_file(rows)), vocab_size=50, maxlen=10, val_size=2)
+    wi = ds.word_index
+    words = ["the", "movie", "was", "good", "the", "end"]
+    assert content(ds.x_train[0]) == [START] + [wi[w] for w in words]
+    assert wi["the"] == 4
+
+
+def test_csv_vocab_restriction_turns_rare_words_into_oov(csv_file):
+    rows = [("the the the a a movie", 1), ("the the the a a movie", 0)] * 2
+    ds = load_dataset(str(csv_file(rows)), vocab_size=6, maxlen=8, val_size=1)
+    assert ds.word_index == {"the": 4, "a": 5}
+    assert content(ds.x_train[0]) == [START, 4, 4, 4, 5, 5, OOV]
+    assert ds.x_train.max() < 6
+
+
+def test_csv_truncates_long_reviews_at_the_front(csv_file):
+    text = " ".join(["the"] * 20 + ["a", "movie"])
+    ds = load_dataset(str(csv_file([(text, 1), (text, 0)])), vocab_size=50, maxlen=3, val_size=1)
+    assert ds.x_train[0].tolist() == [4, ds.word_index["a"], ds.word_index["movie"]]
+
+
+def test_csv_val_size_over_half_is_refused(csv_file):
+    path = csv_file([("movie", 1)] * 6)
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path), vocab_size=50, maxlen=5, val_size=4)
+    assert str(err.value) == f"val_size 4 is more than half of the 6 reviews in {path}"
+
+
+def test_csv_bad_label_names_file_line_and_value(csv_file):
+    # The first review spans three physical lines; the bad row starts on line 5.
+    path = csv_file([("line one\nline two\nline three", 1), ("fine", "maybe")])
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path), vocab_size=50, maxlen=5, val_size=1)
+    message = str(err.value)
+    assert message.startswith(f"{path}:5: label 'maybe'")
+    assert "negative, positive" in message and "\n" not in message
+
+
+def test_csv_missing_column_is_named(csv_file):
+    path = csv_file([("good", 1)], header=("body", "label"))
+    with pytest.raises(DataError, match=r"no text column; expected one named text or review"):
+        load_dataset(str(path), vocab_size=50, maxlen=5, val_size=1)
+
+
+def test_real_csv_has_5000_balanced_reviews(real_dataset):
+    ds = real_dataset
+    assert ds.x_train.shape == (4000, 200) and ds.x_val.shape == (1000, 200)
+    assert 0.4 < ds.y_train.mean() < 0.6 and 0.4 < ds.y_val.mean() < 0.6
+    assert len(ds.word_index) == 10_000 - 4 and max(ds.word_index.values()) == 9_999
+    assert ds.word_index["the"] == 4 and ds.x_train.max() == 9_999
+
+
+# --- aclImdb folder -------------------------------------------------------------------------
+
+
+def test_aclimdb_reads_splits_mixes_labels_and_validates_on_test(acl_folder):
+    root = acl_folder(
+        {
+            "train": {"pos": ["good film"] * 3, "neg": ["bad film"] * 3},
+            "test": {"pos": ["good great film"] * 2, "neg": ["bad great film"] * 2},
+        }
+    )
+    ds = load_dataset(str(root), vocab_size=50, maxlen=6, val_size=3)
+    wi = ds.word_index
+    assert ds.x_train.shape == (6, 6) and ds.x_val.shape == (3, 6)
+    assert ds.source == f"aclImdb {root} (6 train / 3 val)"
+    # Labels follow the folder: pos reviews hold "good", neg ones "bad".
+    for seq, label in all_rows(ds):
+        assert (wi["good"] in seq) == (label == 1) and (wi["bad"] in seq) == (label == 0)
+    # Shuffled: the train labels are not one block of positives then negatives.
+    assert ds.y_train.tolist() not in ([1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1])
+    # "great" occurs only in test, and the vocabulary comes from train only.
+    assert "great" not in wi and all(seq[2] == OOV for seq, _ in all_rows(ds)[6:])
+
+
+def test_aclimdb_missing_subfolder_is_named(acl_folder):
+    root = acl_folder({"train": {"pos": ["good"], "neg": ["bad"]}, "test": {"pos": ["good"]}})
+    with pytest.raises(DataError, match=r"missing folder test/neg"):
+        load_dataset(str(root), vocab_size=50, maxlen=5, val_size=1)
+
+
+# --- Keras-format .npz ----------------------------------------------------------------------
+
+
+def test_npz_shifts_ranks_prepends_start_and_cuts_vocab(keras_npz):
+    ranks = {"the": 1, "a": 2, "movie": 3, "bad": 4, "good": 5}
+    path = keras_npz([[1, 2, 5]], [1], [[3, 4]], [0], ranks)
+    ds = load_dataset(str(path), vocab_size=8, maxlen=5, val_size=1)
+    # rank r -> index r + 3; "good" (rank 5 -> 8) reaches vocab_size 8 and becomes OOV.
+    assert ds.x_train.tolist() == [[0, 1, 4, 5, OOV]]
+    assert ds.x_val.tolist() == [[0, 0, 1, 6, 7]]
+    assert ds.word_index == {"the": 4, "a": 5, "movie": 6, "bad": 7}
+    assert ds.y_train.tolist() == [1] and ds.y_val.tolist() == [0]
+
+
+def test_npz_shuffles_like_keras_load_data(keras_npz):
+    # Review k is the single word of rank k, so its index k + 3 shows where it went.
+    n_train, n_test = 12, 9
+    train = [[k] for k in range(1, n_train + 1)]
+    test = [[k] for k in range(1, n_test + 1)]
+    ranks = {f"w{k}": k for k in range(1, 20)}
+    path = keras_npz(train, [k % 2 for k in range(n_train)], test, [0] * n_test, ranks)
+    ds = load_dataset(str(path), vocab_size=100, maxlen=2, val_size=4)
+    # keras.datasets.imdb.load_data: one RandomState(113) shuffles train, then test.
+    rng = np.random.RandomState(113)
+    train_order, test_order = np.arange(n_train), np.arange(n_test)
+    rng.shuffle(train_order)
+    rng.shuffle(test_order)
+    assert ds.x_train[:, 1].tolist() == (train_order + 1 + 3).tolist()
+    assert ds.y_train.tolist() == [k % 2 for k in train_order]
+    assert ds.x_val[:, 1].tolist() == (test_order[:4] + 1 + 3).tolist()
+
+
+def test_npz_word_index_path_and_missing_json(keras_npz, tmp_path):
+    path = keras_npz([[1]], [1], [[1]], [0], ranks=None)
+    with pytest.raises(DataError, match=r"no imdb_word_index.json beside it"):
+        load_dataset(str(path), vocab_size=10, maxlen=3, val_size=1)
+    elsewhere = tmp_path / "ranks.json"
+    elsewhere.write_text('{"movie": 1}', encoding="utf-8")
+    ds = load_dataset(
+        str(path), vocab_size=10, maxlen=3, val_size=1, word_index_path=str(elsewhere)
+    )
+    assert ds.word_index == {"movie": 4} and ds.x_train.tolist() == [[0, 1, 4]]
+
+
+class _Gadget:
+    """Pickles as a call to os.system: what a tampered imdb.npz would hide in x_train."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def test_npz_refuses_to_unpickle_anything_but_numpy_arrays(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Gadget(f"touch {marker}")
+    path = tmp_path / "imdb.npz"
+    np.savez(path, x_train=evil, y_train=np.array([1]), x_test=evil, y_test=np.array([0]))
+    (tmp_path / "imdb_word_index.json").write_text('{"a": 1}', encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path), vocab_size=10, maxlen=3, val_size=1)
+    assert "refusing to unpickle" in str(err.value) and "system" in str(err.value)
+    assert "(not a numpy array)" in str(err.value)
+    assert not marker.exists()
+
+
+def test_npz_accepts_reviews_holding_numpy_integers(keras_npz, tmp_path):
+    x = np.empty(1, dtype=object)
+    x[0] = np.array([1, 2], dtype=np.int64)
+    path = tmp_path / "imdb.npz"
+    np.savez(path, x_train=x, y_train=np.array([1]), x_test=x, y_test=np.array([0]))
+    (tmp_path / "imdb_word_index.json").write_text('{"a": 1, "b": 2}', encoding="utf-8")
+    ds = load_dataset(str(path), vocab_size=10, maxlen=3, val_size=1)
+    assert ds.x_train.tolist() == [[1, 4, 5]]
+
+
+def test_npz_not_a_zip_is_a_data_error(tmp_path):
+    path = tmp_path / "imdb.npz"
+    path.write_bytes(b"not a zip at all")
+    with pytest.raises(DataError, match=r"not a readable .npz archive"):
+        load_dataset(str(path), vocab_size=10, maxlen=3, val_size=1)
+
+
+# --- choosing the source --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dataset", "pattern"),
+    [
+        ("nowhere/reviews.csv", r"no such file; use 'keras-imdb', a Keras imdb .npz file"),
+        ("nowhere/thing", r"no such file or folder; use 'keras-imdb'"),
+    ],
+)
+def test_unknown_dataset_lists_the_allowed_forms(tmp_path, dataset, pattern):
+    with pytest.raises(DataError, match=pattern):
+        load_dataset(str(tmp_path / dataset), vocab_size=10, maxlen=3, val_size=1)
+
+
+def test_unknown_file_type_is_refused(tmp_path):
+    path = tmp_path / "reviews.parquet"
+    path.write_bytes(b"x")
+    with pytest.raises(DataError, match=r"unknown file type"):
+        load_dataset(str(path), vocab_size=10, maxlen=3, val_size=1)
+
+
+def test_errors_are_one_line_embtui_errors(csv_file):
+    path = csv_file([("good", 1)] * 4)
+    with pytest.raises(EmbtuiError) as err:
+        load_dataset(str(path), vocab_size=3, maxlen=5, val_size=1)
+    assert str(err.value).startswith("vocab_size 3: must be at least 5")
+    assert "\n" not in str(err.value)
+
+
+def _keras_imdb_cached() -> bool:
+    homes = [Path.home() / ".keras", Path(os.environ.get("KERAS_HOME", "/nonexistent"))]
+    return any((home / "datasets" / "imdb.npz").exists() for home in homes)
+
+
+@pytest.mark.skipif(_keras_imdb_cached(), reason="imdb.npz is in the Keras cache: not offline")
+def test_keras_imdb_offline_is_a_one_line_data_error(monkeypatch):
+    # Offline for sure, even on a machine with network: name resolution fails.
+    def no_network(*args, **kwargs):
+        raise socket.gaierror("no network in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    with pytest.raises(DataError) as err:
+        load_dataset("keras-imdb", vocab_size=1000, maxlen=50, val_size=10)
+    assert str(err.value) == (
+        "keras-imdb: could not download the IMDB dataset (offline?); "
+        "use dataset = a Keras imdb.npz, a CSV/TSV file or an aclImdb folder"
+    )
