@@ -122,16 +122,32 @@ def run(
     total = len(store.runs(experiment_id))
     store.set_experiment_status(experiment_id, "running")
     try:
-        sink(Stage(experiment_id, "loading TensorFlow"))
-        from embtui.engine.trainer import TrainerCache, describe_device
+        if prepared.config.workers > 1 and len(runs) > 1:
+            from embtui.engine.parallel import run_parallel
 
-        device = describe_device()
-        store.update_meta(experiment_id, **_framework_versions(), device=device)
-        cache = TrainerCache()
-        for run_row in runs:
-            if stop.is_set():
-                break
-            _train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)
+            sink(Stage(experiment_id, f"starting {prepared.config.workers} worker processes"))
+            store.update_meta(experiment_id, **_framework_versions())
+            run_parallel(
+                store,
+                experiment_id,
+                prepared,
+                [r.id for r in runs],
+                workers=prepared.config.workers,
+                total=total,
+                sink=sink,
+                stop=stop,
+            )
+        else:
+            sink(Stage(experiment_id, "loading TensorFlow"))
+            from embtui.engine.trainer import TrainerCache, describe_device
+
+            device = describe_device()
+            store.update_meta(experiment_id, **_framework_versions(), device=device)
+            cache = TrainerCache()
+            for run_row in runs:
+                if stop.is_set():
+                    break
+                train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)
     except BaseException:
         store.cancel_queued(experiment_id, "interrupted")
         store.set_experiment_status(experiment_id, "interrupted")
@@ -151,7 +167,7 @@ def run(
     return status
 
 
-def _train_one(
+def train_one(
     store: Store,
     experiment_id: int,
     prepared: Prepared,
@@ -232,10 +248,18 @@ def resume(
 
 
 def _framework_versions() -> dict[str, str]:
-    import keras
-    import tensorflow as tf
+    """Installed TensorFlow and Keras versions, read without importing them."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+    out = {}
+    for key, dists in (("tensorflow", ("tensorflow", "tensorflow-cpu")), ("keras", ("keras",))):
+        for dist in dists:
+            try:
+                out[key] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
+    return out
 
 
 def _one_line(exc: BaseException) -> str:
