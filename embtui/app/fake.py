@@ -1,0 +1,135 @@
+"""A stand-in for the training engine that writes scripted epochs to the real store.
+
+It follows `embtui.engine.runner` step for step (the same store writes in the same order,
+the same events, the same stop semantics: the current run ends `cancelled` after its epoch,
+the rest of the grid is cancelled, epochs are kept), but the numbers come from a formula, so
+console tests run in milliseconds and can assert exact values. `hold_after` parks the
+engine after that many epochs until `release()` or a stop, so a test can act mid-training
+without racing it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from embtui.config import ExperimentConfig, from_mapping
+from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
+from embtui.errors import DataError
+from embtui.store import EpochMetrics, Store
+
+
+def scripted_metrics(size: int, arm: str, seed: int, epoch: int) -> tuple[float, ...]:
+    """(loss, acc, val_loss, val_acc) of one scripted epoch: deterministic and plausible."""
+    arm_bonus = {"learned": 0.0, "glove": 0.04, "glove-tuned": 0.06}.get(arm, 0.0)
+    level = 0.5 + 0.3 * (1 - math.exp(-size / 100)) + arm_bonus + 0.003 * seed
+    val_acc = round(level + 0.01 * epoch, 6)
+    acc = round(min(0.99, val_acc + 0.05 * epoch), 6)
+    loss = round(0.7 / (1 + 0.5 * epoch), 6)
+    val_loss = round(0.7 / (1 + 0.3 * epoch) + 0.01 * seed, 6)
+    return loss, acc, val_loss, val_acc
+
+
+@dataclass(frozen=True)
+class FakePrepared:
+    config: ExperimentConfig
+
+
+class FakeEngine:
+    """Same calls as `embtui.app.engine.RunnerEngine`; no TensorFlow."""
+
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        hold_after: int | None = None,
+        fail_prepare: str | None = None,
+    ) -> None:
+        self.delay = delay
+        self.hold_after = hold_after
+        self.fail_prepare = fail_prepare
+        self.epochs_done = 0
+        self.held = threading.Event()  # set once the engine is parked at `hold_after`
+        self._release = threading.Event()
+
+    def release(self) -> None:
+        self._release.set()
+
+    def prepare(self, config: ExperimentConfig, sink: Any) -> FakePrepared:
+        sink(Stage(None, f"loading data: {config.dataset}"))
+        if self.fail_prepare:
+            raise DataError(self.fail_prepare)
+        return FakePrepared(config)
+
+    def create(self, store: Store, prepared: FakePrepared) -> int:
+        cfg = prepared.config
+        return store.create_experiment(
+            cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta={"chance": 0.5}
+        )
+
+    def resume_config(self, store: Store, experiment_id: int) -> ExperimentConfig:
+        return from_mapping(store.experiment(experiment_id).config)
+
+    def resume(
+        self, store: Store, experiment_id: int, prepared: Any, sink: Any, stop: threading.Event
+    ) -> str:
+        store.reopen_runs(experiment_id)
+        return self.run(store, experiment_id, prepared, sink, stop)
+
+    def run(
+        self, store: Store, experiment_id: int, prepared: Any, sink: Any, stop: threading.Event
+    ) -> str:
+        cfg = prepared.config
+        runs = [r for r in store.runs(experiment_id) if r.status == "queued"]
+        total = len(store.runs(experiment_id))
+        store.set_experiment_status(experiment_id, "running")
+        sink(Stage(experiment_id, "loading TensorFlow"))
+        for row in runs:
+            if stop.is_set():
+                break
+            store.start_run(row.id, device="fake", params=1000, coverage=None)
+            sink(
+                RunStarted(
+                    experiment_id,
+                    row.id,
+                    row.position,
+                    total,
+                    row.size,
+                    row.embedding,
+                    row.seed,
+                    "fake",
+                )
+            )
+            finished = 0
+            for epoch in range(1, cfg.epochs + 1):
+                self._pause(stop)
+                loss, acc, val_loss, val_acc = scripted_metrics(
+                    row.size, row.embedding, row.seed, epoch
+                )
+                m = EpochMetrics(row.id, epoch, loss, acc, val_loss, val_acc, 0.01)
+                store.add_epoch(m)
+                sink(m)
+                finished = epoch
+                self.epochs_done += 1
+                if stop.is_set():
+                    break
+            status = "done" if finished == cfg.epochs else "cancelled"
+            store.finish_run(row.id, status)
+            sink(RunFinished(experiment_id, row.id, status))
+        if stop.is_set():
+            store.cancel_queued(experiment_id, "cancelled")
+        statuses = {r.status for r in store.runs(experiment_id)}
+        status = "cancelled" if "cancelled" in statuses else "done"
+        store.set_experiment_status(experiment_id, status)
+        sink(ExperimentFinished(experiment_id, status))
+        return status
+
+    def _pause(self, stop: threading.Event) -> None:
+        if self.hold_after is not None and self.epochs_done >= self.hold_after:
+            self.held.set()
+            while not (self._release.is_set() or stop.is_set()):
+                self._release.wait(0.01)
+        if self.delay:
+            stop.wait(self.delay)

@@ -1,0 +1,1 @@
+"""The console's screens: main (watch), configure (n), compare (c), help (?), confirm."""

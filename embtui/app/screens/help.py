@@ -1,0 +1,61 @@
+"""Every key of the screen underneath, with what it does: nothing to memorise."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from embtui.app.widgets.cells import cell, header
+from embtui.app.widgets.keyed_table import KeyedTable
+
+KEY_NAMES = {"question_mark": "?", "space": "space", "escape": "escape", "enter": "enter"}
+
+
+def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
+    """(key, name, what it does) for each binding active on `screen` and its focused widget."""
+    rows: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for key, active in screen.active_bindings.items():
+        b = active.binding
+        if b.system or not (b.description or b.tooltip):
+            continue
+        shown = b.key_display or screen.app.get_key_display(b)
+        if (shown, b.description) in seen:
+            continue
+        seen.add((shown, b.description))
+        rows.append((shown or KEY_NAMES.get(key, key), b.description, b.tooltip))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close", id="close", tooltip="Close the help"),
+        Binding("question_mark", "dismiss", "Close", show=False, id="close-help"),
+        Binding("q", "dismiss", "Close", show=False, id="close-q"),
+    ]
+
+    def __init__(self, of: Screen) -> None:
+        super().__init__()
+        self.rows = describe_bindings(of)
+        self.of_name = type(of).__name__.removesuffix("Screen").lower() or "console"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Static(f"Keys on the {self.of_name} screen  (escape closes)", id="help-title")
+            yield KeyedTable(id="help-table")
+
+    def on_mount(self) -> None:
+        table = self.query_one(KeyedTable)
+        table.set_columns([("key", header("key")), ("name", header("")), ("what", header(""))])
+        table.sync(
+            [
+                (str(i), [cell(k, style="bold"), cell(name), cell(what)])
+                for i, (k, name, what) in enumerate(self.rows)
+            ]
+        )
+        table.focus()

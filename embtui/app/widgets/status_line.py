@@ -1,0 +1,16 @@
+"""One line at the bottom: what the console is doing (loading TensorFlow, training run
+k/N, stopping) or the last problem, so a long silent step is never a mystery."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class StatusLine(Static):
+    def set(self, text: str, *, error: bool = False) -> None:
+        self.text = text
+        self.set_class(error, "-error")
+        self.update(text)
+
+    def on_mount(self) -> None:
+        self.text = ""
