@@ -1,0 +1,5 @@
+"""`python -m embtui`: the same entry point as the `embtui` console script."""
+
+from embtui.cli import main
+
+raise SystemExit(main())
