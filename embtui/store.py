@@ -145,6 +145,7 @@ class Store:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no run store here (run an experiment first)")
+        self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -152,17 +153,30 @@ class Store:
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 30000")
+            self._lock = threading.RLock()
+            # Check (and create) the schema before switching to WAL: journal_mode is stored
+            # in the file, so setting it first would convert a foreign SQLite file that is
+            # then refused.
+            self._migrate()
             self._db.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL still never corrupts the file; it only skips the fsync per
             # commit, which would otherwise cost more than a small run's epoch.
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._lock = threading.RLock()
-            self._migrate()
         except sqlite3.DatabaseError as exc:
+            self._abandon()
             raise StoreError(f"{self.path}: not a usable run store ({exc})") from None
         except OSError as exc:
+            self._abandon()
             raise StoreError(f"{self.path}: cannot open the run store ({exc})") from None
+        except StoreError:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Close a connection that failed to open, so it leaves no -wal/-shm files behind."""
+        if self._db is not None:
+            self._db.close()
 
     # -- plumbing ----------------------------------------------------------------------
 
