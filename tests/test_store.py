@@ -1,0 +1,375 @@
+"""The run store: a real SQLite file per test, checked through the API and a second connection."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from embtui.errors import EmbtuiError, StoreError
+from embtui.store import SCHEMA_VERSION, EpochMetrics, Store, default_store_path
+
+CELLS = [(10, "learned", 0), (10, "learned", 1), (10, "glove", 0), (10, "glove", 1)]
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "store.sqlite") as s:
+        yield s
+
+
+def reader(path: Path) -> sqlite3.Connection:
+    """An independent connection, as the console or `embtui list` would open one."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=1)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def make_experiment(store: Store, cells=CELLS, **meta) -> int:
+    return store.create_experiment("exp", {"sizes": [10]}, cells, head="flatten", meta=meta)
+
+
+def epoch(run_id: int, n: int, val_acc: float = 0.5) -> EpochMetrics:
+    return EpochMetrics(run_id, n, 0.7 - n / 100, 0.5, 0.69, val_acc, 0.01)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# -- file format ----------------------------------------------------------------------------
+
+
+def test_a_new_store_is_wal_with_the_schema_version_and_three_tables(tmp_path):
+    path = tmp_path / "deep" / "dir" / "store.sqlite"
+    Store(path).close()
+    db = reader(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"experiments", "runs", "epochs"}
+    columns = {r[1] for r in db.execute("PRAGMA table_info(experiments)")}
+    assert {"id", "name", "config", "created", "status"} <= columns
+    columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+    assert {
+        "experiment_id",
+        "size",
+        "embedding",
+        "seed",
+        "status",
+        "error",
+        "device",
+        "params",
+        "coverage",
+        "started",
+        "finished",
+    } <= columns
+    columns = {r[1] for r in db.execute("PRAGMA table_info(epochs)")}
+    assert columns == {"run_id", "epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
+
+
+def test_reopening_keeps_the_data(tmp_path):
+    path = tmp_path / "store.sqlite"
+    with Store(path) as s:
+        exp_id = make_experiment(s)
+    with Store(path, create=False) as s:
+        assert [e.id for e in s.experiments()] == [exp_id]
+        assert len(s.runs(exp_id)) == 4
+
+
+def test_default_path_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMBTUI_STORE", str(tmp_path / "s.sqlite"))
+    assert default_store_path() == tmp_path / "s.sqlite"
+    monkeypatch.delenv("EMBTUI_STORE")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_store_path() == tmp_path / "xdg" / "embtui" / "embtui.sqlite"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_store_path() == tmp_path / "home" / ".local/share/embtui/embtui.sqlite"
+
+
+def test_open_without_create_refuses_a_missing_file_and_creates_nothing(tmp_path):
+    path = tmp_path / "nope" / "store.sqlite"
+    with pytest.raises(StoreError, match="no run store here"):
+        Store(path, create=False)
+    assert not path.parent.exists()
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_exactly_as_it_was(tmp_path):
+    path = tmp_path / "notes.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (text TEXT)")
+    db.execute("INSERT INTO notes VALUES ('keep me')")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not an embtui run store"):
+        Store(path)
+    # Not switched to WAL, no -wal/-shm files left behind, not a byte changed.
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def test_a_store_from_a_newer_embtui_is_refused(tmp_path):
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    db = reader(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match=r"schema v2 is newer .* \(v1\); upgrade embtui"):
+        Store(path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_a_file_that_is_not_sqlite_is_a_one_line_store_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"plain text, not a database\n" * 100)
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert isinstance(info.value, EmbtuiError)
+    assert "not a usable run store" in str(info.value) and "\n" not in str(info.value)
+    assert path.read_bytes() == b"plain text, not a database\n" * 100
+
+
+# -- writes ---------------------------------------------------------------------------------
+
+
+def test_create_experiment_records_the_config_and_queued_runs_in_grid_order(store):
+    exp_id = make_experiment(store, chance=0.55)
+    exp = store.experiment(exp_id)
+    assert (exp.name, exp.config, exp.status, exp.meta) == (
+        "exp",
+        {"sizes": [10]},
+        "queued",
+        {"chance": 0.55},
+    )
+    assert exp.pid == os.getpid() and exp.host == socket.gethostname()
+    runs = store.runs(exp_id)
+    assert [(r.position, r.size, r.embedding, r.seed) for r in runs] == [
+        (i, *cell) for i, cell in enumerate(CELLS)
+    ]
+    assert {(r.status, r.head, r.started, r.finished) for r in runs} == {
+        ("queued", "flatten", None, None)
+    }
+
+
+def test_every_write_is_one_transaction(store):
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    make_experiment(store)
+    store._db.set_trace_callback(None)
+    kinds = [s.split()[0].upper() for s in statements]
+    assert kinds[0] == "BEGIN" and kinds[-1] == "COMMIT"
+    assert kinds.count("BEGIN") == 1 and kinds.count("COMMIT") == 1
+    assert kinds.count("INSERT") == 1 + len(CELLS)
+
+
+def test_a_failed_write_leaves_nothing_half_done(store):
+    """The experiment row goes in first; when a run row fails, it must roll back too."""
+    with pytest.raises(sqlite3.IntegrityError):
+        make_experiment(store, cells=[(10, "learned", 0), (None, "glove", 0)])
+    assert store.experiments() == []
+    assert store._read("SELECT count(*) AS n FROM runs")[0]["n"] == 0
+    # ...and the store still works afterwards.
+    exp_id = make_experiment(store)
+    assert store.resolve("latest") == exp_id
+
+
+def test_a_reader_sees_whole_transactions_and_never_blocks_the_writer(store):
+    exp_id = make_experiment(store)
+    run_id = store.runs(exp_id)[0].id
+    db = reader(store.path)
+    db.execute("BEGIN")  # a read transaction: a consistent snapshot
+    assert db.execute("SELECT count(*) FROM epochs").fetchone()[0] == 0
+    t0 = time.perf_counter()
+    store.start_run(run_id, device="CPU", params=10, coverage=None)
+    store.add_epoch(epoch(run_id, 1))
+    assert time.perf_counter() - t0 < 1.0  # WAL: the open reader did not block the commit
+    # Still the old snapshot inside the reader's transaction...
+    assert db.execute("SELECT count(*) FROM epochs").fetchone()[0] == 0
+    assert db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0] == "queued"
+    db.execute("COMMIT")
+    # ...and the new state once it starts a new one.
+    assert db.execute("SELECT count(*) FROM epochs").fetchone()[0] == 1
+    assert db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0] == "running"
+    db.close()
+
+
+def test_writes_from_another_thread_are_serialised(store):
+    exp_id = make_experiment(store)
+    runs = store.runs(exp_id)
+    for r in runs:
+        store.start_run(r.id, device="CPU", params=1, coverage=None)
+
+    def write(run_id: int) -> None:
+        for n in range(1, 26):
+            store.add_epoch(epoch(run_id, n))
+
+    threads = [threading.Thread(target=write, args=(r.id,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    epochs = store.epochs(exp_id)
+    assert {run_id: [e.epoch for e in es] for run_id, es in epochs.items()} == {
+        r.id: list(range(1, 26)) for r in runs
+    }
+
+
+def test_data_version_tells_a_poller_that_another_connection_committed(store):
+    exp_id = make_experiment(store)
+    with Store(store.path) as poller:
+        v0 = poller.data_version()
+        assert poller.data_version() == v0
+        store.set_experiment_status(exp_id, "running")
+        assert poller.data_version() != v0
+
+
+def test_a_run_goes_from_queued_through_running_to_done(store):
+    exp_id = make_experiment(store)
+    run_id = store.runs(exp_id)[2].id
+    store.start_run(run_id, device="CPU", params=1234, coverage=0.875)
+    r = store.run(run_id)
+    assert (r.status, r.device, r.params, r.coverage) == ("running", "CPU", 1234, 0.875)
+    assert r.started is not None and r.finished is None
+    for n in (2, 1):  # out of order on purpose: reads come back ordered by epoch
+        store.add_epoch(epoch(run_id, n, val_acc=0.5 + n / 10))
+    store.finish_run(run_id, "done")
+    r = store.run(run_id)
+    assert r.status == "done" and r.finished is not None and r.error is None
+    assert [(e.epoch, e.val_acc) for e in store.run_epochs(run_id)] == [(1, 0.6), (2, 0.7)]
+    assert list(store.epochs(exp_id)) == [run_id]
+    with pytest.raises(ValueError, match="unknown run status 'finished'"):
+        store.finish_run(run_id, "finished")
+
+
+def test_a_failed_run_keeps_its_error_text(store):
+    exp_id = make_experiment(store)
+    run_id = store.runs(exp_id)[0].id
+    store.start_run(run_id, device="CPU", params=1, coverage=None)
+    store.finish_run(run_id, "failed", "ValueError: boom")
+    assert (store.run(run_id).status, store.run(run_id).error) == ("failed", "ValueError: boom")
+
+
+def test_restarting_a_run_drops_the_epochs_of_the_earlier_attempt(store):
+    exp_id = make_experiment(store)
+    run_id = store.runs(exp_id)[0].id
+    store.start_run(run_id, device="CPU", params=1, coverage=None)
+    store.add_epoch(epoch(run_id, 1))
+    store.add_epoch(epoch(run_id, 2))
+    store.start_run(run_id, device="GPU:0", params=1, coverage=None)
+    assert store.run_epochs(run_id) == []
+    assert store.run(run_id).device == "GPU:0"
+
+
+def test_cancel_queued_closes_the_runs_not_finished(store):
+    exp_id = make_experiment(store)
+    runs = store.runs(exp_id)
+    store.start_run(runs[0].id, device="CPU", params=1, coverage=None)
+    store.finish_run(runs[0].id, "done")
+    store.start_run(runs[1].id, device="CPU", params=1, coverage=None)
+    store.cancel_queued(exp_id)
+    assert [r.status for r in store.runs(exp_id)] == ["done", "cancelled", "cancelled", "cancelled"]
+
+
+def test_update_meta_merges_keys(store):
+    exp_id = make_experiment(store, chance=0.5)
+    store.update_meta(exp_id, device="CPU", tensorflow="2.21.0")
+    store.update_meta(exp_id, device="GPU:0")
+    assert store.experiment(exp_id).meta == {
+        "chance": 0.5,
+        "device": "GPU:0",
+        "tensorflow": "2.21.0",
+    }
+
+
+def test_experiment_status_final_states_set_finished(store):
+    exp_id = make_experiment(store)
+    store.set_experiment_status(exp_id, "running")
+    assert store.experiment(exp_id).finished is None
+    store.set_experiment_status(exp_id, "done")
+    exp = store.experiment(exp_id)
+    assert exp.status == "done" and exp.finished is not None
+
+
+# -- recovery and resume --------------------------------------------------------------------
+
+
+def _half_done(store: Store) -> tuple[int, list[int]]:
+    """An experiment 'running': run 0 done (2 epochs), run 1 running (1 epoch), 2-3 queued."""
+    exp_id = make_experiment(store)
+    ids = [r.id for r in store.runs(exp_id)]
+    store.set_experiment_status(exp_id, "running")
+    store.start_run(ids[0], device="CPU", params=1, coverage=None)
+    store.add_epoch(epoch(ids[0], 1))
+    store.add_epoch(epoch(ids[0], 2))
+    store.finish_run(ids[0], "done")
+    store.start_run(ids[1], device="CPU", params=1, coverage=None)
+    store.add_epoch(epoch(ids[1], 1))
+    return exp_id, ids
+
+
+def test_recover_marks_the_experiment_of_a_dead_process_interrupted(store):
+    exp_id, ids = _half_done(store)
+    alive_id, _ = _half_done(store)  # owned by this (living) process
+    other_host, _ = _half_done(store)
+    pid = dead_pid()
+    store._db.execute("UPDATE experiments SET pid = ? WHERE id IN (?, ?)", (pid, exp_id, other_host))
+    store._db.execute("UPDATE experiments SET host = 'elsewhere' WHERE id = ?", (other_host,))
+
+    assert store.recover() == [exp_id]
+    exp = store.experiment(exp_id)
+    assert exp.status == "interrupted" and exp.finished is not None
+    assert [r.status for r in store.runs(exp_id)] == [
+        "done",
+        "interrupted",
+        "interrupted",
+        "interrupted",
+    ]
+    assert len(store.run_epochs(ids[0])) == 2  # finished work is kept
+    assert store.experiment(alive_id).status == "running"
+    assert store.experiment(other_host).status == "running"  # cannot check another host
+    assert store.recover() == []  # idempotent
+
+
+def test_reopen_runs_queues_everything_not_done_and_drops_its_epochs(store):
+    exp_id, ids = _half_done(store)
+    store.finish_run(ids[1], "cancelled")
+    store.finish_run(ids[2], "failed", "boom")
+    reopened = store.reopen_runs(exp_id)
+    assert [r.id for r in reopened] == ids[1:]
+    assert {(r.status, r.error, r.finished) for r in reopened} == {("queued", None, None)}
+    assert store.run(ids[0]).status == "done"
+    assert len(store.run_epochs(ids[0])) == 2
+    assert store.run_epochs(ids[1]) == []
+
+
+# -- reads ----------------------------------------------------------------------------------
+
+
+def test_resolve_latest_ids_and_bad_references(store):
+    with pytest.raises(StoreError, match="no experiments yet"):
+        store.resolve("latest")
+    first = make_experiment(store)
+    second = make_experiment(store)
+    assert store.resolve("latest") == second
+    assert store.resolve(f" {first} ") == first
+    assert store.resolve(first) == first
+    with pytest.raises(StoreError, match=f"no experiment with id {second + 1}"):
+        store.resolve(str(second + 1))
+    with pytest.raises(StoreError, match="expected an experiment id or 'latest'"):
+        store.resolve("newest")
+    with pytest.raises(StoreError, match="no run with id 999"):
+        store.run(999)
