@@ -117,7 +117,7 @@ def from_mapping(
     for key, raw in data.items():
         if key not in _FIELDS:
             allowed = ", ".join(_FIELDS)
-            raise ConfigError(f"unknown key {key!r}; allowed keys: {allowed}")
+            raise ConfigError(f"unknown key {key!r} = {raw!r}; allowed keys: {allowed}")
         values[key] = coerce(key, raw)
     return ExperimentConfig(**values)
 
