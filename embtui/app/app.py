@@ -53,6 +53,15 @@ class EmbtuiApp(App[int]):
             id="help",
             tooltip="Every key of this screen",
         ),
+        Binding(
+            "f1",
+            "help",
+            "Help",
+            show=False,
+            priority=True,
+            id="help-f1",
+            tooltip="Every key of this screen (also where ? is typed into a field)",
+        ),
     ]
 
     def __init__(

@@ -56,3 +56,18 @@ def make_app(store_path: Path, tmp_path: Path):
         )
 
     return make
+
+
+async def settle(pilot) -> None:
+    """Let workers finish and the main screen re-read the store (no fixed sleeps)."""
+    app = pilot.app
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.main.refresh_data()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def text_of(static) -> str:
+    return str(static.content)

@@ -1,0 +1,110 @@
+"""Starting, cancelling, resuming and quitting through the keys, with the fake engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+from embtui.app.fake import FakeEngine
+from embtui.app.screens.configure import ConfigureScreen
+from embtui.app.screens.confirm import ConfirmScreen
+from embtui.app.screens.main import MainScreen
+from embtui.app.widgets.runs_table import RunsTable
+from embtui.app.widgets.status_line import StatusLine
+from embtui.store import Store
+from tests.app.conftest import SMALL, settle
+
+
+async def _start_held(pilot, engine: FakeEngine) -> None:
+    """ctrl+s from the form (opened with the TOML's config), then wait for the engine to park."""
+    assert isinstance(pilot.app.screen, ConfigureScreen)
+    await pilot.press("ctrl+s")
+    assert await asyncio.to_thread(engine.held.wait, 10)
+    await pilot.pause()
+
+
+async def test_ctrl_s_trains_and_the_table_shows_every_run_done(make_app, store_path):
+    app = make_app(SMALL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, ConfigureScreen)  # a TOML opens the filled-in form
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        store = Store(store_path)
+        (exp,) = store.experiments()
+        assert exp.status == "done"
+        runs = store.runs(exp.id)
+        assert [r.status for r in runs] == ["done"] * 8
+        table = app.screen.query_one(RunsTable)
+        assert [table.cells(str(r.id))[4] for r in runs] == ["done"] * 8
+        assert "done" in app.screen.query_one(StatusLine).text
+
+
+async def test_x_cancels_after_confirmation_and_keeps_the_epochs(make_app, store_path):
+    engine = FakeEngine(hold_after=4)  # run 1 done (3 epochs), run 2 after its first epoch
+    app = make_app(SMALL, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start_held(pilot, engine)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # a "no" changes nothing
+        assert app.is_training and not app.stop_event.is_set()
+        await pilot.press("x", "y")
+        await settle(pilot)
+        store = Store(store_path)
+        (exp,) = store.experiments()
+        assert exp.status == "cancelled"
+        runs = store.runs(exp.id)
+        epochs = store.epochs(exp.id)
+        assert [r.status for r in runs] == ["done"] + ["cancelled"] * 7
+        assert len(epochs[runs[0].id]) == 3
+        assert len(epochs[runs[1].id]) == 2  # the epoch under way when x was confirmed
+        table = app.screen.query_one(RunsTable)
+        assert table.cells(str(runs[1].id))[4:6] == ["cancelled", "2/3"]
+
+        # r resumes what was cancelled; the finished run is kept as it was.
+        engine.hold_after = None
+        await pilot.press("r")
+        await settle(pilot)
+        assert store.experiment(exp.id).status == "done"
+        assert [r.status for r in store.runs(exp.id)] == ["done"] * 8
+        assert all(len(v) == 3 for v in store.epochs(exp.id).values())
+        assert table.cells(str(runs[1].id))[4:6] == ["done", "3/3"]
+
+
+async def test_q_while_training_asks_then_stops_cleanly(make_app, store_path):
+    engine = FakeEngine(hold_after=2)
+    app = make_app(SMALL, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _start_held(pilot, engine)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.is_running and app.is_training
+        await pilot.press("q", "y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert app.return_code == 0
+    store = Store(store_path)
+    (exp,) = store.experiments()
+    assert exp.status == "cancelled"
+    assert not [r for r in store.runs(exp.id) if r.status in ("running", "queued")]
+    assert len(store.epochs(exp.id)[store.runs(exp.id)[0].id]) == 3
+
+
+async def test_q_when_idle_quits_at_once(make_app):
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_a_bad_dataset_is_reported_and_nothing_is_written(make_app, store_path):
+    engine = FakeEngine(fail_prepare="nope.csv: no such file")
+    app = make_app(SMALL, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "nope.csv: no such file" in app.screen.query_one(StatusLine).text
+        assert any("nope.csv" in str(n.message) for n in app._notifications)
+    assert Store(store_path).experiments() == []
