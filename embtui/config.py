@@ -270,7 +270,9 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))
+    # A JSON string is a TOML basic string, except that JSON escapes characters outside the
+    # BMP as surrogate pairs, which TOML rejects: keep them literal, escape only DEL.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 __all__ = [
