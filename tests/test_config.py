@@ -1,0 +1,271 @@
+"""ExperimentConfig: the reference defaults, TOML and JSON round trips, flags over the file,
+and one-line messages naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from embtui.config import (
+    ARMS,
+    HEADS,
+    ExperimentConfig,
+    check_sizes_fit,
+    config_keys,
+    from_mapping,
+    load_toml,
+)
+from embtui.errors import ConfigError, EmbtuiError
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+CUSTOM = ExperimentConfig(
+    name="custom run ✓ 😀",
+    dataset="data/reviews.csv",
+    sizes=(5, 25),
+    embeddings=("glove-tuned", "learned"),
+    head="avgpool",
+    epochs=3,
+    batch_size=16,
+    maxlen=40,
+    vocab_size=500,
+    embedding_dim=8,
+    optimizer="adam",
+    learning_rate=3e-4,
+    seeds=2,
+    subset="first",
+    val_size=100,
+    glove='C:\\vectors\\glove "6B".txt',
+    word_index="idx.json",
+    workers=2,
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(**values) -> str:
+    with pytest.raises(ConfigError) as info:
+        from_mapping(values)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_are_the_reference_experiment():
+    cfg = ExperimentConfig()
+    assert cfg.dataset == "keras-imdb"
+    assert cfg.sizes == (10, 50, 100, 200, 500)
+    assert cfg.embeddings == ("learned", "glove")
+    assert cfg.head == "flatten"
+    assert (cfg.epochs, cfg.batch_size, cfg.maxlen) == (10, 32, 150)
+    assert (cfg.vocab_size, cfg.embedding_dim) == (10000, 100)
+    assert (cfg.optimizer, cfg.learning_rate) == ("rmsprop", 0.001)
+    assert (cfg.seeds, cfg.subset, cfg.val_size) == (3, "random", 10000)
+    assert cfg.glove is None
+    assert "glove-tuned" in ARMS and "glove-tuned" not in cfg.embeddings
+    assert set(HEADS) == {"flatten", "avgpool", "conv1d", "lstm"}
+
+
+def test_the_shipped_reference_file_equals_the_defaults():
+    path = ASSETS / "seed-grid.toml"
+    if not path.is_file():
+        pytest.skip("assets/seed-grid.toml is not in this checkout")
+    assert load_toml(path) == ExperimentConfig()
+
+
+def test_keys_are_the_issue_keys_in_order():
+    assert config_keys()[:16] == [
+        "name",
+        "dataset",
+        "sizes",
+        "embeddings",
+        "head",
+        "epochs",
+        "batch_size",
+        "maxlen",
+        "vocab_size",
+        "embedding_dim",
+        "optimizer",
+        "learning_rate",
+        "seeds",
+        "subset",
+        "val_size",
+        "glove",
+    ]
+
+
+def test_the_grid_runs_seeds_innermost():
+    cfg = ExperimentConfig(sizes=(10, 50), embeddings=("learned", "glove"), seeds=2)
+    assert cfg.run_cells() == [
+        (10, "learned", 0),
+        (10, "learned", 1),
+        (10, "glove", 0),
+        (10, "glove", 1),
+        (50, "learned", 0),
+        (50, "learned", 1),
+        (50, "glove", 0),
+        (50, "glove", 1),
+    ]
+    assert len(ExperimentConfig().run_cells()) == 5 * 2 * 3
+
+
+@pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
+def test_toml_round_trip(cfg, tmp_path):
+    text = cfg.to_toml()
+    tomllib.loads(text)  # valid TOML on its own
+    assert load_toml(write(tmp_path, text)) == cfg
+
+
+@pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
+def test_json_round_trip(cfg):
+    assert from_mapping(json.loads(cfg.to_json())) == cfg
+
+
+def test_unset_paths_are_left_out_of_files():
+    assert "glove" not in ExperimentConfig().to_dict()
+    assert "glove =" not in ExperimentConfig().to_toml()
+
+
+def test_flags_override_the_file_and_the_rest_comes_from_the_file(tmp_path):
+    path = write(tmp_path, 'name = "from-file"\nepochs = 7\nsizes = [10, 20]\nseeds = 4\n')
+    cfg = load_toml(path, {"epochs": "3", "sizes": "5, 15", "learning_rate": "0.01"})
+    assert (cfg.name, cfg.epochs, cfg.sizes, cfg.seeds) == ("from-file", 3, (5, 15), 4)
+    assert cfg.learning_rate == 0.01
+    assert cfg.embeddings == ("learned", "glove")  # neither file nor flag: the default
+
+
+def test_an_experiment_table_is_accepted(tmp_path):
+    path = write(tmp_path, "[experiment]\nepochs = 2\nembeddings = ['glove']\n")
+    cfg = load_toml(path)
+    assert (cfg.epochs, cfg.embeddings) == (2, ("glove",))
+
+
+def test_command_line_strings_are_parsed_like_typed_values():
+    cfg = from_mapping(
+        {
+            "sizes": "10,100",
+            "embeddings": " learned , glove-tuned ",
+            "epochs": " 4 ",
+            "learning_rate": "5e-4",
+            "glove": "",
+        }
+    )
+    assert cfg.sizes == (10, 100)
+    assert cfg.embeddings == ("learned", "glove-tuned")
+    assert cfg.epochs == 4
+    assert cfg.learning_rate == 5e-4
+    assert cfg.glove is None
+
+
+def test_replace_validates_and_keeps_the_rest():
+    cfg = CUSTOM.replace(epochs=9)
+    assert cfg.epochs == 9 and dataclasses.replace(cfg, epochs=3) == CUSTOM
+    with pytest.raises(ConfigError, match="epochs = 0"):
+        CUSTOM.replace(epochs=0)
+
+
+def test_a_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ExperimentConfig().epochs = 2  # type: ignore[misc]
+
+
+# -- messages: key, value, what is allowed --------------------------------------------------
+
+
+def test_unknown_key_names_the_key_its_value_and_the_allowed_keys():
+    message = error_of(epoch=3)
+    assert message.startswith("unknown key 'epoch' = 3; allowed keys: name, dataset, sizes")
+    for key in config_keys():
+        assert key in message
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"epochs": "x"}, "epochs = 'x': expected a whole number"),
+        ({"epochs": 2.5}, "epochs = 2.5: expected a whole number"),
+        ({"epochs": True}, "epochs = True: expected a whole number"),
+        ({"sizes": "10,ten"}, "sizes = 'ten': expected a whole number"),
+        ({"sizes": 10}, "sizes = 10: expected a list, e.g. 10,50,100"),
+        ({"embeddings": 3}, "embeddings = 3: expected a list, e.g. learned,glove"),
+        ({"learning_rate": "fast"}, "learning_rate = 'fast': expected a number"),
+        ({"name": 5}, "name = 5: expected a string"),
+        ({"glove": 5}, "glove = 5: expected a path (a string)"),
+    ],
+)
+def test_wrong_types_name_key_value_and_type(values, expected):
+    assert error_of(**values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"sizes": "0"}, "sizes = 0: every size must be at least 1"),
+        ({"sizes": "10,-5"}, "sizes = 10,-5: every size must be at least 1"),
+        ({"sizes": "10,10"}, "sizes = 10,10: each size at most once"),
+        ({"sizes": ""}, "sizes = : at least one training-set size, e.g. 10,50,100"),
+        ({"epochs": 0}, "epochs = 0: must be between 1 and 10000"),
+        ({"batch_size": 0}, "batch_size = 0: must be between 1 and 1000000"),
+        ({"maxlen": 0}, "maxlen = 0: must be between 1 and 100000"),
+        ({"vocab_size": 3}, "vocab_size = 3: must be between 4 and 10000000"),
+        ({"seeds": 0}, "seeds = 0: must be between 1 and 1000"),
+        ({"val_size": 0}, "val_size = 0: must be between 1 and 10000000"),
+        ({"learning_rate": 0}, "learning_rate = 0.0: must be greater than 0 and at most 10"),
+        ({"head": "dense"}, "head = 'dense': one of flatten, avgpool, conv1d, lstm"),
+        ({"optimizer": "lbfgs"}, "optimizer = 'lbfgs': one of rmsprop, adam, sgd"),
+        ({"subset": "last"}, "subset = 'last': one of random, first"),
+        (
+            {"embeddings": "learned,word2vec"},
+            "embeddings: unknown arm 'word2vec'; allowed: learned, glove, glove-tuned",
+        ),
+        ({"embeddings": "glove,glove"}, "embeddings = glove,glove: each arm at most once"),
+        ({"name": "a/b"}, "name = 'a/b': a non-empty name without slashes or newlines"),
+    ],
+)
+def test_out_of_range_values_name_key_value_and_what_is_allowed(values, expected):
+    assert error_of(**values) == expected
+
+
+def test_sizes_are_checked_against_the_training_split():
+    cfg = ExperimentConfig(sizes=(10, 500, 900))
+    check_sizes_fit(cfg, 900)  # fits exactly
+    with pytest.raises(ConfigError) as info:
+        check_sizes_fit(cfg, 400)
+    assert str(info.value) == (
+        "sizes = 10,500,900: 500 is larger than the 400 reviews of the training split"
+    )
+
+
+def test_config_errors_are_user_errors():
+    assert issubclass(ConfigError, EmbtuiError)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("epochs = = 3\n", "not valid TOML"),
+        ("epochs = 'ten'\n", "epochs = 'ten': expected a whole number"),
+        ("colour = 'blue'\n", "unknown key 'colour' = 'blue'"),
+    ],
+)
+def test_file_errors_are_one_line_config_errors(text, expected, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_toml(write(tmp_path, text))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="missing.toml: no such experiment file"):
+        load_toml(tmp_path / "missing.toml")
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="latin1.toml: cannot read"):
+        load_toml(bad)
