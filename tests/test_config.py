@@ -263,9 +263,9 @@ def test_file_errors_are_one_line_config_errors(text, expected, tmp_path):
 
 
 def test_missing_and_unreadable_files(tmp_path):
-    with pytest.raises(ConfigError, match="missing.toml: no such experiment file"):
+    with pytest.raises(ConfigError, match=r"missing\.toml: no such experiment file"):
         load_toml(tmp_path / "missing.toml")
     bad = tmp_path / "latin1.toml"
     bad.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
-    with pytest.raises(ConfigError, match="latin1.toml: cannot read"):
+    with pytest.raises(ConfigError, match=r"latin1\.toml: cannot read"):
         load_toml(bad)

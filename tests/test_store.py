@@ -326,7 +326,9 @@ def test_recover_marks_the_experiment_of_a_dead_process_interrupted(store):
     alive_id, _ = _half_done(store)  # owned by this (living) process
     other_host, _ = _half_done(store)
     pid = dead_pid()
-    store._db.execute("UPDATE experiments SET pid = ? WHERE id IN (?, ?)", (pid, exp_id, other_host))
+    store._db.execute(
+        "UPDATE experiments SET pid = ? WHERE id IN (?, ?)", (pid, exp_id, other_host)
+    )
     store._db.execute("UPDATE experiments SET host = 'elsewhere' WHERE id = ?", (other_host,))
 
     assert store.recover() == [exp_id]
