@@ -45,8 +45,12 @@ def main() -> None:
                 model.layers[0].trainable = False
             model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
             hist = model.fit(
-                x[:n], y[:n], epochs=args.epochs, batch_size=32,
-                validation_data=(x_val, y_val), verbose=0,
+                x[:n],
+                y[:n],
+                epochs=args.epochs,
+                batch_size=32,
+                validation_data=(x_val, y_val),
+                verbose=0,
             )
             print(f"{n:4d} {arm:8s} val_acc {hist.history['val_acc'][-1]:.4f}", flush=True)
     print(f"baseline grid: {time.perf_counter() - t0:.2f} s after start-up", flush=True)

@@ -46,13 +46,42 @@ def main() -> None:
     baseline = [sys.executable, "bench/baseline.py", *common, "--epochs", str(args.epochs)]
     with tempfile.TemporaryDirectory() as tmp:
         embtui = [
-            sys.executable, "-m", "embtui", "run", *common,
-            "--epochs", str(args.epochs), "--embeddings", "learned,glove", "--seeds", "1",
-            "--subset", "first", "--plain", "--store", f"{tmp}/bench.sqlite",
+            sys.executable,
+            "-m",
+            "embtui",
+            "run",
+            *common,
+            "--epochs",
+            str(args.epochs),
+            "--embeddings",
+            "learned,glove",
+            "--seeds",
+            "1",
+            "--subset",
+            "first",
+            "--plain",
+            "--store",
+            f"{tmp}/bench.sqlite",
         ]
         # Warm-up (not counted): fills the GloVe cache and the OS file cache for both sides.
-        timed([*embtui[:3], "run", *common, "--epochs", "1", "--sizes", "10",
-               "--embeddings", "glove", "--seeds", "1", "--plain", "--store", f"{tmp}/w.sqlite"])
+        timed(
+            [
+                *embtui[:3],
+                "run",
+                *common,
+                "--epochs",
+                "1",
+                "--sizes",
+                "10",
+                "--embeddings",
+                "glove",
+                "--seeds",
+                "1",
+                "--plain",
+                "--store",
+                f"{tmp}/w.sqlite",
+            ]
+        )
         times: dict[str, list[float]] = {"baseline": [], "embtui": []}
         for rep in range(1, args.reps + 1):
             for name, cmd in (("baseline", baseline), ("embtui", embtui)):
