@@ -47,7 +47,8 @@ async def test_compare_screen_shows_the_summary_and_the_better_arm(make_app, sto
         assert row[0] == "10"
         assert row[1] == summary.group(10, "learned").label()
         comp = summary.comparisons[0]
-        assert row[-1] == comp.verdict
+        assert row[3] == comp.verdict
+        assert row[4] == f"{comp.diff:+.3f}"
         if comp.better:
             assert f"★ {summary.group(10, comp.better).label()}" in row
         assert text_of(app.screen.query_one("#conclusion")) == summary.conclusion()

@@ -51,7 +51,7 @@ class CompareScreen(Screen):
             yield SummaryTable(id="summary")
             yield Static("computing…", id="conclusion")
             yield SizeChart(id="compare-chart")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._title()

@@ -91,7 +91,7 @@ class ConfigureScreen(Screen[ExperimentConfig | None]):
                     )
                 yield Static(CONFIG_HELP.get(key, ""), id=f"hint-{key}", classes="hint")
         yield Static("", id="form-status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#f-name", Input).focus()

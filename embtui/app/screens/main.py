@@ -46,9 +46,21 @@ class MainScreen(Screen):
         Binding("r", "resume", "Resume", id="resume", tooltip="Finish an interrupted experiment"),
         Binding("g", "group", "Group", id="group", tooltip="Group the runs table by (size, arm)"),
         Binding(
-            "v", "next_chart", "Chart", id="chart", tooltip="Next chart: loss, accuracy, by size"
+            "v",
+            "next_chart",
+            "Chart",
+            show=False,
+            id="chart",
+            tooltip="Next chart: loss, accuracy, by size",
         ),
-        Binding("z", "zoom", "Zoom", id="zoom", tooltip="Fill the screen with the focused pane"),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            show=False,
+            id="zoom",
+            tooltip="Fill the screen with the focused pane",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -63,6 +75,7 @@ class MainScreen(Screen):
         self._dirty = True
         self._version: int | None = None
         self._report_sig: tuple | None = None
+        self._live_run: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -78,13 +91,14 @@ class MainScreen(Screen):
                 with TabPane("by size", id="tab-size"):
                     yield SizeChart(id="size-chart")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(ExperimentList).border_title = "experiments"
         self.query_one(RunsTable).border_title = "runs"
         self.set_interval(self.app.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
+        self.set_status(self.app.activity or f"store {self.app.store.path}  ·  ? for keys")
         # Read the store after the first paint, not before it.
         self.call_after_refresh(self.refresh_data)
 
@@ -125,12 +139,22 @@ class MainScreen(Screen):
             )
             summary = self.report.summary if self.report is not None else None
             runs_table.show(self.runs, self.marked, self.grouped, summary)
+            self._follow_live_run(runs_table)
             self.query_one(EpochTable).show(focused)
             overlay = ([focused] if focused else []) + [r for r in self.runs if r.id in self.marked]
             self.query_one("#loss-chart", MetricChart).show(overlay)
             self.query_one("#acc-chart", MetricChart).show(overlay)
             self.query_one(SizeChart).show(summary)
         self._maybe_build_report()
+
+    def _follow_live_run(self, runs_table: RunsTable) -> None:
+        """While no run is chosen, keep the cursor on the run that just started."""
+        live = next((r.id for r in self.runs if r.run.status == "running"), None)
+        if live is not None and live != self._live_run and self.focused_run is None:
+            for key, ids in runs_table.row_runs.items():
+                if live in ids:
+                    runs_table.move_to_key(key)
+        self._live_run = live
 
     @property
     def experiment(self) -> ExperimentView | None:

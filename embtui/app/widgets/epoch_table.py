@@ -47,7 +47,7 @@ class EpochTable(KeyedTable):
                         num(e.acc),
                         num(e.val_loss),
                         num(e.val_acc),
-                        num(e.seconds, digits=1),
+                        num(e.seconds, digits=2),
                     ],
                 )
                 for e in run.epochs

@@ -36,6 +36,7 @@ class MetricChart(PlotextPlot):
         super().__init__(**kwargs)
         self.metric = metric
         self.series: list[Series] = []
+        self.empty_text = "no run selected"
 
     def on_mount(self) -> None:
         self.border_title = TITLES[self.metric]
@@ -43,6 +44,12 @@ class MetricChart(PlotextPlot):
 
     def show(self, runs: list[RunView]) -> None:
         """`runs`: the focused run first, then the marked ones (duplicates ignored)."""
+        empty = f"{runs[0].label}: no epochs yet" if runs else "no runs yet"
+        if empty != self.empty_text:
+            self.empty_text = empty
+            if not any(s.x for s in self.series):
+                self.series = []
+                self.replot()
         series: list[Series] = []
         seen: set[int] = set()
         for i, r in enumerate(r for r in runs if not (r.id in seen or seen.add(r.id))):
@@ -76,5 +83,5 @@ class MetricChart(PlotextPlot):
             top = max(max(s.x) for s in drawn)
             plt.xticks(list(range(1, top + 1)) if top <= 12 else None)
         else:
-            plt.title("no epochs yet: select a run (enter)")
+            plt.title(self.empty_text)
         self.refresh()

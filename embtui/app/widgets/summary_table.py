@@ -1,8 +1,9 @@
 """The comparison table of an experiment: sizes x arms, as in the Markdown export.
 
-Per size, each arm's `mean ± half-width (n)`, then for each pair of arms the difference
-(first minus second), its 95% CI, p (Holm-adjusted when several tests) and the verdict. The
-better arm's cell carries a ★ when the difference is significant.
+Per size, each arm's `mean ± half-width (n)`, then for each pair of arms the verdict (first,
+so that it stays in view on a narrow terminal), the difference (first minus second), its
+95% CI and p (Holm-adjusted when several tests). The better arm's cell carries a ★ when the
+difference is significant.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ class SummaryTable(KeyedTable):
         arms = [a for a in summary.arms if any(g.arm == a for g in summary.groups)]
         columns = [("size", header("size", right=True))]
         columns += [(f"arm:{a}", header(a, right=True)) for a in arms]
+        pairs = len({(c.arm_a, c.arm_b) for c in summary.comparisons}) > 1
+        columns += [("verdict", header("verdict"))]
+        columns += [("pair", header("pair"))] if pairs else []
         columns += [
-            ("pair", header("pair")),
             ("diff", header("difference", right=True)),
             ("ci", header("95% CI", right=True)),
             ("p", header("p (Holm)" if summary.adjusted else "p", right=True)),
-            ("verdict", header("verdict")),
         ]
         self.set_columns(columns)
         rows = []
@@ -38,7 +40,8 @@ class SummaryTable(KeyedTable):
                     text = f"★ {text}"
                 arm_cells.append(cell(text, right=True, style="bold" if a in better else ""))
             if not comps:
-                rows.append((f"{size}", [cell(size, right=True), *arm_cells, *[cell(None)] * 5]))
+                blanks = [cell(None)] * (len(columns) - 1 - len(arms))
+                rows.append((f"{size}", [cell(size, right=True), *arm_cells, *blanks]))
             for i, c in enumerate(comps):
                 lead = (
                     [cell(size, right=True), *arm_cells] if i == 0 else [cell("")] * (1 + len(arms))
@@ -54,11 +57,11 @@ class SummaryTable(KeyedTable):
                         f"{size}:{c.arm_a}:{c.arm_b}",
                         [
                             *lead,
-                            cell(f"{c.arm_a} − {c.arm_b}"),
+                            cell(c.verdict, style="bold" if c.better else ""),
+                            *([cell(f"{c.arm_a} − {c.arm_b}")] if pairs else []),
                             cell(f"{c.diff:+.3f}", right=True),
                             cell(ci, right=True),
                             cell(p, right=True),
-                            cell(c.verdict, style="bold" if c.better else ""),
                         ],
                     )
                 )
