@@ -99,8 +99,7 @@ class MainScreen(Screen):
         self.set_interval(self.app.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
         self.set_status(self.app.activity or f"store {self.app.store.path}  ·  ? for keys")
-        # Read the store after the first paint, not before it.
-        self.call_after_refresh(self.refresh_data)
+        self.refresh_data()
 
     # -- refresh ---------------------------------------------------------------------
 
@@ -145,7 +144,8 @@ class MainScreen(Screen):
             self.query_one("#loss-chart", MetricChart).show(overlay)
             self.query_one("#acc-chart", MetricChart).show(overlay)
             self.query_one(SizeChart).show(summary)
-        self._maybe_build_report()
+        # Statistics import scipy: start them once this frame is on screen.
+        self.call_after_refresh(self._maybe_build_report)
 
     def _follow_live_run(self, runs_table: RunsTable) -> None:
         """While no run is chosen, keep the cursor on the run that just started."""
