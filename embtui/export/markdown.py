@@ -98,7 +98,7 @@ def _results(report: Report) -> list[str]:
             diff = f"{c.diff:+.3f}" + (f" ({c.arm_a} − {c.arm_b})" if len(arms) > 2 else "")
             ci = f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if c.ci_low is not None else "–"
             p_used = c.p_holm if s.adjusted else c.p
-            p_text = format_p(p_used) if p_used is not None else "–"
+            p_text = format_p(p_used, s.alpha) if p_used is not None else "–"
             d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
             out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {c.verdict} |")
     out.append("")
