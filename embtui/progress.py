@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -152,8 +153,11 @@ def print_listing(store: Any) -> None:
         epochs = store.epochs(exp.id)
         done = sum(r.status == "done" for r in runs)
         table = Table(
-            title=f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  "
-            f"{exp.created}",
+            # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
+            title=escape(
+                f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  "
+                f"{exp.created}"
+            ),
             title_justify="left",
         )
         for col in ("run", "size", "arm", "seed", "status", "epochs", "final val_acc"):
