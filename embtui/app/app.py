@@ -286,7 +286,7 @@ class EmbtuiApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     async def action_quit(self) -> None:
-        if self._quitting:
+        if self._quitting or isinstance(self.screen, ConfirmScreen):
             return
         if not self.is_training:
             self.exit(0)
@@ -314,10 +314,16 @@ def run_console(
     store_path: str | None = None,
     cwd: Path | None = None,
 ) -> int:
-    """`embtui [EXPERIMENT.toml] [--store PATH]`: open the console; returns the exit code."""
+    """`embtui [EXPERIMENT.toml] [--store PATH]`: open the console; returns the exit code.
+
+    TensorFlow's native log lines go to `<store>.log` beside the store (see terminal.py).
+    """
+    from embtui.app.terminal import native_stderr_to
+
     app = EmbtuiApp(store_path, config, cwd)
     try:
-        result = app.run()
+        with native_stderr_to(app.store.path.with_suffix(".log")):
+            result = app.run()
     finally:
         # If the app ended without the quit flow (a signal, a crash), let the training
         # thread finish its epoch so the store is left consistent.
