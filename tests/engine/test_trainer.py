@@ -29,12 +29,15 @@ from embtui.config import ExperimentConfig
 from embtui.engine.trainer import Trainer, TrainerCache, epoch_orders, initial_weights
 
 LOSS_TOL = 1e-5
-N_TRAIN, N_VAL, VOCAB, MAXLEN, EPOCHS = 44, 32, 50, 12, 3  # 44: a ragged last batch of 4
+# 44 examples: a ragged last batch of 4. A vocabulary much larger than a batch's tokens, so
+# most embedding rows get no gradient in a step (the Trainer updates only the batch's rows
+# and must still decay the others' RMSprop accumulators exactly as Keras does).
+N_TRAIN, N_VAL, VOCAB, MAXLEN, EPOCHS = 44, 32, 300, 12, 3
 
 
 def tiny_sequences(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Padded int sequences of random length; about a third of each review's tokens come from
-    its label's token range (positive 4-14, negative 15-25), the rest from 26-49: enough
+    its label's token range (positive 4-14, negative 15-25), the rest from 26 up: enough
     signal that the metrics move from epoch to epoch."""
     rng = np.random.default_rng(seed)
     x = np.zeros((n, MAXLEN), dtype=np.int32)
@@ -134,7 +137,7 @@ def assert_same_metrics(ours, theirs) -> None:
         ("learned", "flatten", "rmsprop"),
         ("glove", "flatten", "rmsprop"),
         ("learned", "avgpool", "rmsprop"),
-        ("glove-tuned", "avgpool", "adam"),
+        ("glove-tuned", "flatten", "adam"),
     ],
 )
 def test_trainer_matches_plain_keras_fit_epoch_by_epoch(arm, head, optimizer):
