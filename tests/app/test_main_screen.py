@@ -156,3 +156,21 @@ async def test_runs_written_by_another_connection_appear(make_app, store_path):
             app.screen.query_one(RunsTable).cells(app.screen.query_one(RunsTable).row_keys[0])[4]
             == "done"
         )
+
+
+async def test_tab_moves_between_panes_and_z_fills_the_screen(make_app, store_path):
+    record(store_path)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.focused is app.screen.query_one(RunsTable)  # ready for space/enter
+        await pilot.press("tab")
+        assert app.focused is app.screen.query_one(EpochTable)
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.focused is app.screen.query_one(ExperimentList)
+        await pilot.press("tab", "z")
+        assert app.screen.maximized is app.screen.query_one(RunsTable)
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        await pilot.press("v")
+        assert app.screen.query_one("TabbedContent").active == "tab-acc"

@@ -17,19 +17,25 @@ KEY_NAMES = {"question_mark": "?", "space": "space", "escape": "escape", "enter"
 
 
 def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
-    """(key, name, what it does) for each binding active on `screen` and its focused widget."""
-    rows: list[tuple[str, str, str]] = []
+    """(key, name, what it does) for each binding active on `screen` and its focused widget.
+
+    The console's own keys come first (the screen's, then the focused pane's, then the
+    app's), and the generic ones every table has (arrows, page up/down) after them.
+    """
+    rows: list[tuple[tuple[int, int], tuple[str, str, str]]] = []
     seen: set[tuple[str, str]] = set()
     for key, active in screen.active_bindings.items():
         b = active.binding
         if b.system or not (b.description or b.tooltip):
             continue
-        shown = b.key_display or screen.app.get_key_display(b)
+        shown = b.key_display or screen.app.get_key_display(b) or KEY_NAMES.get(key, key)
         if (shown, b.description) in seen:
             continue
         seen.add((shown, b.description))
-        rows.append((shown or KEY_NAMES.get(key, key), b.description, b.tooltip))
-    return rows
+        node = active.node
+        rank = 0 if node is screen else 2 if node is screen.app else 1
+        rows.append(((0 if b.tooltip else 1, rank), (shown, b.description, b.tooltip)))
+    return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -51,10 +57,10 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(KeyedTable)
-        table.set_columns([("key", header("key")), ("name", header("")), ("what", header(""))])
+        table.set_columns([("key", header("key")), ("what", header("what it does"))])
         table.sync(
             [
-                (str(i), [cell(k, style="bold"), cell(name), cell(what)])
+                (str(i), [cell(k, style="bold"), cell(what or name)])
                 for i, (k, name, what) in enumerate(self.rows)
             ]
         )

@@ -49,11 +49,19 @@ def _marker(running: bool, marked: bool) -> str:
 class RunsTable(KeyedTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
+            "enter",
+            "select_cursor",
+            "Focus run",
+            show=False,
+            id="focus-run",
+            tooltip="Show the run under the cursor in the epoch table and charts",
+        ),
+        Binding(
             "space",
             "toggle_mark",
             "Mark",
             id="mark",
-            tooltip="Mark or unmark the run under the cursor for the chart overlay",
+            tooltip="Mark/unmark the run under the cursor for the charts' overlay",
         ),
     ]
 
