@@ -7,7 +7,8 @@ screen dirty for a prompt refresh. Refreshes are coalesced by a short timer, so 
 epochs costs one redraw, never a redraw storm over SSH.
 
 Statistics (the size chart, grouped CIs) come from `embtui.export.report`, which imports
-scipy; they are built in a thread worker so the first paint and key presses never wait.
+scipy; they are built in a thread worker, and only while the size chart or the grouped
+table is on screen, so neither the first paint, nor key presses, nor training wait on them.
 """
 
 from __future__ import annotations
@@ -202,7 +203,9 @@ class MainScreen(Screen):
     # -- statistics, off the UI thread ------------------------------------------------
 
     def _maybe_build_report(self) -> None:
-        if self.experiment_id is None:
+        # Only when something on screen shows statistics: on a 2-core box the scipy import
+        # and the tests would otherwise take CPU from the training they describe.
+        if self.experiment_id is None or not (self.grouped or self._size_chart_visible):
             return
         sig = (
             self.experiment_id,
@@ -211,6 +214,14 @@ class MainScreen(Screen):
         if sig != self._report_sig:
             self._report_sig = sig
             self._build_report(self.experiment_id)
+
+    @property
+    def _size_chart_visible(self) -> bool:
+        return self.query_one(TabbedContent).active == "tab-size"
+
+    @on(TabbedContent.TabActivated, "#charts")
+    def _chart_switched(self, event: TabbedContent.TabActivated) -> None:
+        self._maybe_build_report()
 
     @work(thread=True, exclusive=True, group="report")
     def _build_report(self, experiment_id: int) -> None:
