@@ -65,7 +65,9 @@ def assert_tiny_grid_done(
         assert run["status"] == "done", run
         assert run["error"] is None
         assert run["head"] == "flatten"
-        assert run["device"] == "CPU"
+        # The device TensorFlow trained on, the same for every run: "CPU" or "GPU:0 <name>".
+        assert run["device"] == doc["experiment"]["meta"]["device"]
+        assert run["device"] == "CPU" or run["device"].startswith("GPU")
         assert isinstance(run["params"], int) and run["params"] > 0
         assert [e["epoch"] for e in run["epochs"]] == list(range(1, epochs + 1))
         for e in run["epochs"]:
@@ -104,7 +106,9 @@ def test_plain_log_has_one_line_per_run_and_epoch(cli_experiment):
     """stdout is a pipe here, so progress is plain lines, not a live display."""
     out = cli_experiment.runs[0].stdout
     assert "\x1b[" not in out.split("experiment 1 done")[0]
-    run_lines = re.findall(r"^run (\d)/8: size (\d+), (\w+), seed (\d) on CPU$", out, re.M)
+    run_lines = re.findall(
+        r"^run (\d)/8: size (\d+), (\w+), seed (\d) on (?:CPU|GPU.*)$", out, re.M
+    )
     assert [(int(p), int(s), a, int(seed)) for p, s, a, seed in run_lines] == [
         (1, 10, "learned", 0),
         (2, 10, "learned", 1),

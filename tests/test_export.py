@@ -150,7 +150,7 @@ def test_markdown_lists_every_run(exported):
                 f"{last['loss']:.4f}",
                 f"{last['val_acc']:.4f}",
                 f"{max(e['val_acc'] for e in r['epochs']):.4f}",
-                "CPU",
+                r["device"],
                 str(r["params"]),
                 "–" if r["coverage"] is None else "37.5%",
             ]
@@ -169,7 +169,7 @@ def test_markdown_has_config_environment_curve_and_conclusion(exported):
     assert f"- TensorFlow: {tensorflow_version()}" in env
     assert f"- Python: {platform.python_version()}" in env
     assert f"- embtui: {__version__}" in env
-    assert "- Device: CPU" in env
+    assert f"- Device: {doc['runs'][0]['device']}" in env
     curve = section(md, "Learning curve")
     assert "```text" in curve and "o learned" in curve and "x glove" in curve
     conclusion = section(md, "Conclusion").strip()

@@ -18,6 +18,7 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
+from embtui.engine.trainer import describe_device
 from embtui.errors import ConfigError, GloveError
 from embtui.store import Store
 from tests.conftest import GLOVE_DIM, TINY_COVERAGE, TINY_GRID, write_glove
@@ -60,7 +61,7 @@ def test_the_sink_hears_every_stage_run_and_epoch_in_grid_order(three):
         )
     ]
     assert {(e.total, e.device, e.experiment_id) for e in started} == {
-        (12, "CPU", three.experiment_id)
+        (12, describe_device(), three.experiment_id)
     }
     # After each RunStarted: every epoch of that run in order, then its RunFinished.
     epochs = three.prepared.config.epochs
@@ -85,7 +86,7 @@ def test_the_store_holds_exactly_what_the_sink_heard(three):
     assert len(runs) == 12
     for r in runs:
         assert r.status == "done" and r.error is None
-        assert r.device == "CPU" and r.started and r.finished
+        assert r.device == describe_device() and r.started and r.finished
         if r.embedding == "glove":
             assert r.coverage == pytest.approx(TINY_COVERAGE)
             assert r.params == 200 * GLOVE_DIM + 20 * GLOVE_DIM + 1
@@ -110,7 +111,7 @@ def test_the_experiment_records_its_config_and_environment(three):
     assert meta["chance"] == pytest.approx(max(positive, 1 - positive))
     assert (meta["n_train"], meta["n_val"]) == (60, 20)
     assert (meta["glove_dim"], meta["glove_coverage"]) == (GLOVE_DIM, pytest.approx(TINY_COVERAGE))
-    assert meta["device"] == "CPU"
+    assert meta["device"] == describe_device()
     import keras
     import tensorflow as tf
 
