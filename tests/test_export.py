@@ -71,6 +71,22 @@ def p_text(p: float) -> str:
     return f"p={text}"
 
 
+def expected_comparison(a: np.ndarray, b: np.ndarray) -> tuple:
+    """``(diff, p, ci_low, ci_high, d)``: Welch's test as scipy computes it, and Cohen's d
+    with the pooled sd. Where scipy has no answer (both samples constant: NaN) the rule
+    that stats.py documents: p 1 for equal constants, else 0, and a zero-width interval."""
+    diff = a.mean() - b.mean()
+    # A constant sample's variance is exactly 0 (numpy's can come out as 1e-33 for 0.7s).
+    var_a, var_b = (0.0 if np.ptp(x) == 0 else x.var(ddof=1) for x in (a, b))
+    pooled = np.sqrt(((len(a) - 1) * var_a + (len(b) - 1) * var_b) / (len(a) + len(b) - 2))
+    d = diff / pooled if pooled > 0 else None
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return diff, (1.0 if diff == 0 else 0.0), diff, diff, d
+    welch = st.ttest_ind(a, b, equal_var=False)
+    ci = welch.confidence_interval(0.95)
+    return diff, welch.pvalue, ci.low, ci.high, d
+
+
 def holm(ps: list[float]) -> list[float]:
     order = sorted(range(len(ps)), key=lambda i: ps[i])
     out = [0.0] * len(ps)
@@ -236,16 +252,13 @@ def test_exported_comparisons_agree_with_scipy_and_holm(three_exported):
     for c in comps:
         a = np.array(values[(c["size"], "learned")])
         b = np.array(values[(c["size"], "glove")])
-        assert c["diff"] == pytest.approx(a.mean() - b.mean(), abs=1e-9)
-        assert np.ptp(a) > 0 and np.ptp(b) > 0, "the tiny grid should not give constant cells"
-        welch = st.ttest_ind(a, b, equal_var=False)
-        ci = welch.confidence_interval(0.95)
-        assert c["p"] == pytest.approx(welch.pvalue, abs=1e-9)
-        assert c["ci_low"] == pytest.approx(ci.low, abs=1e-9)
-        assert c["ci_high"] == pytest.approx(ci.high, abs=1e-9)
-        pooled = np.sqrt((2 * a.var(ddof=1) + 2 * b.var(ddof=1)) / 4)
-        assert c["cohens_d"] == pytest.approx((a.mean() - b.mean()) / pooled, abs=1e-9)
-        raw.append(welch.pvalue)
+        diff, p, low, high, d = expected_comparison(a, b)
+        assert c["diff"] == pytest.approx(diff, abs=1e-9)
+        assert c["p"] == pytest.approx(p, abs=1e-9)
+        assert c["ci_low"] == pytest.approx(low, abs=1e-9)
+        assert c["ci_high"] == pytest.approx(high, abs=1e-9)
+        assert c["cohens_d"] == (None if d is None else pytest.approx(d, abs=1e-9))
+        raw.append(p)
     for c, adjusted in zip(comps, holm(raw), strict=True):
         assert c["p_holm"] == pytest.approx(adjusted, abs=1e-9)
         if adjusted < ALPHA:
@@ -263,31 +276,32 @@ def test_the_markdown_shows_the_same_numbers_rounded(three_exported):
     doc, md = three_exported
     values = finals(doc)
     rows = table_rows(section(md, "Results: final-epoch val_acc"))
-    raw = [
-        st.ttest_ind(values[(s, "learned")], values[(s, "glove")], equal_var=False).pvalue
-        for s in (10, 20)
-    ]
-    for row, size, p_adj in zip(rows, (10, 20), holm(raw), strict=True):
+    expected = {
+        size: expected_comparison(
+            np.array(values[(size, "learned")]), np.array(values[(size, "glove")])
+        )
+        for size in (10, 20)
+    }
+    adjusted = holm([expected[size][1] for size in (10, 20)])
+    for row, size, p_adj in zip(rows, (10, 20), adjusted, strict=True):
         cells = []
         for arm in ("learned", "glove"):
             v = np.array(values[(size, arm)])
             half = st.t.ppf(0.975, 2) * st.sem(v)
             cells.append(f"{v.mean():.3f} ± {half:.3f} (3)")
-        a, b = np.array(values[(size, "learned")]), np.array(values[(size, "glove")])
-        ci = st.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-        pooled = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        diff, _, low, high, d = expected[size]
         verdict = (
-            f"{'learned' if a.mean() > b.mean() else 'glove'} better ({p_text(p_adj)})"
+            f"{'learned' if diff > 0 else 'glove'} better ({p_text(p_adj)})"
             if p_adj < ALPHA
             else f"no significant difference ({p_text(p_adj)})"
         )
         assert row == [
             str(size),
             *cells,
-            f"{a.mean() - b.mean():+.3f}",
-            f"[{ci.low:+.3f}, {ci.high:+.3f}]",
+            f"{diff:+.3f}",
+            f"[{low:+.3f}, {high:+.3f}]",
             p_text(p_adj),
-            f"{(a.mean() - b.mean()) / pooled:+.2f}",
+            "–" if d is None else f"{d:+.2f}",
             verdict,
         ]
     chance = doc["statistics"]["chance"]
@@ -383,3 +397,37 @@ def test_single_runs_failed_runs_and_missing_cells_are_shown_not_hidden(tmp_path
     failed = [r for r in doc["runs"] if r["status"] == "failed"]
     assert [(r["error"], r["epochs"]) for r in failed] == [("ValueError: boom", [])]
     assert "run at least 3 seeds per cell" in doc["statistics"]["conclusion"]
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")
+def test_constant_cells_follow_the_documented_rules_without_nan(tmp_path):
+    """One constant side: scipy's Welch test; both constant: p is 0 or 1, no NaN anywhere."""
+    path = tmp_path / "s.sqlite"
+    values = {
+        (10, "learned"): [0.5, 0.5, 0.5],
+        (10, "glove"): [0.6, 0.62, 0.64],
+        (20, "learned"): [0.5, 0.5, 0.5],
+        (20, "glove"): [0.7, 0.7, 0.7],
+        (30, "learned"): [0.55, 0.55, 0.55],
+        (30, "glove"): [0.55, 0.55, 0.55],
+    }
+    exp = synthetic_store(path, values)
+    text = report_text(path, exp, "json")
+    assert "NaN" not in text
+    comps = json.loads(text)["comparisons"]
+    expected = [
+        expected_comparison(np.array(values[(s, "learned")]), np.array(values[(s, "glove")]))
+        for s in (10, 20, 30)
+    ]
+    for c, (diff, p, low, high, d), p_adj in zip(
+        comps, expected, holm([e[1] for e in expected]), strict=True
+    ):
+        assert (c["diff"], c["p"], c["ci_low"], c["ci_high"]) == pytest.approx(
+            (diff, p, low, high), abs=1e-9
+        )
+        assert c["cohens_d"] == (None if d is None else pytest.approx(d, abs=1e-9))
+        assert c["p_holm"] == pytest.approx(p_adj, abs=1e-9)
+    assert [c["verdict"] for c in comps][1:] == [
+        "glove better (p<0.001)",
+        "no significant difference (p=1)",
+    ]
