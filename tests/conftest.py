@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import pty
 import sqlite3
 import subprocess
 import sys
@@ -184,19 +185,47 @@ def cli_env(home: Path) -> dict[str, str]:
 
 
 def run_cli_in(
-    env: dict[str, str], args: Sequence[str], cwd: Path | None = None, timeout: float = 300
+    env: dict[str, str],
+    args: Sequence[str],
+    cwd: Path | None = None,
+    timeout: float = 300,
+    tty: bool = False,
 ) -> CliResult:
-    """`python -m embtui ARGS` in a fresh process: real exit code, real stderr."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "embtui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    """`python -m embtui ARGS` in a fresh process: real exit code, real stderr.
+
+    With `tty`, stdout is a pseudo-terminal, as when a person runs the command (the live
+    progress display instead of plain log lines); its text comes back with the ANSI codes.
+    """
+    command = [sys.executable, "-m", "embtui", *map(str, args)]
+    if not tty:
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        command, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+    ) as popen:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(master)
+        stderr = popen.stderr.read() if popen.stderr else b""
+        rc = popen.wait(timeout=timeout)
+    return CliResult(rc, b"".join(chunks).decode("utf-8", "replace"), stderr.decode())
 
 
 @pytest.fixture(scope="session")
@@ -209,8 +238,10 @@ def run_cli(session_home: Path) -> Callable[..., CliResult]:
     """`run_cli(args) -> (rc, stdout, stderr)` with caches and default store in a tmp home."""
     env = cli_env(session_home)
 
-    def run(args: Sequence[str], cwd: Path | None = None, timeout: float = 300) -> CliResult:
-        return run_cli_in(env, args, cwd=cwd or session_home, timeout=timeout)
+    def run(
+        args: Sequence[str], cwd: Path | None = None, timeout: float = 300, tty: bool = False
+    ) -> CliResult:
+        return run_cli_in(env, args, cwd=cwd or session_home, timeout=timeout, tty=tty)
 
     return run
 
@@ -223,9 +254,10 @@ def run_cli_many(run_cli) -> Callable[[Sequence[Sequence[Any]]], list[CliResult]
     a 2-core machine two at a time halves the wall time of a batch of error checks.
     """
 
-    def run_many(arg_lists: Sequence[Sequence[Any]]) -> list[CliResult]:
+    def run_many(arg_lists: Sequence[Sequence[Any]], tty: Sequence[bool] = ()) -> list[CliResult]:
+        ttys = list(tty) + [False] * (len(arg_lists) - len(tty))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            return list(pool.map(run_cli, arg_lists))
+            return list(pool.map(lambda a, t: run_cli(a, tty=t), arg_lists, ttys))
 
     return run_many
 

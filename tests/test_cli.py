@@ -259,20 +259,34 @@ def source_runs(tiny, run_cli_many, tmp_path_factory) -> dict[str, tuple[Path, C
             ),
         ]
     stores = {source: root / f"{source}.sqlite" for source in commands}
-    results = run_cli_many([[*args, "--store", stores[s]] for s, args in commands.items()])
+    results = run_cli_many(
+        [[*args, "--store", stores[s]] for s, args in commands.items()],
+        tty=[s == "acl" for s in commands],  # as typed at a terminal: the live display
+    )
     return {s: (stores[s], r) for s, r in zip(commands, results, strict=True)}
 
 
 @pytest.mark.parametrize("source", ["npz", "acl"])
 def test_keras_npz_and_aclimdb_sources_run_end_to_end(source, source_runs, run_cli):
     store, result = source_runs[source]
-    assert result.rc == 0, result.stderr[-3000:]
-    assert f"experiment 1: seed-grid (8 runs) in {store}" in result.stdout
+    assert result.rc == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    assert f"experiment 1: seed-grid (8 runs) in {store}" in result.stdout.replace("\r\n", "\n")
     doc = export_json(run_cli, store)
     assert doc["experiment"]["status"] == "done"
     assert doc["experiment"]["meta"]["n_val"] == 20
     assert doc["experiment"]["meta"]["n_train"] == 60
     assert_tiny_grid_done(doc, coverage=TINY_COVERAGE)
+
+
+def test_a_terminal_gets_the_live_display_instead_of_log_lines(source_runs):
+    """The aclImdb run had a pseudo-terminal as stdout, like a person at a shell."""
+    _, result = source_runs["acl"]
+    out = result.stdout
+    assert result.rc == 0
+    assert "\x1b[2K" in out and "━" in out  # Rich redraws its progress bars in place
+    assert "val_acc" in out  # the current run's latest val_acc
+    assert not re.search(r"^  epoch \d+: loss", out, re.M)  # no plain per-epoch lines
+    assert "final-epoch val_acc" in out  # the summary table at the end
 
 
 def test_real_reviews_acceptance_run(source_runs, run_cli):
