@@ -408,6 +408,11 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
         ("'newest'", "'latest'"),
     ),
     (
+        "export alpha out of range",
+        lambda t, p, s: ["export", "latest", "--alpha", "1.5", "--store", s],
+        ("--alpha 1.5", "between 0 and 1"),
+    ),
+    (
         "export format xml",
         lambda t, p, s: ["export", "latest", "--format", "xml", "--store", s],
         ("invalid choice: 'xml'", "md", "csv", "json"),

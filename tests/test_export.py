@@ -431,3 +431,26 @@ def test_constant_cells_follow_the_documented_rules_without_nan(tmp_path):
         "glove better (p<0.001)",
         "no significant difference (p=1)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("metric", "title", "shift"),
+    [
+        ("final", "final-epoch val_acc", 0.0),
+        ("best", "best-epoch val_acc", 0.01),  # epoch 1 is 0.01 higher than the last
+        ("at_min_val_loss", "val_acc at the epoch of lowest val_loss", 0.0),  # epoch 2
+    ],
+)
+def test_the_compared_metric_can_be_chosen(metric, title, shift, tmp_path):
+    path = tmp_path / "s.sqlite"
+    values = {(10, "learned"): [0.5, 0.52, 0.56], (10, "glove"): [0.6, 0.61, 0.65]}
+    exp = synthetic_store(path, values)
+    with Store(path, create=False) as store:
+        report = build_report(store, exp, metric=metric)
+    doc = json.loads(render(report, "json"))
+    assert f"## Results: {title}\n" in render(report, "md")
+    for row in doc["summary"]:
+        expected = np.array(values[(row["size"], row["embedding"])]) + shift
+        assert row["metric"] == metric
+        assert row["values"] == pytest.approx(expected.tolist(), abs=1e-12)
+        assert row["mean"] == pytest.approx(expected.mean(), abs=1e-12)
