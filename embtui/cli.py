@@ -165,10 +165,10 @@ def _open_store(args: argparse.Namespace, *, create: bool = True) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)  # a bad key or value fails here, before any slow import
     from embtui.engine import runner
     from embtui.progress import make_reporter
 
-    config = config_from_args(args)
     reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
     prepared = runner.prepare(config, sink=reporter)
     store = _open_store(args)
