@@ -190,8 +190,9 @@ class EmbtuiApp(App[int]):
         stop = self.stop_event
         sink = self._sink
         experiment_id = resume_id
-        store = Store(self.store.path)  # its own connection: the UI's poll sees its commits
+        store: Store | None = None
         try:
+            store = Store(self.store.path)  # its own connection: the UI's poll sees its commits
             if resume_id is None:
                 sink(Stage(None, "loading the engine"))
                 prepared = self.engine.prepare(config, sink)
@@ -210,7 +211,8 @@ class EmbtuiApp(App[int]):
         except Exception as exc:  # shown, not swallowed: the store says what was kept
             self.post_message(TrainingEnded(experiment_id, "error", f"{type(exc).__name__}: {exc}"))
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     def _sink(self, event: object) -> None:
         """Called on the training thread: post and return at once."""
