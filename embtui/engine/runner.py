@@ -24,7 +24,7 @@ import numpy as np
 
 from embtui import __version__
 from embtui.config import ExperimentConfig, check_sizes_fit, from_mapping
-from embtui.engine.data import Dataset, load_dataset
+from embtui.engine.data import Dataset, load_dataset_cached
 from embtui.engine.events import (
     ExperimentFinished,
     RunFinished,
@@ -69,7 +69,7 @@ class Prepared:
 def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
     """Load and check everything an experiment needs; raises EmbtuiError on bad input."""
     sink(Stage(None, f"loading data: {config.dataset}"))
-    data = load_dataset(
+    data = load_dataset_cached(
         config.dataset,
         vocab_size=config.vocab_size,
         maxlen=config.maxlen,

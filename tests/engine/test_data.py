@@ -14,6 +14,7 @@ from embtui.engine.data import (
     START,
     build_word_index,
     load_dataset,
+    load_dataset_cached,
     pad_pre,
     tokenize,
 )
@@ -313,3 +314,63 @@ def test_keras_imdb_offline_is_a_one_line_data_error(monkeypatch):
         "keras-imdb: could not download the IMDB dataset (offline?); "
         "use dataset = a Keras imdb.npz, a CSV/TSV file or an aclImdb folder"
     )
+
+
+# --- the dataset cache ------------------------------------------------------------------
+
+
+ARRAYS = ("x_train", "y_train", "x_val", "y_val")
+
+
+def _same(a, b) -> bool:
+    return (
+        all(
+            np.array_equal(getattr(a, k), getattr(b, k))
+            for k in ("x_train", "y_train", "x_val", "y_val")
+        )
+        and a.word_index == b.word_index
+        and a.source == b.source
+        and a.vocab_size == b.vocab_size
+    )
+
+
+def test_cached_csv_reads_back_exactly_what_tokenizing_gave(csv_file, tmp_path):
+    rows = [(f"a good film number {i}", 1) for i in range(6)]
+    rows += [(f"a bad film number {i}", 0) for i in range(6)]
+    path = csv_file(rows)
+    cache_dir = str(tmp_path / "cache")
+    kw = dict(vocab_size=30, maxlen=8, val_size=4, cache_dir=cache_dir)
+    first = load_dataset_cached(str(path), **kw)
+    assert len(list((tmp_path / "cache").glob("data-*.npz"))) == 1
+    second = load_dataset_cached(str(path), **kw)
+    assert _same(first, second)
+    assert _same(first, load_dataset(str(path), vocab_size=30, maxlen=8, val_size=4))
+    # Another maxlen is another entry, not a stale hit.
+    other = load_dataset_cached(str(path), **{**kw, "maxlen": 5})
+    assert other.x_train.shape[1] == 5
+    assert len(list((tmp_path / "cache").glob("data-*.npz"))) == 2
+
+
+def test_cached_csv_is_rebuilt_when_the_file_changes(csv_file, tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    path = csv_file([("good", 1), ("bad", 0), ("good good", 1), ("bad bad", 0)])
+    kw = dict(vocab_size=20, maxlen=4, val_size=2, cache_dir=cache_dir)
+    before = load_dataset_cached(str(path), **kw)
+    assert "fine" not in before.word_index
+    csv_file([("fine", 1), ("bad", 0), ("fine fine", 1), ("bad bad", 0), ("fine", 1), ("x", 0)])
+    os.utime(path, ns=(1, 1))  # a different mtime even on a coarse clock
+    after = load_dataset_cached(str(path), **kw)
+    assert "fine" in after.word_index and len(after.y_train) == 4
+
+
+def test_cached_aclimdb_matches_a_fresh_load(acl_folder, tmp_path):
+    root = acl_folder(
+        {
+            "train": {"pos": ["good film"] * 3, "neg": ["bad film"] * 3},
+            "test": {"pos": ["good great film"] * 2, "neg": ["bad great film"] * 2},
+        }
+    )
+    kw = dict(vocab_size=50, maxlen=6, val_size=3)
+    cached = load_dataset_cached(str(root), cache_dir=str(tmp_path / "c"), **kw)
+    again = load_dataset_cached(str(root), cache_dir=str(tmp_path / "c"), **kw)
+    assert _same(cached, again) and _same(cached, load_dataset(str(root), **kw))

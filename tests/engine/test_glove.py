@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embtui.engine.cache import default_cache_dir
 from embtui.engine.data import load_dataset
-from embtui.engine.glove import NO_GLOVE, default_cache_dir, glove_matrix
+from embtui.engine.glove import NO_GLOVE, glove_matrix
 from embtui.errors import GloveError
 
 from .conftest import GLOVE
