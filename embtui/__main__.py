@@ -1,5 +1,5 @@
 """`python -m embtui`: the same entry point as the `embtui` console script."""
 
-from embtui.cli import main
+from embtui.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -133,6 +133,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def entry() -> NoReturn:
+    """The `embtui` console script and `python -m embtui`.
+
+    After training, TensorFlow's teardown at interpreter exit takes about a second and does
+    nothing embtui needs: by then every result is committed to the store, the store is
+    closed and the output is flushed. So a process that imported TensorFlow leaves at once.
+    """
+    code = main()
+    if "tensorflow" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return cmd_run(args)
@@ -181,6 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lambda stop: runner.run(store, exp_id, prepared, sink=reporter, stop=stop), reporter
     )
     _print_summary(store, exp_id)
+    store.close()
     return 0 if status == "done" else 1
 
 
@@ -204,6 +220,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         lambda stop: runner.resume(store, exp_id, prepared, sink=reporter, stop=stop), reporter
     )
     _print_summary(store, exp_id)
+    store.close()
     return 0 if status == "done" else 1
 
 

@@ -8,7 +8,7 @@ each finished epoch is one plain line instead, so logs stay greppable and small.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,7 +23,9 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
-from embtui.export.report import METRIC_TITLES, Report
+
+if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
+    from embtui.export.report import Report
 
 
 class PlainReporter:
@@ -114,6 +116,8 @@ def make_reporter(*, plain: bool) -> PlainReporter | LiveReporter:
 
 def summary_table(report: Report) -> Table:
     """The per-size comparison, as printed at the end of `embtui run`."""
+    from embtui.export.report import METRIC_TITLES
+
     s = report.summary
     table = Table(title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}")
     arms = [a for a in s.arms if any(g.arm == a for g in s.groups)]
@@ -155,8 +159,7 @@ def print_listing(store: Any) -> None:
         table = Table(
             # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
             title=escape(
-                f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  "
-                f"{exp.created}"
+                f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  {exp.created}"
             ),
             title_justify="left",
         )
