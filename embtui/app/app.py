@@ -120,6 +120,7 @@ class EmbtuiApp(App[int]):
         from embtui.app.screens.configure import ConfigureScreen
 
         self.push_screen(ConfigureScreen(self.config), self._configured)
+        self.call_after_refresh(self.warm_up_engine)
 
     def _configured(self, config: ExperimentConfig | None) -> None:
         if config is not None:
@@ -182,6 +183,11 @@ class EmbtuiApp(App[int]):
         if yes and self.is_training:
             self.stop_event.set()
             self.set_activity("cancelling: stopping after the current epoch…")
+
+    @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
+    def warm_up_engine(self) -> None:
+        """Load TensorFlow while the user looks at the configure form (after it is drawn)."""
+        self.engine.warm_up()
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, config: ExperimentConfig | None, resume_id: int | None) -> None:

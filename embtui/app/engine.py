@@ -18,6 +18,8 @@ Sink = Any  # Callable[[event], None]; events from embtui.engine.events
 
 
 class Engine(Protocol):
+    def warm_up(self) -> None: ...
+
     def prepare(self, config: ExperimentConfig, sink: Sink) -> Any: ...
 
     def create(self, store: Store, prepared: Any) -> int: ...
@@ -35,6 +37,17 @@ class Engine(Protocol):
 
 class RunnerEngine:
     """The real engine, loaded lazily on the training thread."""
+
+    def warm_up(self) -> None:
+        """Import TensorFlow and the trainer ahead of training (about 3 s of imports).
+
+        The console calls this on a thread once the configure form is on screen: by the
+        time the user presses ctrl+s, training can start at once.
+        """
+        import importlib
+
+        for module in ("tensorflow", "keras", "embtui.engine.runner", "embtui.engine.trainer"):
+            importlib.import_module(module)
 
     def prepare(self, config: ExperimentConfig, sink: Sink) -> Any:
         from embtui.engine import runner

@@ -57,6 +57,9 @@ class FakeEngine:
     def release(self) -> None:
         self._release.set()
 
+    def warm_up(self) -> None:
+        """Nothing to load: the fake engine has no TensorFlow."""
+
     def prepare(self, config: ExperimentConfig, sink: Any) -> FakePrepared:
         sink(Stage(None, f"loading data: {config.dataset}"))
         if self.fail_prepare:

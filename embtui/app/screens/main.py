@@ -31,7 +31,7 @@ from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.size_chart import SizeChart
 from embtui.app.widgets.status_line import StatusLine
 
-REFRESH_S = 0.3  # at most ~3 redraws a second while training
+REFRESH_S = 0.5  # at most two redraws a second while training
 CHART_TABS = ("tab-loss", "tab-acc", "tab-size")
 
 
