@@ -122,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list = ["tui", *args_list]
     args = build_parser().parse_args(args_list)
     try:
+        if args.command in ("run", "resume"):
+            from embtui.quiet import tensorflow_notices_filtered
+
+            with tensorflow_notices_filtered():
+                return _dispatch(args)
         return _dispatch(args)
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {exc}\n")

@@ -1,0 +1,52 @@
+"""Keep TensorFlow's start-up chatter out of embtui's terminal output.
+
+TensorFlow's native code writes several lines straight to file descriptor 2 when it loads
+(the absl "log messages before InitializeLog" notice, the oneDNN and CPU-instruction
+notices). They say nothing about the user's experiment and bury embtui's own one-line
+messages. While the CLI trains, descriptor 2 goes through a filter that drops exactly those
+notices and passes every other line through unchanged, so real errors still show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|I\d{4} [\d:. ]+\d+ (port|cpu_feature_guard)\.cc:\d+\]"
+    rb"|To enable the following instructions: .*rebuild TensorFlow)"
+)
+
+
+@contextmanager
+def tensorflow_notices_filtered() -> Iterator[None]:
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to filter
+        yield
+        return
+    read_end, write_end = os.pipe()
+    sys.stderr.flush()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as lines:
+            for line in lines:
+                if not NOISE.match(line):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the pump reads to the end
+        thread.join(timeout=2)
+        os.close(saved)
