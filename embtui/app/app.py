@@ -89,6 +89,7 @@ class EmbtuiApp(App[int]):
         self.training_thread: threading.Thread | None = None
         self.stop_event = threading.Event()
         self.activity = ""
+        self.activity_error = False
         self._quitting = False
 
     # -- lifecycle --------------------------------------------------------------------
@@ -110,9 +111,13 @@ class EmbtuiApp(App[int]):
             WorkerState.RUNNING,
         )
 
-    def set_activity(self, text: str, *, error: bool = False) -> None:
+    def set_activity(self, text: str, *, error: bool = False, defer: bool = False) -> None:
+        """Say what the console is doing. `defer`: leave it to the next coalesced redraw
+        (per-epoch news arrives many times a second; drawing each would be a redraw storm)."""
         self.activity = text
-        self.main.set_status(text, error=error)
+        self.activity_error = error
+        if not defer:
+            self.main.set_status(text, error=error)
 
     # -- starting, cancelling, resuming -----------------------------------------------
 
@@ -241,7 +246,7 @@ class EmbtuiApp(App[int]):
             )
         elif isinstance(ev, EpochMetrics):
             base = self.activity.split("  ·  epoch")[0]
-            self.set_activity(f"{base}  ·  epoch {ev.epoch} val_acc {ev.val_acc:.4f}")
+            self.set_activity(f"{base}  ·  epoch {ev.epoch} val_acc {ev.val_acc:.4f}", defer=True)
         elif isinstance(ev, RunFinished) and ev.status == "failed":
             self.notify(f"run {ev.run_id} failed: {ev.error}", severity="error", timeout=10)
         elif isinstance(ev, ExperimentFinished):

@@ -145,6 +145,8 @@ class MainScreen(Screen):
             self.query_one("#loss-chart", MetricChart).show(overlay)
             self.query_one("#acc-chart", MetricChart).show(overlay)
             self.query_one(SizeChart).show(summary)
+            if self.app.activity:  # news the worker reported since the last redraw
+                self.set_status(self.app.activity, error=self.app.activity_error)
         # Statistics import scipy: start them once this frame is on screen.
         self.call_after_refresh(self._maybe_build_report)
 

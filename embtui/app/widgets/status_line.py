@@ -7,10 +7,11 @@ from textual.widgets import Static
 
 
 class StatusLine(Static):
+    text = ""
+
     def set(self, text: str, *, error: bool = False) -> None:
+        if text == self.text and self.has_class("-error") == error:
+            return  # unchanged: no redraw
         self.text = text
         self.set_class(error, "-error")
         self.update(text)
-
-    def on_mount(self) -> None:
-        self.text = ""
