@@ -214,8 +214,8 @@ def _graph_options(tf: Any) -> None:
 
     For these models Grappler's whole-graph optimisation takes longer than it saves: with
     it off, the first call of each compiled function is about twice as fast and a training
-    step or validation pass 20-40% faster on the 2-core development machine (A/B in one
-    session; see bench/). It is a process-wide TensorFlow setting, and embtui's processes
+    step or validation pass 20-40% faster on a 2-core CPU (alternating A/B
+    measurements). It is a process-wide TensorFlow setting, and embtui's processes
     train only through `Trainer`.
     """
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
