@@ -33,7 +33,7 @@ from embtui.engine.events import (
     Stage,
     ignore,
 )
-from embtui.store import EpochMetrics, RunRow, Store
+from embtui.store import RunRow, Store
 
 
 @dataclass(frozen=True)
@@ -182,11 +182,15 @@ def train_one(
     arm = run_row.embedding
     glove = prepared.glove.matrix if (arm != "learned" and prepared.glove) else None
     coverage = prepared.glove.coverage if glove is not None else None
+
+    def finish(status: str, error: str | None = None) -> None:
+        store.finish_run(run_row.id, status, error)
+        sink(RunFinished(experiment_id, run_row.id, status, error))
+
     try:
         trainer = cache.get(cfg, arm, glove)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
-        store.finish_run(run_row.id, "failed", _one_line(exc))
-        sink(RunFinished(experiment_id, run_row.id, "failed", _one_line(exc)))
+        finish("failed", _one_line(exc))
         return
     store.start_run(run_row.id, device=device, params=trainer.params, coverage=coverage)
     sink(
@@ -205,28 +209,23 @@ def train_one(
     data = prepared.data
     finished = 0
     try:
-        for result in trainer.fit(
-            x, y, data.x_val, data.y_val, seed=run_row.seed, epochs=cfg.epochs, stop=stop
+        for metrics in trainer.fit(
+            x,
+            y,
+            data.x_val,
+            data.y_val,
+            seed=run_row.seed,
+            epochs=cfg.epochs,
+            stop=stop,
+            run_id=run_row.id,
         ):
-            metrics = EpochMetrics(
-                run_row.id,
-                result.epoch,
-                result.loss,
-                result.acc,
-                result.val_loss,
-                result.val_acc,
-                result.seconds,
-            )
             store.add_epoch(metrics)
             sink(metrics)
-            finished = result.epoch
+            finished = metrics.epoch
     except Exception as exc:
-        store.finish_run(run_row.id, "failed", _one_line(exc))
-        sink(RunFinished(experiment_id, run_row.id, "failed", _one_line(exc)))
+        finish("failed", _one_line(exc))
         return
-    status = "done" if finished == cfg.epochs else "cancelled"
-    store.finish_run(run_row.id, status)
-    sink(RunFinished(experiment_id, run_row.id, status))
+    finish("done" if finished == cfg.epochs else "cancelled")
 
 
 def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:

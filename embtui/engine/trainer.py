@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from threading import Event
 from typing import Any
 
@@ -26,20 +25,11 @@ import numpy as np
 
 from embtui.config import ExperimentConfig
 from embtui.engine.models import build_model, embedding_dim, make_optimizer
+from embtui.store import EpochMetrics
 
 #: Validation examples per in-graph step. Batch size does not change the metrics, only the
 #: speed: chunks this size keep the embedding lookups cache-sized (measured fastest here).
 VAL_CHUNK = 256
-
-
-@dataclass(frozen=True)
-class EpochResult:
-    epoch: int
-    loss: float
-    acc: float
-    val_loss: float
-    val_acc: float
-    seconds: float
 
 
 def trainer_key(config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> tuple:
@@ -187,10 +177,12 @@ class Trainer:
         epochs: int,
         stop: Event | None = None,
         orders: list[np.ndarray] | None = None,
-    ) -> Iterator[EpochResult]:
+        run_id: int = 0,
+    ) -> Iterator[EpochMetrics]:
         """Train one run from scratch, yielding each epoch's metrics as soon as it ends.
 
-        Stops early (after the current epoch) when `stop` is set.
+        The metrics carry `run_id` (the store's id of the run). Stops early (after the
+        current epoch) when `stop` is set.
         """
         tf = self._tf
         self.reset(seed)
@@ -206,7 +198,8 @@ class Trainer:
             loss_sum, correct = self._train_epoch(xt, yt, tf.constant(orders[epoch - 1]))
             val_loss, val_acc = self.validate(xv, yv)
             loss, acc = float(loss_sum) / len(x), float(correct) / len(x)
-            yield EpochResult(epoch, loss, acc, val_loss, val_acc, time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
 
 
 def _graph_options(tf: Any) -> None:
