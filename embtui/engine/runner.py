@@ -118,8 +118,9 @@ def run(
 ) -> str:
     """Train every queued run of the experiment; returns the experiment's final status."""
     stop = stop or threading.Event()
-    runs = [r for r in store.runs(experiment_id) if r.status == "queued"]
-    total = len(store.runs(experiment_id))
+    every_run = store.runs(experiment_id)
+    runs = [r for r in every_run if r.status == "queued"]
+    total = len(every_run)
     store.set_experiment_status(experiment_id, "running")
     try:
         if prepared.config.workers > 1 and len(runs) > 1:
