@@ -24,7 +24,12 @@ from typing import Any
 
 from embtui.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Seconds between a running experiment's heartbeats, and the age after which an experiment
+#: owned by another host (whose process cannot be checked) counts as dead.
+HEARTBEAT_S = 10.0
+STALE_AFTER_S = 300.0
 
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 #: Statuses after which a run will not change again unless the experiment is resumed.
@@ -40,7 +45,8 @@ CREATE TABLE experiments (
     status    TEXT NOT NULL DEFAULT 'queued',
     pid       INTEGER,
     host      TEXT,
-    meta      TEXT NOT NULL DEFAULT '{}'
+    meta      TEXT NOT NULL DEFAULT '{}',
+    heartbeat TEXT
 );
 CREATE TABLE runs (
     id            INTEGER PRIMARY KEY,
@@ -106,6 +112,7 @@ class ExperimentRow:
     pid: int | None
     host: str | None
     meta: dict[str, Any]
+    heartbeat: str | None
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,12 @@ class Store:
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         if version == 0 and tables:
             raise StoreError(f"{self.path}: an SQLite file, but not an embtui run store")
+        if version == 1:
+            # v2 added the heartbeat that tells a live owner from a dead one on another host.
+            with self._write() as db:
+                db.execute("ALTER TABLE experiments ADD COLUMN heartbeat TEXT")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
         with self._write() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -263,12 +276,33 @@ class Store:
         return exp_id
 
     def set_experiment_status(self, exp_id: int, status: str) -> None:
+        """Set the status; this process becomes the owner whose heartbeat counts."""
         finished = now() if status in FINAL_STATUSES else None
         with self._write() as db:
             db.execute(
-                "UPDATE experiments SET status = ?, finished = ?, pid = ?, host = ? WHERE id = ?",
-                (status, finished, os.getpid(), socket.gethostname(), exp_id),
+                "UPDATE experiments SET status = ?, finished = ?, pid = ?, host = ?, "
+                "heartbeat = ? WHERE id = ?",
+                (status, finished, os.getpid(), socket.gethostname(), now(), exp_id),
             )
+
+    def beat(self, exp_id: int) -> None:
+        """Record that the process training this experiment is still alive."""
+        with self._write() as db:
+            db.execute("UPDATE experiments SET heartbeat = ? WHERE id = ?", (now(), exp_id))
+
+    def add_run(self, exp_id: int, *, size: int, embedding: str, head: str, seed: int) -> int:
+        """Append one queued run to an experiment (for runs recorded from outside the grid)."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT coalesce(max(position) + 1, 0) AS p FROM runs WHERE experiment_id = ?",
+                (exp_id,),
+            ).fetchone()
+            cur = db.execute(
+                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (exp_id, row["p"], size, embedding, head, seed),
+            )
+        return int(cur.lastrowid)
 
     def update_meta(self, exp_id: int, **values: Any) -> None:
         with self._write() as db:
@@ -330,19 +364,22 @@ class Store:
     def recover(self) -> list[int]:
         """Mark experiments whose training process died as `interrupted`.
 
-        Only processes on this host can be checked; an experiment owned by another
-        host is left as it is.
+        On this host the owner's pid is checked directly. For an owner on another host
+        (a store on a shared filesystem) only its heartbeat can tell: an experiment whose
+        heartbeat is older than `STALE_AFTER_S` is taken for dead.
         """
         host = socket.gethostname()
-        stale = [
-            r["id"]
-            for r in self._read(
-                "SELECT id, pid FROM experiments WHERE status IN ('running', 'queued') "
-                "AND host = ?",
-                (host,),
-            )
-            if r["pid"] is not None and not _alive(r["pid"])
-        ]
+        stale = []
+        for r in self._read(
+            "SELECT id, pid, host, heartbeat FROM experiments "
+            "WHERE status IN ('running', 'queued')"
+        ):
+            if r["host"] == host:
+                dead = r["pid"] is not None and not _alive(r["pid"])
+            else:
+                dead = r["heartbeat"] is not None and _age_s(r["heartbeat"]) > STALE_AFTER_S
+            if dead:
+                stale.append(r["id"])
         for exp_id in stale:
             with self._write() as db:
                 db.execute(
@@ -413,6 +450,13 @@ def _experiment(row: sqlite3.Row) -> ExperimentRow:
     d["config"] = json.loads(d["config"])
     d["meta"] = json.loads(d["meta"])
     return ExperimentRow(**d)
+
+
+def _age_s(stamp: str) -> float:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()
+    except ValueError:
+        return float("inf")
 
 
 def _alive(pid: int) -> bool:

@@ -56,7 +56,7 @@ def test_a_new_store_is_wal_with_the_schema_version_and_three_tables(tmp_path):
     Store(path).close()
     db = reader(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"experiments", "runs", "epochs"}
     columns = {r[1] for r in db.execute("PRAGMA table_info(experiments)")}
@@ -128,7 +128,7 @@ def test_a_store_from_a_newer_embtui_is_refused(tmp_path):
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(StoreError, match=r"schema v2 is newer .* \(v1\); upgrade embtui"):
+    with pytest.raises(StoreError, match=r"schema v3 is newer .* \(v2\); upgrade embtui"):
         Store(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
@@ -346,6 +346,56 @@ def test_recover_marks_the_experiment_of_a_dead_process_interrupted(store):
     assert store.experiment(alive_id).status == "running"
     assert store.experiment(other_host).status == "running"  # cannot check another host
     assert store.recover() == []  # idempotent
+
+
+def test_an_owner_on_another_host_counts_as_dead_only_once_its_heartbeat_is_stale(store):
+    fresh, _ = _half_done(store)
+    stale, _ = _half_done(store)
+    store._db.execute("UPDATE experiments SET host = 'gpu-box-7', pid = 1")
+    store._db.execute(
+        "UPDATE experiments SET heartbeat = '2020-01-01T00:00:00+00:00' WHERE id = ?", (stale,)
+    )
+    store.beat(fresh)
+
+    assert store.recover() == [stale]
+    assert store.experiment(stale).status == "interrupted"
+    assert store.experiment(fresh).status == "running"
+
+
+def test_beat_moves_the_heartbeat_forward(store):
+    exp_id = make_experiment(store)
+    store._db.execute("UPDATE experiments SET heartbeat = '2020-01-01T00:00:00+00:00'")
+    store.beat(exp_id)
+    assert store.experiment(exp_id).heartbeat > "2026"
+
+
+def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    with Store(path) as s:
+        exp_id = make_experiment(s)
+    db = reader(path)
+    db.execute("ALTER TABLE experiments DROP COLUMN heartbeat")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+
+    with Store(path) as s:
+        assert s.experiment(exp_id).heartbeat is None
+        assert len(s.runs(exp_id)) == len(CELLS)
+    assert reader(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_add_run_appends_a_queued_run_after_the_grid(store):
+    exp_id = make_experiment(store)
+    run_id = store.add_run(exp_id, size=25000, embedding="my-model", head="custom", seed=7)
+    last = store.runs(exp_id)[-1]
+    assert (last.id, last.position, last.size, last.embedding, last.seed, last.status) == (
+        run_id,
+        len(CELLS),
+        25000,
+        "my-model",
+        7,
+        "queued",
+    )
 
 
 def test_reopen_runs_queues_everything_not_done_and_drops_its_epochs(store):
