@@ -20,7 +20,7 @@ from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, load_toml
 from embtui.errors import EmbtuiError
 
-SUBCOMMANDS = ("run", "list", "export", "resume", "tui")
+SUBCOMMANDS = ("run", "list", "export", "resume", "doctor", "tui")
 EXIT_USAGE = 2
 
 CONFIG_HELP = {
@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(res)
     res.add_argument("--plain", action="store_true", help="one log line per epoch")
 
+    doc = sub.add_parser(
+        "doctor", help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
+    )
+    doc.add_argument(
+        "experiment", nargs="?", metavar="EXPERIMENT.toml", help="check for this experiment"
+    )
+    _add_store(doc)
+
     tui = sub.add_parser("tui", help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(tui)
@@ -162,6 +170,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_export(args)
     if args.command == "resume":
         return cmd_resume(args)
+    if args.command == "doctor":
+        return cmd_doctor(args)
     return cmd_tui(args)
 
 
@@ -281,6 +291,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from embtui.doctor import run_doctor
+
+    config = load_toml(args.experiment) if args.experiment else ExperimentConfig()
+    return run_doctor(config, args.store)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
