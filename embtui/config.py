@@ -45,6 +45,7 @@ class ExperimentConfig:
     glove: str | None = None
     word_index: str | None = None
     workers: int = 1
+    tensorboard_dir: str | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -97,7 +98,7 @@ _INT_KEYS = {
     "val_size",
     "workers",
 }
-_OPTIONAL_KEYS = {"glove", "word_index"}
+_OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir"}
 
 
 def config_keys() -> list[str]:

@@ -42,6 +42,7 @@ CUSTOM = ExperimentConfig(
     glove='C:\\vectors\\glove "6B".txt',
     word_index="idx.json",
     workers=2,
+    tensorboard_dir="logs/tb ✓",
 )
 
 
@@ -132,6 +133,18 @@ def test_json_round_trip(cfg):
 def test_unset_paths_are_left_out_of_files():
     assert "glove" not in ExperimentConfig().to_dict()
     assert "glove =" not in ExperimentConfig().to_toml()
+
+
+def test_tensorboard_dir_is_an_optional_path_that_an_empty_value_turns_off(tmp_path):
+    assert ExperimentConfig().tensorboard_dir is None
+    assert "tensorboard_dir" not in ExperimentConfig().to_dict()
+    cfg = from_mapping({"tensorboard_dir": "logs/tb"})
+    assert cfg.tensorboard_dir == "logs/tb"
+    assert cfg.to_dict()["tensorboard_dir"] == "logs/tb"
+    assert load_toml(write(tmp_path, cfg.to_toml())).tensorboard_dir == "logs/tb"
+    assert from_mapping({"tensorboard_dir": " "}).tensorboard_dir is None
+    assert load_toml(write(tmp_path, 'tensorboard_dir = ""\n')).tensorboard_dir is None
+    assert error_of(tensorboard_dir=5) == "tensorboard_dir = 5: expected a path (a string)"
 
 
 def test_flags_override_the_file_and_the_rest_comes_from_the_file(tmp_path):
