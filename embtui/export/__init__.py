@@ -1,10 +1,15 @@
-"""Exports: pure functions from a `Report` (read from the store) to text."""
+"""Exports: pure functions from a `Report` (read from the store) to text, and TensorBoard
+event files (a folder, not text: `export_tensorboard`)."""
 
 from __future__ import annotations
 
 from embtui.export.report import Report
+from embtui.export.tensorboard import export_tensorboard
 
-FORMATS = ("md", "csv", "json")
+#: The formats `render` turns into text.
+TEXT_FORMATS = ("md", "csv", "json")
+#: Every format of `embtui export`; "tensorboard" writes a folder with `export_tensorboard`.
+FORMATS = (*TEXT_FORMATS, "tensorboard")
 
 
 def render(report: Report, fmt: str) -> str:
@@ -21,4 +26,9 @@ def render(report: Report, fmt: str) -> str:
         from embtui.export.json import to_json
 
         return to_json(report)
+    if fmt == "tensorboard":
+        raise ValueError("tensorboard writes a folder of event files: use export_tensorboard")
     raise ValueError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
+
+
+__all__ = ["FORMATS", "TEXT_FORMATS", "Report", "export_tensorboard", "render"]

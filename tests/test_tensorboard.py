@@ -1,0 +1,224 @@
+"""TensorBoard event files: what `export_tensorboard` and `RunEventLog` write, read back with
+TensorFlow's own event reader and compared with the store's epochs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from embtui.export import FORMATS, TEXT_FORMATS, export_tensorboard, render
+from embtui.export.report import build_report
+from embtui.export.tensorboard import RunEventLog
+from embtui.store import EpochMetrics, Store
+
+tf = pytest.importorskip("tensorflow")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_events(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the event files of one folder: tag -> [(step, value)] in file order."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    files = sorted(folder.glob("events.out.tfevents.*"))
+    assert files, f"no event file in {folder}"
+    for path in files:
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                assert value.metadata.plugin_data.plugin_name == "scalars"
+                scalar = float(tf.make_ndarray(value.tensor))
+                out.setdefault(value.tag, []).append((event.step, scalar))
+    return out
+
+
+def metrics(run_id: int, epoch: int, base: float) -> EpochMetrics:
+    """Distinct values per run and epoch that float32 does not hold exactly."""
+    return EpochMetrics(
+        run_id,
+        epoch,
+        loss=0.7 - base - epoch / 97,
+        acc=0.5 + base + epoch / 89,
+        val_loss=0.71 - base - epoch / 83,
+        val_acc=0.49 + base + epoch / 79,
+        seconds=0.25 * epoch,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """Experiment 1, "tiny grid": three runs with 3 epochs each and one that failed first."""
+    s = Store(tmp_path / "store.sqlite")
+    cells = [(10, "learned", 0), (10, "glove", 0), (20, "learned", 1), (20, "glove", 1)]
+    config = {"embeddings": ["learned", "glove"]}
+    exp = s.create_experiment("tiny grid", config, cells, head="flatten")
+    for k, run in enumerate(s.runs(exp)):
+        s.start_run(run.id, device="CPU", params=10, coverage=None)
+        if (run.size, run.embedding) == (20, "glove"):
+            s.finish_run(run.id, "failed", "ValueError: boom")
+            continue
+        for epoch in (1, 2, 3):
+            s.add_epoch(metrics(run.id, epoch, k / 31))
+        s.finish_run(run.id, "done")
+    yield s
+    s.close()
+
+
+def test_export_writes_the_store_epochs_in_keras_layout(store, tmp_path):
+    out = tmp_path / "tb"
+    folder = export_tensorboard(store, 1, out)
+    assert folder == out / "tiny grid-1"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "size10-glove-seed0",
+        "size10-learned-seed0",
+        "size20-learned-seed1",
+    ]
+    epochs = store.epochs(1)
+    checked = 0
+    for run in store.runs(1):
+        if run.status != "done":
+            continue
+        run_dir = folder / f"size{run.size}-{run.embedding}-seed{run.seed}"
+        assert sorted(p.name for p in run_dir.iterdir()) == ["train", "validation"]
+        train, val = read_events(run_dir / "train"), read_events(run_dir / "validation")
+        assert set(train) == set(val) == {"epoch_loss", "epoch_accuracy"}
+        stored = epochs[run.id]
+        for tag, events, field in (
+            ("epoch_loss", train, "loss"),
+            ("epoch_accuracy", train, "acc"),
+            ("epoch_loss", val, "val_loss"),
+            ("epoch_accuracy", val, "val_acc"),
+        ):
+            assert [step for step, _ in events[tag]] == [1, 2, 3]
+            expected = [getattr(m, field) for m in stored]
+            assert [v for _, v in events[tag]] == pytest.approx(expected, abs=1e-6)
+            checked += 1
+    assert checked == 3 * 4
+
+
+def test_exporting_again_replaces_the_events_instead_of_adding_to_them(store, tmp_path):
+    out = tmp_path / "tb"
+    export_tensorboard(store, 1, out)
+    export_tensorboard(store, 1, out)
+    run = store.runs(1)[0]
+    events = read_events(out / "tiny grid-1" / "size10-learned-seed0" / "validation")
+    assert [step for step, _ in events["epoch_accuracy"]] == [1, 2, 3]
+    assert len(list((out / "tiny grid-1" / "size10-learned-seed0" / "train").iterdir())) == 1
+    assert events["epoch_accuracy"][0][1] == pytest.approx(store.run_epochs(run.id)[0].val_acc)
+
+
+def test_a_run_log_is_readable_after_each_epoch_and_a_restart_removes_the_old_one(store, tmp_path):
+    experiment, run = store.experiment(1), store.runs(1)[0]
+    log = RunEventLog(tmp_path, experiment, run)
+    assert log.path == tmp_path / "tiny grid-1" / "size10-learned-seed0"
+    for epoch in (1, 2, 3):
+        log.write(metrics(run.id, epoch, 0.0))
+    # Not closed yet: what a TensorBoard watching the folder sees during training.
+    live = read_events(log.path / "validation")
+    assert [step for step, _ in live["epoch_loss"]] == [1, 2, 3]
+    log.close()
+
+    restarted = metrics(run.id, 1, 0.2)
+    with RunEventLog(tmp_path, experiment, run) as again:
+        again.write(restarted)
+    train, val = read_events(log.path / "train"), read_events(log.path / "validation")
+    assert train["epoch_loss"] == [(1, pytest.approx(restarted.loss, abs=1e-6))]
+    assert train["epoch_accuracy"] == [(1, pytest.approx(restarted.acc, abs=1e-6))]
+    assert val["epoch_loss"] == [(1, pytest.approx(restarted.val_loss, abs=1e-6))]
+    assert val["epoch_accuracy"] == [(1, pytest.approx(restarted.val_acc, abs=1e-6))]
+
+
+def test_a_restart_leaves_the_other_runs_of_the_experiment_alone(store, tmp_path):
+    folder = export_tensorboard(store, 1, tmp_path)
+    experiment, runs = store.experiment(1), store.runs(1)
+    with RunEventLog(tmp_path, experiment, runs[0]) as log:
+        log.write(metrics(runs[0].id, 1, 0.3))
+    restarted = read_events(folder / "size10-learned-seed0" / "validation")
+    assert [step for step, _ in restarted["epoch_loss"]] == [1]
+    other = read_events(folder / "size10-glove-seed0" / "validation")
+    assert [step for step, _ in other["epoch_loss"]] == [1, 2, 3]
+
+
+def test_odd_arm_names_and_repeated_cells_get_folders_of_their_own(store, tmp_path):
+    exp = store.create_experiment("odd", {}, [], head="custom")
+    first = store.add_run(exp, size=5, embedding="my/model", head="custom", seed=7)
+    second = store.add_run(exp, size=5, embedding="my/model", head="custom", seed=7)
+    for run_id, base in ((first, 0.0), (second, 0.1)):
+        store.start_run(run_id, device="CPU", params=1, coverage=None)
+        store.add_epoch(metrics(run_id, 1, base))
+        store.finish_run(run_id, "done")
+    folder = export_tensorboard(store, exp, tmp_path)
+    assert folder == tmp_path / f"odd-{exp}"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["size5-my_model-seed7", f"size5-my_model-seed7-run{second}"]
+    for name, run_id in zip(names, (first, second), strict=True):
+        val = read_events(folder / name / "validation")
+        expected = store.run_epochs(run_id)[0].val_acc
+        assert val["epoch_accuracy"] == [(1, pytest.approx(expected, abs=1e-6))]
+
+
+def test_an_experiment_without_epochs_exports_an_empty_folder(tmp_path):
+    with Store(tmp_path / "s.sqlite") as s:
+        exp = s.create_experiment("queued", {}, [(10, "learned", 0)], head="flatten")
+        folder = export_tensorboard(s, exp, tmp_path / "tb")
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_the_layout_and_tags_are_those_of_the_keras_tensorboard_callback(
+    store, tmp_path, monkeypatch
+):
+    """What Keras' callback writes for a model compiled with metrics=["accuracy"]: our run
+    folder has the same subfolders and each of our tags is one of Keras' there.
+
+    Without the `tensorboard` package `tf.summary.scalar` only raises; it is replaced by the
+    equivalent plain `tf.summary.write`, so the folder and tag names are still Keras' own.
+    """
+    import tensorflow.summary as summary_api  # the module Keras' callback imports
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    )
+
+    def scalar(name, data, step=None, description=None):
+        return tf.summary.write(name, tf.cast(data, tf.float32), step=step, metadata=metadata)
+
+    monkeypatch.setattr(summary_api, "scalar", scalar)
+    keras = tf.keras
+    x = tf.random.stateless_uniform((8, 3), seed=(1, 2))
+    y = tf.constant([0, 1] * 4)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+    keras_dir = tmp_path / "keras"
+    callback = keras.callbacks.TensorBoard(str(keras_dir), write_graph=False, profile_batch=0)
+    model.fit(x, y, validation_data=(x, y), epochs=2, verbose=0, callbacks=[callback])
+
+    ours = export_tensorboard(store, 1, tmp_path / "ours") / "size10-learned-seed0"
+    subfolders = sorted(p.name for p in keras_dir.iterdir())
+    assert sorted(p.name for p in ours.iterdir()) == subfolders == ["train", "validation"]
+    for split in subfolders:
+        keras_tags, our_tags = set(read_events(keras_dir / split)), set(read_events(ours / split))
+        assert our_tags == {"epoch_loss", "epoch_accuracy"}
+        assert our_tags <= keras_tags, (split, keras_tags)
+
+
+def test_tensorboard_is_an_export_format_that_render_refuses(store):
+    assert "tensorboard" in FORMATS and "tensorboard" not in TEXT_FORMATS
+    with pytest.raises(ValueError, match="export_tensorboard"):
+        render(build_report(store, 1), "tensorboard")
+
+
+def test_importing_the_module_does_not_import_tensorflow():
+    probe = (
+        "import json, sys\n"
+        "import embtui.export.tensorboard\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
