@@ -243,8 +243,10 @@ def _validate(cfg: ExperimentConfig) -> None:
         value = getattr(cfg, key)
         if not lo <= value <= hi:
             raise bad(key, f"must be between {lo} and {hi}")
-    if not 0 < cfg.learning_rate <= 10:
-        raise bad("learning_rate", "must be greater than 0 and at most 10")
+    # Large rates are allowed on purpose: a run that diverges fails with "loss became NaN"
+    # and the rest of the grid goes on, which is how a learning-rate sweep finds its edge.
+    if not (0 < cfg.learning_rate < float("inf")):
+        raise bad("learning_rate", "must be a finite number greater than 0")
 
 
 def check_sizes_fit(cfg: ExperimentConfig, n_train: int) -> None:

@@ -106,6 +106,8 @@ class LiveReporter:
             )
         elif isinstance(event, RunFinished):
             p.advance(self.overall)
+            if event.error:
+                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {event.error}")
         elif isinstance(event, ExperimentFinished):
             p.update(self.overall, detail=event.status)
 

@@ -180,6 +180,11 @@ class Store:
             self._abandon()
             raise
 
+    @property
+    def log_path(self) -> Path:
+        """The log beside the store: tracebacks of failed runs, TensorFlow's native log."""
+        return self.path.with_suffix(".log")
+
     def _abandon(self) -> None:
         """Close a connection that failed to open, so it leaves no -wal/-shm files behind."""
         if self._db is not None:
@@ -201,13 +206,19 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                # Disk full, a read-only file or filesystem, a lock held past the busy
+                # timeout: what is committed stays readable, but nothing more can be stored.
+                raise StoreError(f"cannot write to the run store {self.path}: {exc}") from exc
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -371,8 +382,7 @@ class Store:
         host = socket.gethostname()
         stale = []
         for r in self._read(
-            "SELECT id, pid, host, heartbeat FROM experiments "
-            "WHERE status IN ('running', 'queued')"
+            "SELECT id, pid, host, heartbeat FROM experiments WHERE status IN ('running', 'queued')"
         ):
             if r["host"] == host:
                 dead = r["pid"] is not None and not _alive(r["pid"])

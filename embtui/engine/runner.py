@@ -15,8 +15,10 @@ The flow every front end shares:
 
 from __future__ import annotations
 
+import math
 import platform
 import threading
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +35,8 @@ from embtui.engine.events import (
     Stage,
     ignore,
 )
-from embtui.store import RunRow, Store
+from embtui.errors import StoreError
+from embtui.store import HEARTBEAT_S, EpochMetrics, RunRow, Store, now
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def run(
     runs = [r for r in every_run if r.status == "queued"]
     total = len(every_run)
     store.set_experiment_status(experiment_id, "running")
+    heart = _Heartbeat(store, experiment_id)
     try:
         if prepared.config.workers > 1 and len(runs) > 1:
             from embtui.engine.parallel import run_parallel
@@ -150,10 +154,15 @@ def run(
                     break
                 train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)
     except BaseException:
-        store.cancel_queued(experiment_id, "interrupted")
-        store.set_experiment_status(experiment_id, "interrupted")
+        heart.stop()
+        try:
+            store.cancel_queued(experiment_id, "interrupted")
+            store.set_experiment_status(experiment_id, "interrupted")
+        except StoreError:
+            pass  # the store cannot be written (disk full?): recover() will mark it later
         sink(ExperimentFinished(experiment_id, "interrupted"))
         raise
+    heart.stop()
     if stop.is_set():
         store.cancel_queued(experiment_id, "cancelled")
     statuses = {r.status for r in store.runs(experiment_id)}
@@ -220,18 +229,81 @@ def train_one(
             stop=stop,
             run_id=run_row.id,
         ):
+            if problem := diverged(metrics):
+                finish("failed", problem)
+                return
             store.add_epoch(metrics)
             sink(metrics)
             finished = metrics.epoch
-    except Exception as exc:
-        finish("failed", _one_line(exc))
+    except StoreError:
+        raise  # nothing more can be recorded: stop the grid, not just this run
+    except Exception as exc:  # out of memory, a bad model: this run fails, the grid goes on
+        cache.clear()  # the failed trainer's state is unknown; build afresh for the next run
+        finish("failed", _log_failure(store, run_row, exc))
         return
     finish("done" if finished == cfg.epochs else "cancelled")
 
 
+def diverged(m: EpochMetrics) -> str | None:
+    """Why an epoch's metrics cannot be trusted (a NaN or infinite loss), or None."""
+    for name in ("loss", "val_loss", "acc", "val_acc"):
+        value = getattr(m, name)
+        if not math.isfinite(value):
+            what = "NaN" if math.isnan(value) else "infinite"
+            return f"{name} became {what} at epoch {m.epoch}"
+    return None
+
+
+def _log_failure(store: Store, run_row: RunRow, exc: BaseException) -> str:
+    """Append the full traceback to the store's log; the run's error names that log."""
+    message = _one_line(exc)
+    try:
+        with open(store.log_path, "a", encoding="utf-8") as log:
+            log.write(
+                f"--- {now()} experiment {run_row.experiment_id} run {run_row.id} "
+                f"(size {run_row.size}, {run_row.embedding}, seed {run_row.seed}) failed\n"
+            )
+            log.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return message
+    return f"{message} (traceback in {store.log_path})"
+
+
+class _Heartbeat:
+    """Beats the experiment's heartbeat every HEARTBEAT_S while it trains.
+
+    On this host a dead owner is seen from its pid; the heartbeat is what tells viewers on
+    other hosts (a store on a shared filesystem) that the training process is still alive,
+    even during an epoch that takes minutes.
+    """
+
+    def __init__(self, store: Store, experiment_id: int) -> None:
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, args=(store, experiment_id), name="embtui-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self, store: Store, experiment_id: int) -> None:
+        while not self._done.wait(HEARTBEAT_S):
+            try:
+                store.beat(experiment_id)
+            except StoreError:
+                return  # the training thread meets the same error and reports it
+
+    def stop(self) -> None:
+        self._done.set()
+
+
 def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:
     """The configuration an experiment was started with, as recorded in the store."""
-    return from_mapping(store.experiment(experiment_id).config)
+    config = store.experiment(experiment_id).config
+    if config.get("source") == "keras-callback":
+        raise StoreError(
+            f"experiment {experiment_id} was recorded by EmbtuiCallback from a training "
+            "script; run that script again to add runs"
+        )
+    return from_mapping(config)
 
 
 def resume(
