@@ -8,8 +8,10 @@ experiment id) ends as one line on stderr and exit status 2, before anything is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -85,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(run)
     run.add_argument("--plain", action="store_true", help="one log line per epoch, no live display")
+    run.add_argument(
+        "--resume",
+        metavar="EXPERIMENT",
+        help="finish an interrupted or cancelled experiment (an id or 'latest') instead",
+    )
     _add_config_flags(run)
 
     lst = sub.add_parser("list", help="experiments and their runs")
@@ -142,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("embtui: interrupted\n")
         return 130
+    except sqlite3.Error as exc:  # a store fault outside a write (a corrupt page on read)
+        sys.stderr.write(f"embtui: error: run store: {exc}\n")
+        return EXIT_USAGE
     except BrokenPipeError:
         return 0
 
@@ -195,6 +205,15 @@ def _open_store(args: argparse.Namespace, *, create: bool = True) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        given = [k for k in config_keys() if getattr(args, f"cfg_{k}", None) is not None]
+        if args.experiment or given:
+            raise EmbtuiError(
+                "--resume finishes an experiment with the configuration it was started with; "
+                "it takes no EXPERIMENT.toml or --KEY flags"
+            )
+        args.experiment = args.resume
+        return cmd_resume(args)
     config = config_from_args(args)  # a bad key or value fails here, before any slow import
     from embtui.engine import runner
     from embtui.progress import make_reporter
@@ -207,12 +226,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"experiment {exp_id}: {config.name} ({len(config.run_cells())} runs) in {store.path}",
         flush=True,
     )
-    status = _train(
+    stopped_by = _train(
         lambda stop: runner.run(store, exp_id, prepared, sink=reporter, stop=stop), reporter
     )
-    _print_summary(store, exp_id)
-    store.close()
-    return 0 if status == "done" else 1
+    return _finish(store, exp_id, stopped_by)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -231,30 +248,66 @@ def cmd_resume(args: argparse.Namespace) -> int:
     reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
     prepared = runner.prepare(runner.resume_config(store, exp_id), sink=reporter)
     print(f"resuming experiment {exp_id}: {exp.name}", flush=True)
-    status = _train(
+    stopped_by = _train(
         lambda stop: runner.resume(store, exp_id, prepared, sink=reporter, stop=stop), reporter
     )
-    _print_summary(store, exp_id)
+    return _finish(store, exp_id, stopped_by)
+
+
+def _finish(store: Any, exp_id: int, stopped_by: int | None) -> int:
+    """Print the summary; exit 128 + signal when a signal stopped the grid, as shells expect."""
+    status = store.experiment(exp_id).status
+    if stopped_by != signal.SIGHUP:  # nobody is left to read it
+        _print_summary(store, exp_id)
     store.close()
+    if stopped_by is not None:
+        if stopped_by != signal.SIGHUP:
+            print(f"stopped: resume with embtui run --resume {exp_id}", file=sys.stderr)
+        return 128 + stopped_by
     return 0 if status == "done" else 1
 
 
-def _train(job: Any, reporter: Any) -> str:
-    """Run training; the first Ctrl-C stops cleanly after the current epoch."""
-    stop = threading.Event()
+def _train(job: Any, reporter: Any) -> int | None:
+    """Run training; returns the signal that stopped it, or None if it ran to its end.
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    Ctrl-C (SIGINT), a closing SSH session (SIGHUP) and `kill` (SIGTERM) all stop cleanly
+    after the current epoch: the epochs so far stay in the store and the runs left are
+    `cancelled`, ready for `--resume`. A second signal aborts at once (the run in progress
+    is then `interrupted`). Under nohup SIGHUP is ignored, and stays ignored.
+    """
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
+        received.append(signum)
         stop.set()
-        sys.stderr.write("\nembtui: stopping after this epoch (Ctrl-C again to abort)\n")
+        if signum == signal.SIGHUP:
+            _detach_from_terminal()
+        else:
+            sys.stderr.write("\nembtui: stopping after this epoch (Ctrl-C again to abort)\n")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    handled = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # nohup asked for it to be ignored
+        handled.append(signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     try:
         with reporter:
-            return job(stop)
+            job(stop)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return received[0] if received else None
+
+
+def _detach_from_terminal() -> None:
+    """After a hangup the terminal is gone: writing to it would fail, so write nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _print_summary(store: Any, exp_id: int) -> None:

@@ -1,0 +1,240 @@
+"""Fault injection: `embtui run` killed at random points loses nothing and resumes cleanly.
+
+Each case starts the real CLI in a subprocess on a small generated review set, waits until a
+randomly chosen number of epochs is in the store, kills it with SIGKILL, SIGINT or SIGHUP
+(after a random extra delay, so the signal lands at different points of an epoch), then
+checks the store: it passes SQLite's integrity check, every epoch seen before the signal is
+still there, each run's epochs are exactly 1..k, the statuses say what happened, and
+resuming finishes the experiment with the very histories of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from embtui.store import Store
+
+EPOCHS = 8
+SEEDS = 2
+SIZES = (150, 300)
+RUNS = len(SIZES) * SEEDS
+KEYS = {
+    "name": "faults",
+    "sizes": ",".join(map(str, SIZES)),
+    "embeddings": "learned",
+    "epochs": str(EPOCHS),
+    "seeds": str(SEEDS),
+    "val_size": "200",
+    "maxlen": "80",
+    "vocab_size": "400",
+    "embedding_dim": "16",
+    "batch_size": "16",
+}
+REPEATS = 5
+
+
+def write_reviews(path: Path, n: int = 600) -> Path:
+    """Reviews over a small vocabulary in which some words lean positive, some negative."""
+    rng = random.Random(7)
+    words = [f"word{i}" for i in range(300)]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["review", "sentiment"])
+        for i in range(n):
+            label = i % 2
+            lean = words[:150] if label else words[150:]
+            text = " ".join(rng.choice(lean if rng.random() < 0.6 else words) for _ in range(90))
+            out.writerow([text, "positive" if label else "negative"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory) -> Path:
+    return write_reviews(tmp_path_factory.mktemp("faults") / "reviews.csv")
+
+
+def run_args(reviews: Path, store: Path) -> list[str]:
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in KEYS.items()]
+    return ["run", "--plain", "--store", str(store), "--dataset", str(reviews), *flags]
+
+
+def embtui(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "embtui", *args], capture_output=True, text=True, **kw
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[float]]:
+    """val_acc histories of the same experiment run without interruption."""
+    store = tmp_path_factory.mktemp("reference") / "ref.sqlite"
+    result = embtui(*run_args(reviews, store))
+    assert result.returncode == 0, result.stderr
+    return histories(store)
+
+
+def histories(store_path: Path) -> dict[tuple[int, int], list[float]]:
+    with Store(store_path, create=False) as store:
+        exp_id = store.resolve("latest")
+        epochs = store.epochs(exp_id)
+        return {
+            (r.size, r.seed): [e.val_acc for e in epochs.get(r.id, [])] for r in store.runs(exp_id)
+        }
+
+
+def epoch_count(store_path: Path) -> int:
+    """Epochs committed so far, read the way a second viewer would (its own connection)."""
+    try:
+        db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return db.execute("SELECT count(*) FROM epochs").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not created yet
+        return 0
+    finally:
+        db.close()
+
+
+def start_and_signal(
+    reviews: Path, store: Path, sig: int, rng: random.Random
+) -> tuple[subprocess.Popen, int, int]:
+    """Start a grid, signal it after a random number of epochs; returns (proc, seen, target)."""
+    target = rng.randint(1, RUNS * EPOCHS - 4)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embtui", *run_args(reviews, store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the signal goes to embtui alone, as from another shell
+    )
+    deadline = time.monotonic() + 120
+    while epoch_count(store) < target:
+        assert proc.poll() is None, f"embtui ended before epoch {target}: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "no progress in two minutes"
+        time.sleep(0.002)
+    time.sleep(rng.uniform(0, 0.02))
+    seen = epoch_count(store)
+    proc.send_signal(sig)
+    return proc, seen, target
+
+
+def check_store(store_path: Path, seen: int) -> list[tuple[str, int]]:
+    """Integrity, nothing lost, epochs 1..k per run; returns (status, epochs) per run."""
+    db = sqlite3.connect(store_path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        total = db.execute("SELECT count(*) FROM epochs").fetchone()[0]
+        assert total >= seen, f"{seen} epochs were committed before the signal, {total} remain"
+        out = []
+        for run_id, status in db.execute("SELECT id, status FROM runs ORDER BY position"):
+            numbers = [
+                n
+                for (n,) in db.execute(
+                    "SELECT epoch FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+                )
+            ]
+            assert numbers == list(range(1, len(numbers) + 1)), numbers
+            if status == "done":
+                assert len(numbers) == EPOCHS
+            out.append((status, len(numbers)))
+        return out
+    finally:
+        db.close()
+
+
+def resume_and_compare(store: Path, reference: dict) -> None:
+    """`embtui run --resume latest` finishes it with the uninterrupted histories."""
+    result = embtui("run", "--resume", "latest", "--plain", "--store", str(store))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with Store(store, create=False) as s:
+        exp = s.experiment(s.resolve("latest"))
+        assert exp.status == "done"
+        assert [r.status for r in s.runs(exp.id)] == ["done"] * RUNS
+    assert histories(store) == reference
+
+
+@pytest.mark.parametrize("attempt", range(REPEATS))
+def test_sigkill_mid_grid_leaves_the_finished_epochs_and_resume_completes(
+    reviews, reference, tmp_path, attempt
+):
+    store = tmp_path / "store.sqlite"
+    proc, seen, _ = start_and_signal(reviews, store, signal.SIGKILL, random.Random(100 + attempt))
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    listing = embtui("list", "--store", str(store))
+    assert listing.returncode == 0 and "interrupted" in listing.stdout, listing.stdout
+    runs = check_store(store, seen)
+    statuses = [s for s, _ in runs]
+    assert "interrupted" in statuses
+    assert set(statuses) <= {"done", "interrupted"}
+    # Done runs come first, in grid order: nothing ran out of turn.
+    assert statuses == sorted(statuses, key=lambda s: s != "done")
+    resume_and_compare(store, reference)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+@pytest.mark.parametrize("attempt", range(REPEATS))
+def test_sigint_and_sighup_stop_within_an_epoch_cancel_and_resume(
+    reviews, reference, tmp_path, sig, attempt
+):
+    store = tmp_path / "store.sqlite"
+    rng = random.Random(200 + attempt + 10 * int(sig))
+    proc, seen, _ = start_and_signal(reviews, store, sig, rng)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err
+
+    runs = check_store(store, seen)
+    # It stopped within one epoch: at most the epoch in flight when the count was read
+    # and the one the signal landed in were added after it.
+    assert sum(n for _, n in runs) <= seen + 2
+    statuses = [s for s, _ in runs]
+    assert set(statuses) <= {"done", "cancelled"} and "cancelled" in statuses
+    with Store(store, create=False) as s:
+        assert s.experiment(s.resolve("latest")).status == "cancelled"
+    if sig == signal.SIGINT:
+        assert "embtui run --resume" in err
+    resume_and_compare(store, reference)
+
+
+def test_sighup_is_left_alone_under_nohup(reviews, tmp_path):
+    """nohup ignores SIGHUP so that a grid outlives the session: embtui keeps it so."""
+    store = tmp_path / "store.sqlite"
+    proc = subprocess.Popen(
+        ["nohup", sys.executable, "-m", "embtui", *run_args(reviews, store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+    while epoch_count(store) < 2:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    with Store(store, create=False) as s:
+        exp_id = s.resolve("latest")
+        assert s.experiment(exp_id).status == "done"
+        assert sum(len(v) for v in s.epochs(exp_id).values()) == RUNS * EPOCHS
+
+
+def test_resume_refuses_config_flags(tmp_path):
+    result = embtui("run", "--resume", "latest", "--epochs", "3", "--store", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("embtui: error: --resume finishes an experiment")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "s").exists()
