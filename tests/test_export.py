@@ -21,7 +21,8 @@ from scipy import stats as st
 
 from embtui import __version__
 from embtui.config import ExperimentConfig
-from embtui.export import render
+from embtui.export import TEXT_FORMATS, render
+from embtui.export.json import to_json
 from embtui.export.report import build_report
 from embtui.store import EpochMetrics, Store
 
@@ -194,9 +195,55 @@ def test_markdown_has_config_environment_curve_and_conclusion(exported):
     assert "At 10 training reviews" in conclusion and "At 20 training reviews" in conclusion
 
 
-def test_csv_has_one_row_per_cell_with_the_json_numbers(exported):
+EPOCH_HEADER = "epoch,acc,loss,val_acc,val_loss,seconds,run_id,size,arm,seed,head,status"
+
+
+def epochs_from_json(doc: dict) -> list[dict]:
+    """Every (run, epoch) of a JSON export, as the rows the per-epoch CSV should hold."""
+    return [
+        {
+            **epoch,
+            "run_id": run["id"],
+            "size": run["size"],
+            "arm": run["embedding"],
+            "seed": run["seed"],
+            "head": run["head"],
+            "status": run["status"],
+        }
+        for run in doc["runs"]
+        for epoch in run["epochs"]
+    ]
+
+
+def epochs_from_csv(text: str) -> list[dict]:
+    """The per-epoch CSV read back with the csv module, numbers as numbers."""
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    ints, floats = ("epoch", "run_id", "size", "seed"), ("acc", "loss", "val_acc", "val_loss")
+    out = []
+    for row in rows:
+        assert None not in row, row  # no row longer than the header
+        typed: dict = dict(row)
+        typed.update({k: int(row[k]) for k in ints})
+        typed.update({k: float(row[k]) for k in (*floats, "seconds")})
+        out.append(typed)
+    return out
+
+
+def test_csv_has_one_row_per_epoch_with_the_json_numbers(exported):
     doc = json.loads(exported["json"])
-    rows = list(csv.DictReader(io.StringIO(exported["csv"])))
+    text = exported["csv"]
+    assert text.splitlines()[0] == EPOCH_HEADER
+    rows = epochs_from_csv(text)
+    assert len(rows) == sum(len(r["epochs"]) for r in doc["runs"]) == 8 * 2
+    assert rows == epochs_from_json(doc)  # full precision, exactly
+    assert [row["epoch"] for row in rows] == [1, 2] * 8
+
+
+def test_summary_csv_has_one_row_per_cell_with_the_json_numbers(exported, cli_experiment):
+    doc = json.loads(exported["json"])
+    with Store(cli_experiment.store, create=False) as store:
+        text = render(build_report(store, doc["experiment"]["id"]), "summary-csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [(int(r["size"]), r["embedding"]) for r in rows] == [
         (s["size"], s["embedding"]) for s in doc["summary"]
     ]
@@ -454,3 +501,65 @@ def test_the_compared_metric_can_be_chosen(metric, title, shift, tmp_path):
         assert row["metric"] == metric
         assert row["values"] == pytest.approx(expected.tolist(), abs=1e-12)
         assert row["mean"] == pytest.approx(expected.mean(), abs=1e-12)
+
+
+def test_csv_rows_are_the_stored_epochs_of_every_run_that_has_any(tmp_path):
+    """Keras CSVLogger's columns, epochs from 1, exact floats; a failed run adds no row."""
+    path = tmp_path / "s.sqlite"
+    exp = synthetic_store(
+        path,
+        {(10, "learned"): [0.6123456789, 0.5], (10, "glove"): [None, 0.7], (20, "glove"): [1 / 3]},
+    )
+    with Store(path, create=False) as store:
+        report = build_report(store, exp)
+        stored = store.epochs(exp)
+    text = render(report, "csv")
+    assert "\r" not in text and text.endswith("\n")
+    assert text.split("\n", 1)[0] == EPOCH_HEADER
+    rows = epochs_from_csv(text)
+    assert rows == epochs_from_json(json.loads(to_json(report)))
+    assert len(rows) == sum(len(e) for e in stored.values()) == 4 * 2
+    assert {row["status"] for row in rows} == {"done"}
+    assert [(row["size"], row["arm"], row["seed"], row["epoch"]) for row in rows] == [
+        (10, "learned", 0, 1),
+        (10, "learned", 0, 2),
+        (10, "learned", 1, 1),
+        (10, "learned", 1, 2),
+        (10, "glove", 1, 1),
+        (10, "glove", 1, 2),
+        (20, "glove", 0, 1),
+        (20, "glove", 0, 2),
+    ]
+    final = rows[1]  # (10, learned, seed 0) at its last epoch
+    assert final["val_acc"] == 0.6123456789 and final["head"] == "flatten"
+    assert rows[-1]["val_acc"] == 1 / 3
+
+
+def test_summary_csv_is_the_per_cell_statistics(tmp_path):
+    path = tmp_path / "s.sqlite"
+    values = {(10, "learned"): [0.5, 0.52, 0.56], (10, "glove"): [0.6, 0.61, None]}
+    exp = synthetic_store(path, values)
+    text = report_text(path, exp, "summary-csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert text.split("\n", 1)[0] == (
+        "size,embedding,n,metric,mean,sd,ci_low,ci_high,final_val_acc_mean,best_val_acc_mean"
+    )
+    assert [(r["size"], r["embedding"], r["n"]) for r in rows] == [
+        ("10", "learned", "3"),
+        ("10", "glove", "2"),
+    ]
+    assert float(rows[0]["mean"]) == pytest.approx(np.mean([0.5, 0.52, 0.56]), abs=1e-12)
+    assert float(rows[1]["final_val_acc_mean"]) == pytest.approx(0.605, abs=1e-12)
+    assert float(rows[1]["best_val_acc_mean"]) == pytest.approx(0.615, abs=1e-12)
+
+
+def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite"
+    exp = synthetic_store(path, {(10, "learned"): [0.5], (10, "glove"): [0.6]})
+    with Store(path, create=False) as store:
+        report = build_report(store, exp)
+    assert TEXT_FORMATS == ("md", "csv", "summary-csv", "json")
+    for fmt in TEXT_FORMATS:
+        assert render(report, fmt).endswith("\n")
+    with pytest.raises(ValueError, match="unknown export format 'xml'"):
+        render(report, "xml")

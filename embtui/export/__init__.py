@@ -7,13 +7,14 @@ from embtui.export.report import Report
 from embtui.export.tensorboard import export_tensorboard
 
 #: The formats `render` turns into text.
-TEXT_FORMATS = ("md", "csv", "json")
+TEXT_FORMATS = ("md", "csv", "summary-csv", "json")
 #: Every format of `embtui export`; "tensorboard" writes a folder with `export_tensorboard`.
 FORMATS = (*TEXT_FORMATS, "tensorboard")
 
 
 def render(report: Report, fmt: str) -> str:
-    """The experiment's summary as Markdown, CSV or JSON text."""
+    """The experiment as text: a Markdown report, every epoch as CSV, the per-cell statistics
+    as CSV (summary-csv), or everything as JSON."""
     if fmt == "md":
         from embtui.export.markdown import to_markdown
 
@@ -22,6 +23,10 @@ def render(report: Report, fmt: str) -> str:
         from embtui.export.csv import to_csv
 
         return to_csv(report)
+    if fmt == "summary-csv":
+        from embtui.export.csv import to_summary_csv
+
+        return to_summary_csv(report)
     if fmt == "json":
         from embtui.export.json import to_json
 

@@ -1,4 +1,13 @@
-"""The spreadsheet export: one row per (size, arm) cell with its statistics."""
+"""The spreadsheet exports: every epoch of every run (`csv`), or one row per cell (`summary-csv`).
+
+`to_csv` writes the layout of Keras' `CSVLogger` for a model compiled with `metrics=["acc"]`
+(the reference notebook's setting), so a script written for CSVLogger files reads it:
+`epoch`, then the metrics in sorted order (`acc,loss,val_acc,val_loss`), then the run each
+row belongs to (`seconds,run_id,size,arm,seed,head,status`). One difference: `epoch` counts
+from 1, as everywhere in embtui, where CSVLogger counts from 0.
+
+Floats are written with `repr`, so they read back as exactly the numbers in the store.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,11 @@ import io
 
 from embtui.export.report import Report
 
-COLUMNS = (
+METRIC_COLUMNS = ("acc", "loss", "val_acc", "val_loss")
+RUN_COLUMNS = ("seconds", "run_id", "size", "arm", "seed", "head", "status")
+EPOCH_COLUMNS = ("epoch", *METRIC_COLUMNS, *RUN_COLUMNS)
+
+SUMMARY_COLUMNS = (
     "size",
     "embedding",
     "n",
@@ -22,9 +35,34 @@ COLUMNS = (
 
 
 def to_csv(report: Report) -> str:
+    """One row per (run, epoch), runs in grid order; runs without epochs have no rows."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(EPOCH_COLUMNS)
+    for r in report.runs:
+        run = r.run
+        for e in r.epochs:
+            writer.writerow(
+                [
+                    e.epoch,
+                    *(_num(getattr(e, column)) for column in METRIC_COLUMNS),
+                    _num(e.seconds),
+                    run.id,
+                    run.size,
+                    run.embedding,
+                    run.seed,
+                    run.head,
+                    run.status,
+                ]
+            )
+    return out.getvalue()
+
+
+def to_summary_csv(report: Report) -> str:
+    """One row per (size, arm) cell with its statistics over the finished runs."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
     for m in report.means:
         g = report.summary.group(m.size, m.embedding)
         writer.writerow(
