@@ -56,7 +56,7 @@ class Report:
 
     @property
     def arms(self) -> tuple[str, ...]:
-        return tuple(self.experiment.config.get("embeddings", ()))
+        return _arms(self.experiment, [r.run for r in self.runs])
 
     @property
     def done(self) -> tuple[RunReport, ...]:
@@ -71,7 +71,7 @@ def build_report(
     epochs = store.epochs(experiment_id)
     runs = tuple(RunReport(r, tuple(epochs.get(r.id, ()))) for r in store.runs(experiment_id))
     done = [r for r in runs if r.run.status == "done" and r.epochs]
-    arms = tuple(experiment.config.get("embeddings", ())) or None
+    arms = _arms(experiment, [r.run for r in runs]) or None
     summary = stats.summarize(
         [(r.run.size, r.run.embedding, r.value(metric)) for r in done],
         arms=arms,
@@ -80,6 +80,17 @@ def build_report(
         chance=experiment.meta.get("chance"),
     )
     return Report(experiment, runs, summary, _means(done, arms or ()))
+
+
+def _arms(experiment: ExperimentRow, runs: list[RunRow]) -> tuple[str, ...]:
+    """The configured arms in their order, then any arm that only the runs name.
+
+    Runs recorded by `embtui.callbacks.EmbtuiCallback` can add arms (a model's name) to an
+    experiment after its configuration was written.
+    """
+    arms = list(experiment.config.get("embeddings", ()))
+    arms += dict.fromkeys(r.embedding for r in runs if r.embedding not in arms)
+    return tuple(arms)
 
 
 def _means(done: list[RunReport], arms: tuple[str, ...]) -> tuple[CellMeans, ...]:
