@@ -130,6 +130,14 @@ def test_a_run_log_is_readable_after_each_epoch_and_a_restart_removes_the_old_on
     assert val["epoch_accuracy"] == [(1, pytest.approx(restarted.val_acc, abs=1e-6))]
 
 
+def test_a_leading_tilde_is_the_home_folder(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with RunEventLog("~/tb", store.experiment(1), store.runs(1)[1]) as log:
+        log.write(metrics(store.runs(1)[1].id, 1, 0.0))
+    assert log.path == tmp_path / "tb" / "tiny grid-1" / "size10-glove-seed0"
+    assert [step for step, _ in read_events(log.path / "train")["epoch_loss"]] == [1]
+
+
 def test_a_restart_leaves_the_other_runs_of_the_experiment_alone(store, tmp_path):
     folder = export_tensorboard(store, 1, tmp_path)
     experiment, runs = store.experiment(1), store.runs(1)

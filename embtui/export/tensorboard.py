@@ -52,8 +52,9 @@ class RunLike(Protocol):
 
 
 def experiment_folder(root: str | Path, experiment: ExperimentLike) -> Path:
-    """`<root>/<name>-<id>`: the id keeps two experiments of the same name apart."""
-    return Path(root) / f"{_safe(experiment.name)}-{experiment.id}"
+    """`<root>/<name>-<id>`: the id keeps two experiments of the same name apart. A leading
+    `~` in root is the home folder, as in the other path keys of an experiment file."""
+    return Path(root).expanduser() / f"{_safe(experiment.name)}-{experiment.id}"
 
 
 def run_folder_name(run: RunLike) -> str:
