@@ -257,3 +257,126 @@ def test_prepare_checks_sizes_and_glove_before_anything_is_written(tiny, tmp_pat
     # A learned-only grid needs no GloVe at all.
     prepared = runner.prepare(from_mapping({**base, "embeddings": "learned", "glove": str(bad)}))
     assert prepared.glove is None
+
+
+# -- faults inside a run ---------------------------------------------------------------------
+
+
+def test_a_diverging_learning_rate_fails_each_run_with_the_nan_epoch(small, tmp_path):
+    cfg = small.config.replace(embeddings=("learned",), optimizer="sgd", learning_rate=1e30)
+    diverging = dataclasses.replace(small, config=cfg)
+    events = []
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, diverging)
+        assert runner.run(store, exp_id, diverging, sink=events.append) == "failed"
+        runs = store.runs(exp_id)
+        # The training loss is still a (huge) number after epoch 1; validation overflows.
+        expected = ("failed", "val_loss became NaN at epoch 1")
+        assert [(r.status, r.error) for r in runs] == [expected] * 2
+        assert store.epochs(exp_id) == {}  # the NaN epoch is not stored
+    # Every run of the grid was tried: one failing run does not end the grid.
+    assert [e.status for e in events if isinstance(e, RunFinished)] == ["failed", "failed"]
+
+
+def fail_arm(monkeypatch, arm: str, at_epoch: int, make_problem):
+    """Make the real trainer misbehave for one arm at one epoch (NaN or an exception)."""
+    from embtui.engine import trainer
+
+    real_fit = trainer.Trainer.fit
+
+    def fit(self, *args, **kwargs):
+        for m in real_fit(self, *args, **kwargs):
+            if self.arm == arm and m.epoch == at_epoch:
+                m = make_problem(m)
+            yield m
+
+    monkeypatch.setattr(trainer.Trainer, "fit", fit)
+
+
+def test_a_nan_in_one_arm_fails_those_runs_and_the_grid_goes_on(small, tmp_path, monkeypatch):
+    fail_arm(monkeypatch, "glove", 2, lambda m: dataclasses.replace(m, val_loss=math.inf))
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        assert runner.run(store, exp_id, small) == "failed"
+        runs = store.runs(exp_id)
+        assert [(r.embedding, r.status, r.error) for r in runs] == [
+            ("learned", "done", None),
+            ("learned", "done", None),
+            ("glove", "failed", "val_loss became infinite at epoch 2"),
+            ("glove", "failed", "val_loss became infinite at epoch 2"),
+        ]
+        assert [len(store.run_epochs(r.id)) for r in runs] == [4, 4, 1, 1]
+
+
+def test_an_error_inside_a_run_fails_it_logs_the_traceback_and_the_grid_goes_on(
+    small, tmp_path, monkeypatch
+):
+    import tensorflow as tf
+
+    def oom(m):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    fail_arm(monkeypatch, "learned", 3, oom)
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        assert runner.run(store, exp_id, small) == "failed"
+        runs = store.runs(exp_id)
+        log = store.log_path
+        assert [(r.embedding, r.status) for r in runs] == [
+            ("learned", "failed"),
+            ("learned", "failed"),
+            ("glove", "done"),
+            ("glove", "done"),
+        ]
+        assert runs[0].error == (
+            f"ResourceExhaustedError: OOM when allocating tensor (traceback in {log})"
+        )
+        assert [len(store.run_epochs(r.id)) for r in runs] == [2, 2, 4, 4]
+    text = log.read_text()
+    assert f"experiment {exp_id} run {runs[0].id} (size 10, learned, seed 0) failed" in text
+    assert text.count("Traceback (most recent call last)") == 2
+    assert "ResourceExhaustedError: OOM when allocating tensor" in text
+
+
+def test_a_full_disk_stops_the_grid_with_a_clear_error_and_keeps_what_was_stored(small, tmp_path):
+    from embtui.errors import StoreError
+
+    learned = dataclasses.replace(small, config=small.config.replace(embeddings=("learned",)))
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        exp_id = runner.create(store, learned)
+        # Fill the file up to SQLite's own limit ("database or disk is full") with an earlier
+        # experiment's epochs, then free room for about three more.
+        db = store._db
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+        earlier = store.create_experiment("earlier", {}, [(10, "learned", 0)], head="flatten")
+        run_id = store.runs(earlier)[0].id
+        n = 0
+        with pytest.raises(StoreError):
+            while True:
+                n += 1
+                store.add_epoch(EpochMetrics(run_id, n, 0.5, 0.5, 0.5, 0.5, 0.1))
+        db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch >= ?", (run_id, n - 3))
+        with pytest.raises(
+            StoreError, match=r"cannot write to the run store .*: database or disk is full"
+        ):
+            runner.run(store, exp_id, learned)
+    with Store(path) as again:  # what was stored stays readable
+        assert again._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r.size for r in again.runs(exp_id)] == [10, 10]
+        stored = again.epochs(exp_id)
+        assert stored, "the epochs that fitted before the disk filled are kept"
+        for epochs in stored.values():
+            assert [e.epoch for e in epochs] == list(range(1, len(epochs) + 1))
+
+
+def test_a_read_only_store_stops_the_grid_with_a_clear_error(small, tmp_path):
+    from embtui.errors import StoreError
+
+    learned = dataclasses.replace(small, config=small.config.replace(embeddings=("learned",)))
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, learned)
+        store._db.execute("PRAGMA query_only = ON")  # what a read-only file or mount gives
+        with pytest.raises(StoreError, match="attempt to write a readonly database"):
+            runner.run(store, exp_id, learned)
+        assert [r.status for r in store.runs(exp_id)] == ["queued", "queued"]
