@@ -150,8 +150,21 @@ class Store:
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        if self.path.is_dir():
+            raise StoreError(
+                f"{self.path}: a folder, not a run store; give a file, "
+                f"e.g. {self.path / 'embtui.sqlite'}"
+            )
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no run store here (run an experiment first)")
+        # SQLite would open a file it may not write read-only and fail later, mid-run; the
+        # WAL's -shm and -wal files also need a writable folder, even just to read.
+        for target in (self.path, self.path.parent):
+            if target.exists() and not _writable(target):
+                raise StoreError(
+                    f"{self.path}: the run store is not writable ({target} is read-only "
+                    "for this user); give --store a path you can write"
+                )
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -460,6 +473,12 @@ def _experiment(row: sqlite3.Row) -> ExperimentRow:
     d["config"] = json.loads(d["config"])
     d["meta"] = json.loads(d["meta"])
     return ExperimentRow(**d)
+
+
+def _writable(path: Path) -> bool:
+    if os.access in os.supports_effective_ids:
+        return os.access(path, os.W_OK, effective_ids=True)
+    return os.access(path, os.W_OK)
 
 
 def _age_s(stamp: str) -> float:

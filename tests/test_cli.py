@@ -26,6 +26,7 @@ from tests.conftest import (
     flags,
     store_counts,
     store_snapshot,
+    write_acl,
     write_csv,
     write_glove,
 )
@@ -337,6 +338,80 @@ def _bad_glove(tmp_path: Path) -> Path:
     return path
 
 
+def _edited_csv(tmp_path: Path, name: str, edit: Callable[[list[str]], None], **kw) -> Path:
+    """The tiny reviews CSV with its lines changed by `edit` (a list of text lines)."""
+    path = write_csv(tmp_path / name)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    edit(lines)
+    path.write_bytes("\n".join(lines).encode(kw.get("encoding", "utf-8")) + b"\n")
+    return path
+
+
+def _set_line(index: int, text: str) -> Callable[[list[str]], None]:
+    def edit(lines: list[str]) -> None:
+        lines[index] = text
+
+    return edit
+
+
+class _RunsCode:
+    """What a crafted .npz pickles: unpickling it would run a shell command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _crafted_npz(tmp_path: Path) -> Path:
+    import numpy as np
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    evil = np.empty(2, dtype=object)
+    evil[0] = evil[1] = _RunsCode(tmp_path / "CODE-RAN")
+    fine = np.empty(2, dtype=object)
+    fine[0], fine[1] = [1, 2], [3]
+    labels = np.array([0, 1])
+    path = tmp_path / "crafted.npz"
+    np.savez(path, x_train=evil, y_train=labels, x_test=fine, y_test=labels)
+    return path
+
+
+def _npz_variant(tiny: TinyInputs, tmp_path: Path, kind: str) -> Path:
+    import numpy as np
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / f"{kind}.npz"
+    if kind == "missing-keys":
+        np.savez(path, x_train=np.zeros(3), y_train=np.zeros(3))
+    elif kind == "truncated":
+        data = tiny.npz.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    else:  # not an npz at all
+        path.write_bytes(b"x_train,y_train\n1,2\n" * 50)
+    return path
+
+
+def _acl_without_test(tmp_path: Path) -> Path:
+    root = write_acl(tmp_path / "aclImdb")
+    for label in ("pos", "neg"):
+        for review in (root / "test" / label).iterdir():
+            review.unlink()
+        (root / "test" / label).rmdir()
+    (root / "test").rmdir()
+    return root
+
+
+def _glove_text(tmp_path: Path, name: str, text: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 # Each case: (id, build(tiny, tmp_path, store) -> args, fragments the message must hold).
 BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
     (
@@ -396,6 +471,100 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
         "invalid toml",
         lambda t, p, s: ["run", _toml(p, "epochs = = 3\n"), "--store", s],
         ("experiment.toml", "not valid TOML"),
+    ),
+    (
+        "toml syntax error names line and column",
+        lambda t, p, s: ["run", _toml(p, 'name = "x"\nepochs = = 3\n'), "--store", s],
+        ("experiment.toml", "not valid TOML", "line 2, column 10"),
+    ),
+    (
+        "out of range in toml",
+        lambda t, p, s: ["run", _toml(p, "batch_size = 0\n"), "--store", s],
+        ("batch_size = 0", "between"),
+    ),
+    (
+        "csv without a text column",
+        lambda t, p, s: _run_args(
+            t, s, dataset=write_csv(p / "notext.csv", header=("id", "title", "label"))
+        ),
+        ("notext.csv:1", "no text column", "text or review"),
+    ),
+    (
+        "csv label that is not binary",
+        lambda t, p, s: _run_args(
+            t, s, dataset=_edited_csv(p, "stars.csv", _set_line(5, "4,good movie,3"))
+        ),
+        ("stars.csv:6", "label '3' is not one of 0, 1"),
+    ),
+    (
+        "csv with an empty review",
+        lambda t, p, s: _run_args(
+            t, s, dataset=_edited_csv(p, "blank.csv", _set_line(7, "6,  ,1"))
+        ),
+        ("blank.csv:8", "empty review text"),
+    ),
+    (
+        "csv that is not utf-8",
+        lambda t, p, s: _run_args(
+            t,
+            s,
+            dataset=_edited_csv(
+                p, "latin.csv", _set_line(3, "2,caf\u00e9 movie,1"), encoding="latin-1"
+            ),
+        ),
+        ("latin.csv", "not UTF-8 text"),
+    ),
+    (
+        "npz missing keys",
+        lambda t, p, s: _run_args(t, s, dataset=_npz_variant(t, p, "missing-keys")),
+        ("missing-keys.npz", "no x_test array", "x_train, y_train, x_test, y_test"),
+    ),
+    (
+        "npz truncated",
+        lambda t, p, s: _run_args(t, s, dataset=_npz_variant(t, p, "truncated")),
+        ("truncated.npz", "not a readable .npz archive"),
+    ),
+    (
+        "not an npz",
+        lambda t, p, s: _run_args(t, s, dataset=_npz_variant(t, p, "text")),
+        ("text.npz", "not a readable .npz archive"),
+    ),
+    (
+        "npz whose pickle would run code",
+        lambda t, p, s: _run_args(t, s, dataset=_crafted_npz(p)),
+        ("crafted.npz", "x_train", "refusing to unpickle posix.system"),
+    ),
+    (
+        "aclimdb without its test split",
+        lambda t, p, s: _run_args(t, s, dataset=_acl_without_test(p)),
+        ("aclImdb", "missing folder test/pos"),
+    ),
+    (
+        "glove file missing",
+        lambda t, p, s: _run_args(t, s, glove=p / "glove.nope.txt"),
+        ("glove.nope.txt", "no such file"),
+    ),
+    (
+        "glove file empty",
+        lambda t, p, s: _run_args(t, s, glove=_glove_text(p, "empty.txt", "")),
+        ("empty.txt", "empty file"),
+    ),
+    (
+        "glove value not a number",
+        lambda t, p, s: _run_args(
+            t, s, glove=_glove_text(p, "nan.txt", "the 0.5 0.25\ngood 0.5 lots\n")
+        ),
+        ("nan.txt:2", "'lots' is not a number"),
+    ),
+    (
+        "store path is a folder",
+        lambda t, p, s: _run_args(t, s.parent),
+        ("a folder, not a run store", "embtui.sqlite"),
+    ),
+    (
+        "export tensorboard without a folder",
+        lambda t, p, s: ["export", "latest", "--format", "tensorboard", "--store", s],
+        ("--format tensorboard", "-o DIR"),
     ),
     (
         "export of an unknown id",
@@ -487,6 +656,12 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_alone(name, fragments
     assert run.before[1] == {"experiments": 2, "runs": 16, "epochs": 32}
     assert_one_line_error(run.result, *fragments)
     assert run.after == run.before  # same bytes, same rows
+
+
+def test_a_crafted_npz_is_refused_before_its_pickle_runs_anything(error_runs):
+    run = error_runs["npz whose pickle would run code"]
+    assert run.result.rc == 2
+    assert not (run.store.parent / "CODE-RAN").exists()
 
 
 def test_bad_run_input_creates_no_store(error_runs):

@@ -427,3 +427,51 @@ def test_resolve_latest_ids_and_bad_references(store):
         store.resolve("newest")
     with pytest.raises(StoreError, match="no run with id 999"):
         store.run(999)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_store_this_user_cannot_write_is_a_one_line_error_and_stays_as_it_was(capsys):
+    """The CLI as a user for whom the store and its folder are read-only (root acts as
+    `nobody` for the duration, since root may write anything)."""
+    import tempfile
+
+    import embtui.export.report
+    import embtui.progress  # noqa: F401 - loaded now: `nobody` may not read this Python's files
+    from embtui.cli import main
+
+    folder = Path(tempfile.mkdtemp(prefix="embtui-ro-"))
+    path = folder / "store.sqlite"
+    as_root = os.geteuid() == 0
+    try:
+        with Store(path) as s:
+            make_experiment(s)
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        path.chmod(0o444)
+        folder.chmod(0o555)
+        if not as_root and os.access(path, os.W_OK):
+            pytest.skip("this user can write a 0444 file")
+        if as_root:
+            os.setegid(65534)
+            os.seteuid(65534)
+        try:
+            codes = [main([*args, "--store", str(path)]) for args in (["list"], ["export", "1"])]
+            with pytest.raises(StoreError, match="the run store is not writable"):
+                Store(path)
+        finally:
+            if as_root:
+                os.seteuid(0)
+                os.setegid(0)
+        assert codes == [2, 2]
+        message = (
+            f"embtui: error: {path}: the run store is not writable ({path} is read-only "
+            "for this user); give --store a path you can write\n"
+        )
+        assert capsys.readouterr().err == message * 2
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+        assert sorted(p.name for p in folder.iterdir()) == ["store.sqlite"]
+    finally:
+        folder.chmod(0o755)
+        path.chmod(0o644)
+        for p in folder.iterdir():
+            p.unlink()
+        folder.rmdir()

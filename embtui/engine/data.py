@@ -342,6 +342,8 @@ def _read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
                         f"{name}:{start}: label {row[label_col]!r} is not one of "
                         "0, 1, negative, positive, neg, pos"
                     )
+                if not row[text_col].strip():
+                    raise DataError(f"{name}:{start}: empty review text")
                 texts.append(row[text_col])
                 labels.append(_LABELS[value])
     except UnicodeDecodeError as exc:
