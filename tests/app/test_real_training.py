@@ -58,3 +58,54 @@ async def test_ctrl_s_trains_for_real_and_the_table_shows_the_stored_values(tmp_
         assert row[4:6] == ["done", "2/2"]
         assert row[9] == f"{epochs[-1].val_acc:.4f}"
         assert app.screen.query_one(EpochTable).row_keys == ["1", "2"]
+
+
+def _latin1_csv(path):
+    tiny_csv(path)
+    path.write_bytes(path.read_text(encoding="utf-8").replace("film", "café").encode("latin-1"))
+    return path
+
+
+def _bad_glove(path):
+    path.write_text("great 0.5 0.25\nawful 0.5 lots\n", encoding="utf-8")
+    return path
+
+
+async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on(tmp_path):
+    """The real engine's own error text (the very line `embtui run` prints) in the console."""
+    import pytest
+
+    from embtui.app.widgets.status_line import StatusLine
+    from embtui.engine import runner
+    from embtui.errors import EmbtuiError
+
+    good = tiny_csv(tmp_path / "tiny.csv")
+    base = ExperimentConfig(
+        name="bad",
+        dataset=str(good),
+        sizes=(10,),
+        embeddings=("learned", "glove"),
+        epochs=1,
+        seeds=1,
+        val_size=20,
+        maxlen=12,
+        vocab_size=50,
+    )
+    cases = [
+        base.replace(dataset=str(_latin1_csv(tmp_path / "latin.csv"))),
+        base.replace(glove=str(_bad_glove(tmp_path / "glove.txt"))),
+        base.replace(sizes=(10, 500)),
+    ]
+    for number, config in enumerate(cases):
+        with pytest.raises(EmbtuiError) as cli_error:
+            runner.prepare(config)
+        store_path = tmp_path / f"store{number}.sqlite"
+        app = EmbtuiApp(store_path, config, tmp_path, poll_interval=0.2)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert str(cli_error.value) in app.screen.query_one(StatusLine).text
+            await pilot.press("f1")  # still answering keys
+            await settle(pilot)
+            assert type(app.screen).__name__ == "HelpScreen"
+        assert Store(store_path).experiments() == []
