@@ -9,11 +9,16 @@ a TOML file all reject the same mistakes with the same one-line message.
 from __future__ import annotations
 
 import json
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 from embtui.errors import ConfigError
 

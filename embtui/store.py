@@ -18,11 +18,13 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from embtui.errors import StoreError
+
+UTC = timezone.utc  # datetime.UTC from Python 3.11 on
 
 SCHEMA_VERSION = 2
 

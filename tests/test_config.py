@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from embtui.config import (
     from_mapping,
     load_toml,
 )
+from embtui.config import tomllib as config_tomllib
 from embtui.errors import ConfigError, EmbtuiError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -121,7 +121,7 @@ def test_the_grid_runs_seeds_innermost():
 @pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
 def test_toml_round_trip(cfg, tmp_path):
     text = cfg.to_toml()
-    tomllib.loads(text)  # valid TOML on its own
+    config_tomllib.loads(text)  # valid TOML on its own
     assert load_toml(write(tmp_path, text)) == cfg
 
 
