@@ -400,7 +400,7 @@ class Store:
             "SELECT id, pid, host, heartbeat FROM experiments WHERE status IN ('running', 'queued')"
         ):
             if r["host"] == host:
-                dead = r["pid"] is not None and not _alive(r["pid"])
+                dead = r["pid"] is not None and not _alive(r["pid"], r["heartbeat"])
             else:
                 dead = r["heartbeat"] is not None and _age_s(r["heartbeat"]) > STALE_AFTER_S
             if dead:
@@ -490,7 +490,14 @@ def _age_s(stamp: str) -> float:
         return float("inf")
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, heartbeat: str | None = None) -> bool:
+    """Whether the process that owns an experiment still runs.
+
+    A killed process whose parent has not reaped it yet (PID 1 in many containers never
+    does) is a zombie: it still answers kill(pid, 0) but will never write again. And a pid
+    may have been reused: a process that started after the owner's last heartbeat cannot
+    be the owner.
+    """
     if pid == os.getpid():
         return True
     try:
@@ -498,5 +505,29 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    proc = _proc_stat(pid)
+    if proc is None:
+        return True  # no /proc here: kill(pid, 0) is all there is to go on
+    state, started = proc
+    if state in ("Z", "X"):
+        return False
+    if heartbeat is not None and started is not None:
+        try:
+            beat = datetime.fromisoformat(heartbeat).timestamp()
+        except ValueError:
+            return True
+        return started <= beat + 5.0  # both clocks are read to the second; allow for it
     return True
+
+
+def _proc_stat(pid: int) -> tuple[str, float | None] | None:
+    """(state, start time as a Unix timestamp) of a process, from Linux's /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = next(float(line.split()[1]) for line in handle if line.startswith("btime"))
+        return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None

@@ -475,3 +475,39 @@ def test_a_store_this_user_cannot_write_is_a_one_line_error_and_stays_as_it_was(
         for p in folder.iterdir():
             p.unlink()
         folder.rmdir()
+
+
+def test_a_killed_owner_that_nobody_reaped_counts_as_dead(store):
+    """A zombie still answers kill(pid, 0); in containers whose PID 1 never reaps, the
+    process of a `kill -9`ed grid stays one."""
+    exp_id, _ = _half_done(store)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # exited but not reaped: a zombie
+            with open(f"/proc/{child.pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        store._db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (child.pid, exp_id))
+        assert store.recover() == [exp_id]
+    finally:
+        child.wait()
+
+
+def test_a_pid_reused_by_a_process_started_after_the_last_heartbeat_is_not_the_owner(store):
+    reused, _ = _half_done(store)
+    owner, _ = _half_done(store)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        store._db.execute("UPDATE experiments SET pid = ?", (other.pid,))
+        store._db.execute(
+            "UPDATE experiments SET heartbeat = '2026-01-01T00:00:00+00:00' WHERE id = ?",
+            (reused,),
+        )
+        store.beat(owner)  # the same pid, beating after it started: a live owner
+        assert store.recover() == [reused]
+        assert store.experiment(owner).status == "running"
+    finally:
+        other.kill()
+        other.wait()
