@@ -59,7 +59,7 @@ from typing import Any
 import keras
 
 from embtui import __version__
-from embtui.errors import EmbtuiError, StoreError
+from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, Store
 
 #: `config["source"]` of experiments this callback creates: they hold runs embtui cannot
@@ -214,7 +214,7 @@ class EmbtuiCallback(keras.callbacks.Callback):
             if exc is None or isinstance(exc, KeyboardInterrupt):
                 self._end_run("interrupted", "stopped by Ctrl+C" if exc else "fit did not finish")
             else:
-                self._end_run("failed", _one_line(exc))
+                self._end_run("failed", one_line(exc))
         self.close()
 
     # -- helpers -------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def _param_count(model: Any) -> int | None:
 
 
 def _meta(model: Any, device: str) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+    from embtui.engine.runner import framework_versions
 
     meta: dict[str, Any] = {
         "source": SOURCE,
@@ -310,15 +310,6 @@ def _meta(model: Any, device: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "embtui": __version__,
     }
-    for dist in ("tensorflow", "tensorflow-cpu"):
-        try:
-            meta["tensorflow"] = version(dist)
-            break
-        except PackageNotFoundError:
-            continue
+    if "tensorflow" in (versions := framework_versions()):
+        meta["tensorflow"] = versions["tensorflow"]
     return meta
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]

@@ -24,3 +24,9 @@ class GloveError(EmbtuiError):
 
 class StoreError(EmbtuiError):
     """The run store cannot be opened or does not hold what was asked for."""
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on one line (at most 500 characters), for a failed run's error column."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]

@@ -60,7 +60,9 @@ CHEAP = [
     "embtui.export.markdown",
     "embtui.export.json",
     "embtui.export.csv",
+    "embtui.export.tensorboard",
     "embtui.progress",
+    "embtui.doctor",
 ]
 ENGINE = [
     "embtui.engine.runner",
@@ -82,6 +84,12 @@ def test_the_engine_imports_no_textual_and_keras_only_lazily():
     found = brought_in(ENGINE, (*HEAVY, *UI))
     assert list(found) == ENGINE
     assert {m: p for m, p in found.items() if p} == {}
+
+
+def test_the_keras_callback_brings_keras_but_never_the_console():
+    found = brought_in(["embtui.callbacks"], (*HEAVY, *UI))
+    assert "keras" in found["embtui.callbacks"]  # it subclasses keras.callbacks.Callback
+    assert not set(found["embtui.callbacks"]) & set(UI)
 
 
 def test_the_probe_sees_what_a_module_imports():

@@ -35,7 +35,7 @@ from embtui.engine.events import (
     Stage,
     ignore,
 )
-from embtui.errors import StoreError
+from embtui.errors import StoreError, one_line
 from embtui.store import HEARTBEAT_S, EpochMetrics, RunRow, Store, now
 
 
@@ -131,7 +131,7 @@ def run(
             from embtui.engine.parallel import run_parallel
 
             sink(Stage(experiment_id, f"starting {prepared.config.workers} worker processes"))
-            store.update_meta(experiment_id, **_framework_versions())
+            store.update_meta(experiment_id, **framework_versions())
             run_parallel(
                 store,
                 experiment_id,
@@ -147,7 +147,7 @@ def run(
             from embtui.engine.trainer import TrainerCache, describe_device
 
             device = describe_device()
-            store.update_meta(experiment_id, **_framework_versions(), device=device)
+            store.update_meta(experiment_id, **framework_versions(), device=device)
             cache = TrainerCache()
             for run_row in runs:
                 if stop.is_set():
@@ -200,7 +200,7 @@ def train_one(
     try:
         trainer = cache.get(cfg, arm, glove)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
-        finish("failed", _one_line(exc))
+        finish("failed", one_line(exc))
         return
     store.start_run(run_row.id, device=device, params=trainer.params, coverage=coverage)
     sink(
@@ -277,7 +277,7 @@ def diverged(m: EpochMetrics) -> str | None:
 
 def _log_failure(store: Store, run_row: RunRow, exc: BaseException) -> str:
     """Append the full traceback to the store's log; the run's error names that log."""
-    message = _one_line(exc)
+    message = one_line(exc)
     try:
         with open(store.log_path, "a", encoding="utf-8") as log:
             log.write(
@@ -340,8 +340,8 @@ def resume(
     return run(store, experiment_id, prepared, sink=sink, stop=stop)
 
 
-def _framework_versions() -> dict[str, str]:
-    """Installed TensorFlow and Keras versions, read without importing them."""
+def framework_versions() -> dict[str, str]:
+    """Installed TensorFlow and Keras versions, read from package metadata (no import)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -353,8 +353,3 @@ def _framework_versions() -> dict[str, str]:
             except PackageNotFoundError:
                 continue
     return out
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]
