@@ -25,6 +25,7 @@ from rich.console import Console
 from embtui import doctor
 from embtui.config import ExperimentConfig
 from embtui.doctor import FAIL, OK, WARN, Check, Driver
+from embtui.doctor.data import DOWNLOAD_HOST, DOWNLOAD_PORT
 from embtui.store import Store
 from tests.conftest import REAL_CSV, cli_env, write_acl, write_csv, write_glove, write_npz
 
@@ -458,8 +459,8 @@ def run_doctor_cli(home: Path, args: list[str]) -> subprocess.CompletedProcess:
 def test_the_command_fails_offline_and_passes_with_a_local_csv(tmp_path):
     if not REAL_CSV.is_file():
         pytest.skip(f"{REAL_CSV} is absent (the shared 5,000-review CSV)")
-    if doctor.probe_host(doctor.DOWNLOAD_HOST, doctor.DOWNLOAD_PORT, 2.0) is None:
-        pytest.skip(f"{doctor.DOWNLOAD_HOST} is reachable here: the offline case cannot happen")
+    if doctor.probe_host(DOWNLOAD_HOST, DOWNLOAD_PORT, 2.0) is None:
+        pytest.skip(f"{DOWNLOAD_HOST} is reachable here: the offline case cannot happen")
     offline_home, csv_home = tmp_path / "offline", tmp_path / "csv"
     for home in (offline_home, csv_home):
         (home / "keras").mkdir(parents=True)

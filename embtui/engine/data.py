@@ -293,7 +293,7 @@ def _text_dataset(
 
 
 def _load_csv(name: str, path: Path, vocab_size: int, maxlen: int, val_size: int) -> Dataset:
-    texts, labels = _read_reviews_table(name, path)
+    texts, labels = read_reviews_table(name, path)
     n = len(texts)
     if val_size * 2 > n:
         raise DataError(f"val_size {val_size} is more than half of the {n} reviews in {name}")
@@ -310,7 +310,7 @@ def _load_csv(name: str, path: Path, vocab_size: int, maxlen: int, val_size: int
     )
 
 
-def _read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
+def read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
     """Read the text and 0/1 label of every row, reporting the first bad row by line number."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     # Real reviews reach 13,000+ characters; the csv module's default field limit is 131,072,
@@ -324,7 +324,7 @@ def _read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
             header = next(reader, None)
             if header is None:
                 raise DataError(f"{name}: empty file; expected a header with text and label")
-            text_col, label_col = _find_columns(name, header)
+            text_col, label_col = find_columns(name, header)
             needed = max(text_col, label_col) + 1
             line = reader.line_num
             for row in reader:
@@ -357,7 +357,8 @@ def _read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def _find_columns(name: str, header: list[str]) -> tuple[int, int]:
+def find_columns(name: str, header: list[str]) -> tuple[int, int]:
+    """The text and label column numbers of a header; `embtui doctor` checks big files with it."""
     columns = {column.strip().lower(): i for i, column in reversed(list(enumerate(header)))}
     found = []
     for kind, choices in (("text", _TEXT_COLUMNS), ("label", _LABEL_COLUMNS)):

@@ -140,7 +140,7 @@ def _read_text_vectors(
             for number, raw in enumerate(handle, 1):
                 line = raw.rstrip("\r\n")
                 if number == 1:
-                    dim = _first_line_dim(name, line)
+                    dim = first_line_dim(name, line)
                 if line.count(" ") == dim:
                     word, _, numbers = line.partition(" ")
                     if word in wanted and word not in vectors:
@@ -164,7 +164,8 @@ def _read_text_vectors(
     return vectors, dim
 
 
-def _first_line_dim(name: str, line: str) -> int:
+def first_line_dim(name: str, line: str) -> int:
+    """The vector width a GloVe file's first line gives; `embtui doctor` checks files with it."""
     parts = line.split()
     if len(parts) < 2:
         raise GloveError(f"{name}:1: expected a word followed by its numbers, found {line[:40]!r}")

@@ -1,0 +1,306 @@
+"""The data row: keras-imdb's cache and download host, or the local dataset's shape."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import urllib.parse
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from embtui.config import ExperimentConfig
+from embtui.doctor.check import FAIL, OK, Check, size_text
+
+#: Where keras.datasets.imdb downloads imdb.npz and imdb_word_index.json from.
+DOWNLOAD_HOST = "storage.googleapis.com"
+DOWNLOAD_PORT = 443
+KERAS_IMDB_FILES = ("imdb.npz", "imdb_word_index.json")
+KERAS_IMDB_REVIEWS = 25_000  # per split (train, test)
+
+#: A CSV/TSV larger than this gets only its header checked: reading every row would take
+#: longer than the doctor should.
+FULL_READ_LIMIT = 100 * 1024 * 1024
+
+OFFLINE_FIX = (
+    'use local reviews instead: dataset = "path/to/reviews.csv" (a CSV with text,label '
+    "columns), a Keras imdb.npz (imdb_word_index.json beside it) or an aclImdb folder; on the "
+    "command line: embtui run --dataset path/to/reviews.csv; or copy imdb.npz and "
+    "imdb_word_index.json into {folder}"
+)
+
+
+def keras_datasets_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where keras.datasets caches downloads: $KERAS_HOME/datasets, else ~/.keras/datasets.
+
+    Keras falls back to /tmp/.keras when its folder cannot be written, and so does this.
+    """
+    env = os.environ if env is None else env
+    if "KERAS_HOME" in env:
+        base = Path(os.path.expanduser(env["KERAS_HOME"]))
+    else:
+        home = Path(env.get("HOME") or os.path.expanduser("~"))
+        base = (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"
+    if base.exists() and not os.access(base, os.W_OK):
+        base = Path("/tmp/.keras")
+    return base / "datasets"
+
+
+def probe_host(host: str, port: int, timeout: float = 2.0) -> str | None:
+    """None when a TCP connection to host:port opens within `timeout` s, else why not.
+
+    Name resolution has no timeout of its own, so the attempt runs in a daemon thread that
+    is abandoned when the time is up.
+    """
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc.strerror or str(exc) or type(exc).__name__)
+
+    thread = threading.Thread(target=attempt, name="doctor-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
+def _download_route(env: Mapping[str, str]) -> tuple[str, int, str]:
+    """(host, port, how) for the IMDB download: the HTTPS proxy when one is configured."""
+    proxy = env.get("https_proxy") or env.get("HTTPS_PROXY")
+    if proxy:
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if parts.hostname:
+            return parts.hostname, parts.port or 8080, f"through the proxy {parts.hostname}"
+    return DOWNLOAD_HOST, DOWNLOAD_PORT, ""
+
+
+def check_data(
+    config: ExperimentConfig,
+    *,
+    env: Mapping[str, str] | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    timeout: float = 2.0,
+) -> Check:
+    """Whether the run would get its reviews, and enough of them for val_size and sizes.
+
+    keras-imdb: cached, or its download host reachable. A path: it exists and has the shape
+    that embtui.engine.data reads, checked without tokenizing anything.
+    """
+    env = os.environ if env is None else env
+    if config.dataset == "keras-imdb":
+        return _check_keras_imdb(config, env, host, port, timeout)
+    return _check_dataset_path(config)
+
+
+def _check_keras_imdb(
+    config: ExperimentConfig,
+    env: Mapping[str, str],
+    host: str | None,
+    port: int | None,
+    timeout: float,
+) -> Check:
+    folder = keras_datasets_dir(env)
+    missing = [f for f in KERAS_IMDB_FILES if not _non_empty_file(folder / f)]
+    too_big = _fit_problem(config, KERAS_IMDB_REVIEWS, KERAS_IMDB_REVIEWS, "keras-imdb")
+    if too_big:
+        return too_big
+    if not missing:
+        return Check("data", OK, f"keras-imdb, cached in {folder}")
+    via = ""
+    if host is None:
+        host, port, via = _download_route(env)
+    port = DOWNLOAD_PORT if port is None else port
+    why = probe_host(host, port, timeout)
+    where = f"{host}:{port}" + (f" ({via})" if via else "")
+    if why is None:
+        return Check(
+            "data",
+            OK,
+            f"keras-imdb, not cached yet: the first run downloads {' and '.join(missing)} "
+            f"(about 19 MB) into {folder}; {where} is reachable",
+        )
+    return Check(
+        "data",
+        FAIL,
+        f"keras-imdb: {' and '.join(missing)} not cached in {folder}, and the download host "
+        f"{where} is unreachable ({why})",
+        OFFLINE_FIX.format(folder=folder),
+    )
+
+
+def _non_empty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _fit_problem(
+    config: ExperimentConfig, n_train: int, n_val_pool: int, name: str, *, csv_rows: int = 0
+) -> Check | None:
+    """A FAIL row when val_size or the largest size does not fit the dataset, else None."""
+    v = config.val_size
+    if csv_rows:
+        if v * 2 > csv_rows:
+            return Check(
+                "data",
+                FAIL,
+                f"val_size {v} is more than half of the {csv_rows:,} reviews in {name}",
+                f"val_size = {csv_rows // 2} or less (--val-size)",
+            )
+    elif v > n_val_pool:
+        return Check(
+            "data",
+            FAIL,
+            f"val_size {v} is more than the {n_val_pool:,} test reviews of {name}",
+            f"val_size = {n_val_pool} or less (--val-size)",
+        )
+    largest = max(config.sizes)
+    if largest > n_train:
+        return Check(
+            "data",
+            FAIL,
+            f"size {largest} is larger than the {n_train:,} training reviews of {name}",
+            f"sizes up to {n_train} (--sizes)"
+            + (", or a smaller val_size (--val-size)" if csv_rows else ""),
+        )
+    return None
+
+
+def _check_dataset_path(config: ExperimentConfig) -> Check:
+    from embtui.engine.data import ALLOWED_FORMS, DataError
+
+    dataset = config.dataset
+    path = Path(os.path.expanduser(dataset))
+    shown = os.path.abspath(path)
+    suffix = path.suffix.lower()
+    where = "relative paths start from the current folder, " + os.getcwd()
+    if suffix in (".npz", ".csv", ".tsv") and not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        return Check("data", FAIL, f"{shown}: {what}", f"check the path ({where})")
+    try:
+        if suffix in (".csv", ".tsv"):
+            return _check_csv(config, path, shown)
+        if suffix == ".npz":
+            return _check_npz(config, path, shown)
+        if path.is_dir():
+            return _check_acl(config, path, shown)
+    except DataError as exc:
+        return Check("data", FAIL, str(exc), f"dataset = {ALLOWED_FORMS}")
+    except OSError as exc:
+        return Check("data", FAIL, f"{shown}: cannot read ({exc.strerror or exc})", "")
+    if path.exists():
+        return Check("data", FAIL, f"{shown}: unknown file type", f"dataset = {ALLOWED_FORMS}")
+    return Check("data", FAIL, f"{shown}: no such file or folder", f"check the path ({where})")
+
+
+def _check_csv(config: ExperimentConfig, path: Path, shown: str) -> Check:
+    from embtui.engine.data import find_columns, read_reviews_table
+
+    kind = "TSV" if path.suffix.lower() == ".tsv" else "CSV"
+    size = path.stat().st_size
+    if size > FULL_READ_LIMIT:
+        # Too big to read every row quickly: check that its header names the columns.
+        import csv
+
+        delimiter = "\t" if kind == "TSV" else ","
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), None)
+        if header is None:
+            return Check("data", FAIL, f"{shown}: empty file", "")
+        find_columns(config.dataset, header)
+        return Check(
+            "data",
+            OK,
+            f"{kind} {shown} ({size_text(size)}): header fine; too big to check every row here",
+        )
+    texts, _ = read_reviews_table(config.dataset, path)
+    n = len(texts)
+    too_big = _fit_problem(config, n - config.val_size, 0, config.dataset, csv_rows=n)
+    if too_big:
+        return too_big
+    return Check(
+        "data",
+        OK,
+        f"{kind} {shown}: {n:,} reviews ({n - config.val_size:,} train / "
+        f"{config.val_size:,} val), {size_text(size)}",
+    )
+
+
+def _npy_length(archive: zipfile.ZipFile, member: str) -> int:
+    """The first dimension of an array in an .npz, from its header alone."""
+    import numpy as np
+
+    with archive.open(member) as raw:
+        version = np.lib.format.read_magic(raw)
+        if version == (1, 0):
+            shape, _, _ = np.lib.format.read_array_header_1_0(raw)
+        else:
+            shape, _, _ = np.lib.format.read_array_header_2_0(raw)
+    return int(shape[0]) if shape else 0
+
+
+def _check_npz(config: ExperimentConfig, path: Path, shown: str) -> Check:
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            absent = [k for k in keys if f"{k}.npy" not in names]
+            if absent:
+                return Check(
+                    "data",
+                    FAIL,
+                    f"{shown}: no {', '.join(absent)} array; a Keras imdb .npz holds "
+                    "x_train, y_train, x_test, y_test",
+                    "",
+                )
+            n_train = _npy_length(archive, "y_train.npy")
+            n_test = _npy_length(archive, "y_test.npy")
+    except (zipfile.BadZipFile, ValueError) as exc:
+        return Check("data", FAIL, f"{shown}: not a readable .npz archive ({exc})", "")
+    if config.word_index:
+        ranks = Path(os.path.expanduser(config.word_index))
+        fix = "word_index = the imdb_word_index.json that belongs to this .npz"
+    else:
+        ranks = path.with_name("imdb_word_index.json")
+        fix = "put imdb_word_index.json beside the .npz, or set word_index = PATH"
+    if not ranks.is_file():
+        return Check("data", FAIL, f"{ranks}: no such file (the .npz's word ranks)", fix)
+    too_big = _fit_problem(config, n_train, n_test, config.dataset)
+    if too_big:
+        return too_big
+    return Check(
+        "data",
+        OK,
+        f"Keras npz {shown}: {n_train:,} train / {n_test:,} test reviews, ranks in {ranks.name}",
+    )
+
+
+def _check_acl(config: ExperimentConfig, root: Path, shown: str) -> Check:
+    counts = {}
+    for split in ("train/pos", "train/neg", "test/pos", "test/neg"):
+        folder = root / split
+        if not folder.is_dir():
+            return Check(
+                "data",
+                FAIL,
+                f"{shown}: missing folder {split}",
+                "an aclImdb folder holds train/pos, train/neg, test/pos and test/neg with one "
+                "review per .txt file",
+            )
+        with os.scandir(folder) as entries:
+            counts[split] = sum(1 for e in entries if e.name.endswith(".txt"))
+    n_train = counts["train/pos"] + counts["train/neg"]
+    n_test = counts["test/pos"] + counts["test/neg"]
+    for split, n in (("train", n_train), ("test", n_test)):
+        if n == 0:
+            return Check("data", FAIL, f"{shown}: no .txt reviews in {split}/pos or {split}/neg")
+    too_big = _fit_problem(config, n_train, n_test, config.dataset)
+    if too_big:
+        return too_big
+    return Check("data", OK, f"aclImdb {shown}: {n_train:,} train / {n_test:,} test reviews")
