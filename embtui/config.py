@@ -50,6 +50,7 @@ class ExperimentConfig:
     glove: str | None = None
     word_index: str | None = None
     workers: int = 1
+    checkpoint_every: int = 60
     tensorboard_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +103,7 @@ _INT_KEYS = {
     "seeds",
     "val_size",
     "workers",
+    "checkpoint_every",
 }
 _OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir"}
 
@@ -243,6 +245,7 @@ def _validate(cfg: ExperimentConfig) -> None:
         "seeds": (1, 1_000),
         "val_size": (1, 10_000_000),
         "workers": (1, 256),
+        "checkpoint_every": (0, 86_400),
     }
     for key, (lo, hi) in ranges.items():
         value = getattr(cfg, key)

@@ -336,10 +336,19 @@ class Store:
             meta = {**json.loads(row["meta"]), **values}
             db.execute("UPDATE experiments SET meta = ? WHERE id = ?", (json.dumps(meta), exp_id))
 
-    def start_run(self, run_id: int, *, device: str, params: int, coverage: float | None) -> None:
-        """Mark a run running; drops epochs left by an earlier, unfinished attempt."""
+    def start_run(
+        self,
+        run_id: int,
+        *,
+        device: str,
+        params: int,
+        coverage: float | None,
+        keep_epochs: int = 0,
+    ) -> None:
+        """Mark a run running; drops the epochs an earlier, unfinished attempt left after
+        `keep_epochs` (the epoch its checkpoint continues from; 0 = start afresh)."""
         with self._write() as db:
-            db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, keep_epochs))
             db.execute(
                 "UPDATE runs SET status = 'running', error = NULL, device = ?, params = ?, "
                 "coverage = ?, started = ?, finished = NULL WHERE id = ?",
@@ -373,16 +382,15 @@ class Store:
             )
 
     def reopen_runs(self, exp_id: int) -> list[RunRow]:
-        """Queue again every run of an experiment that did not finish (for resume)."""
+        """Queue again every run of an experiment that did not finish (for resume).
+
+        Their epochs stay until each run starts again: `start_run` keeps those its
+        checkpoint continues from and drops the rest.
+        """
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET status = 'queued', error = NULL, finished = NULL "
                 "WHERE experiment_id = ? AND status != 'done'",
-                (exp_id,),
-            )
-            db.execute(
-                "DELETE FROM epochs WHERE run_id IN "
-                "(SELECT id FROM runs WHERE experiment_id = ? AND status = 'queued')",
                 (exp_id,),
             )
         return [r for r in self.runs(exp_id) if r.status == "queued"]

@@ -5,7 +5,8 @@ randomly chosen number of epochs is in the store, kills it with SIGKILL, SIGINT 
 (after a random extra delay, so the signal lands at different points of an epoch), then
 checks the store: it passes SQLite's integrity check, every epoch seen before the signal is
 still there, each run's epochs are exactly 1..k, the statuses say what happened, and
-resuming finishes the experiment with the very histories of an uninterrupted one.
+resuming (from each run's last checkpoint) finishes the experiment with the very histories
+of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ KEYS = {
     "vocab_size": "400",
     "embedding_dim": "16",
     "batch_size": "16",
+    "checkpoint_every": "0",  # a checkpoint after every epoch: resume continues mid-run
 }
 REPEATS = 5
 
@@ -152,11 +154,18 @@ def check_store(store_path: Path, seen: int) -> list[tuple[str, int]]:
         db.close()
 
 
-def resume_and_compare(store: Path, reference: dict) -> None:
-    """`embtui run --resume latest` finishes it with the uninterrupted histories."""
+def resume_and_compare(store: Path, reference: dict, runs: list[tuple[str, int]]) -> None:
+    """`embtui run --resume latest` finishes it with the uninterrupted histories.
+
+    `runs`: (status, epochs) per run before the resume. A run stopped after two or more
+    epochs has a checkpoint (one is written after every epoch here; a kill can at most
+    land between an epoch's commit and its checkpoint), so it must continue, not restart.
+    """
     result = embtui("run", "--resume", "latest", "--plain", "--store", str(store))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+    if any(status != "done" and 2 <= n < EPOCHS for status, n in runs):
+        assert "continuing from the checkpoint after epoch" in result.stdout
     with Store(store, create=False) as s:
         exp = s.experiment(s.resolve("latest"))
         assert exp.status == "done"
@@ -181,7 +190,7 @@ def test_sigkill_mid_grid_leaves_the_finished_epochs_and_resume_completes(
     assert set(statuses) <= {"done", "interrupted"}
     # Done runs come first, in grid order: nothing ran out of turn.
     assert statuses == sorted(statuses, key=lambda s: s != "done")
-    resume_and_compare(store, reference)
+    resume_and_compare(store, reference, runs)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
@@ -206,7 +215,7 @@ def test_sigint_and_sighup_stop_within_an_epoch_cancel_and_resume(
         assert s.experiment(s.resolve("latest")).status == "cancelled"
     if sig == signal.SIGINT:
         assert "embtui run --resume" in err
-    resume_and_compare(store, reference)
+    resume_and_compare(store, reference, runs)
 
 
 def test_sighup_is_left_alone_under_nohup(reviews, tmp_path):

@@ -276,6 +276,16 @@ def test_restarting_a_run_drops_the_epochs_of_the_earlier_attempt(store):
     assert store.run(run_id).device == "GPU:0"
 
 
+def test_restarting_from_a_checkpoint_keeps_the_epochs_up_to_it(store):
+    exp_id = make_experiment(store)
+    run_id = store.runs(exp_id)[0].id
+    store.start_run(run_id, device="CPU", params=1, coverage=None)
+    for n in (1, 2, 3):
+        store.add_epoch(epoch(run_id, n))
+    store.start_run(run_id, device="CPU", params=1, coverage=None, keep_epochs=2)
+    assert [e.epoch for e in store.run_epochs(run_id)] == [1, 2]
+
+
 def test_cancel_queued_closes_the_runs_not_finished(store):
     exp_id = make_experiment(store)
     runs = store.runs(exp_id)
@@ -398,7 +408,7 @@ def test_add_run_appends_a_queued_run_after_the_grid(store):
     )
 
 
-def test_reopen_runs_queues_everything_not_done_and_drops_its_epochs(store):
+def test_reopen_runs_queues_everything_not_done_and_keeps_its_epochs_until_it_starts(store):
     exp_id, ids = _half_done(store)
     store.finish_run(ids[1], "cancelled")
     store.finish_run(ids[2], "failed", "boom")
@@ -407,7 +417,8 @@ def test_reopen_runs_queues_everything_not_done_and_drops_its_epochs(store):
     assert {(r.status, r.error, r.finished) for r in reopened} == {("queued", None, None)}
     assert store.run(ids[0]).status == "done"
     assert len(store.run_epochs(ids[0])) == 2
-    assert store.run_epochs(ids[1]) == []
+    # A checkpoint may continue from them: start_run decides what stays.
+    assert [e.epoch for e in store.run_epochs(ids[1])] == [1]
 
 
 # -- reads ----------------------------------------------------------------------------------

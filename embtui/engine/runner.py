@@ -26,6 +26,7 @@ import numpy as np
 
 from embtui import __version__
 from embtui.config import ExperimentConfig, check_sizes_fit, from_mapping
+from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset, load_dataset_cached
 from embtui.engine.events import (
     ExperimentFinished,
@@ -193,8 +194,14 @@ def train_one(
     glove = prepared.glove.matrix if (arm != "learned" and prepared.glove) else None
     coverage = prepared.glove.coverage if glove is not None else None
 
+    checkpoints = RunCheckpoints(
+        store, store.experiment(experiment_id), run_row, cfg.checkpoint_every
+    )
+
     def finish(status: str, error: str | None = None) -> None:
         store.finish_run(run_row.id, status, error)
+        if status in ("done", "failed"):
+            checkpoints.remove()
         sink(RunFinished(experiment_id, run_row.id, status, error))
 
     try:
@@ -202,7 +209,11 @@ def train_one(
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
-    store.start_run(run_row.id, device=device, params=trainer.params, coverage=coverage)
+    resumed = _usable(checkpoints.load(), store, run_row, cfg.epochs)
+    kept = resumed.epoch if resumed else 0
+    store.start_run(
+        run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
+    )
     sink(
         RunStarted(
             experiment_id,
@@ -215,10 +226,15 @@ def train_one(
             device,
         )
     )
+    if resumed:
+        sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
     x, y = training_subset(prepared, run_row.size, run_row.seed)
     data = prepared.data
-    finished = 0
+    finished = kept
     events = _event_log(cfg, experiment_id, run_row)
+    if events is not None and resumed:
+        for earlier in store.run_epochs(run_row.id):  # the log starts afresh: rewrite them
+            events.write(earlier)
     try:
         for metrics in trainer.fit(
             x,
@@ -229,6 +245,7 @@ def train_one(
             epochs=cfg.epochs,
             stop=stop,
             run_id=run_row.id,
+            after=(resumed.epoch, resumed.state) if resumed else None,
         ):
             if problem := diverged(metrics):
                 finish("failed", problem)
@@ -236,6 +253,8 @@ def train_one(
             store.add_epoch(metrics)
             if events is not None:
                 events.write(metrics)
+            if metrics.epoch < cfg.epochs and checkpoints.due():
+                checkpoints.save(metrics.epoch, trainer.snapshot())
             sink(metrics)
             finished = metrics.epoch
     except StoreError:
@@ -247,7 +266,12 @@ def train_one(
     finally:
         if events is not None:
             events.close()
-    finish("done" if finished == cfg.epochs else "cancelled")
+    if finished < cfg.epochs:  # stopped: the trainer still holds the state after `finished`
+        if finished > kept and checkpoints.saved != finished:
+            checkpoints.save(finished, trainer.snapshot())
+        finish("cancelled")
+    else:
+        finish("done")
 
 
 def _event_log(cfg: ExperimentConfig, experiment_id: int, run_row: RunRow) -> Any:
@@ -263,6 +287,18 @@ def _event_log(cfg: ExperimentConfig, experiment_id: int, run_row: RunRow) -> An
 class _Named:
     id: int
     name: str
+
+
+def _usable(
+    checkpoint: Checkpoint | None, store: Store, run_row: RunRow, epochs: int
+) -> Checkpoint | None:
+    """A checkpoint to continue from: its epochs 1..k must all be in the store."""
+    if checkpoint is None or not 0 < checkpoint.epoch < epochs:
+        return None
+    stored = [e.epoch for e in store.run_epochs(run_row.id)]
+    if stored[: checkpoint.epoch] != list(range(1, checkpoint.epoch + 1)):
+        return None
+    return checkpoint
 
 
 def diverged(m: EpochMetrics) -> str | None:

@@ -160,6 +160,17 @@ class Trainer:
         for var, value in zip(self.optimizer.variables, self._opt_start, strict=True):
             var.assign(value)
 
+    def snapshot(self) -> list[np.ndarray]:
+        """The run's whole training state: model weights, then optimizer variables."""
+        return [*self.model.get_weights(), *(v.numpy() for v in self.optimizer.variables)]
+
+    def restore(self, state: list[np.ndarray]) -> None:
+        """Continue from a `snapshot` (taken by a trainer of the same shape)."""
+        n = len(self.model.weights)
+        self.model.set_weights(state[:n])
+        for var, value in zip(self.optimizer.variables, state[n:], strict=True):
+            var.assign(value)
+
     def validate(self, x_val: Any, y_val: Any) -> tuple[float, float]:
         """Loss and accuracy over the whole validation set, in one compiled call."""
         loss_sum, correct = self._evaluate(x_val, y_val)
@@ -178,20 +189,26 @@ class Trainer:
         stop: Event | None = None,
         orders: list[np.ndarray] | None = None,
         run_id: int = 0,
+        after: tuple[int, list[np.ndarray]] | None = None,
     ) -> Iterator[EpochMetrics]:
-        """Train one run from scratch, yielding each epoch's metrics as soon as it ends.
+        """Train one run, yielding each epoch's metrics as soon as it ends.
 
-        The metrics carry `run_id` (the store's id of the run). Stops early (after the
-        current epoch) when `stop` is set.
+        From scratch, or with `after = (k, snapshot)` from the state after epoch k, which
+        gives exactly the epochs k+1... of the uninterrupted run. The metrics carry `run_id`
+        (the store's id of the run). Stops early (after the current epoch) when `stop` is set.
         """
         tf = self._tf
         self.reset(seed)
+        first = 1
+        if after is not None:
+            first = after[0] + 1
+            self.restore(after[1])
         orders = orders if orders is not None else epoch_orders(seed, len(x), epochs)
         xt = tf.constant(x, tf.int32)
         yt = tf.constant(y, tf.float32)
         xv = tf.constant(x_val, tf.int32)
         yv = tf.constant(y_val, tf.float32)
-        for epoch in range(1, epochs + 1):
+        for epoch in range(first, epochs + 1):
             if stop is not None and stop.is_set():
                 return
             t0 = time.perf_counter()

@@ -380,3 +380,93 @@ def test_a_read_only_store_stops_the_grid_with_a_clear_error(small, tmp_path):
         with pytest.raises(StoreError, match="attempt to write a readonly database"):
             runner.run(store, exp_id, learned)
         assert [r.status for r in store.runs(exp_id)] == ["queued", "queued"]
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+def test_a_trainer_continued_from_a_snapshot_computes_the_uninterrupted_epochs(small):
+    from embtui.engine.trainer import TrainerCache
+
+    def values(metrics):  # everything but the wall time
+        return [dataclasses.replace(m, seconds=0.0) for m in metrics]
+
+    data = small.data
+    trainer = TrainerCache().get(small.config, "learned", None)
+    x, y = runner.training_subset(small, 10, 1)
+    fit = dict(seed=1, epochs=4)
+    whole = values(trainer.fit(x, y, data.x_val, data.y_val, **fit))
+    first_two = trainer.fit(x, y, data.x_val, data.y_val, **fit)
+    assert values([next(first_two), next(first_two)]) == whole[:2]
+    snapshot = trainer.snapshot()
+    rest = values(trainer.fit(x, y, data.x_val, data.y_val, **fit, after=(2, snapshot)))
+    assert rest == whole[2:]  # exactly: every weight and optimizer slot was restored
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues_from_it(three, small, tmp_path):
+    from embtui.engine.checkpoint import checkpoint_folder
+
+    stop = threading.Event()
+
+    def sink(event):
+        if isinstance(event, EpochMetrics) and event.epoch == 2:
+            stop.set()  # Ctrl-C during the first run's second epoch
+
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        assert runner.run(store, exp_id, small, sink=sink, stop=stop) == "cancelled"
+        first = store.runs(exp_id)[0]
+        assert (first.status, len(store.run_epochs(first.id))) == ("cancelled", 2)
+        folder = checkpoint_folder(store)
+        assert [p.name for p in folder.iterdir()] == [f"run-{first.id}.npz"]
+
+        events = []
+        assert runner.resume(store, exp_id, small, sink=events.append) == "done"
+        assert "  continuing from the checkpoint after epoch 2" in [
+            e.text for e in events if isinstance(e, Stage)
+        ]
+        trained = [(e.run_id, e.epoch) for e in events if isinstance(e, EpochMetrics)]
+        assert [n for run_id, n in trained if run_id == first.id] == [3, 4]
+        assert not folder.exists()  # every run done: no checkpoint left
+        resumed = histories_by_cell(store, exp_id)
+    with Store(three.store, create=False) as store:
+        theirs = histories_by_cell(store, three.experiment_id)
+    for cell, hist in resumed.items():
+        assert hist == theirs[cell], cell
+
+
+def test_a_checkpoint_of_another_experiment_is_never_used(small, tmp_path):
+    stop = threading.Event()
+
+    def sink(event):
+        if isinstance(event, EpochMetrics) and event.epoch == 2:
+            stop.set()
+
+    learned = dataclasses.replace(small, config=small.config.replace(embeddings=("learned",)))
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, learned)
+        runner.run(store, exp_id, learned, sink=sink, stop=stop)
+        # The same path, run id and cell, but another experiment (as after deleting a store
+        # and running the same grid again): its checkpoint must not be picked up.
+        store._db.execute("UPDATE experiments SET created = '2020-01-01T00:00:00+00:00'")
+        events = []
+        assert runner.resume(store, exp_id, learned, sink=events.append) == "done"
+        first = store.runs(exp_id)[0]
+        trained = [e.epoch for e in events if isinstance(e, EpochMetrics) and e.run_id == first.id]
+        assert trained == [1, 2, 3, 4]
+
+
+def test_runs_shorter_than_checkpoint_every_write_no_checkpoints(small, tmp_path, monkeypatch):
+    from embtui.engine import checkpoint
+
+    saved = []
+    monkeypatch.setattr(
+        checkpoint.RunCheckpoints, "save", lambda self, epoch, state: saved.append(epoch)
+    )
+    learned = dataclasses.replace(small, config=small.config.replace(embeddings=("learned",)))
+    every_epoch = dataclasses.replace(learned, config=learned.config.replace(checkpoint_every=0))
+    with Store(tmp_path / "s.sqlite") as store:
+        runner.run(store, runner.create(store, learned), learned)
+        assert saved == []  # 60 s by default: these runs take milliseconds
+        runner.run(store, runner.create(store, every_epoch), every_epoch)
+        assert saved == [1, 2, 3] * 2  # after each epoch but the last, for both runs
