@@ -1,10 +1,11 @@
 """Keep TensorFlow's start-up chatter out of embtui's terminal output.
 
-TensorFlow's native code writes several lines straight to file descriptor 2 when it loads
-(the absl "log messages before InitializeLog" notice, the oneDNN and CPU-instruction
-notices). They say nothing about the user's experiment and bury embtui's own one-line
-messages. While the CLI trains, descriptor 2 goes through a filter that drops exactly those
-notices and passes every other line through unchanged, so real errors still show.
+TensorFlow's native code writes several lines straight to file descriptor 2 when it loads:
+the absl "log messages before InitializeLog" notice, the oneDNN and CPU-instruction notices,
+and, from the CUDA build on a box without a GPU, "could not find cuda drivers". They say
+nothing about the user's experiment and bury embtui's own one-line messages. While the CLI
+trains, descriptor 2 goes through a filter that drops exactly those notices and passes
+every other line through unchanged, so real errors still show.
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ from contextlib import contextmanager
 NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|I\d{4} [\d:. ]+\d+ (port|cpu_feature_guard)\.cc:\d+\]"
+    rb"|I\d{4} [\d:. ]+\d+ cudart_stub\.cc:\d+\] Could not find cuda drivers"
     rb"|To enable the following instructions: .*rebuild TensorFlow)"
 )
+#: The CUDA build of TensorFlow on a box without an NVIDIA driver reports that it cannot
+#: initialise CUDA. With no driver that is expected (training runs on the CPU, and each run
+#: line says so); on a box that has a driver the same line is a real problem and stays.
+NO_DRIVER_NOISE = re.compile(rb"^E\d{4} [\d:. ]+\d+ cuda_platform\.cc:\d+\] failed call to cuInit")
+NVIDIA_DRIVER = "/proc/driver/nvidia/version"
+
+
+def is_noise(line: bytes, *, driver: bool) -> bool:
+    """Whether a line of TensorFlow's native output is start-up chatter to drop."""
+    return bool(NOISE.match(line) or (not driver and NO_DRIVER_NOISE.match(line)))
 
 
 @contextmanager
@@ -35,10 +47,12 @@ def tensorflow_notices_filtered() -> Iterator[None]:
     os.dup2(write_end, 2)
     os.close(write_end)
 
+    driver = os.path.exists(NVIDIA_DRIVER)
+
     def pump() -> None:
         with os.fdopen(read_end, "rb") as lines:
             for line in lines:
-                if not NOISE.match(line):
+                if not is_noise(line, driver=driver):
                     os.write(saved, line)
 
     thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
