@@ -49,7 +49,6 @@ the JAX backend turn off Keras' asynchronous dispatch), slowing down every fit i
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import socket
@@ -178,15 +177,13 @@ class EmbtuiCallback(keras.callbacks.Callback):
             "val_loss": float(logs["val_loss"]),
             "val_acc": float(logs[f"val_{acc}"]),
         }
-        for key, value in values.items():
-            if not math.isfinite(value):
-                shown = {"acc": acc, "val_acc": f"val_{acc}"}.get(key, key)
-                what = "NaN" if math.isnan(value) else "infinite"
-                self._end_run("failed", f"{shown} became {what} at epoch {number}")
-                return
         seconds = time.perf_counter() - self._epoch_start if self._epoch_start else 0.0
+        metrics = EpochMetrics(self.run_id, number, seconds=seconds, **values)
+        if problem := metrics.divergence():
+            self._end_run("failed", problem)
+            return
         store = self._open()
-        store.add_epoch(EpochMetrics(self.run_id, number, seconds=seconds, **values))
+        store.add_epoch(metrics)
         store.beat(self.experiment_id)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:

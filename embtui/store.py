@@ -11,6 +11,7 @@ turns into `interrupted` once its process is gone.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -91,6 +92,19 @@ class EpochMetrics:
     val_loss: float
     val_acc: float
     seconds: float
+
+    def divergence(self) -> str | None:
+        """Why these metrics cannot be stored (a NaN or infinite value), or None.
+
+        A run that diverges (a learning rate far too large) reports NaN; SQLite would keep
+        it as NULL, so the run ends `failed` with this text instead.
+        """
+        for name in ("loss", "val_loss", "acc", "val_acc"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                what = "NaN" if math.isnan(value) else "infinite"
+                return f"{name} became {what} at epoch {self.epoch}"
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return {

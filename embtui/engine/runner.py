@@ -15,7 +15,6 @@ The flow every front end shares:
 
 from __future__ import annotations
 
-import math
 import platform
 import threading
 import traceback
@@ -37,7 +36,7 @@ from embtui.engine.events import (
     ignore,
 )
 from embtui.errors import StoreError, one_line
-from embtui.store import HEARTBEAT_S, EpochMetrics, RunRow, Store, now
+from embtui.store import HEARTBEAT_S, ExperimentRow, RunRow, Store, now
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,6 @@ def run(
                     break
                 train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)
     except BaseException:
-        heart.stop()
         try:
             store.cancel_queued(experiment_id, "interrupted")
             store.set_experiment_status(experiment_id, "interrupted")
@@ -163,7 +161,8 @@ def run(
             pass  # the store cannot be written (disk full?): recover() will mark it later
         sink(ExperimentFinished(experiment_id, "interrupted"))
         raise
-    heart.stop()
+    finally:
+        heart.stop()
     if stop.is_set():
         store.cancel_queued(experiment_id, "cancelled")
     statuses = {r.status for r in store.runs(experiment_id)}
@@ -194,9 +193,8 @@ def train_one(
     glove = prepared.glove.matrix if (arm != "learned" and prepared.glove) else None
     coverage = prepared.glove.coverage if glove is not None else None
 
-    checkpoints = RunCheckpoints(
-        store, store.experiment(experiment_id), run_row, cfg.checkpoint_every
-    )
+    experiment = store.experiment(experiment_id)
+    checkpoints = RunCheckpoints(store, experiment, run_row, cfg.checkpoint_every)
 
     def finish(status: str, error: str | None = None) -> None:
         store.finish_run(run_row.id, status, error)
@@ -231,7 +229,7 @@ def train_one(
     x, y = training_subset(prepared, run_row.size, run_row.seed)
     data = prepared.data
     finished = kept
-    events = _event_log(cfg, experiment_id, run_row)
+    events = _event_log(cfg, experiment, run_row)
     if events is not None and resumed:
         for earlier in store.run_epochs(run_row.id):  # the log starts afresh: rewrite them
             events.write(earlier)
@@ -247,7 +245,7 @@ def train_one(
             run_id=run_row.id,
             after=(resumed.epoch, resumed.state) if resumed else None,
         ):
-            if problem := diverged(metrics):
+            if problem := metrics.divergence():
                 finish("failed", problem)
                 return
             store.add_epoch(metrics)
@@ -274,19 +272,13 @@ def train_one(
         finish("done")
 
 
-def _event_log(cfg: ExperimentConfig, experiment_id: int, run_row: RunRow) -> Any:
+def _event_log(cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow) -> Any:
     """The run's TensorBoard event log when the experiment asks for one (tensorboard_dir)."""
     if not cfg.tensorboard_dir:
         return None
     from embtui.export.tensorboard import RunEventLog
 
-    return RunEventLog(cfg.tensorboard_dir, _Named(experiment_id, cfg.name), run_row)
-
-
-@dataclass(frozen=True)
-class _Named:
-    id: int
-    name: str
+    return RunEventLog(cfg.tensorboard_dir, experiment, run_row)
 
 
 def _usable(
@@ -299,16 +291,6 @@ def _usable(
     if stored[: checkpoint.epoch] != list(range(1, checkpoint.epoch + 1)):
         return None
     return checkpoint
-
-
-def diverged(m: EpochMetrics) -> str | None:
-    """Why an epoch's metrics cannot be trusted (a NaN or infinite loss), or None."""
-    for name in ("loss", "val_loss", "acc", "val_acc"):
-        value = getattr(m, name)
-        if not math.isfinite(value):
-            what = "NaN" if math.isnan(value) else "infinite"
-            return f"{name} became {what} at epoch {m.epoch}"
-    return None
 
 
 def _log_failure(store: Store, run_row: RunRow, exc: BaseException) -> str:
