@@ -598,3 +598,13 @@ def test_an_export_that_fails_midway_leaves_the_old_file_intact(tmp_path, monkey
         write_atomically(target, "# a much longer new summary\n" * 1000)
     assert target.read_text() == "the summary of last week\n"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
+
+
+def test_the_cli_offers_exactly_the_export_formats():
+    """cli.py spells the formats out (importing the exporters would slow `--help`)."""
+    from embtui.cli import build_parser
+    from embtui.export import FORMATS
+
+    export = build_parser()._subparsers._group_actions[0].choices["export"]
+    (fmt,) = [a for a in export._actions if a.dest == "format"]
+    assert tuple(fmt.choices) == FORMATS
