@@ -335,7 +335,7 @@ def run_console(
 
     app = EmbtuiApp(store_path, config, cwd)
     try:
-        with native_stderr_to(app.store.path.with_suffix(".log")):
+        with native_stderr_to(app.store.log_path):
             result = app.run()
     finally:
         # If the app ended without the quit flow (a signal, a crash), let the training
