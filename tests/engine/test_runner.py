@@ -32,6 +32,14 @@ def histories_by_cell(store: Store, exp_id: int) -> dict[tuple[int, str, int], l
     return {(r.size, r.embedding, r.seed): history(store, r.id) for r in store.runs(exp_id)}
 
 
+def assert_same_as_uninterrupted(histories: dict, three) -> None:
+    """Every cell's history equals the same cell's in the uninterrupted 3-seed grid."""
+    with Store(three.store, create=False) as store:
+        theirs = histories_by_cell(store, three.experiment_id)
+    for cell, hist in histories.items():
+        assert hist == theirs[cell], cell
+
+
 @pytest.fixture(scope="module")
 def three(three_seed_experiment):
     return three_seed_experiment
@@ -157,11 +165,8 @@ def test_a_run_depends_only_on_its_cell_not_on_the_grid_around_it(three, small, 
         exp_id = runner.create(store, small)
         assert runner.run(store, exp_id, small) == "done"
         mine = histories_by_cell(store, exp_id)
-    with Store(three.store, create=False) as store:
-        theirs = histories_by_cell(store, three.experiment_id)
     assert len(mine) == 4
-    for cell, hist in mine.items():
-        assert hist == theirs[cell], cell
+    assert_same_as_uninterrupted(mine, three)
 
 
 def test_stop_cancels_cleanly_and_resume_finishes_the_same_results(three, small, tmp_path):
@@ -189,10 +194,7 @@ def test_stop_cancels_cleanly_and_resume_finishes_the_same_results(three, small,
         assert [r.status for r in store.runs(exp_id)] == ["done"] * 4
         assert store.experiment(exp_id).status == "done"
         resumed = histories_by_cell(store, exp_id)
-    with Store(three.store, create=False) as store:
-        theirs = histories_by_cell(store, three.experiment_id)
-    for cell, hist in resumed.items():
-        assert hist == theirs[cell], cell
+    assert_same_as_uninterrupted(resumed, three)
 
 
 def test_an_exception_in_the_sink_marks_the_experiment_interrupted(small, tmp_path):
@@ -429,10 +431,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_from_it(three, small, tm
         assert [n for run_id, n in trained if run_id == first.id] == [3, 4]
         assert not folder.exists()  # every run done: no checkpoint left
         resumed = histories_by_cell(store, exp_id)
-    with Store(three.store, create=False) as store:
-        theirs = histories_by_cell(store, three.experiment_id)
-    for cell, hist in resumed.items():
-        assert hist == theirs[cell], cell
+    assert_same_as_uninterrupted(resumed, three)
 
 
 def test_a_checkpoint_of_another_experiment_is_never_used(small, tmp_path):
