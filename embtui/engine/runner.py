@@ -10,7 +10,8 @@ The flow every front end shares:
    order, writing each epoch to the store (one transaction each) and telling the sink.
    Setting `stop` ends training after the current epoch; the runs left are `cancelled`.
 
-`resume` queues again what an interrupted or cancelled experiment did not finish.
+`resume` queues again what an interrupted or cancelled experiment did not finish; a run
+with a checkpoint continues from it (see `embtui.engine.checkpoint`).
 """
 
 from __future__ import annotations
@@ -353,7 +354,8 @@ def resume(
     sink: Sink = ignore,
     stop: threading.Event | None = None,
 ) -> str:
-    """Finish an interrupted, cancelled or failed experiment: rerun every run not done."""
+    """Finish an interrupted, cancelled or failed experiment: every run not done trains
+    again, continuing from its checkpoint where it has one."""
     store.reopen_runs(experiment_id)
     return run(store, experiment_id, prepared, sink=sink, stop=stop)
 
