@@ -115,14 +115,19 @@ def write_glove(path: Path, vectors: dict[str, Sequence[float]] | None = None) -
     """A GloVe text file: `word v1 ... vd` per line."""
     vectors = TINY_GLOVE if vectors is None else vectors
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "".join(f"{w} {' '.join(repr(float(v)) for v in vec)}\n" for w, vec in vectors.items()),
-        encoding="utf-8",
-    )
+    path.write_text(glove_lines(vectors), encoding="utf-8")
     return path
 
 
-def _ragged(reviews: Sequence[Sequence[int]]) -> np.ndarray:
+def glove_lines(vectors: dict[str, Sequence[float]]) -> str:
+    """GloVe's text format: `word v1 ... vd` per line, each value exact (repr)."""
+    return "".join(
+        f"{word} {' '.join(repr(float(v)) for v in vec)}\n" for word, vec in vectors.items()
+    )
+
+
+def ragged(reviews: Sequence[Sequence[int]]) -> np.ndarray:
+    """An object array of int lists, as keras' imdb.npz stores its reviews."""
     array = np.empty(len(reviews), dtype=object)
     for i, review in enumerate(reviews):
         array[i] = list(review)
@@ -138,9 +143,9 @@ def write_npz(folder: Path, n_train: int = 60, n_test: int = 30) -> Path:
     path = folder / "imdb.npz"
     np.savez(
         path,
-        x_train=_ragged([[ranks[w] for w in words] for words, _ in train]),
+        x_train=ragged([[ranks[w] for w in words] for words, _ in train]),
         y_train=np.array([label for _, label in train], dtype=np.int64),
-        x_test=_ragged([[ranks[w] for w in words] for words, _ in test]),
+        x_test=ragged([[ranks[w] for w in words] for words, _ in test]),
         y_test=np.array([label for _, label in test], dtype=np.int64),
     )
     (folder / "imdb_word_index.json").write_text(json.dumps(ranks), encoding="utf-8")

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import glove_lines, ragged
+
 # ../shared relative to the project root, where the shared data lives on the build machines.
 REAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb_reviews_5k.csv"
 
@@ -28,12 +30,6 @@ GLOVE = {
     "great": [-1.5, 2.25, 0.0, -4.0],
     "film": [2.5, -1.25, 3.5, 0.25],
 }
-
-
-def glove_lines(vectors: dict[str, Sequence[float]]) -> str:
-    return "".join(
-        f"{word} {' '.join(repr(float(v)) for v in vec)}\n" for word, vec in vectors.items()
-    )
 
 
 @pytest.fixture
@@ -93,14 +89,6 @@ def acl_folder(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return write
-
-
-def ragged(reviews: Sequence[Sequence[int]]) -> np.ndarray:
-    """An object array of int lists, as keras' imdb.npz stores its reviews."""
-    array = np.empty(len(reviews), dtype=object)
-    for i, review in enumerate(reviews):
-        array[i] = list(review)
-    return array
 
 
 @pytest.fixture
