@@ -1,10 +1,10 @@
 """Dataset sources for the IMDB sentiment experiments, as padded integer sequences.
 
-Every source (the Keras download, a Keras-format ``imdb.npz``, a CSV/TSV file, an ``aclImdb``
-folder) is turned into the same thing: int32 sequences that follow the index convention of
-``keras.datasets.imdb.load_data`` with its defaults, so that a GloVe matrix built from
-``Dataset.word_index`` lines up row for row with what the Embedding layer looks up, whichever
-source the data came from:
+Every source (the Keras download, a Keras-format ``imdb.npz``, a CSV/TSV file, gzipped or not,
+an ``aclImdb`` folder) is turned into the same thing: int32 sequences that follow the index
+convention of ``keras.datasets.imdb.load_data`` with its defaults, so that a GloVe matrix built
+from ``Dataset.word_index`` lines up row for row with what the Embedding layer looks up,
+whichever source the data came from:
 
 * 0 is padding, 1 the start token prepended to every review, 2 out-of-vocabulary;
 * a word of frequency rank r (1 = most frequent) has index r + 3, so the most frequent word is
@@ -14,11 +14,17 @@ source the data came from:
 
 TensorFlow is imported only for the "keras-imdb" source: it takes seconds to import, and the
 TUI and the tests of the other sources must not pay for it.
+
+Every file a user names is read only if it is a regular file (``embtui.files.regular_file``: a
+FIFO would block, ``/dev/zero`` never ends), and nothing a file declares or expands to may
+exceed the limits below; a damaged compressed file, like any other bad input, is one
+`DataError` line naming the file.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import itertools
 import json
@@ -27,15 +33,18 @@ import pickle
 import re
 import string
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
 from embtui.engine import cache
 from embtui.errors import DataError
+from embtui.files import regular_file
 
 PAD = 0
 START = 1
@@ -48,7 +57,30 @@ KERAS_IMDB_SEED = 113
 # Seed of the row shuffle of CSV/TSV files and aclImdb folders.
 TEXT_SPLIT_SEED = 0
 
-ALLOWED_FORMS = "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file or an aclImdb folder"
+ALLOWED_FORMS = (
+    "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file (or .csv.gz/.tsv.gz) "
+    "or an aclImdb folder"
+)
+
+# What a dataset may make embtui read. Real files are far below each: IMDB's word index is
+# 1.6 MB, its longest review 14 KB, its imdb.npz expands to about 60 MB and a CSV of all
+# 50,000 reviews is 66 MB.
+#: The largest word index JSON read (a bigger one is not a word index).
+WORD_INDEX_MAX_BYTES = 100 * 1024 * 1024
+#: The largest single review file of an aclImdb folder.
+REVIEW_MAX_BYTES = 10 * 1024 * 1024
+#: The most that all members of an .npz together may declare as their uncompressed size,
+#: checked before any is read: a 3 MB zip can expand to gigabytes.
+NPZ_MAX_BYTES = 2 * 1024**3
+#: The most a gzipped CSV/TSV may expand to while it is read.
+GZIP_MAX_BYTES = 2 * 1024**3
+# What the gzip and zlib modules raise on a damaged stream: a bad deflate block, a stream
+# that ends early, a wrong CRC or a file that is not gzip (BadGzipFile is an OSError).
+GZIP_ERRORS = (zlib.error, EOFError, gzip.BadGzipFile)
+# The compression methods Python's zipfile reads (numpy writes the first two).
+_ZIP_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
 
 _BREAK = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)
 # The characters that Keras TextVectorization's default standardize removes
@@ -82,7 +114,7 @@ def load_dataset(
     val_size: int,
     word_index_path: str | None = None,
 ) -> Dataset:
-    """Load `dataset` ("keras-imdb", a .npz, .csv, .tsv path or an aclImdb folder).
+    """Load `dataset` ("keras-imdb", a .npz, .csv, .tsv (.gz) path or an aclImdb folder).
 
     One entry point for all sources so that the runner and the CLI never care where the
     reviews came from; every source yields the same index convention (see the module doc).
@@ -91,12 +123,14 @@ def load_dataset(
     if dataset == "keras-imdb":
         return _load_keras_imdb(vocab_size, maxlen, val_size)
     path = Path(os.path.expanduser(dataset))
-    suffix = path.suffix.lower()
-    if suffix in (".npz", ".csv", ".tsv") and not path.is_file():
+    is_npz = path.suffix.lower() == ".npz"
+    if (is_npz or table_kind(path)) and not path.exists():
         raise DataError(f"dataset {dataset}: no such file; use {ALLOWED_FORMS}")
-    if suffix == ".npz":
+    # A path that exists but is not a regular file (a FIFO, a device, a folder named
+    # x.csv) is refused by the reader, before it is opened.
+    if is_npz:
         return _load_npz(dataset, path, vocab_size, maxlen, val_size, word_index_path)
-    if suffix in (".csv", ".tsv"):
+    if table_kind(path):
         return _load_csv(dataset, path, vocab_size, maxlen, val_size)
     if path.is_dir():
         return _load_aclimdb(dataset, path, vocab_size, maxlen, val_size)
@@ -166,7 +200,7 @@ def load_dataset_cached(
 
 
 def _text_source_identity(dataset: str) -> list | None:
-    """What identifies a CSV/TSV file or an aclImdb folder's contents; None for others.
+    """What identifies a CSV/TSV file (gzipped or not) or an aclImdb folder; None for others.
 
     A file: its path, size and modification time. A folder: the same for each of its four
     split folders plus their file counts (adding, removing or renaming reviews changes
@@ -176,7 +210,7 @@ def _text_source_identity(dataset: str) -> list | None:
         return None
     path = Path(os.path.expanduser(dataset))
     try:
-        if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
+        if table_kind(path) and path.is_file():
             return ["file", *cache.file_identity(path)]
         if path.is_dir():
             parts: list = ["aclImdb", str(path.resolve())]
@@ -300,26 +334,74 @@ def _load_csv(name: str, path: Path, vocab_size: int, maxlen: int, val_size: int
     order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(n)
     val_rows, train_rows = order[:val_size], order[val_size:]
     y = np.asarray(labels, dtype=np.int32)
-    kind = "TSV" if path.suffix.lower() == ".tsv" else "CSV"
     return _text_dataset(
         ([texts[i] for i in train_rows], y[train_rows]),
         ([texts[i] for i in val_rows], y[val_rows]),
         vocab_size,
         maxlen,
-        f"{kind} {name} ({len(train_rows)} train / {val_size} val)",
+        f"{table_kind(path)} {name} ({len(train_rows)} train / {val_size} val)",
     )
+
+
+def table_kind(path: Path) -> str | None:
+    """The kind of a .csv or .tsv file, gzipped (.csv.gz) or not: "CSV", "TSV"; else None."""
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".csv"):
+        return "CSV"
+    if name.endswith(".tsv"):
+        return "TSV"
+    return None
+
+
+class _Capped(io.RawIOBase):
+    """A decompressing reader that stops with one line past `limit` bytes (a gzip bomb)."""
+
+    def __init__(self, inner: gzip.GzipFile, limit: int, name: str) -> None:
+        super().__init__()
+        self._inner, self._limit, self._name, self._seen = inner, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._inner.readinto(buffer)
+        self._seen += n
+        if self._seen > self._limit:
+            raise DataError(
+                f"{self._name}: expands to more than {self._limit:,} bytes, the most embtui "
+                "reads from a gzipped file"
+            )
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def open_table(name: str, path: Path) -> TextIO:
+    """A CSV/TSV file as text for the csv module: UTF-8, with or without the byte-order mark
+    that Excel writes, decompressed on the fly when the name ends in .gz.
+
+    Refused in one line unless it is a regular file; a gzipped file stops past
+    GZIP_MAX_BYTES. Reading a damaged .gz raises one of GZIP_ERRORS.
+    """
+    regular_file(path, name=name, error=DataError)
+    if not path.name.lower().endswith(".gz"):
+        return open(path, encoding="utf-8-sig", newline="")
+    raw = _Capped(gzip.GzipFile(path, "rb"), GZIP_MAX_BYTES, name)
+    return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
 
 
 def read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
     """Read the text and 0/1 label of every row, reporting the first bad row by line number."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = "\t" if table_kind(path) == "TSV" else ","
     # Real reviews reach 13,000+ characters; the csv module's default field limit is 131,072,
     # raised so that any single review fits.
     csv.field_size_limit(2**31 - 1)
     texts: list[str] = []
     labels: list[int] = []
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open_table(name, path) as handle:
             reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
@@ -350,8 +432,10 @@ def read_reviews_table(name: str, path: Path) -> tuple[list[str], list[int]]:
         raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise DataError(f"{name}: not a readable CSV/TSV file ({exc})") from None
+    except GZIP_ERRORS as exc:
+        raise DataError(f"{name}: damaged gzip data ({exc})") from None
     except OSError as exc:
-        raise DataError(f"{name}: cannot read ({exc.strerror})") from None
+        raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if not texts:
         raise DataError(f"{name}: no reviews after the header")
     return texts, labels
@@ -405,18 +489,36 @@ def _read_acl_split(name: str, root: Path, split: str) -> tuple[list[str], list[
     texts: list[str] = []
     labels: list[int] = []
     for label_name, label in (("pos", 1), ("neg", 0)):
-        folder = root / split / label_name
-        if not folder.is_dir():
-            raise DataError(
-                f"{name}: missing folder {split}/{label_name}; an aclImdb folder holds "
-                "train/pos, train/neg, test/pos and test/neg with one review per .txt file"
-            )
-        for file in sorted(folder.glob("*.txt")):
-            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+        for file in acl_reviews(name, root, f"{split}/{label_name}"):
+            texts.append(file.read_text(encoding="utf-8-sig", errors="replace"))
             labels.append(label)
     if not texts:
         raise DataError(f"{name}: no .txt reviews in {split}/pos or {split}/neg")
     return texts, labels
+
+
+def acl_reviews(name: str, root: Path, folder: str) -> list[Path]:
+    """The review files of one aclImdb folder ("train/pos"...), sorted by name.
+
+    Every entry named *.txt must be a regular file of at most REVIEW_MAX_BYTES: a folder, a
+    FIFO, a device or a broken link among the reviews is refused in one line naming it,
+    before any is opened. `embtui doctor` counts reviews with it.
+    """
+    path = root / folder
+    if not path.is_dir():
+        raise DataError(
+            f"{name}: missing folder {folder}; an aclImdb folder holds "
+            "train/pos, train/neg, test/pos and test/neg with one review per .txt file"
+        )
+    files = sorted(path.glob("*.txt"))
+    for file in files:
+        shown = os.path.join(name, folder, file.name)
+        if file.is_symlink() and not file.exists():
+            raise DataError(
+                f"{shown}: a symbolic link to {os.readlink(file)}, which does not exist"
+            )
+        regular_file(file, name=shown, max_bytes=REVIEW_MAX_BYTES, error=DataError)
+    return files
 
 
 # --- Keras imdb: the download and .npz files in its format ------------------------------------
@@ -472,6 +574,7 @@ def _load_npz(
             raise DataError(
                 f"{name}: no {key} array; a Keras imdb .npz holds x_train, y_train, x_test, y_test"
             )
+    check_npz_shapes(name, {key: array.shape for key, array in arrays.items()})
     ranks = _read_ranks(name, path, word_index_path)
     x_train, y_train = arrays["x_train"], _labels(name, "y_train", arrays["y_train"])
     x_test, y_test = arrays["x_test"], _labels(name, "y_test", arrays["y_test"])
@@ -523,6 +626,25 @@ def _ranks_to_sequences(
     return _pad_flat(flat, lengths, maxlen, START)
 
 
+def check_npz_shapes(name: str, shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """Refuse arrays of the wrong rank in one line; `embtui doctor` passes header shapes.
+
+    Reviews are one per row: x_* 1-d (of lists of word ranks, as Keras saves them) or 2-d
+    (a padded matrix of ranks); labels y_* are 1-d.
+    """
+    for key in ("x_train", "x_test"):
+        if key in shapes and len(shapes[key]) not in (1, 2):
+            raise DataError(
+                f"{name}: {key} is a {len(shapes[key])}-d array; expected one review per row "
+                "(1-d, of lists of word ranks, or a 2-d matrix of ranks)"
+            )
+    for key in ("y_train", "y_test"):
+        if key in shapes and len(shapes[key]) != 1:
+            raise DataError(
+                f"{name}: {key} is a {len(shapes[key])}-d array; expected a 1-d array of 0/1 labels"
+            )
+
+
 def _labels(name: str, key: str, values: np.ndarray) -> np.ndarray:
     labels = np.asarray(values)
     if labels.ndim != 1 or labels.dtype.kind not in "iub" or not np.isin(labels, (0, 1)).all():
@@ -534,15 +656,18 @@ def _read_ranks(name: str, path: Path, word_index_path: str | None) -> dict[str,
     source = Path(os.path.expanduser(word_index_path)) if word_index_path else None
     if source is None:
         source = path.with_name("imdb_word_index.json")
-        if not source.is_file():
+        if not source.exists():
             raise DataError(
                 f"{name}: no imdb_word_index.json beside it; put it there or set "
                 "word_index_path to the JSON file (word -> frequency rank)"
             )
+    regular_file(
+        source, name=f"word_index {source}", max_bytes=WORD_INDEX_MAX_BYTES, error=DataError
+    )
     try:
-        ranks = json.loads(source.read_text(encoding="utf-8"))
+        ranks = json.loads(source.read_text(encoding="utf-8-sig"))
     except OSError as exc:
-        raise DataError(f"word_index_path {source}: cannot read ({exc.strerror})") from None
+        raise DataError(f"word_index {source}: cannot read ({exc.strerror})") from None
     except ValueError as exc:
         raise DataError(f"{source}: not valid JSON ({exc})") from None
     if not isinstance(ranks, dict) or not all(
@@ -585,21 +710,65 @@ def read_npz(name: str, path: Path) -> dict[str, np.ndarray]:
 
     Object arrays (the ragged reviews) are pickle streams, and ``np.load(allow_pickle=True)``
     would execute whatever a tampered file asks for; here numeric arrays load with pickling
-    off and object arrays through an unpickler that only rebuilds numpy arrays.
+    off and object arrays through an unpickler that only rebuilds numpy arrays. Before any
+    member is read, `npz_members` checks what each declares.
     """
+    regular_file(path, name=name, error=DataError)
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                if not member.endswith(".npy"):
+            for info in npz_members(name, archive):
+                if not info.filename.endswith(".npy"):
                     continue
-                key = member[: -len(".npy")]
-                with archive.open(member) as raw:
-                    buffer = io.BytesIO(raw.read())
+                key = info.filename[: -len(".npy")]
+                buffer = io.BytesIO(_member_bytes(name, archive, info))
                 arrays[key] = _read_npy(f"{name}: {key}", buffer)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"{name}: not a readable .npz archive ({exc})") from None
     return arrays
+
+
+def npz_members(name: str, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members of an .npz, refused in one line, before any is read, when one is
+    encrypted or compressed in a way zipfile cannot read, or when together they declare
+    more than NPZ_MAX_BYTES uncompressed (a zip bomb). zipfile never returns more than a
+    member declares, so the declared sizes bound what reading can take.
+    `embtui doctor` checks .npz files with it.
+    """
+    members = archive.infolist()
+    for info in members:
+        if info.flag_bits & 0x1:
+            raise DataError(
+                f"{name}: {info.filename} is encrypted; embtui reads only unencrypted .npz "
+                "files (as numpy.savez writes them)"
+            )
+        if info.compress_type not in _ZIP_METHODS:
+            raise DataError(
+                f"{name}: {info.filename} is compressed with method {info.compress_type}, "
+                "which Python's zipfile cannot read; save it again with numpy.savez or "
+                "numpy.savez_compressed"
+            )
+    total = sum(info.file_size for info in members)
+    if total > NPZ_MAX_BYTES:
+        largest = max(members, key=lambda info: info.file_size)
+        raise DataError(
+            f"{name}: its members expand to {total:,} bytes ({largest.filename} "
+            f"{largest.file_size:,}), more than the {NPZ_MAX_BYTES:,} "
+            f"({NPZ_MAX_BYTES / 1024**3:g} GiB) embtui reads from an .npz"
+        )
+    return members
+
+
+def _member_bytes(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    try:
+        with archive.open(info) as raw:
+            return raw.read()
+    except zipfile.BadZipFile:
+        raise
+    except Exception as exc:
+        # zlib, bz2 and lzma raise their own errors on damaged bytes (zlib.error,
+        # EOFError, OSError, LZMAError), zipfile a RuntimeError or NotImplementedError.
+        raise DataError(f"{name}: {info.filename}: damaged compressed data ({exc})") from None
 
 
 def _read_npy(where: str, buffer: io.BytesIO) -> np.ndarray:

@@ -19,6 +19,8 @@ from embtui.engine.data import (
     tokenize,
 )
 from embtui.errors import DataError, EmbtuiError
+from tests import bad_files
+from tests.conftest import ragged
 
 
 def content(row: np.ndarray) -> list[int]:
@@ -374,3 +376,261 @@ def test_cached_aclimdb_matches_a_fresh_load(acl_folder, tmp_path):
     cached = load_dataset_cached(str(root), cache_dir=str(tmp_path / "c"), **kw)
     again = load_dataset_cached(str(root), cache_dir=str(tmp_path / "c"), **kw)
     assert _same(cached, again) and _same(cached, load_dataset(str(root), **kw))
+
+
+# --- files that would hang, exhaust memory or crash a reader ---------------------------------
+
+
+def _load(path: Path | str, **kw) -> object:
+    return load_dataset(str(path), vocab_size=10, maxlen=3, val_size=1, **kw)
+
+
+def _one_line_data_error(exc: BaseException, *fragments: str) -> str:
+    assert isinstance(exc, DataError), repr(exc)
+    message = str(exc)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
+
+
+@pytest.mark.parametrize("name", ["reviews.csv", "reviews.tsv", "reviews.csv.gz", "imdb.npz"])
+def test_a_fifo_as_the_dataset_is_refused_before_it_is_opened(tmp_path, name):
+    path = bad_files.fifo(tmp_path / name)
+    exc = bad_files.raised_within(5, lambda: _load(path), path)
+    _one_line_data_error(exc, str(path), "a FIFO (named pipe), not a regular file")
+
+
+@pytest.mark.parametrize("name", ["reviews.csv", "imdb.npz", "reviews.tsv.gz"])
+def test_a_device_as_the_dataset_is_refused_before_it_is_opened(tmp_path, name):
+    path = tmp_path / name
+    path.symlink_to("/dev/zero")
+    exc = bad_files.raised_within(5, lambda: _load(path))
+    _one_line_data_error(exc, str(path), "a character device, not a regular file")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_word_index_that_is_a_fifo_or_a_device_is_refused(keras_npz, tmp_path, kind):
+    npz = keras_npz([[1]], [1], [[1]], [0], ranks=None)
+    if kind == "fifo":
+        ranks = bad_files.fifo(tmp_path / "ranks.json")
+        what = "a FIFO (named pipe)"
+    else:
+        ranks = tmp_path / "ranks.json"
+        ranks.symlink_to("/dev/null")
+        what = "a character device"
+    exc = bad_files.raised_within(5, lambda: _load(npz, word_index_path=str(ranks)), ranks)
+    _one_line_data_error(exc, str(ranks), what)
+
+
+def test_a_word_index_over_100_mb_is_refused_naming_the_limit(keras_npz, tmp_path):
+    from embtui.engine.data import WORD_INDEX_MAX_BYTES
+
+    npz = keras_npz([[1]], [1], [[1]], [0], ranks=None)
+    assert WORD_INDEX_MAX_BYTES == 100 * 1024 * 1024
+    ranks = bad_files.sparse(tmp_path / "ranks.json", WORD_INDEX_MAX_BYTES + 1)
+    with pytest.raises(DataError) as err:
+        _load(npz, word_index_path=str(ranks))
+    _one_line_data_error(err.value, str(ranks), "104,857,601 bytes", "104,857,600")
+
+
+def _acl_with(acl_folder, make) -> tuple[Path, Path]:
+    root = acl_folder({split: {"pos": ["good"], "neg": ["bad"]} for split in ("train", "test")})
+    entry = root / "train" / "pos" / "x.txt"
+    make(entry)
+    return root, entry
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("folder", "a folder, not a regular file"),
+        ("fifo", "a FIFO (named pipe), not a regular file"),
+        ("device", "a character device, not a regular file"),
+        ("broken link", "a symbolic link to"),
+    ],
+)
+def test_aclimdb_entries_that_are_not_regular_files_are_named(acl_folder, kind, what):
+    makers = {
+        "folder": lambda p: p.mkdir(),
+        "fifo": bad_files.fifo,
+        "device": lambda p: p.symlink_to("/dev/null"),
+        "broken link": lambda p: p.symlink_to(p.parent / "gone.txt"),
+    }
+    root, entry = _acl_with(acl_folder, makers[kind])
+    exc = bad_files.raised_within(5, lambda: _load(root), entry)
+    message = _one_line_data_error(exc, f"{root}/train/pos/x.txt: ", what)
+    if kind == "broken link":
+        assert message.endswith("gone.txt, which does not exist")
+
+
+def test_an_aclimdb_review_over_10_mb_is_refused_naming_the_limit(acl_folder):
+    from embtui.engine.data import REVIEW_MAX_BYTES
+
+    assert REVIEW_MAX_BYTES == 10 * 1024 * 1024
+    root, _ = _acl_with(acl_folder, lambda p: bad_files.sparse(p, REVIEW_MAX_BYTES + 1))
+    with pytest.raises(DataError) as err:
+        _load(root)
+    _one_line_data_error(err.value, f"{root}/train/pos/x.txt: ", "10,485,761", "10,485,760")
+
+
+def test_an_npz_zip_bomb_is_refused_at_once_from_its_declared_sizes(tmp_path):
+    import time
+    import tracemalloc
+
+    from embtui.engine.data import NPZ_MAX_BYTES
+
+    assert NPZ_MAX_BYTES == 2 * 1024**3
+    path = bad_files.zip_bomb(tmp_path / "bomb.npz")
+    assert path.stat().st_size < 4_000_000  # 3 MB on disk, 3.1 GB expanded
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(DataError) as err:
+            _load(path)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0 and peak < 20_000_000
+    _one_line_data_error(
+        err.value, str(path), "x_train.npy", "3,145,728,000 bytes", "2,147,483,648 (2 GiB)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("corrupt", "x_train.npy: damaged compressed data (Error -3 "),
+        ("encrypted", "x_train.npy is encrypted"),
+        ("deflate64", "x_train.npy is compressed with method 9"),
+    ],
+)
+def test_npz_members_zipfile_cannot_decompress_are_one_line_errors(tmp_path, kind, what):
+    path = bad_files.damaged_npz(tmp_path / f"{kind}.npz", kind)
+    with pytest.raises(DataError) as err:
+        _load(path)
+    _one_line_data_error(err.value, str(path), what)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "what"),
+    [
+        ({"x_train": np.int64(5)}, "x_train is a 0-d array"),
+        ({"x_test": np.zeros((2, 2, 2), dtype=np.int64)}, "x_test is a 3-d array"),
+        ({"y_train": np.ones((3, 1), dtype=np.int64)}, "y_train is a 2-d array"),
+        ({"y_test": np.int64(1)}, "y_test is a 0-d array"),
+    ],
+)
+def test_npz_arrays_of_the_wrong_rank_are_one_line_errors(tmp_path, arrays, what):
+    fine = {
+        "x_train": ragged([[1, 2], [3], [1]]),
+        "y_train": np.array([1, 0, 1]),
+        "x_test": ragged([[1], [2]]),
+        "y_test": np.array([0, 1]),
+    }
+    path = bad_files.npz_of(tmp_path / "ranked.npz", **{**fine, **arrays})
+    with pytest.raises(DataError) as err:
+        _load(path)
+    _one_line_data_error(err.value, str(path), what)
+
+
+def test_npz_of_2d_rank_matrices_reads_like_the_ragged_lists(tmp_path):
+    """A padded 2-d integer x is one review per row, as keras' load_data treats it."""
+    matrix = bad_files.npz_of(
+        tmp_path / "m" / "imdb.npz",
+        x_train=np.array([[1, 2], [3, 1]]),
+        y_train=np.array([1, 0]),
+        x_test=np.array([[2, 2]]),
+        y_test=np.array([0]),
+    )
+    lists = bad_files.npz_of(
+        tmp_path / "l" / "imdb.npz",
+        x_train=ragged([[1, 2], [3, 1]]),
+        y_train=np.array([1, 0]),
+        x_test=ragged([[2, 2]]),
+        y_test=np.array([0]),
+    )
+    a, b = _load(matrix), _load(lists)
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.x_val, b.x_val)
+
+
+# --- Excel's byte-order mark ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["reviews.csv", "reviews.tsv"])
+def test_a_csv_with_a_bom_reads_exactly_like_one_without(tmp_path, name):
+    sep = "\t" if name.endswith(".tsv") else ","
+    rows = [("good film", 1), ("bad film", 0), ("great good film", 1), ("awful bad", 0)] * 2
+    text = f"text{sep}label\r\n" + "".join(f"{t}{sep}{y}\r\n" for t, y in rows)
+    plain = tmp_path / "plain" / name
+    plain.parent.mkdir()
+    plain.write_text(text, encoding="utf-8", newline="")
+    excel = bad_files.with_bom(tmp_path / "excel" / name, text)
+    kw = dict(vocab_size=20, maxlen=5, val_size=2)
+    a, b = load_dataset(str(plain), **kw), load_dataset(str(excel), **kw)
+    for key in ("x_train", "y_train", "x_val", "y_val"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    assert a.word_index == b.word_index and "\ufeff" not in "".join(b.word_index)
+
+
+def test_a_word_index_with_a_bom_is_read(keras_npz, tmp_path):
+    npz = keras_npz([[1, 2]], [1], [[2]], [0], ranks=None)
+    ranks = bad_files.with_bom(tmp_path / "ranks.json", '{"movie": 1, "good": 2}')
+    ds = _load(npz, word_index_path=str(ranks))
+    assert ds.word_index == {"movie": 4, "good": 5}
+
+
+# --- gzipped CSV/TSV ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["reviews.csv", "reviews.tsv"])
+def test_a_gzipped_csv_or_tsv_gives_the_same_dataset_as_the_plain_file(csv_file, name):
+    rows = [(f"a good film number {i}", 1) for i in range(6)]
+    rows += [(f"a bad film, number {i}\nover two lines", 0) for i in range(6)]
+    plain = csv_file(rows, name=name)
+    packed = plain.with_name(name + ".gz")
+    packed.write_bytes(bad_files.gzip_bytes(plain.read_bytes()))
+    kw = dict(vocab_size=30, maxlen=8, val_size=4)
+    a, b = load_dataset(str(plain), **kw), load_dataset(str(packed), **kw)
+    for key in ("x_train", "y_train", "x_val", "y_val"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    assert a.word_index == b.word_index
+    kind = "TSV" if name.endswith(".tsv") else "CSV"
+    assert b.source == f"{kind} {packed} (8 train / 4 val)"
+
+
+def test_a_gzipped_csv_is_cached_under_its_own_identity(csv_file, tmp_path):
+    rows = [("good film", 1), ("bad film", 0)] * 4
+    packed = tmp_path / "reviews.csv.gz"
+    packed.write_bytes(bad_files.gzip_bytes(csv_file(rows).read_bytes()))
+    kw = dict(vocab_size=20, maxlen=4, val_size=2, cache_dir=str(tmp_path / "cache"))
+    first = load_dataset_cached(str(packed), **kw)
+    assert len(list((tmp_path / "cache").glob("data-*.npz"))) == 1
+    assert _same(first, load_dataset_cached(str(packed), **kw))
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated", "not gzip"])
+def test_a_damaged_gzipped_csv_is_a_one_line_error(csv_file, tmp_path, how):
+    rows = [(f"review number {i} " * 20, i % 2) for i in range(200)]
+    data = csv_file(rows).read_bytes()
+    path = tmp_path / "reviews.csv.gz"
+    if how == "not gzip":
+        path.write_bytes(data)
+    else:
+        bad_files.damaged_gzip(path, data, how)
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path), vocab_size=20, maxlen=4, val_size=2)
+    _one_line_data_error(err.value, str(path), "damaged gzip data (")
+
+
+def test_a_gzipped_csv_that_expands_past_the_limit_is_refused(monkeypatch, tmp_path):
+    from embtui.engine import data
+
+    assert data.GZIP_MAX_BYTES == 2 * 1024**3
+    # A 3 GB expansion would take seconds to reach the real limit: lower it instead.
+    monkeypatch.setattr(data, "GZIP_MAX_BYTES", 4 * 1024 * 1024)
+    path = bad_files.gzip_bomb(tmp_path / "reviews.csv.gz")
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path), vocab_size=20, maxlen=4, val_size=2)
+    _one_line_data_error(err.value, str(path), "expands to more than 4,194,304 bytes")
