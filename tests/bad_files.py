@@ -44,6 +44,21 @@ def sparse(path: Path, size: int) -> Path:
     return path
 
 
+def link(path: Path, target: str | Path) -> Path:
+    """A symbolic link at `path` to `target` (a device such as /dev/zero, or nothing)."""
+    _parent(path).symlink_to(target)
+    return path
+
+
+def acl_with(root: Path, entry: str, make: Callable[[Path], object]) -> Path:
+    """The tiny aclImdb folder of tests.conftest with `make(root / entry)` added to it."""
+    from tests.conftest import write_acl
+
+    write_acl(root, n_train=8, n_test=8)
+    make(root / entry)
+    return root
+
+
 def with_bom(path: Path, text: str) -> Path:
     """`text` as UTF-8 with a byte-order mark in front, as Excel's "CSV UTF-8" saves it."""
     _parent(path).write_bytes((BOM + text).encode("utf-8"))
@@ -228,6 +243,17 @@ def npz_of(path: Path, **arrays: object) -> Path:
     np.savez(path, **arrays)  # type: ignore[arg-type]
     (path.parent / "imdb_word_index.json").write_text('{"a": 1, "b": 2, "c": 3}')
     return path
+
+
+def rank0_npz(path: Path) -> Path:
+    """A Keras-format .npz whose x_train is a single number (a 0-d array), not reviews."""
+    return npz_of(
+        path,
+        x_train=np.int64(3),
+        y_train=np.array([1, 0]),
+        x_test=_ragged([[1, 2], [3]]),
+        y_test=np.array([1, 0]),
+    )
 
 
 # -- gzip -----------------------------------------------------------------------------------

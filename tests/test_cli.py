@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import bad_files
 from tests.conftest import (
     REAL_CSV,
     TINY_COVERAGE,
@@ -585,6 +586,132 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
         "export format xml",
         lambda t, p, s: ["export", "latest", "--format", "xml", "--store", s],
         ("invalid choice: 'xml'", "md", "csv", "json"),
+    ),
+    # Files that would hang a reader, exhaust memory or crash it (tests/bad_files.py).
+    (
+        "csv dataset that is a fifo",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.fifo(p / "reviews.csv")),
+        ("reviews.csv: a FIFO (named pipe), not a regular file",),
+    ),
+    (
+        "npz dataset that is a device",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.link(p / "zero.npz", "/dev/zero")),
+        ("zero.npz: a character device, not a regular file",),
+    ),
+    (
+        "word index that is a fifo",
+        lambda t, p, s: _run_args(t, s, dataset=t.npz, word_index=bad_files.fifo(p / "ranks.json")),
+        ("word_index ", "ranks.json: a FIFO (named pipe), not a regular file"),
+    ),
+    (
+        "word index over 100 MiB",
+        lambda t, p, s: _run_args(
+            t, s, dataset=t.npz, word_index=bad_files.sparse(p / "big.json", 100 * 2**20 + 1)
+        ),
+        ("big.json: 104,857,601 bytes", "104,857,600"),
+    ),
+    (
+        "aclimdb review that is a fifo",
+        lambda t, p, s: _run_args(
+            t, s, dataset=bad_files.acl_with(p / "aclImdb", "train/pos/odd.txt", bad_files.fifo)
+        ),
+        ("aclImdb/train/pos/odd.txt: a FIFO (named pipe), not a regular file",),
+    ),
+    (
+        "aclimdb review that is a folder",
+        lambda t, p, s: _run_args(
+            t, s, dataset=bad_files.acl_with(p / "aclImdb", "test/neg/odd.txt", Path.mkdir)
+        ),
+        ("aclImdb/test/neg/odd.txt: a folder, not a regular file",),
+    ),
+    (
+        "aclimdb review that is a broken link",
+        lambda t, p, s: _run_args(
+            t,
+            s,
+            dataset=bad_files.acl_with(
+                p / "aclImdb", "train/neg/odd.txt", lambda e: e.symlink_to(p / "gone.txt")
+            ),
+        ),
+        ("aclImdb/train/neg/odd.txt: a symbolic link to", "gone.txt, which does not exist"),
+    ),
+    (
+        "aclimdb review over 10 MiB",
+        lambda t, p, s: _run_args(
+            t,
+            s,
+            dataset=bad_files.acl_with(
+                p / "aclImdb", "train/pos/big.txt", lambda e: bad_files.sparse(e, 10 * 2**20 + 1)
+            ),
+        ),
+        ("aclImdb/train/pos/big.txt: 10,485,761 bytes", "10,485,760"),
+    ),
+    (
+        "glove file that is a fifo",
+        lambda t, p, s: _run_args(t, s, glove=bad_files.fifo(p / "glove.txt")),
+        ("glove ", "glove.txt: a FIFO (named pipe), not a regular file"),
+    ),
+    (
+        "glove file that is /dev/zero",
+        lambda t, p, s: _run_args(t, s, glove="/dev/zero"),
+        ("glove /dev/zero: a character device, not a regular file",),
+    ),
+    (
+        "npz zip bomb",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.zip_bomb(p / "bomb.npz")),
+        ("bomb.npz", "expand to 3,145,728,000 bytes", "2,147,483,648 (2 GiB)"),
+    ),
+    (
+        "npz member with a broken deflate stream",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.damaged_npz(p / "c.npz", "corrupt")),
+        ("c.npz: x_train.npy: damaged compressed data", "invalid block type"),
+    ),
+    (
+        "npz member that is encrypted",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.damaged_npz(p / "e.npz", "encrypted")),
+        ("e.npz: x_train.npy is encrypted",),
+    ),
+    (
+        "npz member compressed with deflate64",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.damaged_npz(p / "d.npz", "deflate64")),
+        ("d.npz: x_train.npy is compressed with method 9",),
+    ),
+    (
+        "npz x_train of rank 0",
+        lambda t, p, s: _run_args(t, s, dataset=bad_files.rank0_npz(p / "rank.npz")),
+        ("rank.npz: x_train is a 0-d array", "one review per row"),
+    ),
+    (
+        "csv.gz damaged mid-stream",
+        lambda t, p, s: _run_args(
+            t,
+            s,
+            dataset=bad_files.damaged_gzip(p / "reviews.csv.gz", t.csv.read_bytes(), "truncated"),
+        ),
+        ("reviews.csv.gz: damaged gzip data",),
+    ),
+    (
+        "glove txt.gz damaged mid-stream",
+        lambda t, p, s: _run_args(
+            t,
+            s,
+            glove=bad_files.damaged_gzip(p / "g.txt.gz", t.glove.read_bytes() * 200, "truncated"),
+        ),
+        ("g.txt.gz: damaged gzip data",),
+    ),
+    (
+        "glove with a nan",
+        lambda t, p, s: _run_args(
+            t, s, glove=_glove_text(p, "nan.glove.txt", "the nan 0.25 -1.0 2.0\n")
+        ),
+        ("nan.glove.txt:1: 'nan' is not a finite number",),
+    ),
+    (
+        "glove with an infinity",
+        lambda t, p, s: _run_args(
+            t, s, glove=_glove_text(p, "inf.glove.txt", "movie 1 2 3 4\ngood 4.0 -inf 1 2\n")
+        ),
+        ("inf.glove.txt:2: '-inf' is not a finite number",),
     ),
 ]
 
