@@ -127,8 +127,7 @@ def write_atomically(
     """
     given = Path(path)
     try:
-        target = Path(os.path.realpath(given)) if given.is_symlink() else given
-        st = target.stat()
+        st = given.stat()  # follows links: what a write would reach
     except FileNotFoundError:
         st = None
     except OSError as exc:
@@ -138,6 +137,7 @@ def write_atomically(
     if st is not None and not stat.S_ISREG(st.st_mode):
         _write_in_place(given, content, error)
         return given
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
     remove_stale_temporaries(target)
     try:
         fd, tmp = tempfile.mkstemp(

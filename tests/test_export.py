@@ -568,38 +568,6 @@ def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
 # -- writing export files -------------------------------------------------------------------
 
 
-def test_an_export_replaces_a_file_whole_and_keeps_its_permissions(tmp_path):
-    from embtui.export import write_atomically
-
-    target = tmp_path / "summary.md"
-    target.write_text("old summary\n")
-    target.chmod(0o640)
-    write_atomically(target, "# new summary\n")
-    assert target.read_text() == "# new summary\n"
-    assert target.stat().st_mode & 0o777 == 0o640
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]  # no temporary left
-
-
-def test_an_export_that_fails_midway_leaves_the_old_file_intact(tmp_path, monkeypatch):
-    import errno
-    import os
-
-    from embtui.errors import EmbtuiError
-    from embtui.export import write_atomically
-
-    target = tmp_path / "summary.md"
-    target.write_text("the summary of last week\n")
-
-    def disk_full(fd):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(EmbtuiError, match=r"summary.md: cannot write \(No space left on device\)"):
-        write_atomically(target, "# a much longer new summary\n" * 1000)
-    assert target.read_text() == "the summary of last week\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
-
-
 def test_the_cli_offers_exactly_the_export_formats():
     """cli.py spells the formats out (importing the exporters would slow `--help`)."""
     from embtui.cli import build_parser

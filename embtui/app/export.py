@@ -19,8 +19,9 @@ def export_path(cwd: Path, name: str, experiment_id: int) -> Path:
 
 
 def export_markdown(store: Store, experiment_id: int, cwd: Path, metric: str = "final") -> Path:
-    from embtui.export import render, write_atomically
+    from embtui.export import render
     from embtui.export.report import build_report
+    from embtui.files import write_atomically
 
     report = build_report(store, experiment_id, metric=metric)
     path = export_path(cwd, report.experiment.name, experiment_id)

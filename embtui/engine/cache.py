@@ -9,15 +9,16 @@ rebuilt; an entry that cannot be written is skipped: the cache only ever saves t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from embtui.errors import EmbtuiError
+from embtui.files import write_atomically
 
 
 def default_cache_dir() -> Path:
@@ -56,19 +57,8 @@ def read(path: Path) -> dict[str, np.ndarray] | None:
 
 def write(path: Path, **arrays: np.ndarray) -> None:
     """Write atomically, so a crash or a concurrent run never leaves half a file to read."""
-    tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.stem[:12]}-", suffix=".tmp", delete=False
-        ) as handle:
-            tmp_name = handle.name
-            np.savez(handle, **arrays)
-        os.replace(tmp_name, path)
-        tmp_name = None
-    except OSError:
-        pass
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+        write_atomically(path, lambda handle: np.savez(handle, **arrays))
+    except (OSError, EmbtuiError):
+        pass  # the cache only saves time: an entry that cannot be written is skipped
