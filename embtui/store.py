@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import secrets
 import socket
 import sqlite3
+import stat
 import threading
-from collections.abc import Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,8 +30,6 @@ from typing import Any
 from embtui.errors import StoreError
 
 UTC = timezone.utc  # datetime.UTC from Python 3.11 on
-
-SCHEMA_VERSION = 2
 
 #: Seconds between a running experiment's heartbeats, and the age after which an experiment
 #: owned by another host (whose process cannot be checked) counts as dead.
@@ -37,8 +39,30 @@ STALE_AFTER_S = 300.0
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 #: Statuses after which a run will not change again unless the experiment is resumed.
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+#: Experiment statuses from which `embtui run --resume` (or `r`) finishes an experiment.
+RESUMABLE = ("interrupted", "cancelled", "failed")
+#: Experiment statuses that mean "a process is (or was, if it died) training it".
+ACTIVE_STATUSES = ("queued", "running")
 
-_SCHEMA = """
+
+def experiment_status(run_statuses: Iterable[str]) -> str:
+    """The status of an experiment that nobody trains any more, from its runs' statuses.
+
+    The one rule every writer uses. A run left `queued` or `running` was never finished by
+    anyone, so the experiment is `interrupted` (and resumable), never `done`; then a stop
+    asked for (`cancelled`), then a run that `failed`; `done` only when every run is done.
+    """
+    statuses = set(run_statuses)
+    if statuses & {"queued", "running", "interrupted"}:
+        return "interrupted"
+    if "cancelled" in statuses:
+        return "cancelled"
+    if "failed" in statuses:
+        return "failed"
+    return "done"
+
+
+_V1_SCHEMA = """
 CREATE TABLE experiments (
     id        INTEGER PRIMARY KEY,
     name      TEXT NOT NULL,
@@ -48,8 +72,7 @@ CREATE TABLE experiments (
     status    TEXT NOT NULL DEFAULT 'queued',
     pid       INTEGER,
     host      TEXT,
-    meta      TEXT NOT NULL DEFAULT '{}',
-    heartbeat TEXT
+    meta      TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE runs (
     id            INTEGER PRIMARY KEY,
@@ -79,6 +102,24 @@ CREATE TABLE epochs (
     PRIMARY KEY (run_id, epoch)
 );
 """
+
+#: The store's schema as an ordered list of named steps; a store at version k runs the
+#: steps after k. Append new steps; never edit one that has shipped.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("v1: experiments, runs and their epochs", _V1_SCHEMA),
+    (
+        # Tells a live owner from a dead one when it runs on another host.
+        "v2: a heartbeat per experiment",
+        "ALTER TABLE experiments ADD COLUMN heartbeat TEXT",
+    ),
+    (
+        # Which Store connection (process) may write an experiment's runs: claimed in one
+        # transaction, so two resumes can never both train it.
+        "v3: an owner token per experiment",
+        "ALTER TABLE experiments ADD COLUMN owner TEXT",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -128,7 +169,8 @@ class ExperimentRow:
     pid: int | None
     host: str | None
     meta: dict[str, Any]
-    heartbeat: str | None
+    heartbeat: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +191,27 @@ class RunRow:
     finished: str | None
 
 
+class NotOwner(StoreError):
+    """This process tried to write an experiment that another process now owns."""
+
+
+class OwnedElsewhere(StoreError):
+    """A claim was refused: another live process trains the experiment."""
+
+
+class AlreadyDone(StoreError):
+    """A resume was asked of an experiment whose every run is done."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Ownership of an experiment taken by `Store.claim`; `Store.release` gives it back
+    (with the experiment's earlier status) when preparing its runs failed."""
+
+    experiment_id: int
+    previous: dict[str, Any]
+
+
 def default_store_path() -> Path:
     """`$EMBTUI_STORE`, else `$XDG_DATA_HOME/embtui/embtui.sqlite` (~/.local/share/...)."""
     if os.environ.get("EMBTUI_STORE"):
@@ -161,35 +224,75 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Store:
-    """A connection to the run store, safe to share between the UI and a training thread."""
+def new_owner_token() -> str:
+    """A token naming one writer: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(6)}"
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+
+#: The highest experiment id a user can type (SQLite integers are 64-bit).
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"[0-9]+")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class Store:
+    """A connection to the run store, safe to share between the UI and a training thread.
+
+    `owner`: the token this connection writes as. Each Store gets a fresh one; the worker
+    processes of a parallel grid pass their parent's, since they write its experiment.
+    A store opened with `create=False` that this user may not write opens read-only, so
+    `embtui list` and `export` still read it.
+    """
+
+    def __init__(
+        self, path: str | Path | None = None, *, create: bool = True, owner: str | None = None
+    ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
-        if self.path.is_dir():
+        self.owner = owner or new_owner_token()
+        self.read_only = False
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        try:
+            is_dir, exists = self.path.is_dir(), self.path.exists()
+        except OSError as exc:  # a folder on the way this user may not enter
+            raise StoreError(
+                f"{self.path}: cannot open the run store ({exc.strerror or exc})"
+            ) from None
+        if is_dir:
             raise StoreError(
                 f"{self.path}: a folder, not a run store; give a file, "
                 f"e.g. {self.path / 'embtui.sqlite'}"
             )
-        if not create and not self.path.exists():
+        if not create and not exists:
             raise StoreError(f"{self.path}: no run store here (run an experiment first)")
+        if exists:
+            self._check_regular(self.path)
         # SQLite would open a file it may not write read-only and fail later, mid-run; the
         # WAL's -shm and -wal files also need a writable folder, even just to read.
         for target in (self.path, self.path.parent):
             if target.exists() and not _writable(target):
+                if not create:
+                    self.read_only = True
+                    break
                 raise StoreError(
                     f"{self.path}: the run store is not writable ({target} is read-only "
                     "for this user); give --store a path you can write"
                 )
-        self._db: sqlite3.Connection | None = None
+        if create:
+            self._check_siblings()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
+            if self.read_only:
+                self._db = self._connect_read_only()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 30000")
-            self._lock = threading.RLock()
+            if self.read_only:
+                self._check_readable()
+                return
             # Check (and create) the schema before switching to WAL: journal_mode is stored
             # in the file, so setting it first would convert a foreign SQLite file that is
             # then refused.
@@ -209,10 +312,50 @@ class Store:
             self._abandon()
             raise
 
+    def _check_regular(self, path: Path) -> None:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            from embtui.files import describe_kind
+
+            raise StoreError(f"{path}: {describe_kind(mode)}, not a run store")
+
+    def _check_siblings(self) -> None:
+        problem = sibling_problem(self.path)
+        if problem:
+            raise StoreError(f"{self.path}: {problem}; give --store another name")
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open for reading only. A WAL store normally needs its -shm file, which this user
+        cannot create in a read-only folder; then the file is read as immutable."""
+        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
+        db = sqlite3.connect(
+            f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+        return sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False
+        )
+
+    def _check_readable(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 or version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: not an embtui run store this version can read (schema v{version})"
+            )
+
     @property
     def log_path(self) -> Path:
         """The log beside the store: tracebacks of failed runs, TensorFlow's native log."""
-        return self.path.with_suffix(".log")
+        return log_path_of(self.path)
+
+    @property
+    def checkpoint_folder(self) -> Path:
+        """The runs' checkpoints (see embtui.engine.checkpoint)."""
+        return checkpoint_folder_of(self.path)
 
     def _abandon(self) -> None:
         """Close a connection that failed to open, so it leaves no -wal/-shm files behind."""
@@ -265,22 +408,98 @@ class Store:
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         if version == 0 and tables:
             raise StoreError(f"{self.path}: an SQLite file, but not an embtui run store")
-        if version == 1:
-            # v2 added the heartbeat that tells a live owner from a dead one on another host.
-            with self._write() as db:
-                db.execute("ALTER TABLE experiments ADD COLUMN heartbeat TEXT")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            return
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for _, script in MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" poll."""
         with self._lock:
             return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    # -- ownership ---------------------------------------------------------------------
+
+    def _require_owner(self, db: sqlite3.Connection, exp_id: int) -> None:
+        """Inside a write: refuse unless this connection owns the experiment."""
+        row = db.execute(
+            "SELECT owner, pid, host FROM experiments WHERE id = ?", (exp_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no experiment with id {exp_id} in {self.path}")
+        if row["owner"] != self.owner:
+            holder = (
+                f"pid {row['pid']} on {row['host']}" if row["owner"] else "nobody (interrupted)"
+            )
+            raise NotOwner(
+                f"experiment {exp_id} is no longer this process's to train (now: {holder}); "
+                "stopped without writing"
+            )
+
+    def _require_run_owner(self, db: sqlite3.Connection, run_id: int) -> str:
+        """Inside a write: the run's status, after checking that this connection owns it."""
+        row = db.execute(
+            "SELECT experiment_id, status FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no run with id {run_id} in {self.path}")
+        self._require_owner(db, row["experiment_id"])
+        return str(row["status"])
+
+    def claim(self, exp_id: int, *, resume: bool = False) -> Claim:
+        """Take an experiment for this connection, atomically: check and take in one write.
+
+        Refused (StoreError) while another live process owns it; an owner that died is
+        taken over (its unfinished runs become `interrupted` first). With `resume`, an
+        experiment whose runs are all done is refused with `AlreadyDone`. Claiming an
+        experiment this connection owns already just renews it.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT * FROM experiments WHERE id = ?", (exp_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no experiment with id {exp_id} in {self.path}")
+            previous = {
+                k: row[k] for k in ("status", "finished", "pid", "host", "heartbeat", "owner")
+            }
+            if row["owner"] != self.owner:
+                if row["status"] in ACTIVE_STATUSES:
+                    if not _owner_dead(row["pid"], row["host"], row["heartbeat"]):
+                        raise OwnedElsewhere(
+                            f"experiment {exp_id} is being trained by pid {row['pid']} on "
+                            f"{row['host']}; wait for it, or stop it there"
+                        )
+                    _mark_interrupted(db, exp_id)
+                    previous["status"] = "interrupted"
+                if resume and previous["status"] == "done":
+                    raise AlreadyDone(f"experiment {exp_id} is already done")
+            db.execute(
+                "UPDATE experiments SET status = 'running', finished = NULL, owner = ?, "
+                "pid = ?, host = ?, heartbeat = ? WHERE id = ?",
+                (self.owner, os.getpid(), socket.gethostname(), now(), exp_id),
+            )
+        return Claim(exp_id, previous)
+
+    def release(self, claim: Claim) -> None:
+        """Give back a claim taken for nothing (its inputs were bad): the experiment's row
+        returns to exactly what it was, if this connection still owns it."""
+        prev = claim.previous
+        with self._write() as db:
+            db.execute(
+                "UPDATE experiments SET status = ?, finished = ?, pid = ?, host = ?, "
+                "heartbeat = ?, owner = ? WHERE id = ? AND owner = ?",
+                (
+                    prev["status"],
+                    prev["finished"],
+                    prev["pid"],
+                    prev["host"],
+                    prev["heartbeat"],
+                    prev["owner"],
+                    claim.experiment_id,
+                    self.owner,
+                ),
+            )
 
     # -- writes ------------------------------------------------------------------------
 
@@ -292,12 +511,15 @@ class Store:
         *,
         head: str,
         meta: dict[str, Any] | None = None,
+        check: Callable[[int], None] | None = None,
     ) -> int:
-        """Record an experiment and its queued runs (size, arm, seed) in one transaction."""
+        """Record an experiment and its queued runs (size, arm, seed) in one transaction;
+        this connection owns it. `check(id)` runs before the commit: if it raises, nothing
+        is recorded (a TensorBoard folder that cannot be written, say)."""
         with self._write() as db:
             cur = db.execute(
-                "INSERT INTO experiments (name, config, created, status, pid, host, meta) "
-                "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+                "INSERT INTO experiments (name, config, created, status, pid, host, meta, "
+                "heartbeat, owner) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                 (
                     name,
                     json.dumps(config),
@@ -305,6 +527,8 @@ class Store:
                     os.getpid(),
                     socket.gethostname(),
                     json.dumps(meta or {}),
+                    now(),
+                    self.owner,
                 ),
             )
             exp_id = int(cur.lastrowid)
@@ -313,26 +537,30 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(exp_id, i, size, arm, head, seed) for i, (size, arm, seed) in enumerate(cells)],
             )
+            if check is not None:
+                check(exp_id)
         return exp_id
 
     def set_experiment_status(self, exp_id: int, status: str) -> None:
-        """Set the status; this process becomes the owner whose heartbeat counts."""
+        """Set the status of an experiment this connection owns (see `claim`)."""
         finished = now() if status in FINAL_STATUSES else None
         with self._write() as db:
+            self._require_owner(db, exp_id)
             db.execute(
-                "UPDATE experiments SET status = ?, finished = ?, pid = ?, host = ?, "
-                "heartbeat = ? WHERE id = ?",
-                (status, finished, os.getpid(), socket.gethostname(), now(), exp_id),
+                "UPDATE experiments SET status = ?, finished = ?, heartbeat = ? WHERE id = ?",
+                (status, finished, now(), exp_id),
             )
 
     def beat(self, exp_id: int) -> None:
         """Record that the process training this experiment is still alive."""
         with self._write() as db:
+            self._require_owner(db, exp_id)
             db.execute("UPDATE experiments SET heartbeat = ? WHERE id = ?", (now(), exp_id))
 
     def add_run(self, exp_id: int, *, size: int, embedding: str, head: str, seed: int) -> int:
         """Append one queued run to an experiment (for runs recorded from outside the grid)."""
         with self._write() as db:
+            self._require_owner(db, exp_id)
             row = db.execute(
                 "SELECT coalesce(max(position) + 1, 0) AS p FROM runs WHERE experiment_id = ?",
                 (exp_id,),
@@ -346,8 +574,9 @@ class Store:
 
     def update_meta(self, exp_id: int, **values: Any) -> None:
         with self._write() as db:
+            self._require_owner(db, exp_id)
             row = db.execute("SELECT meta FROM experiments WHERE id = ?", (exp_id,)).fetchone()
-            meta = {**json.loads(row["meta"]), **values}
+            meta = {**_json_object(row["meta"], self.path, exp_id, "meta"), **values}
             db.execute("UPDATE experiments SET meta = ? WHERE id = ?", (json.dumps(meta), exp_id))
 
     def start_run(
@@ -360,8 +589,14 @@ class Store:
         keep_epochs: int = 0,
     ) -> None:
         """Mark a run running; drops the epochs an earlier, unfinished attempt left after
-        `keep_epochs` (the epoch its checkpoint continues from; 0 = start afresh)."""
+        `keep_epochs` (the epoch its checkpoint continues from; 0 = start afresh).
+
+        Only the owner of the run's experiment may start it, and a `done` run is never
+        started again (its epochs are a finished result)."""
         with self._write() as db:
+            status = self._require_run_owner(db, run_id)
+            if status == "done":
+                raise StoreError(f"run {run_id} is done already; it is not trained again")
             db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, keep_epochs))
             db.execute(
                 "UPDATE runs SET status = 'running', error = NULL, device = ?, params = ?, "
@@ -371,6 +606,7 @@ class Store:
 
     def add_epoch(self, m: EpochMetrics) -> None:
         with self._write() as db:
+            self._require_run_owner(db, m.run_id)
             db.execute(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, val_loss, val_acc, "
                 "seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -381,6 +617,7 @@ class Store:
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}")
         with self._write() as db:
+            self._require_run_owner(db, run_id)
             db.execute(
                 "UPDATE runs SET status = ?, error = ?, finished = ? WHERE id = ?",
                 (status, error, now(), run_id),
@@ -389,6 +626,7 @@ class Store:
     def cancel_queued(self, exp_id: int, status: str = "cancelled") -> None:
         """Close the runs a stopped experiment never reached (and the one it was in)."""
         with self._write() as db:
+            self._require_owner(db, exp_id)
             db.execute(
                 "UPDATE runs SET status = ?, finished = ? "
                 "WHERE experiment_id = ? AND status IN ('queued', 'running')",
@@ -402,6 +640,7 @@ class Store:
         checkpoint continues from and drops the rest.
         """
         with self._write() as db:
+            self._require_owner(db, exp_id)
             db.execute(
                 "UPDATE runs SET status = 'queued', error = NULL, finished = NULL "
                 "WHERE experiment_id = ? AND status != 'done'",
@@ -414,42 +653,46 @@ class Store:
 
         On this host the owner's pid is checked directly. For an owner on another host
         (a store on a shared filesystem) only its heartbeat can tell: an experiment whose
-        heartbeat is older than `STALE_AFTER_S` is taken for dead.
+        heartbeat is older than `STALE_AFTER_S` is taken for dead. A read-only store is
+        left as it is.
         """
-        host = socket.gethostname()
-        stale = []
-        for r in self._read(
-            "SELECT id, pid, host, heartbeat FROM experiments WHERE status IN ('running', 'queued')"
-        ):
-            if r["host"] == host:
-                dead = r["pid"] is not None and not _alive(r["pid"], r["heartbeat"])
-            else:
-                dead = r["heartbeat"] is not None and _age_s(r["heartbeat"]) > STALE_AFTER_S
-            if dead:
-                stale.append(r["id"])
+        if self.read_only:
+            return []
+        stale = [
+            r["id"]
+            for r in self._read(
+                "SELECT id, pid, host, heartbeat FROM experiments "
+                "WHERE status IN ('running', 'queued')"
+            )
+            if _owner_dead(r["pid"], r["host"], r["heartbeat"])
+        ]
+        recovered = []
         for exp_id in stale:
             with self._write() as db:
-                db.execute(
-                    "UPDATE runs SET status = 'interrupted', finished = ? "
-                    "WHERE experiment_id = ? AND status IN ('queued', 'running')",
-                    (now(), exp_id),
-                )
-                db.execute(
-                    "UPDATE experiments SET status = 'interrupted', finished = ? WHERE id = ?",
-                    (now(), exp_id),
-                )
-        return stale
+                # Checked again inside the write: it may have been resumed meanwhile.
+                row = db.execute(
+                    "SELECT status, pid, host, heartbeat FROM experiments WHERE id = ?",
+                    (exp_id,),
+                ).fetchone()
+                if row["status"] in ACTIVE_STATUSES and _owner_dead(
+                    row["pid"], row["host"], row["heartbeat"]
+                ):
+                    _mark_interrupted(db, exp_id)
+                    recovered.append(exp_id)
+        return recovered
 
     # -- reads -------------------------------------------------------------------------
 
     def experiments(self) -> list[ExperimentRow]:
-        return [_experiment(r) for r in self._read("SELECT * FROM experiments ORDER BY id")]
+        return [
+            _experiment(r, self.path) for r in self._read("SELECT * FROM experiments ORDER BY id")
+        ]
 
     def experiment(self, exp_id: int) -> ExperimentRow:
         rows = self._read("SELECT * FROM experiments WHERE id = ?", (exp_id,))
         if not rows:
             raise StoreError(f"no experiment with id {exp_id} in {self.path}")
-        return _experiment(rows[0])
+        return _experiment(rows[0], self.path)
 
     def resolve(self, ref: str | int) -> int:
         """An experiment id from what a user typed: a number or `latest`."""
@@ -461,9 +704,14 @@ class Store:
             if rows[0]["id"] is None:
                 raise StoreError(f"no experiments yet in {self.path}")
             return int(rows[0]["id"])
-        if not text.isdigit():
-            raise StoreError(f"experiment {text!r}: expected an experiment id or 'latest'")
-        return self.experiment(int(text)).id
+        if not _ID.fullmatch(text):
+            raise StoreError(
+                f"experiment {text!r}: expected an experiment id (digits 0-9) or 'latest'"
+            )
+        number = int(text)
+        if number > MAX_ID:
+            raise StoreError(f"experiment {text}: no such experiment id (ids are at most {MAX_ID})")
+        return self.experiment(number).id
 
     def runs(self, exp_id: int) -> list[RunRow]:
         rows = self._read("SELECT * FROM runs WHERE experiment_id = ? ORDER BY position", (exp_id,))
@@ -492,11 +740,89 @@ class Store:
         return [EpochMetrics(**dict(r)) for r in rows]
 
 
-def _experiment(row: sqlite3.Row) -> ExperimentRow:
-    d = dict(row)
-    d["config"] = json.loads(d["config"])
-    d["meta"] = json.loads(d["meta"])
+_EXPERIMENT_FIELDS = frozenset(f.name for f in fields(ExperimentRow))
+
+
+def _experiment(row: sqlite3.Row, path: Path) -> ExperimentRow:
+    d = {k: v for k, v in dict(row).items() if k in _EXPERIMENT_FIELDS}
+    d["config"] = _json_object(d["config"], path, d["id"], "config")
+    d["meta"] = _json_object(d["meta"], path, d["id"], "meta")
     return ExperimentRow(**d)
+
+
+def _json_object(text: Any, path: Path, exp_id: int, column: str) -> dict[str, Any]:
+    """A JSON column of an experiment; a hand-edited, broken one is a one-line error."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{path}: experiment {exp_id}'s {column} is not valid JSON ({exc}); "
+            "the store was edited by hand"
+        ) from None
+    if not isinstance(value, dict):
+        raise StoreError(
+            f"{path}: experiment {exp_id}'s {column} is not a JSON object; "
+            "the store was edited by hand"
+        )
+    return value
+
+
+def log_path_of(store: Path) -> Path:
+    """`<store>.log`: the store's whole name plus a suffix, so two stores with one stem
+    (`a.sqlite`, `a.db`) never share it, and a store named `x.log` is not its own log."""
+    return store.with_name(store.name + ".log")
+
+
+def checkpoint_folder_of(store: Path) -> Path:
+    """`<store>.checkpoints/`: where the store's runs keep their checkpoints."""
+    return store.with_name(store.name + ".checkpoints")
+
+
+def sibling_problem(store: Path) -> str | None:
+    """What is in the way of the log or checkpoint folder beside a store, or None.
+
+    Another store, or a folder, where the log goes would be appended to (or break every
+    failed run's report); a file where the checkpoints go would silently disable them.
+    """
+    log, folder = log_path_of(store), checkpoint_folder_of(store)
+    try:
+        if log.exists() and (not log.is_file() or _is_sqlite(log)):
+            what = "another run store" if log.is_file() else "not a plain file"
+            return f"{log} (where this store's log goes) is {what}"
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} (where this store's checkpoints go) is a file, not a folder"
+    except OSError as exc:
+        return f"cannot check {exc.filename} ({exc.strerror})"
+    return None
+
+
+def _mark_interrupted(db: sqlite3.Connection, exp_id: int) -> None:
+    """Inside a write: an experiment whose owner died, and its unfinished runs."""
+    db.execute(
+        "UPDATE runs SET status = 'interrupted', finished = ? "
+        "WHERE experiment_id = ? AND status IN ('queued', 'running')",
+        (now(), exp_id),
+    )
+    db.execute(
+        "UPDATE experiments SET status = 'interrupted', finished = ?, owner = NULL WHERE id = ?",
+        (now(), exp_id),
+    )
+
+
+def _owner_dead(pid: int | None, host: str | None, heartbeat: str | None) -> bool:
+    """Whether an experiment's owning process has died, by the one rule `recover`,
+    `claim` and the console share: on this host its pid; elsewhere its heartbeat's age."""
+    if host == socket.gethostname():
+        return pid is not None and not _alive(pid, heartbeat)
+    return heartbeat is not None and _age_s(heartbeat) > STALE_AFTER_S
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def _writable(path: Path) -> bool:

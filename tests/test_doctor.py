@@ -398,6 +398,19 @@ def test_a_folder_or_a_foreign_or_newer_database_fails(tmp_path):
     assert row.status == FAIL and "newer than this embtui" in row.detail
 
 
+def test_a_store_that_is_a_fifo_or_whose_log_is_taken_fails_without_opening_it(tmp_path):
+    fifo = tmp_path / "fifo.sqlite"
+    os.mkfifo(fifo)
+    row = doctor.check_store(str(fifo))  # would block forever if it opened the FIFO
+    assert row.status == FAIL and "a FIFO (named pipe), not a store file" in row.detail
+    path = tmp_path / "runs.sqlite"
+    Store(path).close()
+    (tmp_path / "runs.sqlite.log").mkdir()
+    row = doctor.check_store(str(path))
+    assert row.status == FAIL
+    assert "runs.sqlite.log (where this store's log goes) is not a plain file" in row.detail
+
+
 def test_a_real_store_is_counted_and_left_as_it_was(tmp_path):
     path = tmp_path / "embtui.sqlite"
     with Store(path) as store:

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 from embtui.errors import EmbtuiError, StoreError
-from embtui.store import SCHEMA_VERSION, EpochMetrics, Store, default_store_path
+from embtui.store import (
+    SCHEMA_VERSION,
+    AlreadyDone,
+    EpochMetrics,
+    NotOwner,
+    OwnedElsewhere,
+    Store,
+    default_store_path,
+    experiment_status,
+)
 
 CELLS = [(10, "learned", 0), (10, "learned", 1), (10, "glove", 0), (10, "glove", 1)]
 
@@ -56,7 +65,7 @@ def test_a_new_store_is_wal_with_the_schema_version_and_three_tables(tmp_path):
     Store(path).close()
     db = reader(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"experiments", "runs", "epochs"}
     columns = {r[1] for r in db.execute("PRAGMA table_info(experiments)")}
@@ -128,7 +137,10 @@ def test_a_store_from_a_newer_embtui_is_refused(tmp_path):
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(StoreError, match=r"schema v3 is newer .* \(v2\); upgrade embtui"):
+    with pytest.raises(
+        StoreError,
+        match=rf"schema v{SCHEMA_VERSION + 1} is newer .* \(v{SCHEMA_VERSION}\); upgrade embtui",
+    ):
         Store(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
@@ -379,19 +391,31 @@ def test_beat_moves_the_heartbeat_forward(store):
     assert store.experiment(exp_id).heartbeat > "2026"
 
 
-def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "v1.sqlite"
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path, version):
+    """A store written by an earlier embtui (v1: no heartbeat, v2: no owner) opens, gains
+    the columns of each later migration step, and keeps every row."""
+    path = tmp_path / f"v{version}.sqlite"
     with Store(path) as s:
         exp_id = make_experiment(s)
+        s.set_experiment_status(exp_id, "done")
     db = reader(path)
-    db.execute("ALTER TABLE experiments DROP COLUMN heartbeat")
-    db.execute("PRAGMA user_version = 1")
+    dropped = {1: ("owner", "heartbeat"), 2: ("owner",)}[version]
+    for column in dropped:
+        db.execute(f"ALTER TABLE experiments DROP COLUMN {column}")
+    db.execute(f"PRAGMA user_version = {version}")
     db.close()
 
     with Store(path) as s:
-        assert s.experiment(exp_id).heartbeat is None
+        exp = s.experiment(exp_id)
+        assert (exp.owner, exp.status) == (None, "done")
+        if version == 1:
+            assert exp.heartbeat is None
         assert len(s.runs(exp_id)) == len(CELLS)
-    assert reader(path).execute("PRAGMA user_version").fetchone()[0] == 2
+        # ...and an upgraded experiment can be claimed (resumed) like any other.
+        s.claim(exp_id)
+        assert s.experiment(exp_id).owner == s.owner
+    assert reader(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_add_run_appends_a_queued_run_after_the_grid(store):
@@ -434,20 +458,23 @@ def test_resolve_latest_ids_and_bad_references(store):
     assert store.resolve(first) == first
     with pytest.raises(StoreError, match=f"no experiment with id {second + 1}"):
         store.resolve(str(second + 1))
-    with pytest.raises(StoreError, match="expected an experiment id or 'latest'"):
+    with pytest.raises(StoreError, match=r"expected an experiment id \(digits 0-9\) or 'latest'"):
         store.resolve("newest")
     with pytest.raises(StoreError, match="no run with id 999"):
         store.run(999)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
-def test_a_store_this_user_cannot_write_is_a_one_line_error_and_stays_as_it_was(capsys):
-    """The CLI as a user for whom the store and its folder are read-only (root acts as
-    `nobody` for the duration, since root may write anything)."""
+def test_a_store_this_user_cannot_write_is_listed_and_exported_but_not_trained_into(capsys):
+    """As a user for whom the store and its folder are read-only (root acts as `nobody`
+    for the duration, since root may write anything): `embtui list` and `export` read it,
+    as README promises; opening it to train is one line; the file stays as it was."""
+    import _strptime  # noqa: F401 - loaded now: `nobody` may not read this Python's files
     import tempfile
 
+    import embtui.export.markdown
     import embtui.export.report
-    import embtui.progress  # noqa: F401 - loaded now: `nobody` may not read this Python's files
+    import embtui.progress  # noqa: F401
     from embtui.cli import main
 
     folder = Path(tempfile.mkdtemp(prefix="embtui-ro-"))
@@ -455,7 +482,12 @@ def test_a_store_this_user_cannot_write_is_a_one_line_error_and_stays_as_it_was(
     as_root = os.geteuid() == 0
     try:
         with Store(path) as s:
-            make_experiment(s)
+            exp_id = make_experiment(s)
+            run_id = s.runs(exp_id)[0].id
+            s.start_run(run_id, device="CPU", params=1, coverage=None)
+            s.add_epoch(epoch(run_id, 1, val_acc=0.625))
+            s.finish_run(run_id, "done")
+            s.set_experiment_status(exp_id, "done")
         before = hashlib.sha256(path.read_bytes()).hexdigest()
         path.chmod(0o444)
         folder.chmod(0o555)
@@ -465,19 +497,21 @@ def test_a_store_this_user_cannot_write_is_a_one_line_error_and_stays_as_it_was(
             os.setegid(65534)
             os.seteuid(65534)
         try:
-            codes = [main([*args, "--store", str(path)]) for args in (["list"], ["export", "1"])]
+            codes = [
+                main([*args, "--store", str(path)])
+                for args in (["list"], ["export", "1", "--format", "md"])
+            ]
             with pytest.raises(StoreError, match="the run store is not writable"):
                 Store(path)
         finally:
             if as_root:
                 os.seteuid(0)
                 os.setegid(0)
-        assert codes == [2, 2]
-        message = (
-            f"embtui: error: {path}: the run store is not writable ({path} is read-only "
-            "for this user); give --store a path you can write\n"
-        )
-        assert capsys.readouterr().err == message * 2
+        assert codes == [0, 0]
+        out = capsys.readouterr().out
+        assert "1  exp  [done]  1/4 runs done" in out  # the listing
+        assert "# embtui experiment 1: exp" in out  # the Markdown export
+        assert "0.6250" in out
         assert hashlib.sha256(path.read_bytes()).hexdigest() == before
         assert sorted(p.name for p in folder.iterdir()) == ["store.sqlite"]
     finally:
@@ -522,3 +556,192 @@ def test_a_pid_reused_by_a_process_started_after_the_last_heartbeat_is_not_the_o
     finally:
         other.kill()
         other.wait()
+
+
+# -- ownership: one process trains an experiment at a time ----------------------------------
+
+
+def test_a_second_connection_cannot_claim_an_experiment_a_live_one_owns(store):
+    exp_id = make_experiment(store)
+    with Store(store.path) as other:
+        with pytest.raises(OwnedElsewhere, match=f"experiment {exp_id} is being trained by pid"):
+            other.claim(exp_id)
+        store.claim(exp_id)  # the owner may renew its claim
+        assert store.experiment(exp_id).status == "running"
+
+
+def test_writes_by_a_connection_that_does_not_own_the_experiment_change_nothing(store):
+    exp_id, ids = _half_done(store)
+    before = dump(store.path)
+    with Store(store.path) as other:
+        writes = [
+            lambda: other.start_run(ids[2], device="CPU", params=1, coverage=None),
+            lambda: other.add_epoch(epoch(ids[1], 2)),
+            lambda: other.finish_run(ids[1], "done"),
+            lambda: other.cancel_queued(exp_id),
+            lambda: other.reopen_runs(exp_id),
+            lambda: other.set_experiment_status(exp_id, "done"),
+            lambda: other.beat(exp_id),
+            lambda: other.update_meta(exp_id, device="GPU"),
+            lambda: other.add_run(exp_id, size=1, embedding="x", head="custom", seed=0),
+        ]
+        for write in writes:
+            with pytest.raises(NotOwner, match=f"experiment {exp_id} is no longer this process"):
+                write()
+    assert dump(store.path) == before
+
+
+def test_a_done_run_is_never_started_again_even_by_its_owner(store):
+    _, ids = _half_done(store)
+    with pytest.raises(StoreError, match=f"run {ids[0]} is done already"):
+        store.start_run(ids[0], device="CPU", params=1, coverage=None)
+    assert [e.epoch for e in store.run_epochs(ids[0])] == [1, 2]  # its epochs stay
+
+
+def test_a_dead_owners_experiment_is_taken_over_and_its_unfinished_runs_interrupted(store):
+    exp_id, ids = _half_done(store)
+    store._db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (dead_pid(), exp_id))
+    with Store(store.path) as resumer:
+        claim = resumer.claim(exp_id, resume=True)
+        assert claim.previous["status"] == "interrupted"
+        exp = resumer.experiment(exp_id)
+        assert (exp.status, exp.owner, exp.pid) == ("running", resumer.owner, os.getpid())
+        assert [r.status for r in resumer.runs(exp_id)][1:] == ["interrupted"] * 3
+        # The old owner (were it alive after all) can no longer write.
+        with pytest.raises(NotOwner):
+            store.add_epoch(epoch(ids[1], 2))
+
+
+def test_recover_takes_ownership_away_from_a_dead_owner(store):
+    exp_id, ids = _half_done(store)
+    store._db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (dead_pid(), exp_id))
+    assert store.recover() == [exp_id]
+    assert store.experiment(exp_id).owner is None
+    with pytest.raises(NotOwner, match=r"now: nobody \(interrupted\)"):
+        store.add_epoch(epoch(ids[1], 2))
+
+
+def test_a_claim_given_back_leaves_the_experiment_exactly_as_it_was(store):
+    exp_id, _ = _half_done(store)
+    store.cancel_queued(exp_id)
+    store.set_experiment_status(exp_id, "cancelled")
+    before = dump(store.path)
+    with Store(store.path) as resumer:
+        claim = resumer.claim(exp_id, resume=True)
+        assert resumer.experiment(exp_id).status == "running"
+        resumer.release(claim)
+    assert dump(store.path) == before
+
+
+def test_resuming_a_done_experiment_is_refused_as_already_done(store):
+    exp_id = make_experiment(store, cells=[])
+    store.set_experiment_status(exp_id, "done")
+    with Store(store.path) as other, pytest.raises(AlreadyDone, match="already done"):
+        other.claim(exp_id, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("runs", "status"),
+    [
+        (["done", "done"], "done"),
+        ([], "done"),
+        (["done", "failed"], "failed"),
+        (["failed", "cancelled", "done"], "cancelled"),
+        (["done", "queued"], "interrupted"),  # a grid whose workers all died: never done
+        (["queued", "queued"], "interrupted"),
+        (["running", "failed"], "interrupted"),
+        (["interrupted", "cancelled"], "interrupted"),
+    ],
+)
+def test_one_rule_gives_an_experiments_status_from_its_runs(runs, status):
+    assert experiment_status(runs) == status
+
+
+# -- what users type and what they point --store at -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("١٢", r"expected an experiment id \(digits 0-9\)"),  # Arabic-Indic digits
+        ("²", r"expected an experiment id \(digits 0-9\)"),
+        ("-1", r"expected an experiment id \(digits 0-9\)"),
+        ("99999999999999999999", "no such experiment id"),
+        ("9223372036854775808", "no such experiment id"),
+    ],
+)
+def test_ids_that_are_not_plain_in_range_integers_are_one_line_errors(store, typed, message):
+    make_experiment(store)
+    with pytest.raises(StoreError, match=message):
+        store.resolve(typed)
+
+
+def test_hand_edited_broken_json_is_a_one_line_error(store):
+    exp_id = make_experiment(store)
+    store._db.execute("UPDATE experiments SET config = '{\"sizes\": [10' WHERE id = ?", (exp_id,))
+    with pytest.raises(StoreError, match=f"experiment {exp_id}'s config is not valid JSON"):
+        store.experiment(exp_id)
+    store._db.execute("UPDATE experiments SET config = '[1, 2]', meta = 'null'")
+    with pytest.raises(StoreError, match="config is not a JSON object"):
+        store.experiments()
+
+
+def test_stores_with_one_stem_keep_their_logs_and_checkpoints_apart(tmp_path):
+    with Store(tmp_path / "runs.sqlite") as a, Store(tmp_path / "runs.db") as b:
+        assert a.log_path == tmp_path / "runs.sqlite.log"
+        assert b.log_path == tmp_path / "runs.db.log"
+        assert a.checkpoint_folder == tmp_path / "runs.sqlite.checkpoints"
+        assert b.checkpoint_folder != a.checkpoint_folder
+    # A store named like a log never appends its own tracebacks into itself.
+    with Store(tmp_path / "x.log") as c:
+        assert c.log_path != c.path
+
+
+@pytest.mark.parametrize("sibling", ["log folder", "log is a store", "checkpoints file"])
+def test_a_sibling_in_the_way_of_the_log_or_checkpoints_is_refused(tmp_path, sibling):
+    path = tmp_path / "s.sqlite"
+    if sibling == "log folder":
+        (tmp_path / "s.sqlite.log").mkdir()
+        message = r"s.sqlite.log \(where this store's log goes\) is not a plain file"
+    elif sibling == "log is a store":
+        Store(tmp_path / "s.sqlite.log").close()
+        message = r"s.sqlite.log \(where this store's log goes\) is another run store"
+    else:
+        (tmp_path / "s.sqlite.checkpoints").write_text("notes")
+        message = r"s.sqlite.checkpoints \(where this store's checkpoints go\) is a file"
+    with pytest.raises(StoreError, match=message):
+        Store(path)
+    assert not path.exists()
+
+
+def test_a_fifo_given_as_the_store_is_refused_without_opening_it(tmp_path):
+    fifo = tmp_path / "store.sqlite"
+    os.mkfifo(fifo)
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"a FIFO \(named pipe\), not a run store"):
+            Store(fifo, create=create)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_a_store_in_a_folder_this_user_may_not_enter_is_a_one_line_error(tmp_path):
+    folder = tmp_path / "private"
+    folder.mkdir()
+    Store(folder / "s.sqlite").close()
+    folder.chmod(0o700)
+    tmp_path.chmod(0o755)
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        with pytest.raises(StoreError, match=r"cannot open the run store \(Permission denied\)"):
+            Store(folder / "s.sqlite", create=False)
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def dump(path: Path) -> str:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return "\n".join(db.iterdump())
+    finally:
+        db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,13 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 def check_store(path: str | None, env: Mapping[str, str] | None = None) -> Check:
     """Whether `embtui run` can record into the store; the store itself is never changed."""
-    from embtui.store import SCHEMA_VERSION, Store, StoreError, default_store_path
+    from embtui.store import (
+        SCHEMA_VERSION,
+        Store,
+        StoreError,
+        default_store_path,
+        sibling_problem,
+    )
 
     env = os.environ if env is None else env
     if path:
@@ -46,6 +53,13 @@ def check_store(path: str | None, env: Mapping[str, str] | None = None) -> Check
             )
         return Check("store", OK, f"{label}: not created yet; the first run creates it")
 
+    mode = store.stat().st_mode
+    if not stat.S_ISREG(mode):
+        from embtui.files import describe_kind
+
+        return Check("store", FAIL, f"{label}: {describe_kind(mode)}, not a store file", other)
+    if problem := sibling_problem(store):
+        return Check("store", FAIL, f"{label}: {problem}", other)
     size = store.stat().st_size
     if not (os.access(store, os.W_OK) and os.access(store.parent, os.W_OK | os.X_OK)):
         what = "the file" if not os.access(store, os.W_OK) else f"its folder {store.parent}"
