@@ -51,19 +51,25 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import time
 from typing import Any
 
 import keras
 
 from embtui import __version__
-from embtui.errors import EmbtuiError, StoreError, one_line
-from embtui.store import EpochMetrics, Store
+from embtui.config import CALLBACK_SOURCE, check_name
+from embtui.errors import EmbtuiError, one_line
+from embtui.store import (
+    EpochMetrics,
+    OwnedElsewhere,
+    Store,
+    experiment_status,
+    new_owner_token,
+)
 
 #: `config["source"]` of experiments this callback creates: they hold runs embtui cannot
 #: retrain, so the resume paths refuse them.
-SOURCE = "keras-callback"
+SOURCE = CALLBACK_SOURCE
 
 #: Keras' names for the accuracy the store keeps, in order of preference.
 ACCURACY_KEYS = (
@@ -103,6 +109,7 @@ class EmbtuiCallback(keras.callbacks.Callback):
             raise TypeError(f"experiment must be a name or an experiment id, not {experiment!r}")
         self._store_arg = store
         self._store: Store | None = None
+        self._owner = new_owner_token()
         self.experiment = experiment
         self.arm = arm
         self.size = size
@@ -133,7 +140,7 @@ class EmbtuiCallback(keras.callbacks.Callback):
         size = self.size if self.size is not None else int(params.get("steps") or 0)
         device = _device()
         if self.experiment_id is None:
-            name = str(self.experiment)
+            name = check_name(str(self.experiment))
             config = {
                 "source": SOURCE,
                 "name": name,
@@ -146,9 +153,7 @@ class EmbtuiCallback(keras.callbacks.Callback):
             self.experiment_id = store.create_experiment(
                 name, config, [], head=self.head, meta=_meta(model, device)
             )
-        else:
-            _check_not_trained_elsewhere(store, self.experiment_id)
-        store.set_experiment_status(self.experiment_id, "running")
+        _claim(store, self.experiment_id)
         self.run_id = store.add_run(
             self.experiment_id, size=size, embedding=arm, head=self.head, seed=self.seed
         )
@@ -219,7 +224,9 @@ class EmbtuiCallback(keras.callbacks.Callback):
     def _open(self) -> Store:
         if self._store is None:
             arg = self._store_arg
-            self._store = arg if isinstance(arg, Store) else Store(arg)
+            # One owner token for every fit of this callback: a fit that raised leaves
+            # its experiment `running`, and the next fit must still count as its owner.
+            self._store = arg if isinstance(arg, Store) else Store(arg, owner=self._owner)
         return self._store
 
     def _end_run(self, status: str, error: str | None) -> None:
@@ -227,8 +234,8 @@ class EmbtuiCallback(keras.callbacks.Callback):
         store = self._open()
         store.finish_run(self.run_id, status, error)
         self._recording = False
-        statuses = {r.status for r in store.runs(self.experiment_id)}
-        store.set_experiment_status(self.experiment_id, _experiment_status(statuses))
+        status = experiment_status(r.status for r in store.runs(self.experiment_id))
+        store.set_experiment_status(self.experiment_id, status)
 
 
 def _missing(epoch: int, logs: dict[str, Any], validated_before: bool) -> str | None:
@@ -254,27 +261,15 @@ def _missing(epoch: int, logs: dict[str, Any], validated_before: bool) -> str | 
     )
 
 
-def _experiment_status(statuses: set[str]) -> str:
-    if statuses & {"queued", "running"}:
-        return "running"
-    for status in ("failed", "interrupted", "cancelled"):
-        if status in statuses:
-            return status
-    return "done"
-
-
-def _check_not_trained_elsewhere(store: Store, experiment_id: int) -> None:
-    """Refuse to append to an experiment that another live process is training."""
-    row = store.experiment(experiment_id)  # StoreError when there is no such experiment
-    if row.status != "running" or (row.pid, row.host) == (os.getpid(), socket.gethostname()):
-        return
-    store.recover()  # a dead owner's experiment becomes `interrupted`
-    row = store.experiment(experiment_id)
-    if row.status == "running":
-        raise StoreError(
-            f"experiment {experiment_id} is being trained by pid {row.pid} on {row.host}; "
-            "record into another experiment (EmbtuiCallback(experiment='a name'))"
-        )
+def _claim(store: Store, experiment_id: int) -> None:
+    """Take an existing experiment for this fit, as `embtui run --resume` would: refused
+    while another live process trains it."""
+    try:
+        store.claim(experiment_id)
+    except OwnedElsewhere as exc:
+        raise OwnedElsewhere(
+            f"{exc}; or record into another experiment (EmbtuiCallback(experiment='a name'))"
+        ) from None
 
 
 def _device() -> str:

@@ -9,7 +9,9 @@ a TOML file all reject the same mistakes with the same one-line message.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -106,6 +108,17 @@ _INT_KEYS = {
     "checkpoint_every",
 }
 _OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir"}
+#: Keys whose values are paths. In an experiment file a relative path is relative to the
+#: file's folder (as in every config format users know); on the command line and in the
+#: console's form, to the current folder. The store records them absolute.
+PATH_KEYS = ("dataset", "glove", "word_index", "tensorboard_dir")
+#: `dataset` values that name a source rather than a path.
+NAMED_DATASETS = ("keras-imdb",)
+#: `source` in the recorded configuration of experiments that `EmbtuiCallback` creates from a
+#: user's own `fit`: embtui cannot retrain their runs, so resume refuses them.
+CALLBACK_SOURCE = "keras-callback"
+#: Longest experiment name: it becomes part of file and folder names (TensorBoard, exports).
+MAX_NAME = 100
 
 
 def config_keys() -> list[str]:
@@ -182,11 +195,42 @@ def _coerce_scalar(key: str, raw: Any, kind: type) -> Any:
     return raw.strip()
 
 
+def path_values(values: Mapping[str, Any], base: Path) -> dict[str, str]:
+    """The path keys among `values` whose value is relative, made absolute against `base`
+    (a leading `~` is the home folder). Keys already absolute, unset or named sources
+    (`keras-imdb`) are left out."""
+    out = {}
+    for key in PATH_KEYS:
+        value = values.get(key)
+        if not isinstance(value, str) or not value.strip() or value in NAMED_DATASETS:
+            continue
+        path = Path(os.path.expanduser(value.strip()))
+        if not path.is_absolute():
+            out[key] = os.path.normpath(base / path)
+        elif str(path) != value:
+            out[key] = str(path)
+    return out
+
+
+#: An experiment file is a few hundred bytes; anything far larger is not one.
+MAX_TOML_BYTES = 1024 * 1024
+
+
 def load_toml(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
-    """Read an experiment file; `overrides` (CLI flags) win over the file's values."""
+    """Read an experiment file; `overrides` (CLI flags) win over the file's values.
+
+    Relative paths in the file are relative to the file's folder, so an experiment file
+    works from any current folder; relative paths among `overrides` (typed on a command
+    line) are relative to the current folder.
+    """
+    from embtui.files import regular_file
+
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if not p.exists():
+            raise ConfigError(f"{path}: no such experiment file")
+        regular_file(p, name=str(path), max_bytes=MAX_TOML_BYTES, error=ConfigError)
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such experiment file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -198,8 +242,10 @@ def load_toml(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
     # A file may hold the keys at top level or under [experiment].
     if set(data) == {"experiment"} and isinstance(data["experiment"], dict):
         data = data["experiment"]
-    merged = {**data, **(overrides or {})}
-    return from_mapping(merged)
+    data = {**data, **path_values(data, p.resolve().parent)}
+    flags = dict(overrides or {})
+    flags.update(path_values(flags, Path.cwd()))
+    return from_mapping({**data, **flags})
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -211,8 +257,7 @@ def _validate(cfg: ExperimentConfig) -> None:
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else repr(value)
         return ConfigError(f"{key} = {shown}: {allowed}")
 
-    if not cfg.name or any(c in cfg.name for c in "/\\\n"):
-        raise bad("name", "a non-empty name without slashes or newlines")
+    check_name(cfg.name)
     if not cfg.dataset:
         raise bad(
             "dataset", "keras-imdb, or a path to imdb.npz, a CSV/TSV file or an aclImdb folder"
@@ -257,6 +302,18 @@ def _validate(cfg: ExperimentConfig) -> None:
         raise bad("learning_rate", "must be a finite number greater than 0")
 
 
+def check_name(name: str) -> str:
+    """An experiment name as given, or a one-line ConfigError: it must be non-empty, at
+    most MAX_NAME characters, without slashes (it names folders) or control characters."""
+    if not name.strip() or any(c in name for c in "/\\") or _has_control(name):
+        raise ConfigError(
+            f"name = {name!r}: a non-empty name without slashes or control characters"
+        )
+    if len(name) > MAX_NAME:
+        raise ConfigError(f"name: {len(name)} characters; at most {MAX_NAME}")
+    return name
+
+
 def check_sizes_fit(cfg: ExperimentConfig, n_train: int) -> None:
     """Sizes can only be checked against the data once it is loaded (still before training)."""
     too_big = [s for s in cfg.sizes if s > n_train]
@@ -268,6 +325,11 @@ def check_sizes_fit(cfg: ExperimentConfig, n_train: int) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _has_control(text: str) -> bool:
+    """ESC, BEL, CR, NUL and the like: a name holding them would rewrite the terminal."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def _example(key: str) -> str:
@@ -288,13 +350,17 @@ def _toml_value(value: Any) -> str:
 
 __all__ = [
     "ARMS",
+    "CALLBACK_SOURCE",
     "HEADS",
     "OPTIMIZERS",
+    "PATH_KEYS",
     "SUBSETS",
     "ExperimentConfig",
+    "check_name",
     "check_sizes_fit",
     "coerce",
     "config_keys",
     "from_mapping",
     "load_toml",
+    "path_values",
 ]

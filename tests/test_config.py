@@ -12,6 +12,7 @@ import pytest
 from embtui.config import (
     ARMS,
     HEADS,
+    PATH_KEYS,
     ExperimentConfig,
     check_sizes_fit,
     config_keys,
@@ -120,9 +121,12 @@ def test_the_grid_runs_seeds_innermost():
 
 @pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
 def test_toml_round_trip(cfg, tmp_path):
+    """What a file holds comes back, relative paths resolved against the file's folder."""
     text = cfg.to_toml()
     config_tomllib.loads(text)  # valid TOML on its own
-    assert load_toml(write(tmp_path, text)) == cfg
+    relative = {k: v for k, v in cfg.to_dict().items() if k in PATH_KEYS and v != "keras-imdb"}
+    expected = cfg.replace(**{k: str(tmp_path / v) for k, v in relative.items()})
+    assert load_toml(write(tmp_path, text)) == expected
 
 
 @pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
@@ -141,10 +145,36 @@ def test_tensorboard_dir_is_an_optional_path_that_an_empty_value_turns_off(tmp_p
     cfg = from_mapping({"tensorboard_dir": "logs/tb"})
     assert cfg.tensorboard_dir == "logs/tb"
     assert cfg.to_dict()["tensorboard_dir"] == "logs/tb"
-    assert load_toml(write(tmp_path, cfg.to_toml())).tensorboard_dir == "logs/tb"
+    loaded = load_toml(write(tmp_path, cfg.to_toml())).tensorboard_dir
+    assert loaded == str(tmp_path / "logs" / "tb")  # relative to the experiment file
     assert from_mapping({"tensorboard_dir": " "}).tensorboard_dir is None
     assert load_toml(write(tmp_path, 'tensorboard_dir = ""\n')).tensorboard_dir is None
     assert error_of(tensorboard_dir=5) == "tensorboard_dir = 5: expected a path (a string)"
+
+
+def test_paths_in_a_file_are_relative_to_the_file_and_flags_to_the_current_folder(
+    tmp_path, monkeypatch
+):
+    """A grid started from another folder, or resumed from one, reads the same files."""
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    path = folder / "exp.toml"
+    path.write_text(
+        'dataset = "data/reviews.csv"\nglove = "../vectors/glove.txt"\n'
+        'word_index = "/abs/imdb_word_index.json"\ntensorboard_dir = "~/tb"\n',
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_toml("../experiments/exp.toml")
+    assert cfg.dataset == str(folder / "data" / "reviews.csv")
+    assert cfg.glove == str(tmp_path / "vectors" / "glove.txt")
+    assert cfg.word_index == "/abs/imdb_word_index.json"
+    assert cfg.tensorboard_dir == str(Path.home() / "tb")
+    flagged = load_toml(path, {"dataset": "mine.csv"})
+    assert flagged.dataset == str(elsewhere / "mine.csv")  # typed here: relative to here
+    assert load_toml(path, {"dataset": "keras-imdb"}).dataset == "keras-imdb"
 
 
 def test_flags_override_the_file_and_the_rest_comes_from_the_file(tmp_path):
@@ -241,7 +271,12 @@ def test_wrong_types_name_key_value_and_type(values, expected):
             "embeddings: unknown arm 'word2vec'; allowed: learned, glove, glove-tuned",
         ),
         ({"embeddings": "glove,glove"}, "embeddings = glove,glove: each arm at most once"),
-        ({"name": "a/b"}, "name = 'a/b': a non-empty name without slashes or newlines"),
+        ({"name": "a/b"}, "name = 'a/b': a non-empty name without slashes or control characters"),
+        (
+            {"name": "run\x1b[2J"},
+            "name = 'run\\x1b[2J': a non-empty name without slashes or control characters",
+        ),
+        ({"name": "x" * 101}, "name: 101 characters; at most 100"),
     ],
 )
 def test_out_of_range_values_name_key_value_and_what_is_allowed(values, expected):

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from embtui.errors import EmbtuiError
 from embtui.export import FORMATS, TEXT_FORMATS, export_tensorboard, render
 from embtui.export.report import build_report
-from embtui.export.tensorboard import RunEventLog
+from embtui.export.tensorboard import OWNER_FILE, RunEventLog
 from embtui.store import EpochMetrics, Store
 
 tf = pytest.importorskip("tensorflow")
@@ -66,11 +67,20 @@ def store(tmp_path: Path) -> Store:
     s.close()
 
 
+def run_folders(folder: Path) -> list[str]:
+    """The run folders TensorBoard shows (the owner file starts with a dot, so it hides it)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def test_export_writes_the_store_epochs_in_keras_layout(store, tmp_path):
     out = tmp_path / "tb"
     folder = export_tensorboard(store, 1, out)
     assert folder == out / "tiny grid-1"
-    assert sorted(p.name for p in folder.iterdir()) == [
+    assert json.loads((folder / OWNER_FILE).read_text()) == {
+        "store": str(store.path.resolve()),
+        "experiment": 1,
+    }
+    assert run_folders(folder) == [
         "size10-glove-seed0",
         "size10-learned-seed0",
         "size20-learned-seed1",
@@ -159,7 +169,7 @@ def test_odd_arm_names_and_repeated_cells_get_folders_of_their_own(store, tmp_pa
         store.finish_run(run_id, "done")
     folder = export_tensorboard(store, exp, tmp_path)
     assert folder == tmp_path / f"odd-{exp}"
-    names = sorted(p.name for p in folder.iterdir())
+    names = run_folders(folder)
     assert names == ["size5-my_model-seed7", f"size5-my_model-seed7-run{second}"]
     for name, run_id in zip(names, (first, second), strict=True):
         val = read_events(folder / name / "validation")
@@ -171,7 +181,7 @@ def test_an_experiment_without_epochs_exports_an_empty_folder(tmp_path):
     with Store(tmp_path / "s.sqlite") as s:
         exp = s.create_experiment("queued", {}, [(10, "learned", 0)], head="flatten")
         folder = export_tensorboard(s, exp, tmp_path / "tb")
-    assert folder.is_dir() and list(folder.iterdir()) == []
+    assert folder.is_dir() and run_folders(folder) == []
 
 
 def test_the_layout_and_tags_are_those_of_the_keras_tensorboard_callback(
@@ -246,9 +256,7 @@ def test_embtui_run_with_tensorboard_writes_the_stored_epochs_live(tiny, run_cli
         exp_id = s.resolve("latest")
         runs, epochs = s.runs(exp_id), s.epochs(exp_id)
     folder = logdir / f"tb check-{exp_id}"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(
-        f"size{r.size}-{r.embedding}-seed{r.seed}" for r in runs
-    )
+    assert run_folders(folder) == sorted(f"size{r.size}-{r.embedding}-seed{r.seed}" for r in runs)
     for run in runs:
         stored = epochs[run.id]
         assert len(stored) == 3
@@ -281,3 +289,62 @@ def test_export_tensorboard_without_a_folder_is_a_one_line_error(run_cli, tmp_pa
     assert result.stderr == (
         "embtui: error: --format tensorboard writes a folder of event files: add -o DIR\n"
     )
+
+
+def test_two_stores_writing_to_one_folder_never_overwrite_each_other(tmp_path):
+    """Each store's first experiment is `<name>-1`: the second store to write there is
+    refused in one line, live or exporting, and the first one's files stay."""
+    root = tmp_path / "tb"
+    stores = []
+    for name in ("a", "b"):
+        s = Store(tmp_path / f"{name}.sqlite")
+        exp = s.create_experiment("grid", {}, [(10, "learned", 0)], head="flatten")
+        run = s.runs(exp)[0]
+        s.start_run(run.id, device="CPU", params=1, coverage=None)
+        s.add_epoch(metrics(run.id, 1, 0.1 if name == "a" else 0.9))
+        stores.append(s)
+    a, b = stores
+    try:
+        folder = export_tensorboard(a, 1, root)
+        first = read_events(folder / "size10-learned-seed0" / "validation")
+        message = rf"holds the TensorBoard files of experiment 1 of another run store \({a.path}\)"
+        with pytest.raises(EmbtuiError, match=message):
+            export_tensorboard(b, 1, root)
+        with pytest.raises(EmbtuiError, match=message):
+            RunEventLog(root, b.experiment(1), b.runs(1)[0], store=b.path)
+        assert read_events(folder / "size10-learned-seed0" / "validation") == first
+        export_tensorboard(a, 1, root)  # the same store again: replaced, as before
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_a_run_folder_that_turns_into_a_file_fails_that_run_in_one_line(tmp_path, tiny):
+    """Checked before the grid starts; should it happen while training, the run fails with
+    a message and the grid goes on."""
+    from embtui.config import from_mapping
+    from embtui.engine import runner
+    from tests.conftest import TINY_GRID
+
+    config = from_mapping(
+        {
+            **TINY_GRID,
+            "sizes": "10",
+            "seeds": "1",
+            "dataset": str(tiny.csv),
+            "glove": str(tiny.glove),
+            "tensorboard_dir": str(tmp_path / "tb"),
+        }
+    )
+    prepared = runner.prepare(config)
+    with Store(tmp_path / "s.sqlite") as s:
+        exp_id = runner.create(s, prepared)
+        blocker = tmp_path / "tb" / f"seed-grid-{exp_id}" / "size10-learned-seed0"
+        blocker.parent.mkdir(parents=True)
+        blocker.write_text("in the way")
+        assert runner.run(s, exp_id, prepared) == "failed"
+        learned, glove = s.runs(exp_id)
+        assert learned.status == "failed"
+        assert learned.error.startswith("cannot write its TensorBoard files: EmbtuiError: ")
+        assert "a file where this run's TensorBoard folder goes" in learned.error
+        assert glove.status == "done"

@@ -26,9 +26,7 @@ from embtui.app.screens.main import MainScreen
 from embtui.config import ExperimentConfig
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
 from embtui.errors import EmbtuiError
-from embtui.store import EpochMetrics, Store
-
-RESUMABLE = ("interrupted", "cancelled", "failed")
+from embtui.store import RESUMABLE, EpochMetrics, Store
 
 
 class EmbtuiApp(App[int]):
@@ -211,9 +209,9 @@ class EmbtuiApp(App[int]):
                 self.post_message(TrainingStarted(experiment_id))
                 status = self.engine.run(store, experiment_id, prepared, sink, stop)
             else:
-                config = self.engine.resume_config(store, resume_id)
                 sink(Stage(resume_id, "loading the engine"))
-                prepared = self.engine.prepare(config, sink)
+                # Claims the experiment first: refused while another process trains it.
+                prepared = self.engine.prepare_resume(store, resume_id, sink)
                 self.post_message(TrainingStarted(resume_id))
                 status = self.engine.resume(store, resume_id, prepared, sink, stop)
             self.post_message(TrainingEnded(experiment_id, status))

@@ -1,4 +1,4 @@
-"""The console's view of the training engine: five calls, swappable for tests.
+"""The console's view of the training engine: six calls, swappable for tests.
 
 `RunnerEngine` forwards to `embtui.engine.runner`, importing it inside each call: the module
 pulls in numpy and, when training starts, TensorFlow, which must never delay the first paint.
@@ -28,7 +28,7 @@ class Engine(Protocol):
         self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event
     ) -> str: ...
 
-    def resume_config(self, store: Store, experiment_id: int) -> ExperimentConfig: ...
+    def prepare_resume(self, store: Store, experiment_id: int, sink: Sink) -> Any: ...
 
     def resume(
         self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event
@@ -66,10 +66,10 @@ class RunnerEngine:
 
         return runner.run(store, experiment_id, prepared, sink=sink, stop=stop)
 
-    def resume_config(self, store: Store, experiment_id: int) -> ExperimentConfig:
+    def prepare_resume(self, store: Store, experiment_id: int, sink: Sink) -> Any:
         from embtui.engine import runner
 
-        return runner.resume_config(store, experiment_id)
+        return runner.prepare_resume(store, experiment_id, sink)
 
     def resume(
         self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event

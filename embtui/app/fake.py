@@ -18,7 +18,7 @@ from typing import Any
 from embtui.config import ExperimentConfig, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
 from embtui.errors import DataError
-from embtui.store import EpochMetrics, Store
+from embtui.store import EpochMetrics, Store, experiment_status
 
 
 def scripted_metrics(size: int, arm: str, seed: int, epoch: int) -> tuple[float, ...]:
@@ -72,12 +72,19 @@ class FakeEngine:
             cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta={"chance": 0.5}
         )
 
-    def resume_config(self, store: Store, experiment_id: int) -> ExperimentConfig:
-        return from_mapping(store.experiment(experiment_id).config)
+    def prepare_resume(self, store: Store, experiment_id: int, sink: Any) -> FakePrepared:
+        config = from_mapping(store.experiment(experiment_id).config)
+        claim = store.claim(experiment_id, resume=True)
+        try:
+            return self.prepare(config, sink)
+        except BaseException:
+            store.release(claim)
+            raise
 
     def resume(
         self, store: Store, experiment_id: int, prepared: Any, sink: Any, stop: threading.Event
     ) -> str:
+        store.claim(experiment_id, resume=True)
         store.reopen_runs(experiment_id)
         return self.run(store, experiment_id, prepared, sink, stop)
 
@@ -87,7 +94,7 @@ class FakeEngine:
         cfg = prepared.config
         runs = [r for r in store.runs(experiment_id) if r.status == "queued"]
         total = len(store.runs(experiment_id))
-        store.set_experiment_status(experiment_id, "running")
+        store.claim(experiment_id)
         sink(Stage(experiment_id, "loading TensorFlow"))
         for row in runs:
             if stop.is_set():
@@ -121,10 +128,8 @@ class FakeEngine:
             status = "done" if finished == cfg.epochs else "cancelled"
             store.finish_run(row.id, status)
             sink(RunFinished(experiment_id, row.id, status))
-        if stop.is_set():
-            store.cancel_queued(experiment_id, "cancelled")
-        statuses = {r.status for r in store.runs(experiment_id)}
-        status = "cancelled" if "cancelled" in statuses else "done"
+        store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
+        status = experiment_status(r.status for r in store.runs(experiment_id))
         store.set_experiment_status(experiment_id, status)
         sink(ExperimentFinished(experiment_id, status))
         return status

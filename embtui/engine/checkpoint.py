@@ -11,9 +11,12 @@ stopped (Ctrl-C, a hangup, `x` in the console) after an epoch. Short runs are ch
 a long run loses at most that many seconds plus the epoch in flight when it is killed.
 
 Checkpoints live beside the store, in `<store>.checkpoints/run-<id>.npz`, written through
-a temporary file and a rename. Each names the experiment (id and creation time) and the
-run's cell, so a file left from another store at the same path is never mistaken for this
-run's. A run that ends `done` or `failed` removes its checkpoint.
+a temporary file that is flushed to disk before the rename, so a crash leaves the old
+checkpoint or the new one, never half of one. Each names the experiment (id and creation
+time) and the run's cell, so a file left from another store at the same path is never
+mistaken for this run's. A checkpoint that cannot be read (empty, truncated, damaged) is
+treated as absent: the run starts again from scratch, which gives the same result. A run
+that ends `done` or `failed` removes its checkpoint.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from embtui.errors import EmbtuiError
+from embtui.files import write_atomically
 from embtui.store import ExperimentRow, RunRow, Store
 
 
@@ -44,7 +47,10 @@ class RunCheckpoints:
     def __init__(
         self, store: Store, experiment: ExperimentRow, run: RunRow, every_s: float
     ) -> None:
-        self.path = checkpoint_folder(store) / f"run-{run.id}.npz"
+        self.path = store.checkpoint_folder / f"run-{run.id}.npz"
+        # Where embtui 0.x kept them (`<store stem>.checkpoints`), read for a resume that
+        # began before the change; the tag below still tells whose each file is.
+        self._legacy = store.path.with_suffix(".checkpoints") / self.path.name
         self.every_s = every_s
         self.saved = 0  # the epoch of the last checkpoint written in this process
         self._last = time.monotonic()
@@ -53,16 +59,18 @@ class RunCheckpoints:
 
     def load(self) -> Checkpoint | None:
         """This run's checkpoint, or None when there is none (or it is not this run's)."""
-        try:
-            with np.load(self.path, allow_pickle=False) as archive:
-                if str(archive["tag"]) != self._tag:
-                    return None
-                epoch = int(archive["epoch"])
-                count = int(archive["count"])
-                state = [archive[f"s{i}"] for i in range(count)]
-        except (OSError, KeyError, ValueError):
-            return None
-        return Checkpoint(epoch, state)
+        for path in (self.path, self._legacy):
+            try:
+                with np.load(path, allow_pickle=False) as archive:
+                    if str(archive["tag"]) != self._tag:
+                        continue
+                    epoch = int(archive["epoch"])
+                    count = int(archive["count"])
+                    state = [archive[f"s{i}"] for i in range(count)]
+            except Exception:  # absent, empty, truncated or damaged: as if there were none
+                continue
+            return Checkpoint(epoch, state)
+        return None
 
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.every_s
@@ -72,24 +80,30 @@ class RunCheckpoints:
         arrays = {f"s{i}": a for i, a in enumerate(state)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    np.savez(handle, tag=self._tag, epoch=epoch, count=len(state), **arrays)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError:
+            write_atomically(
+                self.path,
+                lambda handle: np.savez(
+                    handle, tag=self._tag, epoch=epoch, count=len(state), **arrays
+                ),
+            )
+        except (OSError, EmbtuiError):
             return
         self.saved = epoch
         self._last = time.monotonic()
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # the folder goes when no other run has one
-            self.path.parent.rmdir()
+        """Delete this run's checkpoint (a legacy one only if it is this run's)."""
+        for path in (self.path, self._legacy):
+            if path == self._legacy and not self._is_mine(path):
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the folder goes when no other run has one
+                path.parent.rmdir()
 
-
-def checkpoint_folder(store: Store) -> Path:
-    return store.path.with_suffix(".checkpoints")
+    def _is_mine(self, path: Path) -> bool:
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                return str(archive["tag"]) == self._tag
+        except Exception:
+            return False

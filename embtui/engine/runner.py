@@ -3,15 +3,19 @@
 The flow every front end shares:
 
 1. `prepare(config)` loads the data and, when an arm needs them, the GloVe vectors, and
-   checks what can only be checked against the data (sizes against the training split).
-   Nothing is written before this succeeds, so bad input never leaves a trace in the store.
-2. `create(store, prepared)` records the experiment and its queued runs.
+   checks what can only be checked against the data (sizes against the training split,
+   the TensorBoard folder). Nothing is written before this succeeds, so bad input never
+   leaves a trace in the store.
+2. `create(store, prepared)` records the experiment and its queued runs; the store
+   connection that creates it owns it.
 3. `run(store, experiment_id, prepared, sink=..., stop=...)` trains the queued runs in grid
    order, writing each epoch to the store (one transaction each) and telling the sink.
    Setting `stop` ends training after the current epoch; the runs left are `cancelled`.
 
-`resume` queues again what an interrupted or cancelled experiment did not finish; a run
-with a checkpoint continues from it (see `embtui.engine.checkpoint`).
+Resuming: `prepare_resume(store, id)` first claims the experiment (one transaction that
+checks no live process owns it and takes it), then loads its recorded inputs and checks
+that they are the data it started with; `resume` then queues again what is unfinished. A
+run with a checkpoint continues from it (see `embtui.engine.checkpoint`).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from __future__ import annotations
 import platform
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embtui import __version__
-from embtui.config import ExperimentConfig, check_sizes_fit, from_mapping
+from embtui.config import CALLBACK_SOURCE, ExperimentConfig, check_sizes_fit, from_mapping
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset, load_dataset_cached
 from embtui.engine.events import (
@@ -36,8 +41,16 @@ from embtui.engine.events import (
     Stage,
     ignore,
 )
-from embtui.errors import StoreError, one_line
-from embtui.store import HEARTBEAT_S, ExperimentRow, RunRow, Store, now
+from embtui.engine.fingerprint import changed_inputs, fingerprint
+from embtui.errors import EmbtuiError, StoreError, one_line
+from embtui.store import (
+    HEARTBEAT_S,
+    ExperimentRow,
+    RunRow,
+    Store,
+    experiment_status,
+    now,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ class Prepared:
             "chance": self.chance,
             "python": platform.python_version(),
             "embtui": __version__,
+            "fingerprint": fingerprint(self.config, self.data, self.glove),
         }
         if self.glove is not None:
             out["glove"] = self.glove.source
@@ -71,7 +85,17 @@ class Prepared:
 
 
 def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
-    """Load and check everything an experiment needs; raises EmbtuiError on bad input."""
+    """Load and check everything an experiment needs; raises EmbtuiError on bad input.
+
+    Relative paths left in the configuration (from the command line or the console) are
+    made absolute against the current folder here, so the store records where the data
+    really was and a resume from another folder reads the same files.
+    """
+    config = absolute_paths(config, Path.cwd())
+    if config.tensorboard_dir:
+        from embtui.export.tensorboard import check_root
+
+        check_root(config.tensorboard_dir, config.name)
     sink(Stage(None, f"loading data: {config.dataset}"))
     data = load_dataset_cached(
         config.dataset,
@@ -90,10 +114,29 @@ def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
     return Prepared(config, data, glove)
 
 
+def absolute_paths(config: ExperimentConfig, base: Path) -> ExperimentConfig:
+    """The configuration with each relative path key made absolute against `base`."""
+    from embtui.config import path_values
+
+    changes = path_values(config.to_dict(), base)
+    return replace(config, **changes) if changes else config
+
+
 def create(store: Store, prepared: Prepared) -> int:
+    """Record the experiment and its queued runs; `store` owns it from here on.
+
+    With a TensorBoard folder, what would be written there is checked inside the same
+    transaction: if another experiment's files are in the way, nothing is recorded."""
     cfg = prepared.config
+    check = None
+    if cfg.tensorboard_dir:
+        from embtui.export.tensorboard import check_experiment_folder
+
+        def check(exp_id: int) -> None:
+            check_experiment_folder(cfg.tensorboard_dir, cfg.name, exp_id, cfg.run_cells())
+
     return store.create_experiment(
-        cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta=prepared.meta()
+        cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta=prepared.meta(), check=check
     )
 
 
@@ -120,12 +163,16 @@ def run(
     sink: Sink = ignore,
     stop: threading.Event | None = None,
 ) -> str:
-    """Train every queued run of the experiment; returns the experiment's final status."""
+    """Train every queued run of the experiment; returns the experiment's final status.
+
+    `store` must own the experiment (it created or claimed it); a live process that owns
+    it elsewhere makes this refuse before anything trains.
+    """
     stop = stop or threading.Event()
+    store.claim(experiment_id)
     every_run = store.runs(experiment_id)
     runs = [r for r in every_run if r.status == "queued"]
     total = len(every_run)
-    store.set_experiment_status(experiment_id, "running")
     heart = _Heartbeat(store, experiment_id)
     try:
         if prepared.config.workers > 1 and len(runs) > 1:
@@ -159,20 +206,14 @@ def run(
             store.cancel_queued(experiment_id, "interrupted")
             store.set_experiment_status(experiment_id, "interrupted")
         except StoreError:
-            pass  # the store cannot be written (disk full?): recover() will mark it later
+            pass  # not ours any more, or the store cannot be written: recover() decides
         sink(ExperimentFinished(experiment_id, "interrupted"))
         raise
     finally:
         heart.stop()
-    if stop.is_set():
-        store.cancel_queued(experiment_id, "cancelled")
-    statuses = {r.status for r in store.runs(experiment_id)}
-    if "cancelled" in statuses:
-        status = "cancelled"
-    elif "failed" in statuses:
-        status = "failed"
-    else:
-        status = "done"
+    # Runs still queued here were never trained: stopped (cancelled), or every worker died.
+    store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
+    status = experiment_status(r.status for r in store.runs(experiment_id))
     store.set_experiment_status(experiment_id, status)
     sink(ExperimentFinished(experiment_id, status))
     return status
@@ -230,10 +271,14 @@ def train_one(
     x, y = training_subset(prepared, run_row.size, run_row.seed)
     data = prepared.data
     finished = kept
-    events = _event_log(cfg, experiment, run_row)
-    if events is not None and resumed:
-        for earlier in store.run_epochs(run_row.id):  # the log starts afresh: rewrite them
-            events.write(earlier)
+    try:
+        events = _event_log(cfg, experiment, run_row, store)
+        if events is not None and resumed:
+            for earlier in store.run_epochs(run_row.id):  # the log starts afresh: rewrite
+                events.write(earlier)
+    except (OSError, EmbtuiError) as exc:  # the folder changed under the grid: say so
+        finish("failed", f"cannot write its TensorBoard files: {one_line(exc)}")
+        return
     try:
         for metrics in trainer.fit(
             x,
@@ -273,13 +318,15 @@ def train_one(
         finish("done")
 
 
-def _event_log(cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow) -> Any:
+def _event_log(
+    cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow, store: Store
+) -> Any:
     """The run's TensorBoard event log when the experiment asks for one (tensorboard_dir)."""
     if not cfg.tensorboard_dir:
         return None
     from embtui.export.tensorboard import RunEventLog
 
-    return RunEventLog(cfg.tensorboard_dir, experiment, run_row)
+    return RunEventLog(cfg.tensorboard_dir, experiment, run_row, store=store.path)
 
 
 def _usable(
@@ -338,12 +385,45 @@ class _Heartbeat:
 def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:
     """The configuration an experiment was started with, as recorded in the store."""
     config = store.experiment(experiment_id).config
-    if config.get("source") == "keras-callback":
+    if config.get("source") == CALLBACK_SOURCE:
         raise StoreError(
             f"experiment {experiment_id} was recorded by EmbtuiCallback from a training "
             "script; run that script again to add runs"
         )
-    return from_mapping(config)
+    try:
+        return from_mapping(config)
+    except EmbtuiError as exc:
+        raise StoreError(
+            f"experiment {experiment_id}'s recorded configuration is not valid ({exc})"
+        ) from None
+
+
+def prepare_resume(store: Store, experiment_id: int, sink: Sink = ignore) -> Prepared:
+    """Claim an experiment for this store, then load and check what it was started with.
+
+    The claim comes first, in one transaction, so that two resumes started together never
+    both train it (the second is refused at once). The data must be what the experiment
+    started with: same training and validation reviews, same GloVe vectors, or results
+    would silently mix two datasets. On any failure the claim is given back.
+    """
+    config = resume_config(store, experiment_id)
+    claim = store.claim(experiment_id, resume=True)
+    try:
+        prepared = prepare(config, sink)
+        recorded = store.experiment(experiment_id).meta.get("fingerprint")
+        if recorded:
+            problem = changed_inputs(
+                recorded, fingerprint(prepared.config, prepared.data, prepared.glove)
+            )
+            if problem:
+                raise EmbtuiError(
+                    f"experiment {experiment_id} cannot resume: {problem} since it started "
+                    f"(dataset {config.dataset}); resume needs the same data"
+                )
+    except BaseException:
+        store.release(claim)
+        raise
+    return prepared
 
 
 def resume(
@@ -356,6 +436,7 @@ def resume(
 ) -> str:
     """Finish an interrupted, cancelled or failed experiment: every run not done trains
     again, continuing from its checkpoint where it has one."""
+    store.claim(experiment_id, resume=True)
     store.reopen_runs(experiment_id)
     return run(store, experiment_id, prepared, sink=sink, stop=stop)
 

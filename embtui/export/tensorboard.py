@@ -7,6 +7,9 @@ training and validation curves as it does for any Keras model:
     <root>/<experiment name>-<id>/size10-learned-seed0/validation/  epoch_loss, epoch_accuracy
 
 The step is the epoch, counted from 1 as everywhere in embtui (Keras' callback counts from 0).
+Each experiment's folder holds a small `.embtui-store.json` naming the store and experiment
+whose files it holds, so that a second store writing into the same root (its experiment 1
+has the same folder name) is refused instead of silently deleting the first one's runs.
 Training writes these files live (`RunEventLog`, flushed after every epoch); `embtui export
 --format tensorboard` writes the same files afterwards from the store (`export_tensorboard`).
 
@@ -17,12 +20,21 @@ is imported only when a log is opened, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics, Store
+
+#: The file in an experiment's folder that says which store and experiment it belongs to.
+OWNER_FILE = ".embtui-store.json"
+#: Longest file or folder name most filesystems take, in bytes.
+NAME_MAX = 255
 
 #: Per subfolder: each tag, named as Keras' callback names it, and the EpochMetrics field in it.
 _SPLITS = (
@@ -54,12 +66,97 @@ class RunLike(Protocol):
 def experiment_folder(root: str | Path, experiment: ExperimentLike) -> Path:
     """`<root>/<name>-<id>`: the id keeps two experiments of the same name apart. A leading
     `~` in root is the home folder, as in the other path keys of an experiment file."""
-    return Path(root).expanduser() / f"{_safe(experiment.name)}-{experiment.id}"
+    return _experiment_path(root, experiment.name, experiment.id)
+
+
+def _experiment_path(root: str | Path, name: str, exp_id: int) -> Path:
+    return Path(root).expanduser() / f"{_safe(name)}-{exp_id}"
 
 
 def run_folder_name(run: RunLike) -> str:
     """`size10-learned-seed0`: one folder per cell of the grid."""
-    return f"size{run.size}-{_safe(run.embedding)}-seed{run.seed}"
+    return _run_folder(run.size, run.embedding, run.seed)
+
+
+def _run_folder(size: int, embedding: str, seed: int) -> str:
+    return f"size{size}-{_safe(embedding)}-seed{seed}"
+
+
+def check_root(root: str | Path, name: str) -> None:
+    """Refuse, in one line, a TensorBoard folder embtui could not write an experiment in:
+    an existing file, a name too long for the filesystem, a folder this user may not
+    write. Checked before anything is recorded, like all bad input."""
+    path = Path(root).expanduser()
+    longest = f"{_safe(name)}-{2**63 - 1}"
+    for part in (*path.parts, longest):
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            shown = part if part != longest else f"{_safe(name)}-<id> (from the name)"
+            raise EmbtuiError(
+                f"tensorboard_dir {root}: {shown[:40]}... is longer than {NAME_MAX} bytes, "
+                "more than a file name may be"
+            )
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        what = "is a file" if existing == path else f"is under {existing}, which is a file"
+        raise EmbtuiError(f"tensorboard_dir {root}: {what}, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise EmbtuiError(f"tensorboard_dir {root}: {existing} is not writable for this user")
+
+
+def check_experiment_folder(
+    root: str | Path, name: str, exp_id: int, cells: Iterable[tuple[int, str, int]]
+) -> None:
+    """Refuse a new experiment's TensorBoard folder that is already in use: it holds
+    another store's (or another experiment's) files, or a run's folder is a file."""
+    folder = _experiment_path(root, name, exp_id)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise EmbtuiError(f"tensorboard_dir {root}: {folder} is a file, not a folder")
+    owner = _read_owner(folder)
+    if owner is not None or any(folder.iterdir()):
+        whose = (
+            f"experiment {owner.get('experiment')} of {owner.get('store')}"
+            if owner
+            else "files embtui did not write"
+        )
+        raise EmbtuiError(
+            f"tensorboard_dir {root}: {folder.name} already holds TensorBoard files of "
+            f"{whose}; give another tensorboard_dir"
+        )
+    for size, arm, seed in cells:
+        run = folder / _run_folder(size, arm, seed)
+        if run.exists() and not run.is_dir():
+            raise EmbtuiError(f"tensorboard_dir {root}: {run} is a file, not a folder")
+
+
+def claim_experiment_folder(folder: Path, store: Path | None, exp_id: int) -> None:
+    """Write the owner file of an experiment's folder, or refuse a folder that another
+    store's experiment owns (two stores logging to one root, both with an experiment 1)."""
+    owner = _read_owner(folder)
+    me = {"store": str(Path(store).resolve()) if store else None, "experiment": exp_id}
+    if owner is not None and store is not None and owner.get("store") not in (None, me["store"]):
+        raise EmbtuiError(
+            f"{folder}: holds the TensorBoard files of experiment {owner.get('experiment')} "
+            f"of another run store ({owner.get('store')}); give another folder"
+        )
+    if owner != me:
+        from embtui.files import write_atomically
+
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / OWNER_FILE, json.dumps(me) + "\n")
+
+
+def _read_owner(folder: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class RunEventLog:
@@ -80,6 +177,7 @@ class RunEventLog:
         run: RunLike,
         *,
         folder: str | None = None,
+        store: Path | None = None,
     ) -> None:
         import tensorflow as tf
         from tensorflow.core.framework import summary_pb2
@@ -89,8 +187,12 @@ class RunEventLog:
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
             data_class=summary_pb2.DATA_CLASS_SCALAR,
         )
-        self.path = experiment_folder(root, experiment) / (folder or run_folder_name(run))
-        if self.path.exists():
+        exp_folder = experiment_folder(root, experiment)
+        claim_experiment_folder(exp_folder, store, experiment.id)
+        self.path = exp_folder / (folder or run_folder_name(run))
+        if self.path.exists() and not self.path.is_dir():
+            raise EmbtuiError(f"{self.path}: a file where this run's TensorBoard folder goes")
+        if self.path.is_dir():
             shutil.rmtree(self.path)
         self._writers: dict[str, Any] = {
             split: tf.summary.create_file_writer(str(self.path / split)) for split, _ in _SPLITS
@@ -129,8 +231,9 @@ def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
     """
     experiment = store.experiment(exp_id)
     epochs = store.epochs(exp_id)
+    check_root(out_dir, experiment.name)
     root = experiment_folder(out_dir, experiment)
-    root.mkdir(parents=True, exist_ok=True)
+    claim_experiment_folder(root, store.path, exp_id)
     used: set[str] = set()
     for run in store.runs(exp_id):
         if not epochs.get(run.id):
@@ -139,7 +242,7 @@ def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
         if name in used:  # a cell recorded twice (Store.add_run): keep both apart
             name = f"{name}-run{run.id}"
         used.add(name)
-        with RunEventLog(out_dir, experiment, run, folder=name) as log:
+        with RunEventLog(out_dir, experiment, run, folder=name, store=store.path) as log:
             for metrics in epochs[run.id]:
                 log.write(metrics)
     return root

@@ -11,7 +11,7 @@ from embtui.app.screens.main import MainScreen
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.store import Store
-from tests.app.conftest import SMALL, settle
+from tests.app.conftest import SMALL, record, settle
 
 
 async def _start_held(pilot, engine: FakeEngine) -> None:
@@ -108,3 +108,35 @@ async def test_a_bad_dataset_is_reported_and_nothing_is_written(make_app, store_
         assert "nope.csv: no such file" in app.screen.query_one(StatusLine).text
         assert any("nope.csv" in str(n.message) for n in app._notifications)
     assert Store(store_path).experiments() == []
+
+
+async def test_r_goes_through_the_claim_and_a_process_that_won_it_keeps_it(make_app, store_path):
+    """Another process resumes the same experiment between the console's check and its
+    start: the console's claim is refused, it says so, and trains nothing."""
+    exp_id = record(store_path, stop_after=3)
+    rival = Store(store_path)
+
+    class Raced(FakeEngine):
+        def prepare_resume(self, store, experiment_id, sink):
+            rival.claim(experiment_id, resume=True)  # the other process got there first
+            return super().prepare_resume(store, experiment_id, sink)
+
+    app = make_app(engine=Raced())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            before = _epochs_per_run(rival, exp_id)
+            await pilot.press("r")
+            await settle(pilot)
+            status = app.screen.query_one(StatusLine).text
+            assert f"experiment {exp_id} is being trained by pid" in status
+            exp = rival.experiment(exp_id)
+            assert (exp.status, exp.owner) == ("running", rival.owner)
+            assert _epochs_per_run(rival, exp_id) == before  # nothing trained by the console
+    finally:
+        rival.close()
+
+
+def _epochs_per_run(store: Store, exp_id: int) -> dict[int, int]:
+    epochs = store.epochs(exp_id)
+    return {r.id: len(epochs.get(r.id, [])) for r in store.runs(exp_id)}

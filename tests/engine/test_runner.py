@@ -19,7 +19,7 @@ from embtui.engine.events import (
     Stage,
 )
 from embtui.engine.trainer import describe_device
-from embtui.errors import ConfigError, GloveError
+from embtui.errors import ConfigError, EmbtuiError, GloveError, StoreError
 from embtui.store import Store
 from tests.conftest import GLOVE_DIM, TINY_COVERAGE, TINY_GRID, write_glove
 
@@ -406,8 +406,6 @@ def test_a_trainer_continued_from_a_snapshot_computes_the_uninterrupted_epochs(s
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues_from_it(three, small, tmp_path):
-    from embtui.engine.checkpoint import checkpoint_folder
-
     stop = threading.Event()
 
     def sink(event):
@@ -419,7 +417,8 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_from_it(three, small, tm
         assert runner.run(store, exp_id, small, sink=sink, stop=stop) == "cancelled"
         first = store.runs(exp_id)[0]
         assert (first.status, len(store.run_epochs(first.id))) == ("cancelled", 2)
-        folder = checkpoint_folder(store)
+        folder = store.checkpoint_folder
+        assert folder == tmp_path / "s.sqlite.checkpoints"
         assert [p.name for p in folder.iterdir()] == [f"run-{first.id}.npz"]
 
         events = []
@@ -469,3 +468,61 @@ def test_runs_shorter_than_checkpoint_every_write_no_checkpoints(small, tmp_path
         assert saved == []  # 60 s by default: these runs take milliseconds
         runner.run(store, runner.create(store, every_epoch), every_epoch)
         assert saved == [1, 2, 3] * 2  # after each epoch but the last, for both runs
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_damaged_checkpoint_counts_as_none_and_the_run_starts_again(
+    three, small, tmp_path, damage
+):
+    """A checkpoint cut short (a full disk, a crash on a filesystem without the fsync) must
+    not block resume forever: the run restarts from scratch, with the same result."""
+    stop = threading.Event()
+
+    def sink(event):
+        if isinstance(event, EpochMetrics) and event.epoch == 2:
+            stop.set()
+
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        runner.run(store, exp_id, small, sink=sink, stop=stop)
+        first = store.runs(exp_id)[0]
+        path = store.checkpoint_folder / f"run-{first.id}.npz"
+        data = path.read_bytes()
+        path.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+
+        events = []
+        assert runner.resume(store, exp_id, small, sink=events.append) == "done"
+        trained = [e.epoch for e in events if isinstance(e, EpochMetrics) and e.run_id == first.id]
+        assert trained == [1, 2, 3, 4]  # from scratch
+        assert not path.exists()
+        resumed = histories_by_cell(store, exp_id)
+    assert_same_as_uninterrupted(resumed, three)
+
+
+def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small, tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        store.cancel_queued(exp_id)
+        store.set_experiment_status(exp_id, "cancelled")
+        recorded = store.experiment(exp_id).meta["fingerprint"]
+        assert set(recorded) == {"train", "val", "glove", "file"}
+        with Store(store.path) as console:  # the console's `r`, in another connection
+            prepared = runner.prepare_resume(console, exp_id)
+            assert prepared.config == small.config
+            assert console.experiment(exp_id).owner == console.owner
+            # A second resume while the first holds it is refused before loading anything.
+            with Store(store.path) as cli, pytest.raises(StoreError, match="being trained by"):
+                runner.prepare_resume(cli, exp_id)
+
+        # The data changes under the experiment: refused, and the claim is given back.
+        other = dataclasses.replace(small.data, y_val=1 - small.data.y_val)
+        changed = dataclasses.replace(small, data=other)
+        store._db.execute(
+            "UPDATE experiments SET status = 'cancelled', owner = NULL WHERE id = ?", (exp_id,)
+        )
+        before = store.experiment(exp_id)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(runner, "prepare", lambda config, sink=None: changed)
+            with pytest.raises(EmbtuiError, match="the validation reviews changed since it"):
+                runner.prepare_resume(store, exp_id)
+        assert store.experiment(exp_id) == before

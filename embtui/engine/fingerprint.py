@@ -1,0 +1,87 @@
+"""What an experiment's results were computed from, in a few short hashes.
+
+A run's result depends only on its data, its factor values, its size and its seed. The
+store records these hashes with each experiment, so that a resume refuses data that is not
+what the experiment started with (a file replaced, a folder moved under the same name, a
+CSV edited), and so that two experiments can be compared only when they were validated on
+the same reviews. The hashes are of the prepared arrays (what training really sees), not
+of the files, so touching a file or re-saving it unchanged changes nothing; the file's
+size and modification time are recorded beside them to say what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: (key, what it is in a message) for each hashed input, in the order messages name them.
+PARTS = (
+    ("train", "the training reviews"),
+    ("val", "the validation reviews"),
+    ("glove", "the GloVe vectors"),
+)
+
+
+def digest(*arrays: np.ndarray) -> str:
+    """A hash of the arrays' shapes, dtypes and bytes (32 hex digits)."""
+    h = hashlib.sha256()
+    for array in arrays:
+        a = np.ascontiguousarray(array)
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()[:32]
+
+
+def fingerprint(config: Any, data: Any, glove: Any | None) -> dict[str, Any]:
+    """The hashes of a prepared experiment's inputs, plus its data file's size and mtime."""
+    out: dict[str, Any] = {
+        "train": digest(data.x_train, data.y_train),
+        "val": digest(data.x_val, data.y_val),
+    }
+    if glove is not None:
+        out["glove"] = digest(glove.matrix)
+    stat = file_stat(config.dataset)
+    if stat is not None:
+        out["file"] = stat
+    return out
+
+
+def file_stat(dataset: str) -> dict[str, Any] | None:
+    """Path, size and modification time of a dataset file or folder (None for keras-imdb)."""
+    if dataset == "keras-imdb":
+        return None
+    path = Path(os.path.expanduser(dataset))
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def changed_inputs(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """What differs between two fingerprints, in words ("the validation reviews changed"),
+    or None when every input recorded in both is the same."""
+    differ = [
+        words
+        for key, words in PARTS
+        if key in recorded and key in current and recorded[key] != current[key]
+    ]
+    if not differ:
+        return None
+    text = (", ".join(differ[:-1]) + " and " if len(differ) > 1 else "") + differ[-1] + " changed"
+    before, after = recorded.get("file"), current.get("file")
+    if (
+        before
+        and after
+        and (before["size"], before["mtime_ns"])
+        != (
+            after["size"],
+            after["mtime_ns"],
+        )
+    ):
+        text += " (the file's size or modification time differs)"
+    return text
