@@ -20,14 +20,15 @@ from typing import Any, NoReturn
 
 from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, load_toml
-from embtui.errors import EmbtuiError
+from embtui.errors import EmbtuiError, printable
 
-SUBCOMMANDS = ("run", "list", "export", "resume", "doctor", "tui")
+SUBCOMMANDS = ("run", "demo", "list", "export", "resume", "doctor", "tui")
 EXIT_USAGE = 2
 
 CONFIG_HELP = {
     "name": "experiment name",
-    "dataset": "keras-imdb, or a path to imdb.npz, a CSV/TSV file or an aclImdb folder",
+    "dataset": "keras-imdb, or a path to imdb.npz, a CSV/TSV file (.csv.gz too) or an aclImdb "
+    "folder",
     "sizes": "training-set sizes, comma-separated (10,50,100,200,500)",
     "embeddings": "arms, comma-separated: learned, glove, glove-tuned",
     "head": "flatten, avgpool, conv1d or lstm",
@@ -65,6 +66,9 @@ def _add_store(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: The demo experiment that ships inside the package, with its reviews and vectors beside it.
+DEMO_EXPERIMENT = Path(__file__).resolve().parent / "sample" / "demo.toml"
+
 #: Shorter spellings of a few keys' flags, as users type them.
 FLAG_ALIASES = {"tensorboard_dir": ("--tensorboard",)}
 
@@ -100,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="finish an interrupted or cancelled experiment (an id or 'latest') instead",
     )
     _add_config_flags(run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the offline demo: 2,000 real IMDB reviews that ship with embtui",
+        description="embtui run on the demo experiment inside the package "
+        f"({DEMO_EXPERIMENT.name}): works offline, from any folder.",
+    )
+    _add_store(demo)
+    demo.add_argument("--plain", action="store_true", help="one log line per epoch")
+    _add_config_flags(demo)
 
     lst = sub.add_parser("list", help="experiments and their runs")
     _add_store(lst)
@@ -155,7 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list = ["tui", *args_list]
     args = build_parser().parse_args(args_list)
     try:
-        if args.command in ("run", "resume") or getattr(args, "format", "") == "tensorboard":
+        if (
+            args.command in ("run", "demo", "resume")
+            or getattr(args, "format", "") == "tensorboard"
+        ):
             from embtui.quiet import tensorflow_notices_filtered
 
             with tensorflow_notices_filtered():
@@ -171,7 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"embtui: error: run store: {exc}\n")
         return EXIT_USAGE
     except BrokenPipeError:
-        return 0
+        # Whoever read our output stopped reading (`| head`): say so with the status a
+        # process killed by SIGPIPE has, never success.
+        _detach_from_terminal(stderr=False)
+        return 128 + signal.SIGPIPE
 
 
 def entry() -> NoReturn:
@@ -191,6 +211,9 @@ def entry() -> NoReturn:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
+        return cmd_run(args)
+    if args.command == "demo":
+        args.experiment, args.resume = str(DEMO_EXPERIMENT), None
         return cmd_run(args)
     if args.command == "list":
         return cmd_list(args)
@@ -241,11 +264,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = _open_store(args)
     exp_id = runner.create(store, prepared)
     print(
-        f"experiment {exp_id}: {config.name} ({len(config.run_cells())} runs) in {store.path}",
+        f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
+        f"in {store.path}",
         flush=True,
     )
     stopped_by = _train(
-        lambda stop: runner.run(store, exp_id, prepared, sink=reporter, stop=stop), reporter
+        lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop), reporter
     )
     return _finish(store, exp_id, stopped_by)
 
@@ -253,21 +277,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.engine import runner
     from embtui.progress import make_reporter
+    from embtui.store import AlreadyDone
 
     store = _open_store(args, create=False)
     store.recover()
     exp_id = store.resolve(args.experiment)
     exp = store.experiment(exp_id)
-    if exp.status == "done":
+    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    try:
+        # Claims the experiment first (refused while another process trains it), then
+        # loads its data and checks it is what the experiment started with.
+        prepared = runner.prepare_resume(store, exp_id, sink=reporter)
+    except AlreadyDone:
         print(f"experiment {exp_id} is already done")
         return 0
-    if exp.status == "running":
-        raise EmbtuiError(f"experiment {exp_id} is still running (pid {exp.pid} on {exp.host})")
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
-    prepared = runner.prepare(runner.resume_config(store, exp_id), sink=reporter)
-    print(f"resuming experiment {exp_id}: {exp.name}", flush=True)
+    print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
     stopped_by = _train(
-        lambda stop: runner.resume(store, exp_id, prepared, sink=reporter, stop=stop), reporter
+        lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
+        reporter,
     )
     return _finish(store, exp_id, stopped_by)
 
@@ -306,23 +333,36 @@ def _train(job: Any, reporter: Any) -> int | None:
         else:
             sys.stderr.write("\nembtui: stopping after this epoch (Ctrl-C again to abort)\n")
 
+    def sink(event: Any) -> None:
+        """The reporter; a reader that went away (`| head`) stops the grid like a signal."""
+        if signal.SIGPIPE in received:
+            return
+        try:
+            reporter(event)
+        except BrokenPipeError:
+            received.append(signal.SIGPIPE)
+            stop.set()
+            _detach_from_terminal(stderr=False)
+            sys.stderr.write("embtui: the output was closed; stopping after this epoch\n")
+
     handled = [signal.SIGINT, signal.SIGTERM]
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # nohup asked for it to be ignored
         handled.append(signal.SIGHUP)
     previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     try:
         with reporter:
-            job(stop)
+            job(stop, sink)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return received[0] if received else None
 
 
-def _detach_from_terminal() -> None:
-    """After a hangup the terminal is gone: writing to it would fail, so write nowhere."""
+def _detach_from_terminal(*, stderr: bool = True) -> None:
+    """After a hangup the terminal is gone (or, with a closed pipe, the reader of stdout):
+    writing to it would fail, so write nowhere."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
+    for fd in (1, 2) if stderr else (1,):
         with contextlib.suppress(OSError):
             os.dup2(devnull, fd)
     os.close(devnull)
@@ -365,7 +405,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     text = render(build_report(store, exp_id, metric=args.metric, alpha=args.alpha), args.format)
     if args.output:
-        from embtui.export import write_atomically
+        from embtui.files import write_atomically
 
         write_atomically(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -5,6 +5,8 @@ a terminal: the CLI prints it on stderr and exits with status 2, without a trace
 messages to one line that names the thing (key, file, line) and what is allowed.
 """
 
+import unicodedata
+
 
 class EmbtuiError(Exception):
     """A problem with the user's input or environment, reported in one line."""
@@ -30,3 +32,17 @@ def one_line(exc: BaseException) -> str:
     """`Type: message` on one line (at most 500 characters), for a failed run's error column."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:500]
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (ESC, BEL, CR, NUL, ...) written as escapes.
+
+    Names come from experiment files, stores and scripts; printed raw, an ESC sequence in
+    one could recolour or clear the user's terminal and a CR could hide what precedes it.
+    """
+    if not any(unicodedata.category(c) == "Cc" for c in text):
+        return text
+    return "".join(
+        c if unicodedata.category(c) != "Cc" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )

@@ -23,6 +23,7 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
+from embtui.errors import printable
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
     from embtui.export.report import Report
@@ -161,7 +162,8 @@ def print_listing(store: Any) -> None:
         table = Table(
             # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
             title=escape(
-                f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  {exp.created}"
+                f"{exp.id}  {printable(exp.name)}  [{exp.status}]  "
+                f"{done}/{len(runs)} runs done  {exp.created}"
             ),
             title_justify="left",
         )

@@ -19,6 +19,8 @@ import pty
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -181,6 +183,8 @@ class CliResult(NamedTuple):
     rc: int
     stdout: str
     stderr: str
+    seconds: float = 0.0  # wall time of the process
+    max_rss_mb: float = 0.0  # its peak resident memory (Linux's VmHWM), in MB
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -213,16 +217,7 @@ def run_cli_in(
     """
     command = [sys.executable, "-m", "embtui", *map(str, args)]
     if not tty:
-        proc = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=cwd,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+        return _run_measured(command, env, cwd, timeout)
     master, slave = pty.openpty()
     with subprocess.Popen(
         command, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd
@@ -241,6 +236,59 @@ def run_cli_in(
         stderr = popen.stderr.read() if popen.stderr else b""
         rc = popen.wait(timeout=timeout)
     return CliResult(rc, b"".join(chunks).decode("utf-8", "replace"), stderr.decode())
+
+
+def _run_measured(
+    command: list[str], env: dict[str, str], cwd: Path | None, timeout: float
+) -> CliResult:
+    """Run a command to its end, with its wall time and peak memory.
+
+    The peak is the largest VmHWM (the resident high-water mark of the process's own
+    address space) read from /proc while it runs: rusage cannot tell, since a child forked
+    from this large pytest process inherits its maxrss.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+    )
+    peak = [0]
+
+    def watch() -> None:
+        while proc.returncode is None:
+            peak[0] = max(peak[0], _high_water_kb(proc.pid))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    watcher.join()
+    return CliResult(
+        proc.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+        time.perf_counter() - start,
+        peak[0] / 1024,
+    )
+
+
+def _high_water_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 @pytest.fixture(scope="session")

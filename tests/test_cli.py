@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import sqlite3
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -713,7 +716,136 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
         ),
         ("inf.glove.txt:2: '-inf' is not a finite number",),
     ),
+    # -- issue 11's other refusals: TensorBoard folders, names, stores, ids, resume -------
+    (
+        "tensorboard folder that is a file",
+        lambda t, p, s: _run_args(t, s, tensorboard_dir=_file(p / "tb.txt")),
+        ("tensorboard_dir", "tb.txt: is a file, not a folder"),
+    ),
+    (
+        "tensorboard folder name over 255 bytes",
+        lambda t, p, s: _run_args(t, s, tensorboard_dir=p / ("x" * 300)),
+        ("tensorboard_dir", "is longer than 255 bytes"),
+    ),
+    (
+        "tensorboard run folder that is a file",
+        lambda t, p, s: _run_args(
+            t, s, tensorboard_dir=_tb_with(p, "seed-grid-3/size10-learned-seed0", "a file")
+        ),
+        ("seed-grid-3 already holds TensorBoard files of files embtui did not write",),
+    ),
+    (
+        "tensorboard folder of another store",
+        lambda t, p, s: _run_args(
+            t,
+            s,
+            tensorboard_dir=_tb_with(
+                p,
+                "seed-grid-3/.embtui-store.json",
+                '{"store": "/elsewhere/other.sqlite", "experiment": 3}',
+            ),
+        ),
+        ("already holds TensorBoard files of experiment 3 of /elsewhere/other.sqlite",),
+    ),
+    (
+        "experiment name with control characters",
+        lambda t, p, s: _run_args(t, s, name="grid\x1b[2J\x07\rx"),
+        ("name = 'grid\\x1b[2J\\x07\\rx'", "without slashes or control characters"),
+    ),
+    (
+        "store whose log path is a folder",
+        lambda t, p, s: [*_run_args(t, s), *_mkdir(p / "store.sqlite.log")],
+        ("store.sqlite.log (where this store's log goes) is not a plain file",),
+    ),
+    (
+        "store whose checkpoint folder is a file",
+        lambda t, p, s: [*_run_args(t, s), *_file_args(p / "store.sqlite.checkpoints")],
+        ("store.sqlite.checkpoints (where this store's checkpoints go) is a file",),
+    ),
+    (
+        "store that is a fifo",
+        lambda t, p, s: ["list", "--store", _fifo(p / "fifo.sqlite")],
+        ("fifo.sqlite: a FIFO (named pipe), not a run store",),
+    ),
+    (
+        "experiment id in other digits",
+        lambda t, p, s: ["export", "\u0661", "--store", s],
+        ("expected an experiment id (digits 0-9) or 'latest'",),
+    ),
+    (
+        "experiment id out of range",
+        lambda t, p, s: ["export", "99999999999999999999", "--store", s],
+        ("experiment 99999999999999999999: no such experiment id",),
+    ),
+    (
+        "export of hand-edited broken json",
+        lambda t, p, s: ["export", "1", "--store", _edit_store(s, "config = '{\"sizes\": [1'")],
+        ("experiment 1's config is not valid JSON", "edited by hand"),
+    ),
+    (
+        "list of hand-edited json that is not an object",
+        lambda t, p, s: ["list", "--store", _edit_store(s, "meta = '[1, 2]'")],
+        ("experiment 1's meta is not a JSON object",),
+    ),
+    (
+        "resume onto data that changed",
+        lambda t, p, s: [
+            "run",
+            "--resume",
+            "2",
+            "--store",
+            _edit_store(
+                s,
+                "status = 'cancelled', config = json_set(config, '$.dataset', "
+                f"'{write_csv(p / 'replaced.csv', offset=7)}')",
+                experiment=2,
+            ),
+        ],
+        (
+            "experiment 2 cannot resume: the training reviews, the validation reviews and the "
+            "GloVe vectors changed",
+        ),
+    ),
 ]
+
+
+def _file(path: Path, text: str = "not a folder\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _tb_with(root: Path, relative: str, text: str) -> Path:
+    """A TensorBoard root holding a file at `relative` (in the next experiment's folder)."""
+    _file(root / "tb" / relative, text)
+    return root / "tb"
+
+
+def _mkdir(path: Path) -> list[str]:
+    path.mkdir(parents=True)
+    return []
+
+
+def _file_args(path: Path) -> list[str]:
+    _file(path)
+    return []
+
+
+def _fifo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+def _edit_store(store: Path, assignment: str, experiment: int = 1) -> Path:
+    """Change an experiment's row by hand, as a user with the sqlite3 shell might."""
+    db = sqlite3.connect(store)
+    try:
+        db.execute(f"UPDATE experiments SET {assignment} WHERE id = ?", (experiment,))
+        db.commit()
+    finally:
+        db.close()
+    return store
 
 
 @dataclass(frozen=True)
@@ -783,6 +915,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_alone(name, fragments
     assert run.before[1] == {"experiments": 2, "runs": 16, "epochs": 32}
     assert_one_line_error(run.result, *fragments)
     assert run.after == run.before  # same bytes, same rows
+    # Refused at once, without reading a bomb or a device into memory (two cases run at a
+    # time on two cores, so the clock is generous; a hang or a blow-up is far past both).
+    assert run.result.seconds < 5, run.result.seconds
+    assert run.result.max_rss_mb < 500, run.result.max_rss_mb
 
 
 def test_a_crafted_npz_is_refused_before_its_pickle_runs_anything(error_runs):
@@ -836,3 +972,35 @@ def test_help_lists_the_subcommands_and_the_config_flags(run_cli):
     assert run_help.rc == 0
     for flag in ("--sizes", "--embeddings", "--val-size", "--vocab-size", "--glove", "--store"):
         assert flag in run_help.stdout
+
+
+def test_control_characters_in_a_stored_name_are_printed_escaped(tmp_path, capsys):
+    """An old store, or a script, may hold a name with ESC or BEL: printed raw it would
+    clear or recolour the user's terminal. list and the Markdown export show escapes."""
+    from embtui.cli import main
+    from embtui.store import Store
+
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.create_experiment("grid\x1b[2J\x07", {}, [], head="flatten")
+    assert main(["list", "--store", str(path)]) == 0
+    assert main(["export", "1", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[2J" not in out and "\x07" not in out
+    assert "1  grid\\x1b[2J\\x07  [queued]" in out
+    assert "# embtui experiment 1: grid\\x1b[2J\\x07" in out
+
+
+def test_the_time_and_memory_each_bad_input_case_reports_are_real(tmp_path):
+    """The probe behind the bad-input table's 5 s / 500 MB bounds can fail: a process that
+    holds 300 MB for a moment is measured as such."""
+    from tests.conftest import _run_measured
+
+    code = (
+        "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+        "time.sleep(0.3)"
+    )
+    result = _run_measured([sys.executable, "-c", code], dict(os.environ), tmp_path, 60)
+    assert result.rc == 0, result.stderr
+    assert result.max_rss_mb > 280
+    assert result.seconds > 0.3

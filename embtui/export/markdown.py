@@ -7,6 +7,7 @@ curve, the conclusion, the per-run appendix, the configuration and the environme
 
 from __future__ import annotations
 
+from embtui.errors import printable
 from embtui.export.curve import learning_curve_text
 from embtui.export.report import METRIC_TITLES, Report
 from embtui.stats import format_p
@@ -16,7 +17,7 @@ def to_markdown(report: Report) -> str:
     exp = report.experiment
     s = report.summary
     meta = exp.meta
-    out: list[str] = [f"# embtui experiment {exp.id}: {exp.name}", ""]
+    out: list[str] = [f"# embtui experiment {exp.id}: {printable(exp.name)}", ""]
     counts: dict[str, int] = {}
     for r in report.runs:
         counts[r.run.status] = counts.get(r.run.status, 0) + 1

@@ -30,6 +30,7 @@ from embtui.app.widgets.metric_chart import MetricChart
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.size_chart import SizeChart
 from embtui.app.widgets.status_line import StatusLine
+from embtui.errors import printable
 
 REFRESH_S = 0.5  # at most two redraws a second while training
 CHART_TABS = ("tab-loss", "tab-acc", "tab-size")
@@ -133,7 +134,8 @@ class MainScreen(Screen):
             focused = self.focused_view
             runs_table = self.query_one(RunsTable)
             runs_table.border_title = (
-                f"runs · #{exp.row.id} {exp.row.name} · {exp.row.status} · {exp.progress} done"
+                f"runs · #{exp.row.id} {printable(exp.row.name)} · {exp.row.status} · "
+                f"{exp.progress} done"
                 if exp
                 else "runs · no experiments yet: press n"
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from embtui.app.model import ExperimentView
 from embtui.app.widgets.cells import cell, header
 from embtui.app.widgets.keyed_table import KeyedTable
+from embtui.errors import printable
 
 COLUMNS = [
     ("id", header("id", right=True)),
@@ -32,7 +33,7 @@ class ExperimentList(KeyedTable):
                     str(e.row.id),
                     [
                         cell(e.row.id, right=True, style=style),
-                        cell(e.row.name, style=style),
+                        cell(printable(e.row.name), style=style),
                         cell(status, style=style),
                         cell(e.progress, right=True, style=style),
                     ],
