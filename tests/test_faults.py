@@ -11,7 +11,6 @@ of an uninterrupted one.
 
 from __future__ import annotations
 
-import csv
 import random
 import signal
 import sqlite3
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from embtui.store import Store
+from tests.helpers import embtui, epoch_count, histories, write_reviews
 
 EPOCHS = 8
 SEEDS = 2
@@ -44,21 +44,6 @@ KEYS = {
 REPEATS = 5
 
 
-def write_reviews(path: Path, n: int = 600) -> Path:
-    """Reviews over a small vocabulary in which some words lean positive, some negative."""
-    rng = random.Random(7)
-    words = [f"word{i}" for i in range(300)]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(["review", "sentiment"])
-        for i in range(n):
-            label = i % 2
-            lean = words[:150] if label else words[150:]
-            text = " ".join(rng.choice(lean if rng.random() < 0.6 else words) for _ in range(90))
-            out.writerow([text, "positive" if label else "negative"])
-    return path
-
-
 @pytest.fixture(scope="module")
 def reviews(tmp_path_factory) -> Path:
     return write_reviews(tmp_path_factory.mktemp("faults") / "reviews.csv")
@@ -69,12 +54,6 @@ def run_args(reviews: Path, store: Path) -> list[str]:
     return ["run", "--plain", "--store", str(store), "--dataset", str(reviews), *flags]
 
 
-def embtui(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "embtui", *args], capture_output=True, text=True, **kw
-    )
-
-
 @pytest.fixture(scope="module")
 def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[float]]:
     """val_acc histories of the same experiment run without interruption."""
@@ -82,29 +61,6 @@ def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[flo
     result = embtui(*run_args(reviews, store))
     assert result.returncode == 0, result.stderr
     return histories(store)
-
-
-def histories(store_path: Path) -> dict[tuple[int, int], list[float]]:
-    with Store(store_path, create=False) as store:
-        exp_id = store.resolve("latest")
-        epochs = store.epochs(exp_id)
-        return {
-            (r.size, r.seed): [e.val_acc for e in epochs.get(r.id, [])] for r in store.runs(exp_id)
-        }
-
-
-def epoch_count(store_path: Path) -> int:
-    """Epochs committed so far, read the way a second viewer would (its own connection)."""
-    try:
-        db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.OperationalError:
-        return 0
-    try:
-        return db.execute("SELECT count(*) FROM epochs").fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is not created yet
-        return 0
-    finally:
-        db.close()
 
 
 def start_and_signal(

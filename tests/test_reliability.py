@@ -1,0 +1,330 @@
+"""Races and paths that would silently corrupt results, each against the real CLI.
+
+Every test starts `embtui` in real subprocesses on a small generated review set and checks
+the store afterwards: who trained what, that nothing was trained twice or on other data,
+that no process outlives its grid, and that the histories equal an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from embtui.store import Store
+from tests.helpers import embtui, epoch_count, histories, write_reviews
+
+EPOCHS = 6
+KEYS = {
+    "name": "races",
+    "sizes": "150,300",
+    "embeddings": "learned",
+    "epochs": str(EPOCHS),
+    "seeds": "2",
+    "val_size": "200",
+    "maxlen": "80",
+    "vocab_size": "400",
+    "embedding_dim": "16",
+    "batch_size": "16",
+    "checkpoint_every": "0",
+}
+RUNS = 4
+
+
+def flags(**overrides: str) -> list[str]:
+    return [f"--{k.replace('_', '-')}={v}" for k, v in {**KEYS, **overrides}.items()]
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory) -> Path:
+    return write_reviews(tmp_path_factory.mktemp("races") / "reviews.csv")
+
+
+@pytest.fixture(scope="module")
+def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[float]]:
+    """val_acc histories of the grid run once, without interruption."""
+    store = tmp_path_factory.mktemp("reference") / "ref.sqlite"
+    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags())
+    assert result.returncode == 0, result.stderr
+    return histories(store)
+
+
+def start(store: Path, *extra: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "embtui", "run", "--plain", "--store", str(store), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, like a job in a shell
+        **kw,
+    )
+
+
+def wait_for_epochs(store: Path, proc: subprocess.Popen, n: int) -> int:
+    deadline = time.monotonic() + 120
+    while (seen := epoch_count(store)) < n:
+        assert proc.poll() is None, f"embtui ended early: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "no progress in two minutes"
+        time.sleep(0.01)
+    return seen
+
+
+def statuses(store: Path) -> tuple[str, list[str]]:
+    with Store(store, create=False) as s:
+        exp = s.experiment(s.resolve("latest"))
+        return exp.status, [r.status for r in s.runs(exp.id)]
+
+
+def children(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is `pid`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            out.append(int(entry))
+    return out
+
+
+def workers_of(pid: int) -> list[int]:
+    """The training worker processes of an `embtui run` (not multiprocessing's tracker)."""
+    found = []
+    for child in children(pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as handle:
+                if b"spawn_main" in handle.read():
+                    found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def loading_tensorflow(pid: int) -> bool:
+    """Whether a worker has got as far as mapping TensorFlow's library (set-up under way)."""
+    try:
+        with open(f"/proc/{pid}/maps") as handle:
+            return "tensorflow" in handle.read()
+    except OSError:
+        return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def resume(store: Path, **kw) -> subprocess.CompletedProcess:
+    return embtui("run", "--resume", "latest", "--plain", "--store", str(store), **kw)
+
+
+# -- 1. two resumes at once -----------------------------------------------------------------
+
+
+def test_two_resumes_started_together_train_every_run_exactly_once(reviews, reference, tmp_path):
+    store = tmp_path / "s.sqlite"
+    proc = start(store, f"--dataset={reviews}", *flags())
+    wait_for_epochs(store, proc, 3)
+    proc.kill()
+    proc.communicate(timeout=60)
+
+    both = [
+        subprocess.Popen(
+            [sys.executable, "-m", "embtui", "run", "--resume", "latest", "--store", str(store)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=240), *p.communicate()) for p in both]
+    codes = sorted(rc for rc, _, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for rc, _, err in results if rc == 2)
+    assert refused.count("\n") == 1 and "Traceback" not in refused
+    assert refused.startswith("embtui: error: experiment 1 is being trained by pid ")
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert histories(store) == reference  # every run once, every epoch exactly as uninterrupted
+
+
+# -- 2. relative paths, at run and at resume -----------------------------------------------
+
+
+def test_relative_paths_follow_the_experiment_file_and_resume_refuses_changed_data(
+    reviews, reference, tmp_path
+):
+    d1, d2 = tmp_path / "d1", tmp_path / "d2"
+    d1.mkdir()
+    d2.mkdir()
+    (d1 / "data.csv").write_bytes(reviews.read_bytes())
+    write_reviews(d2 / "data.csv", n=700)  # another data.csv, where the resume is typed
+    keys = {**KEYS, "sizes": "[150, 300]", "name": '"races"', "embeddings": '["learned"]'}
+    (d1 / "exp.toml").write_text(
+        "".join(f"{k} = {v}\n" for k, v in keys.items()) + 'dataset = "data.csv"\n',
+        encoding="utf-8",
+    )
+    store = tmp_path / "s.sqlite"
+    # Started from d2: the file's relative dataset is d1/data.csv, not d2's.
+    proc = start(store, str(d1 / "exp.toml"), cwd=d2)
+    wait_for_epochs(store, proc, 3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    with Store(store, create=False) as s:
+        exp = s.experiment(1)
+        assert exp.config["dataset"] == str(d1 / "data.csv")  # recorded absolute
+        assert set(exp.meta["fingerprint"]) >= {"train", "val", "file"}
+
+    # Resumed from d2 as well: still d1's reviews, and exactly the uninterrupted histories.
+    again = resume(store, cwd=d2)
+    assert again.returncode == 0, again.stderr
+    assert histories(store) == reference
+
+    # Now d1's file really changes under a cancelled experiment: refused, store untouched.
+    with Store(store, create=False) as s:
+        s.claim(1)
+        s.reopen_runs(1)
+        s.cancel_queued(1)
+        s.set_experiment_status(1, "cancelled")
+    write_reviews(d1 / "data.csv", n=650)
+    before = dump(store)
+    refused = resume(store, cwd=d2)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "embtui: error: experiment 1 cannot resume: the training reviews and the validation "
+        "reviews changed (the file's size or modification time differs) since it started "
+        f"(dataset {d1 / 'data.csv'}); resume needs the same data\n"
+    )
+    assert dump(store) == before
+
+
+def test_the_bundled_quick_experiment_runs_from_any_folder(tmp_path):
+    """assets/csv-quick.toml names its data relative to itself: it works from anywhere."""
+    toml = Path(__file__).resolve().parents[1] / "assets" / "csv-quick.toml"
+    result = embtui(
+        "run", str(toml), "--plain", "--store", str(tmp_path / "s.sqlite"), cwd="/", timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "experiment 1 done" in result.stdout
+
+
+# -- 3. workers die with their parent; Ctrl-C stops them cleanly ----------------------------
+
+
+def test_a_killed_parent_takes_its_workers_with_it(reviews, tmp_path):
+    """Long runs (80 epochs), so that orphaned workers would have plenty left to train."""
+    store = tmp_path / "s.sqlite"
+    proc = start(store, f"--dataset={reviews}", *flags(workers="2", epochs="80"))
+    wait_for_epochs(store, proc, 2)
+    workers = workers_of(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.communicate(timeout=60)
+    at_kill = epoch_count(store)
+    deadline = time.monotonic() + 5
+    while any(alive(w) for w in workers):
+        assert time.monotonic() < deadline, "a worker outlived its parent"
+        time.sleep(0.02)
+    # At most the epochs the two workers were committing as the parent died.
+    assert epoch_count(store) <= at_kill + 2 < 4 * 80
+    settled = epoch_count(store)
+    time.sleep(2)
+    assert epoch_count(store) == settled  # nobody trains any more
+
+    listing = embtui("list", "--store", str(store))
+    assert "[interrupted]" in listing.stdout
+    again = resume(store)
+    assert again.returncode == 0, again.stderr
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert epoch_count(store) == 4 * 80
+
+
+def test_ctrl_c_to_the_process_group_stops_the_workers_after_their_epoch(
+    reviews, reference, tmp_path
+):
+    """A terminal sends Ctrl-C to every process of the job: workers must not die of it."""
+    store = tmp_path / "s.sqlite"
+    proc = start(store, f"--dataset={reviews}", *flags(workers="2"))
+    wait_for_epochs(store, proc, 3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    status, runs = statuses(store)
+    assert status == "cancelled"
+    assert "cancelled" in runs and set(runs) <= {"done", "cancelled"}  # nothing failed
+    again = resume(store)
+    assert again.returncode == 0, again.stderr
+    assert "continuing from the checkpoint after epoch" in again.stdout
+    assert histories(store) == reference
+
+
+# -- 4. a grid whose workers all die is not done ---------------------------------------------
+
+
+def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, reference, tmp_path):
+    store = tmp_path / "s.sqlite"
+    proc = start(store, f"--dataset={reviews}", *flags(workers="2"))
+    deadline = time.monotonic() + 60
+    # Killed while they load TensorFlow, before either trains a run.
+    while len(workers := [w for w in workers_of(proc.pid) if loading_tensorflow(w)]) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    for worker in workers:
+        os.kill(worker, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    status, runs = statuses(store)
+    assert status == "interrupted"
+    assert "done" not in runs and set(runs) <= {"interrupted", "failed"}
+    assert "experiment 1 interrupted" in out
+
+    again = resume(store)
+    assert again.returncode == 0, again.stderr
+    assert "already done" not in again.stdout
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert histories(store) == reference
+
+
+# -- output that goes away ------------------------------------------------------------------
+
+
+def test_a_closed_stdout_cancels_the_grid_with_a_non_zero_exit(reviews, reference, tmp_path):
+    """`embtui run ... | head -4`: the reader leaves; the grid stops, resumable."""
+    store = tmp_path / "s.sqlite"
+    proc = start(store, f"--dataset={reviews}", *flags())
+    lines = [proc.stdout.readline() for _ in range(4)]
+    assert any(line.startswith("experiment 1: races") for line in lines), lines
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 128 + signal.SIGPIPE, err
+    assert "embtui: the output was closed; stopping after this epoch" in err
+    assert "Traceback" not in err
+    status, runs = statuses(store)
+    assert status == "cancelled" and "cancelled" in runs
+    again = resume(store)
+    assert again.returncode == 0, again.stderr
+    assert histories(store) == reference
+
+
+def dump(path: Path) -> str:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return "\n".join(db.iterdump())
+    finally:
+        db.close()
