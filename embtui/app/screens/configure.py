@@ -16,8 +16,15 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label, Static
 
-from embtui.cli import CONFIG_HELP
-from embtui.config import HEADS, OPTIMIZERS, SUBSETS, ExperimentConfig, config_keys, from_mapping
+from embtui.config import (
+    HEADS,
+    OPTIMIZERS,
+    SUBSETS,
+    ExperimentConfig,
+    config_keys,
+    from_mapping,
+    key_help,
+)
 from embtui.errors import ConfigError
 
 CHOICES = {"head": HEADS, "optimizer": OPTIMIZERS, "subset": SUBSETS}
@@ -89,7 +96,7 @@ class ConfigureScreen(Screen[ExperimentConfig | None]):
                         suggester=SuggestFromList(choices) if choices else None,
                         select_on_focus=False,
                     )
-                yield Static(CONFIG_HELP.get(key, ""), id=f"hint-{key}", classes="hint")
+                yield Static(key_help(key), id=f"hint-{key}", classes="hint")
         yield Static("", id="form-status")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -116,7 +123,7 @@ class ConfigureScreen(Screen[ExperimentConfig | None]):
             hint.update(f"✗ {message}")
         else:
             self.errors.pop(key, None)
-            hint.update(CONFIG_HELP.get(key, ""))
+            hint.update(key_help(key))
         hint.set_class(bool(message), "-invalid")
 
     def _update_status(self) -> None:
