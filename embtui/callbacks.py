@@ -290,7 +290,7 @@ def _param_count(model: Any) -> int | None:
 
 
 def _meta(model: Any, device: str) -> dict[str, Any]:
-    from embtui.engine.runner import framework_versions
+    from embtui.versions import framework_versions
 
     meta: dict[str, Any] = {
         "source": SOURCE,

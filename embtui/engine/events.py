@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from embtui.store import EpochMetrics
 
@@ -52,6 +53,13 @@ Event = Stage | RunStarted | EpochMetrics | RunFinished | ExperimentFinished
 Sink = Callable[[Event], None]
 
 
+class StopFlag(Protocol):
+    """What training checks between epochs to stop early: a `threading.Event`, a
+    multiprocessing one, or a worker's stop-or-orphaned flag."""
+
+    def is_set(self) -> bool: ...
+
+
 def ignore(event: Event) -> None:
     """The sink used when nobody listens."""
 
@@ -64,5 +72,6 @@ __all__ = [
     "RunStarted",
     "Sink",
     "Stage",
+    "StopFlag",
     "ignore",
 ]

@@ -1,4 +1,4 @@
-"""Train K runs of a grid at a time, each in its own process (`workers = K`).
+"""Train K runs of a grid at a time, each in its own process (`workers = K`): `ProcessPool`.
 
 On a box with several GPUs each worker process is pinned to one of them through
 `CUDA_VISIBLE_DEVICES` (set before TensorFlow is imported there), so the grid's wall time
@@ -27,11 +27,15 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from embtui.engine.events import Event, RunFinished, Sink, Stage
+from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
 from embtui.errors import StoreError, one_line
-from embtui.store import Store
+from embtui.store import RunRow, Store
+from embtui.versions import framework_versions
+
+if TYPE_CHECKING:
+    from embtui.engine.run import Prepared
 
 _DONE = "done"
 
@@ -60,16 +64,47 @@ def visible_gpus() -> list[str]:
     )
 
 
+class ProcessPool:
+    """K worker processes on this machine (`workers = K`)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(
+        self,
+        store: Store,
+        experiment_id: int,
+        prepared: Prepared,
+        runs: list[RunRow],
+        *,
+        total: int,
+        sink: Sink,
+        stop: StopFlag,
+    ) -> None:
+        sink(Stage(experiment_id, f"starting {self.workers} worker processes"))
+        store.update_meta(experiment_id, **framework_versions())
+        run_parallel(
+            store,
+            experiment_id,
+            prepared,
+            [r.id for r in runs],
+            workers=self.workers,
+            total=total,
+            sink=sink,
+            stop=stop,
+        )
+
+
 def run_parallel(
     store: Store,
     experiment_id: int,
-    prepared: Any,
+    prepared: Prepared,
     run_ids: list[int],
     *,
     workers: int,
     total: int,
     sink: Sink,
-    stop: threading.Event,
+    stop: StopFlag,
 ) -> None:
     """Train `run_ids` with `workers` processes; returns when all are finished or stopped.
 
@@ -193,7 +228,7 @@ def _worker(
     store: Store | None = None
     try:
         try:
-            from embtui.engine.runner import train_one
+            from embtui.engine.run import train_one
             from embtui.engine.trainer import TrainerCache, describe_device
 
             store = Store(store_path, owner=owner)

@@ -1,0 +1,55 @@
+"""Who trains an experiment's runs: one interface, several ways.
+
+An executor is handed the queued runs of an experiment its store connection owns and trains
+each with `embtui.engine.run.train_one`, telling the sink every event in order. The runner
+chooses one from the configuration and never knows which it got:
+
+* `InProcess` (`workers = 1`): runs one after another in this process, sharing one
+  compiled graph per shape.
+* `ProcessPool` (`workers = K`): K worker processes on this machine, one GPU each where
+  there are GPUs.
+
+Results per (size, arm, seed) are identical whichever executor trains them and however
+many workers it has.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from embtui.engine.events import Sink, StopFlag
+from embtui.store import RunRow, Store
+
+if TYPE_CHECKING:
+    from embtui.engine.run import Prepared
+
+
+class Executor(Protocol):
+    """Trains `runs` of an experiment; returns when all are finished or stopped."""
+
+    def run(
+        self,
+        store: Store,
+        experiment_id: int,
+        prepared: Prepared,
+        runs: list[RunRow],
+        *,
+        total: int,
+        sink: Sink,
+        stop: StopFlag,
+    ) -> None: ...
+
+
+def executor_for(workers: int, queued: int) -> Executor:
+    """The executor a configuration asks for: worker processes only when there are
+    several workers and several runs to share between them."""
+    if workers > 1 and queued > 1:
+        from embtui.engine.executors.pool import ProcessPool
+
+        return ProcessPool(workers)
+    from embtui.engine.executors.local import InProcess
+
+    return InProcess()
+
+
+__all__ = ["Executor", "executor_for"]

@@ -1,0 +1,39 @@
+"""Train an experiment's runs one after another in this process (`workers = 1`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from embtui.engine.events import Sink, Stage, StopFlag
+from embtui.store import RunRow, Store
+from embtui.versions import framework_versions
+
+if TYPE_CHECKING:
+    from embtui.engine.run import Prepared
+
+
+class InProcess:
+    """One trainer cache for the whole grid: each graph is built and traced once."""
+
+    def run(
+        self,
+        store: Store,
+        experiment_id: int,
+        prepared: Prepared,
+        runs: list[RunRow],
+        *,
+        total: int,
+        sink: Sink,
+        stop: StopFlag,
+    ) -> None:
+        sink(Stage(experiment_id, "loading TensorFlow"))
+        from embtui.engine.run import train_one
+        from embtui.engine.trainer import TrainerCache, describe_device
+
+        device = describe_device()
+        store.update_meta(experiment_id, **framework_versions(), device=device)
+        cache = TrainerCache()
+        for run_row in runs:
+            if stop.is_set():
+                break
+            train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)

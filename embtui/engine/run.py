@@ -1,0 +1,212 @@
+"""One run of a grid: its training subset, its training, its checkpoints, its record.
+
+`train_one` is what every executor calls for each run it is handed, in this process or in
+a worker (`embtui.engine.executors`): it starts the run in the store (only the experiment's
+owner may), continues from the run's checkpoint when it has one, trains, writes each epoch
+as it ends and finishes the run `done`, `cancelled` (stopped), or `failed` (a NaN loss, an
+error, a model that cannot be built; the grid goes on). A run's result depends only on its
+data, factor values, size and seed: never on who trains it, in which order or whether it
+was resumed.
+"""
+
+from __future__ import annotations
+
+import platform
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embtui import __version__
+from embtui.config import ExperimentConfig
+from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
+from embtui.engine.data import Dataset
+from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
+from embtui.engine.fingerprint import fingerprint
+from embtui.errors import EmbtuiError, StoreError, one_line
+from embtui.store import ExperimentRow, RunRow, Store, now
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An experiment's inputs, loaded and checked: ready to train."""
+
+    config: ExperimentConfig
+    data: Dataset
+    glove: Any | None  # embtui.engine.glove.GloveMatrix when an arm needs GloVe
+
+    @property
+    def chance(self) -> float:
+        """The validation set's majority-class rate: what always guessing one class scores."""
+        positive = float(np.mean(self.data.y_val))
+        return max(positive, 1.0 - positive)
+
+    def meta(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "data": self.data.source,
+            "n_train": len(self.data.y_train),
+            "n_val": len(self.data.y_val),
+            "chance": self.chance,
+            "python": platform.python_version(),
+            "embtui": __version__,
+            "fingerprint": fingerprint(self.config, self.data, self.glove),
+        }
+        if self.glove is not None:
+            out["glove"] = self.glove.source
+            out["glove_dim"] = self.glove.dim
+            out["glove_coverage"] = self.glove.coverage
+        return out
+
+
+def training_subset(prepared: Prepared, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training examples of one run.
+
+    `random`: a seed-specific permutation of the training split, cut at `size`, so the
+    samples of one seed are nested across sizes (a learning curve adds data, it does not
+    swap it). `first`: the first `size` examples, as the reference notebook did.
+    """
+    data = prepared.data
+    if prepared.config.subset == "first":
+        return data.x_train[:size], data.y_train[:size]
+    rng = np.random.default_rng([seed, 0xDA7A])
+    idx = rng.permutation(len(data.y_train))[:size]
+    return data.x_train[idx], data.y_train[idx]
+
+
+def train_one(
+    store: Store,
+    experiment_id: int,
+    prepared: Prepared,
+    run_row: RunRow,
+    total: int,
+    cache: Any,
+    device: str,
+    sink: Sink,
+    stop: StopFlag,
+) -> None:
+    """Train one run of the experiment and record it (see the module docstring)."""
+    cfg = prepared.config
+    arm = run_row.embedding
+    glove = prepared.glove.matrix if (arm != "learned" and prepared.glove) else None
+    coverage = prepared.glove.coverage if glove is not None else None
+
+    experiment = store.experiment(experiment_id)
+    checkpoints = RunCheckpoints(store, experiment, run_row, cfg.checkpoint_every)
+
+    def finish(status: str, error: str | None = None) -> None:
+        store.finish_run(run_row.id, status, error)
+        if status in ("done", "failed"):
+            checkpoints.remove()
+        sink(RunFinished(experiment_id, run_row.id, status, error))
+
+    try:
+        trainer = cache.get(cfg, arm, glove)
+    except Exception as exc:  # a model that cannot be built fails its run, not the grid
+        finish("failed", one_line(exc))
+        return
+    resumed = _usable(checkpoints.load(), store, run_row, cfg.epochs)
+    kept = resumed.epoch if resumed else 0
+    store.start_run(
+        run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
+    )
+    sink(
+        RunStarted(
+            experiment_id,
+            run_row.id,
+            run_row.position,
+            total,
+            run_row.size,
+            arm,
+            run_row.seed,
+            device,
+        )
+    )
+    if resumed:
+        sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
+    x, y = training_subset(prepared, run_row.size, run_row.seed)
+    data = prepared.data
+    finished = kept
+    try:
+        events = _event_log(cfg, experiment, run_row, store)
+        if events is not None and resumed:
+            for earlier in store.run_epochs(run_row.id):  # the log starts afresh: rewrite
+                events.write(earlier)
+    except (OSError, EmbtuiError) as exc:  # the folder changed under the grid: say so
+        finish("failed", f"cannot write its TensorBoard files: {one_line(exc)}")
+        return
+    try:
+        for metrics in trainer.fit(
+            x,
+            y,
+            data.x_val,
+            data.y_val,
+            seed=run_row.seed,
+            epochs=cfg.epochs,
+            stop=stop,
+            run_id=run_row.id,
+            after=(resumed.epoch, resumed.state) if resumed else None,
+        ):
+            if problem := metrics.divergence():
+                finish("failed", problem)
+                return
+            store.add_epoch(metrics)
+            if events is not None:
+                events.write(metrics)
+            if metrics.epoch < cfg.epochs and checkpoints.due():
+                checkpoints.save(metrics.epoch, trainer.snapshot())
+            sink(metrics)
+            finished = metrics.epoch
+    except StoreError:
+        raise  # nothing more can be recorded: stop the grid, not just this run
+    except Exception as exc:  # out of memory, a bad model: this run fails, the grid goes on
+        cache.clear()  # the failed trainer's state is unknown; build afresh for the next run
+        finish("failed", _log_failure(store, run_row, exc))
+        return
+    finally:
+        if events is not None:
+            events.close()
+    if finished < cfg.epochs:  # stopped: the trainer still holds the state after `finished`
+        if finished > kept and checkpoints.saved != finished:
+            checkpoints.save(finished, trainer.snapshot())
+        finish("cancelled")
+    else:
+        finish("done")
+
+
+def _event_log(
+    cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow, store: Store
+) -> Any:
+    """The run's TensorBoard event log when the experiment asks for one (tensorboard_dir)."""
+    if not cfg.tensorboard_dir:
+        return None
+    from embtui.export.tensorboard import RunEventLog
+
+    return RunEventLog(cfg.tensorboard_dir, experiment, run_row, store=store.path)
+
+
+def _usable(
+    checkpoint: Checkpoint | None, store: Store, run_row: RunRow, epochs: int
+) -> Checkpoint | None:
+    """A checkpoint to continue from: its epochs 1..k must all be in the store."""
+    if checkpoint is None or not 0 < checkpoint.epoch < epochs:
+        return None
+    stored = [e.epoch for e in store.run_epochs(run_row.id)]
+    if stored[: checkpoint.epoch] != list(range(1, checkpoint.epoch + 1)):
+        return None
+    return checkpoint
+
+
+def _log_failure(store: Store, run_row: RunRow, exc: BaseException) -> str:
+    """Append the full traceback to the store's log; the run's error names that log."""
+    message = one_line(exc)
+    try:
+        with open(store.log_path, "a", encoding="utf-8") as log:
+            log.write(
+                f"--- {now()} experiment {run_row.experiment_id} run {run_row.id} "
+                f"(size {run_row.size}, {run_row.embedding}, seed {run_row.seed}) failed\n"
+            )
+            log.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return message
+    return f"{message} (traceback in {store.log_path})"
