@@ -52,6 +52,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from types import TracebackType
 from typing import Any
 
 import keras
@@ -153,11 +154,12 @@ class EmbtuiCallback(keras.callbacks.Callback):
             self.experiment_id = store.create_experiment(
                 name, config, [], head=self.head, meta=_meta(model, device)
             )
-        _claim(store, self.experiment_id)
-        self.run_id = store.add_run(
-            self.experiment_id, size=size, embedding=arm, head=self.head, seed=self.seed
+        exp_id = self.experiment_id
+        _claim(store, exp_id)
+        self.run_id = run_id = store.add_run(
+            exp_id, size=size, embedding=arm, head=self.head, seed=self.seed
         )
-        store.start_run(self.run_id, device=device, params=_param_count(model), coverage=None)
+        store.start_run(run_id, device=device, params=_param_count(model), coverage=None)
         self._recording = True
         self._validated = False
 
@@ -183,13 +185,14 @@ class EmbtuiCallback(keras.callbacks.Callback):
             "val_acc": float(logs[f"val_{acc}"]),
         }
         seconds = time.perf_counter() - self._epoch_start if self._epoch_start else 0.0
-        metrics = EpochMetrics(self.run_id, number, seconds=seconds, **values)
+        exp_id, run_id = self._recorded()
+        metrics = EpochMetrics(run_id, number, seconds=seconds, **values)
         if problem := metrics.divergence():
             self._end_run("failed", problem)
             return
         store = self._open()
         store.add_epoch(metrics)
-        store.beat(self.experiment_id)
+        store.beat(exp_id)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._recording:
@@ -210,7 +213,12 @@ class EmbtuiCallback(keras.callbacks.Callback):
     def __enter__(self) -> EmbtuiCallback:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         """Record how a fit that raised ended: Keras gives callbacks no hook for that."""
         if self._recording:
             if exc is None or isinstance(exc, KeyboardInterrupt):
@@ -232,10 +240,17 @@ class EmbtuiCallback(keras.callbacks.Callback):
     def _end_run(self, status: str, error: str | None) -> None:
         """Finish the current run and bring the experiment's status up to date."""
         store = self._open()
-        store.finish_run(self.run_id, status, error)
+        exp_id, run_id = self._recorded()
+        store.finish_run(run_id, status, error)
         self._recording = False
-        status = experiment_status(r.status for r in store.runs(self.experiment_id))
-        store.set_experiment_status(self.experiment_id, status)
+        status = experiment_status(r.status for r in store.runs(exp_id))
+        store.set_experiment_status(exp_id, status)
+
+    def _recorded(self) -> tuple[int, int]:
+        """The experiment and run this callback is recording into (after a fit began)."""
+        if self.experiment_id is None or self.run_id is None:
+            raise RuntimeError("EmbtuiCallback: no fit has started recording yet")
+        return self.experiment_id, self.run_id
 
 
 def _missing(epoch: int, logs: dict[str, Any], validated_before: bool) -> str | None:

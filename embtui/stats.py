@@ -54,6 +54,7 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _st
@@ -62,7 +63,9 @@ __all__ = [
     "METRICS",
     "METRIC_LABELS",
     "Comparison",
+    "Difference",
     "GroupStats",
+    "Sample",
     "Summary",
     "describe",
     "format_p",
@@ -127,10 +130,29 @@ def _moments(arr: np.ndarray) -> tuple[float, float | None]:
     return float(np.mean(arr)), float(np.std(arr, ddof=1))
 
 
-def describe(
-    values: Iterable[float], confidence: float = 0.95
-) -> tuple[int, float, float | None, float | None, float | None, float | None]:
-    """``(n, mean, sd, ci_low, ci_high, half_width)`` of a sample.
+class Sample(NamedTuple):
+    """A sample's size, mean, sd and the confidence interval of its mean (`describe`)."""
+
+    n: int
+    mean: float
+    sd: float | None
+    ci_low: float | None
+    ci_high: float | None
+    half_width: float | None
+
+
+class Difference(NamedTuple):
+    """``mean(a) - mean(b)`` with its Welch interval, two-sided p and Cohen's d (`welch`)."""
+
+    diff: float
+    ci_low: float | None
+    ci_high: float | None
+    p: float | None
+    cohens_d: float | None
+
+
+def describe(values: Iterable[float], confidence: float = 0.95) -> Sample:
+    """``Sample(n, mean, sd, ci_low, ci_high, half_width)`` of a sample.
 
     Student-t interval of the mean at `confidence`. For n=1, sd and the interval are None;
     for a constant sample sd and half_width are 0 and ci_low == ci_high == mean.
@@ -139,17 +161,15 @@ def describe(
     mean, sd = _moments(arr)
     n = int(arr.size)
     if sd is None:
-        return n, mean, None, None, None, None
+        return Sample(n, mean, None, None, None, None)
     if sd == 0.0:
-        return n, mean, 0.0, mean, mean, 0.0
+        return Sample(n, mean, 0.0, mean, mean, 0.0)
     half = float(_st.t.ppf((1.0 + confidence) / 2.0, n - 1) * sd / math.sqrt(n))
-    return n, mean, sd, mean - half, mean + half, half
+    return Sample(n, mean, sd, mean - half, mean + half, half)
 
 
-def welch(
-    a: Iterable[float], b: Iterable[float], confidence: float = 0.95
-) -> tuple[float, float | None, float | None, float | None, float | None]:
-    """``(diff, ci_low, ci_high, p, cohens_d)`` comparing sample `a` with sample `b`.
+def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> Difference:
+    """``Difference(diff, ci_low, ci_high, p, cohens_d)`` comparing sample `a` with `b`.
 
     ``diff = mean(a) - mean(b)``; Welch interval of the difference at `confidence` and
     two-sided Welch p. Interval, p and d are None when either sample has fewer than two
@@ -160,14 +180,14 @@ def welch(
     mean_b, sd_b = _moments(xb)
     diff = mean_a - mean_b
     if sd_a is None or sd_b is None:
-        return diff, None, None, None, None
+        return Difference(diff, None, None, None, None)
     na, nb = xa.size, xb.size
     pooled = math.sqrt(((na - 1) * sd_a**2 + (nb - 1) * sd_b**2) / (na + nb - 2))
     d = diff / pooled if pooled > 0.0 else None
     va, vb = sd_a**2 / na, sd_b**2 / nb
     se = math.sqrt(va + vb)
     if se == 0.0:  # both constant: scipy gives NaN; the difference is known exactly
-        return diff, diff, diff, (1.0 if diff == 0.0 else 0.0), d
+        return Difference(diff, diff, diff, (1.0 if diff == 0.0 else 0.0), d)
     df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = float(_st.t.ppf((1.0 + confidence) / 2.0, df) * se)
     if sd_a == 0.0 or sd_b == 0.0:
@@ -176,7 +196,7 @@ def welch(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             p = float(_st.ttest_ind(xa, xb, equal_var=False).pvalue)
-    return diff, diff - half, diff + half, min(max(p, 0.0), 1.0), d
+    return Difference(diff, diff - half, diff + half, min(max(p, 0.0), 1.0), d)
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
@@ -186,16 +206,15 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     made monotone (running maximum) and capped at 1. None passes through and does not count
     in m.
     """
-    idx = [i for i, p in enumerate(pvalues) if p is not None]
-    for i in idx:
-        p = pvalues[i]
+    given = {i: p for i, p in enumerate(pvalues) if p is not None}
+    for p in given.values():
         if not (0.0 <= p <= 1.0):  # also rejects NaN
             raise ValueError(f"p-value out of [0, 1]: {p!r}")
-    m = len(idx)
+    m = len(given)
     out: list[float | None] = [None] * len(pvalues)
     running = 0.0
-    for k, i in enumerate(sorted(idx, key=lambda j: pvalues[j])):
-        running = max(running, min(1.0, (m - k) * pvalues[i]))
+    for k, i in enumerate(sorted(given, key=given.__getitem__)):
+        running = max(running, min(1.0, (m - k) * given[i]))
         out[i] = running
     return out
 
@@ -289,6 +308,13 @@ class Comparison:
         return self.better is not None
 
 
+def _known(value: float | None) -> float:
+    """A value that only tested comparisons have (p, interval), where one is expected."""
+    if value is None:
+        raise ValueError("an untestable comparison has no p-value or interval")
+    return value
+
+
 def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
@@ -337,7 +363,7 @@ class Summary:
         return [g for g in self.groups if g.arm == arm]
 
     def _p_text(self, c: Comparison) -> str:
-        text = format_p(c.p_holm, self.alpha)
+        text = format_p(_known(c.p_holm), self.alpha)
         return f"Holm-adjusted {text}" if self.adjusted else text
 
     def _size_sentence(self, size: int) -> str | None:
@@ -358,7 +384,7 @@ class Summary:
                 f"{self._p_text(c)})"
             )
         if nonsig:
-            bound = max(max(abs(c.ci_low), abs(c.ci_high)) for c in nonsig)
+            bound = max(max(abs(_known(c.ci_low)), abs(_known(c.ci_high))) for c in nonsig)
             ns = [g.n for g in self.groups if g.size == size and g.n >= 2]
             if len(comps) == 1:
                 c = nonsig[0]
@@ -367,7 +393,7 @@ class Summary:
                     f"{_fmt(c.mean_a)} vs {c.arm_b} {_fmt(c.mean_b)}, {self._p_text(c)})"
                 )
             elif not sig and not untestable:
-                best = min(nonsig, key=lambda c: c.p_holm)
+                best = min(nonsig, key=lambda c: _known(c.p_holm))
                 text = (
                     "there was no significant difference between any of the arms "
                     f"(smallest {self._p_text(best)})"
@@ -489,8 +515,7 @@ def summarize(
         for arm in order:
             vals = data.get((size, arm))
             if vals:
-                n, mean, sd, lo, hi, half = describe(vals)
-                groups.append(GroupStats(size, arm, n, mean, sd, lo, hi, half, tuple(vals)))
+                groups.append(GroupStats(size, arm, *describe(vals), values=tuple(vals)))
     raw = []
     for size in sizes:
         for i, a in enumerate(order):
@@ -498,10 +523,10 @@ def summarize(
                 va, vb = data.get((size, a)), data.get((size, b))
                 if va and vb:
                     raw.append((size, a, b, va, vb, welch(va, vb)))
-    adjusted = holm([r[5][3] for r in raw])
+    adjusted = holm([r[5].p for r in raw])
     comparisons = []
-    for (size, a, b, va, vb, (diff, lo, hi, p, d)), p_adj in zip(raw, adjusted, strict=True):
-        better, text = verdict(a, b, diff, p_adj, alpha, n=min(len(va), len(vb)))
+    for (size, a, b, va, vb, w), p_adj in zip(raw, adjusted, strict=True):
+        better, text = verdict(a, b, w.diff, p_adj, alpha, n=min(len(va), len(vb)))
         comparisons.append(
             Comparison(
                 size=size,
@@ -509,14 +534,14 @@ def summarize(
                 arm_b=b,
                 n_a=len(va),
                 n_b=len(vb),
-                mean_a=describe(va)[1],
-                mean_b=describe(vb)[1],
-                diff=diff,
-                ci_low=lo,
-                ci_high=hi,
-                p=p,
+                mean_a=describe(va).mean,
+                mean_b=describe(vb).mean,
+                diff=w.diff,
+                ci_low=w.ci_low,
+                ci_high=w.ci_high,
+                p=w.p,
                 p_holm=p_adj,
-                cohens_d=d,
+                cohens_d=w.cohens_d,
                 better=better,
                 verdict=text,
             )

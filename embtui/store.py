@@ -244,13 +244,18 @@ class Store:
     `embtui list` and `export` still read it.
     """
 
+    _db: sqlite3.Connection
+
     def __init__(
-        self, path: str | Path | None = None, *, create: bool = True, owner: str | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        owner: str | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.owner = owner or new_owner_token()
         self.read_only = False
-        self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         try:
             is_dir, exists = self.path.is_dir(), self.path.exists()
@@ -359,8 +364,9 @@ class Store:
 
     def _abandon(self) -> None:
         """Close a connection that failed to open, so it leaves no -wal/-shm files behind."""
-        if self._db is not None:
-            self._db.close()
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -531,7 +537,7 @@ class Store:
                     self.owner,
                 ),
             )
-            exp_id = int(cur.lastrowid)
+            exp_id = _row_id(cur)
             db.executemany(
                 "INSERT INTO runs (experiment_id, position, size, embedding, head, seed) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -570,7 +576,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (exp_id, row["p"], size, embedding, head, seed),
             )
-        return int(cur.lastrowid)
+        return _row_id(cur)
 
     def update_meta(self, exp_id: int, **values: Any) -> None:
         with self._write() as db:
@@ -584,7 +590,7 @@ class Store:
         run_id: int,
         *,
         device: str,
-        params: int,
+        params: int | None,
         coverage: float | None,
         keep_epochs: int = 0,
     ) -> None:
@@ -815,6 +821,13 @@ def _owner_dead(pid: int | None, host: str | None, heartbeat: str | None) -> boo
     if host == socket.gethostname():
         return pid is not None and not _alive(pid, heartbeat)
     return heartbeat is not None and _age_s(heartbeat) > STALE_AFTER_S
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just added."""
+    if cursor.lastrowid is None:  # pragma: no cover - an INSERT always sets it
+        raise StoreError("the run store did not return the new row's id")
+    return int(cursor.lastrowid)
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -57,8 +57,9 @@ def read(path: Path) -> dict[str, np.ndarray] | None:
 
 def write(path: Path, **arrays: np.ndarray) -> None:
     """Write atomically, so a crash or a concurrent run never leaves half a file to read."""
+    payload: dict[str, Any] = dict(arrays)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda handle: np.savez(handle, **arrays))
+        write_atomically(path, lambda handle: np.savez(handle, **payload))
     except (OSError, EmbtuiError):
         pass  # the cache only saves time: an entry that cannot be written is skipped

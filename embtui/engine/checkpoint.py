@@ -27,6 +27,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class RunCheckpoints:
 
     def save(self, epoch: int, state: list[np.ndarray]) -> None:
         """Write the state after `epoch`; a failed write only costs the checkpoint."""
-        arrays = {f"s{i}": a for i, a in enumerate(state)}
+        arrays: dict[str, Any] = {f"s{i}": a for i, a in enumerate(state)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(

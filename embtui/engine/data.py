@@ -292,7 +292,7 @@ def _pad_flat(flat: np.ndarray, lengths: np.ndarray, maxlen: int, start: int | N
     for row, (length, end) in enumerate(zip(lengths.tolist(), ends.tolist(), strict=True)):
         total = length + extra
         if total <= maxlen:
-            if extra:
+            if start is not None:
                 out[row, maxlen - total] = start
             if length:
                 out[row, maxlen - length :] = flat[end - length : end]

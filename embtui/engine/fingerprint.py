@@ -32,7 +32,7 @@ def digest(*arrays: np.ndarray) -> str:
     for array in arrays:
         a = np.ascontiguousarray(array)
         h.update(f"{a.dtype.str}{a.shape};".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data)
     return h.hexdigest()[:32]
 
 

@@ -88,8 +88,9 @@ def train_one(
     """Train one run of the experiment and record it (see the module docstring)."""
     cfg = prepared.config
     arm = run_row.embedding
-    glove = prepared.glove.matrix if (arm != "learned" and prepared.glove) else None
-    coverage = prepared.glove.coverage if glove is not None else None
+    vectors = prepared.glove if arm != "learned" else None
+    glove = vectors.matrix if vectors is not None else None
+    coverage = vectors.coverage if vectors is not None else None
 
     experiment = store.experiment(experiment_id)
     checkpoints = RunCheckpoints(store, experiment, run_row, cfg.checkpoint_every)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from embtui.config import CALLBACK_SOURCE, ExperimentConfig, check_sizes_fit, from_mapping
 from embtui.engine.data import load_dataset_cached
@@ -80,7 +81,7 @@ def absolute_paths(config: ExperimentConfig, base: Path) -> ExperimentConfig:
     """The configuration with each relative path key made absolute against `base`."""
     from embtui.config import path_values
 
-    changes = path_values(config.to_dict(), base)
+    changes: dict[str, Any] = dict(path_values(config.to_dict(), base))
     return replace(config, **changes) if changes else config
 
 
@@ -94,8 +95,10 @@ def create(store: Store, prepared: Prepared) -> int:
     if cfg.tensorboard_dir:
         from embtui.export.tensorboard import check_experiment_folder
 
+        root = cfg.tensorboard_dir
+
         def check(exp_id: int) -> None:
-            check_experiment_folder(cfg.tensorboard_dir, cfg.name, exp_id, cfg.run_cells())
+            check_experiment_folder(root, cfg.name, exp_id, cfg.run_cells())
 
     return store.create_experiment(
         cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta=prepared.meta(), check=check

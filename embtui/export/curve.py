@@ -81,12 +81,12 @@ def learning_curve_text(summary: Summary, width: int = 72, height: int = 18) -> 
         xs = [pos[g.size] + shifts[arm] for g in curve]
         fig.plot(xs, [g.mean for g in curve], marker=markers[arm])
     for arm in arms:  # error bars after the lines, so that lines do not cover them
-        bars = [g for g in summary.curve(arm) if g.half_width is not None]
+        bars = [(g, g.half_width) for g in summary.curve(arm) if g.half_width is not None]
         if bars:
             fig.error(
-                [pos[g.size] + shifts[arm] for g in bars],
-                [g.mean for g in bars],
-                yerr=[2 * g.half_width for g in bars],  # plotext draws y ± yerr / 2
+                [pos[g.size] + shifts[arm] for g, _ in bars],
+                [g.mean for g, _ in bars],
+                yerr=[2 * half for _, half in bars],  # plotext draws y ± yerr / 2
             )
     for arm in arms:  # the means on top of everything
         curve = summary.curve(arm)

@@ -7,6 +7,7 @@ from `embtui.stats`, computed here and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from embtui import stats
@@ -73,7 +74,7 @@ def build_report(
     done = [r for r in runs if r.run.status == "done" and r.epochs]
     arms = _arms(experiment, [r.run for r in runs]) or None
     summary = stats.summarize(
-        [(r.run.size, r.run.embedding, r.value(metric)) for r in done],
+        [(r.run.size, r.run.embedding, v) for r in done if (v := r.value(metric)) is not None],
         arms=arms,
         metric=metric,
         alpha=alpha,
@@ -93,6 +94,12 @@ def _arms(experiment: ExperimentRow, runs: list[RunRow]) -> tuple[str, ...]:
     return tuple(arms)
 
 
+def _mean(values: Iterable[float | None]) -> float:
+    """The mean of the runs' values (finished runs all have one)."""
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known)
+
+
 def _means(done: list[RunReport], arms: tuple[str, ...]) -> tuple[CellMeans, ...]:
     cells: dict[tuple[int, str], list[RunReport]] = {}
     for r in done:
@@ -107,8 +114,8 @@ def _means(done: list[RunReport], arms: tuple[str, ...]) -> tuple[CellMeans, ...
                 size,
                 arm,
                 len(rs),
-                sum(r.final_val_acc for r in rs) / len(rs),
-                sum(r.best_val_acc for r in rs) / len(rs),
+                _mean(r.final_val_acc for r in rs),
+                _mean(r.best_val_acc for r in rs),
             )
         )
     return tuple(out)
