@@ -21,8 +21,9 @@ from typing import Any, NoReturn
 from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
+from embtui.export import FORMATS
+from embtui.metrics import METRICS
 
-SUBCOMMANDS = ("run", "demo", "list", "export", "resume", "doctor", "tui")
 EXIT_USAGE = 2
 
 
@@ -62,6 +63,13 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `embtui` parser: each subcommand names its handler (`set_defaults(handler=...)`),
+    so a subcommand is written in one place."""
+    parser, _ = _parser_and_commands()
+    return parser
+
+
+def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     parser = _Parser(
         prog="embtui",
         description="A terminal console for Keras text-classification embedding experiments. "
@@ -69,8 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"embtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    names: list[str] = []
 
-    run = sub.add_parser("run", help="run an experiment headless and record it in the store")
+    def command(name: str, handler: Any, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, **kw)
+        p.set_defaults(handler=handler)
+        names.append(name)
+        return p
+
+    run = command("run", cmd_run, help="run an experiment headless and record it in the store")
     run.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(run)
     run.add_argument("--plain", action="store_true", help="one log line per epoch, no live display")
@@ -81,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_flags(run)
 
-    demo = sub.add_parser(
+    demo = command(
         "demo",
+        cmd_demo,
         help="run the offline demo: 2,000 real IMDB reviews that ship with embtui",
         description="embtui run on the demo experiment inside the package "
         f"({DEMO_EXPERIMENT.name}): works offline, from any folder.",
@@ -91,17 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plain", action="store_true", help="one log line per epoch")
     _add_config_flags(demo)
 
-    lst = sub.add_parser("list", help="experiments and their runs")
-    _add_store(lst)
+    _add_store(command("list", cmd_list, help="experiments and their runs"))
 
-    exp = sub.add_parser("export", help="an experiment's comparison summary")
+    exp = command("export", cmd_export, help="an experiment's comparison summary")
     exp.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     exp.add_argument(
         "--format",
-        choices=("md", "csv", "summary-csv", "json", "tensorboard"),
+        choices=tuple(FORMATS),
         default="md",
-        help="md: the comparison summary; csv: one row per epoch (Keras CSVLogger columns); "
-        "summary-csv: one row per size and arm; json: everything; tensorboard: event files",
+        help="; ".join(f"{name}: {what}" for name, what in FORMATS.items()),
     )
     exp.add_argument(
         "-o",
@@ -111,49 +125,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument(
         "--metric",
-        choices=("final", "best", "at_min_val_loss"),
+        choices=METRICS,
         default="final",
         help="per-run value compared: final-epoch, best-epoch, or at lowest val_loss (final)",
     )
     exp.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     _add_store(exp)
 
-    res = sub.add_parser("resume", help="finish an interrupted or cancelled experiment")
+    res = command("resume", cmd_resume, help="finish an interrupted or cancelled experiment")
     res.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     _add_store(res)
     res.add_argument("--plain", action="store_true", help="one log line per epoch")
 
-    doc = sub.add_parser(
-        "doctor", help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
+    doc = command(
+        "doctor", cmd_doctor, help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
     )
     doc.add_argument(
         "experiment", nargs="?", metavar="EXPERIMENT.toml", help="check for this experiment"
     )
     _add_store(doc)
 
-    tui = sub.add_parser("tui", help="open the console (the default)")
+    tui = command("tui", cmd_tui, help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(tui)
-    return parser
+    return parser, names
+
+
+#: Subcommands that train (and so import TensorFlow, whose start-up notices are filtered).
+_TRAINING = ("run", "demo", "resume")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = _parser_and_commands()
     if not args_list or (
-        args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version")
+        args_list[0] not in commands and args_list[0] not in ("-h", "--help", "--version")
     ):
         args_list = ["tui", *args_list]
-    args = build_parser().parse_args(args_list)
+    args = parser.parse_args(args_list)
     try:
-        if (
-            args.command in ("run", "demo", "resume")
-            or getattr(args, "format", "") == "tensorboard"
-        ):
+        if args.command in _TRAINING or getattr(args, "format", "") == "tensorboard":
             from embtui.quiet import tensorflow_notices_filtered
 
             with tensorflow_notices_filtered():
-                return _dispatch(args)
-        return _dispatch(args)
+                return int(args.handler(args))
+        return int(args.handler(args))
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {exc}\n")
         return EXIT_USAGE
@@ -183,23 +199,6 @@ def entry() -> NoReturn:
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "demo":
-        args.experiment, args.resume = str(DEMO_EXPERIMENT), None
-        return cmd_run(args)
-    if args.command == "list":
-        return cmd_list(args)
-    if args.command == "export":
-        return cmd_export(args)
-    if args.command == "resume":
-        return cmd_resume(args)
-    if args.command == "doctor":
-        return cmd_doctor(args)
-    return cmd_tui(args)
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
@@ -248,6 +247,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop), reporter
     )
     return _finish(store, exp_id, stopped_by)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.experiment, args.resume = str(DEMO_EXPERIMENT), None
+    return cmd_run(args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -28,6 +28,11 @@ ARMS = ("learned", "glove", "glove-tuned")
 HEADS = ("flatten", "avgpool", "conv1d", "lstm")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SUBSETS = ("random", "first")
+#: What `dataset` may be, in the words every message about it uses.
+DATASET_FORMS = (
+    "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file (or .csv.gz/.tsv.gz) "
+    "or an aclImdb folder"
+)
 
 
 def _key(default: Any, help: str) -> Any:
@@ -41,10 +46,7 @@ class ExperimentConfig:
     """The whole experiment: which data, which grid (sizes x arms x seeds), which model."""
 
     name: str = _key("seed-grid", "experiment name")
-    dataset: str = _key(
-        "keras-imdb",
-        "keras-imdb, or a path to imdb.npz, a CSV/TSV file (.csv.gz too) or an aclImdb folder",
-    )
+    dataset: str = _key("keras-imdb", DATASET_FORMS)
     sizes: tuple[int, ...] = _key(
         (10, 50, 100, 200, 500), "training-set sizes, comma-separated (10,50,100,200,500)"
     )
@@ -285,9 +287,7 @@ def _validate(cfg: ExperimentConfig) -> None:
 
     check_name(cfg.name)
     if not cfg.dataset:
-        raise bad(
-            "dataset", "keras-imdb, or a path to imdb.npz, a CSV/TSV file or an aclImdb folder"
-        )
+        raise bad("dataset", DATASET_FORMS)
     if not cfg.sizes:
         raise bad("sizes", "at least one training-set size, e.g. 10,50,100")
     if any(s <= 0 for s in cfg.sizes):

@@ -119,7 +119,7 @@ def make_reporter(*, plain: bool) -> PlainReporter | LiveReporter:
 
 def summary_table(report: Report) -> Table:
     """The per-size comparison, as printed at the end of `embtui run`."""
-    from embtui.export.report import METRIC_TITLES
+    from embtui.metrics import METRIC_TITLES
 
     s = report.summary
     table = Table(title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}")

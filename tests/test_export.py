@@ -558,7 +558,7 @@ def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
     exp = synthetic_store(path, {(10, "learned"): [0.5], (10, "glove"): [0.6]})
     with Store(path, create=False) as store:
         report = build_report(store, exp)
-    assert TEXT_FORMATS == ("md", "csv", "summary-csv", "json")
+    assert tuple(TEXT_FORMATS) == ("md", "csv", "summary-csv", "json")
     for fmt in TEXT_FORMATS:
         assert render(report, fmt).endswith("\n")
     with pytest.raises(ValueError, match="unknown export format 'xml'"):
@@ -568,11 +568,25 @@ def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
 # -- writing export files -------------------------------------------------------------------
 
 
-def test_the_cli_offers_exactly_the_export_formats():
-    """cli.py spells the formats out (importing the exporters would slow `--help`)."""
-    from embtui.cli import build_parser
+def test_export_help_names_every_format_from_the_one_list(capsys):
+    """`embtui export --help` lists FORMATS (one home for them) and importing the CLI for
+    it loads neither the report nor scipy."""
+    import subprocess
+    import sys
+
+    from embtui.cli import main
     from embtui.export import FORMATS
 
-    export = build_parser()._subparsers._group_actions[0].choices["export"]
-    (fmt,) = [a for a in export._actions if a.dest == "format"]
-    assert tuple(fmt.choices) == FORMATS
+    with pytest.raises(SystemExit) as done:
+        main(["export", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "{" + ",".join(FORMATS) + "}" in text
+    for name, what in FORMATS.items():
+        assert f"{name}: {what}" in text
+    probe = (
+        "import sys, embtui.cli; "
+        "print(sorted(m for m in ('scipy', 'embtui.export.report') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]", loaded.stderr

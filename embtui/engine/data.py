@@ -42,6 +42,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from embtui.config import DATASET_FORMS
 from embtui.engine import cache
 from embtui.errors import DataError
 from embtui.files import regular_file
@@ -57,10 +58,7 @@ KERAS_IMDB_SEED = 113
 # Seed of the row shuffle of CSV/TSV files and aclImdb folders.
 TEXT_SPLIT_SEED = 0
 
-ALLOWED_FORMS = (
-    "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file (or .csv.gz/.tsv.gz) "
-    "or an aclImdb folder"
-)
+ALLOWED_FORMS = DATASET_FORMS
 
 # What a dataset may make embtui read. Real files are far below each: IMDB's word index is
 # 1.6 MB, its longest review 14 KB, its imdb.npz expands to about 60 MB and a CSV of all

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from embtui.errors import printable
 from embtui.export.curve import learning_curve_text
-from embtui.export.report import METRIC_TITLES, Report
+from embtui.export.report import Report
+from embtui.metrics import METRIC_TITLES
 from embtui.stats import format_p
 
 

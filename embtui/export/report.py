@@ -13,12 +13,6 @@ from dataclasses import dataclass
 from embtui import stats
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
 
-METRIC_TITLES = {
-    "final": "final-epoch val_acc",
-    "best": "best-epoch val_acc",
-    "at_min_val_loss": "val_acc at the epoch of lowest val_loss",
-}
-
 
 @dataclass(frozen=True)
 class RunReport:
