@@ -16,13 +16,16 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
 from embtui.export import FORMATS
 from embtui.metrics import METRICS
+
+if TYPE_CHECKING:
+    from embtui.store import Store
 
 EXIT_USAGE = 2
 
@@ -214,7 +217,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     return from_mapping(overrides)
 
 
-def _open_store(args: argparse.Namespace, *, create: bool = True) -> Any:
+def _open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     from embtui.store import Store
 
     return Store(args.store, create=create)
@@ -236,17 +239,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
     prepared = runner.prepare(config, sink=reporter)
-    store = _open_store(args)
-    exp_id = runner.create(store, prepared)
-    print(
-        f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
-        f"in {store.path}",
-        flush=True,
-    )
-    stopped_by = _train(
-        lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop), reporter
-    )
-    return _finish(store, exp_id, stopped_by)
+    with _open_store(args) as store:
+        exp_id = runner.create(store, prepared)
+        print(
+            f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
+            f"in {store.path}",
+            flush=True,
+        )
+        stopped_by = _train(
+            lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
+            reporter,
+        )
+        return _finish(store, exp_id, stopped_by)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -259,32 +263,31 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.progress import make_reporter
     from embtui.store import AlreadyDone
 
-    store = _open_store(args, create=False)
-    store.recover()
-    exp_id = store.resolve(args.experiment)
-    exp = store.experiment(exp_id)
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
-    try:
-        # Claims the experiment first (refused while another process trains it), then
-        # loads its data and checks it is what the experiment started with.
-        prepared = runner.prepare_resume(store, exp_id, sink=reporter)
-    except AlreadyDone:
-        print(f"experiment {exp_id} is already done")
-        return 0
-    print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
-    stopped_by = _train(
-        lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
-        reporter,
-    )
-    return _finish(store, exp_id, stopped_by)
+    with _open_store(args, create=False) as store:
+        store.recover()
+        exp_id = store.resolve(args.experiment)
+        exp = store.experiment(exp_id)
+        reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+        try:
+            # Claims the experiment first (refused while another process trains it), then
+            # loads its data and checks it is what the experiment started with.
+            prepared = runner.prepare_resume(store, exp_id, sink=reporter)
+        except AlreadyDone:
+            print(f"experiment {exp_id} is already done")
+            return 0
+        print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+        stopped_by = _train(
+            lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
+            reporter,
+        )
+        return _finish(store, exp_id, stopped_by)
 
 
-def _finish(store: Any, exp_id: int, stopped_by: int | None) -> int:
+def _finish(store: Store, exp_id: int, stopped_by: int | None) -> int:
     """Print the summary; exit 128 + signal when a signal stopped the grid, as shells expect."""
     status = store.experiment(exp_id).status
     if stopped_by != signal.SIGHUP:  # nobody is left to read it
         _print_summary(store, exp_id)
-    store.close()
     if stopped_by is not None:
         if stopped_by != signal.SIGHUP:
             print(f"stopped: resume with embtui run --resume {exp_id}", file=sys.stderr)
@@ -358,9 +361,9 @@ def _print_summary(store: Any, exp_id: int) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from embtui.progress import print_listing
 
-    store = _open_store(args, create=False)
-    store.recover()
-    print_listing(store)
+    with _open_store(args, create=False) as store:
+        store.recover()
+        print_listing(store)
     return 0
 
 
@@ -372,18 +375,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
-    store = _open_store(args, create=False)
-    exp_id = store.resolve(args.experiment)
-    if args.format == "tensorboard":
-        from embtui.export import export_tensorboard
+    with _open_store(args, create=False) as store:
+        exp_id = store.resolve(args.experiment)
+        if args.format == "tensorboard":
+            from embtui.export import export_tensorboard
 
-        try:
-            folder = export_tensorboard(store, exp_id, args.output)
-        except OSError as exc:
-            raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
-        print(f"wrote {folder}", file=sys.stderr)
-        return 0
-    text = render(build_report(store, exp_id, metric=args.metric, alpha=args.alpha), args.format)
+            try:
+                folder = export_tensorboard(store, exp_id, args.output)
+            except OSError as exc:
+                raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
+            print(f"wrote {folder}", file=sys.stderr)
+            return 0
+        report = build_report(store, exp_id, metric=args.metric, alpha=args.alpha)
+    text = render(report, args.format)
     if args.output:
         from embtui.files import write_atomically
 

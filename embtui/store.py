@@ -256,6 +256,7 @@ class Store:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.owner = owner or new_owner_token()
         self.read_only = False
+        self.closed = False
         self._lock = threading.RLock()
         try:
             is_dir, exists = self.path.is_dir(), self.path.exists()
@@ -373,6 +374,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self.closed = True
 
     def __enter__(self) -> Store:
         return self

@@ -17,42 +17,7 @@ import pytest
 from embtui.errors import StoreError
 from embtui.export.report import build_report
 from embtui.store import EpochMetrics, Store
-
-VOCAB, LENGTH, N_TRAIN, N_VAL, BATCH = 40, 8, 48, 16, 16
-STEPS = math.ceil(N_TRAIN / BATCH)
-
-
-def tiny_data():
-    rng = np.random.default_rng(0)
-    x = rng.integers(1, VOCAB, (N_TRAIN + N_VAL, LENGTH)).astype("int32")
-    y = (x[:, 0] > VOCAB // 2).astype("float32")
-    return (x[:N_TRAIN], y[:N_TRAIN]), (x[N_TRAIN:], y[N_TRAIN:])
-
-
-def tiny_model(name: str = "tiny", metrics=("accuracy",), dim: int = 4, optimizer="rmsprop"):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((LENGTH,)),
-            keras.layers.Embedding(VOCAB, dim),
-            keras.layers.GlobalAveragePooling1D(),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ],
-        name=name,
-    )
-    model.compile(optimizer, "binary_crossentropy", metrics=list(metrics))
-    return model
-
-
-def fit(model, callbacks, *, epochs: int = 3, validate: bool = True, **kw):
-    (x, y), val = tiny_data()
-    if validate:
-        kw["validation_data"] = val
-    return model.fit(
-        x, y, epochs=epochs, batch_size=BATCH, verbose=0, callbacks=callbacks, **kw
-    ).history
+from tests.helpers import N_TRAIN, STEPS, fit, tiny_model
 
 
 def assert_epochs_match(stored: list[EpochMetrics], history: dict, acc: str = "accuracy"):

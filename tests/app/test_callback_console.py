@@ -10,7 +10,7 @@ from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.store import Store
 from tests.app.conftest import settle
-from tests.test_callbacks import STEPS, fit, tiny_model
+from tests.helpers import STEPS, fit, tiny_model
 
 
 async def until(pilot, condition, timeout: float = 30.0) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 from embtui.engine import runner
 from embtui.engine.events import EpochMetrics, RunFinished, RunStarted
 from embtui.store import Store
-from tests.engine.test_runner import histories_by_cell
+from tests.helpers import histories_by_cell
 
 
 def test_two_workers_give_the_same_histories_as_one_process(three_seed_experiment, tmp_path):

@@ -21,23 +21,14 @@ from embtui.engine.events import (
 from embtui.engine.trainer import describe_device
 from embtui.errors import ConfigError, EmbtuiError, GloveError, StoreError
 from embtui.store import Store
-from tests.conftest import GLOVE_DIM, TINY_COVERAGE, TINY_GRID, write_glove
-
-
-def history(store: Store, run_id: int) -> list[tuple[float, float, float, float]]:
-    return [(e.loss, e.acc, e.val_loss, e.val_acc) for e in store.run_epochs(run_id)]
-
-
-def histories_by_cell(store: Store, exp_id: int) -> dict[tuple[int, str, int], list]:
-    return {(r.size, r.embedding, r.seed): history(store, r.id) for r in store.runs(exp_id)}
-
-
-def assert_same_as_uninterrupted(histories: dict, three) -> None:
-    """Every cell's history equals the same cell's in the uninterrupted 3-seed grid."""
-    with Store(three.store, create=False) as store:
-        theirs = histories_by_cell(store, three.experiment_id)
-    for cell, hist in histories.items():
-        assert hist == theirs[cell], cell
+from tests.helpers import (
+    GLOVE_DIM,
+    TINY_COVERAGE,
+    TINY_GRID,
+    assert_same_as_uninterrupted,
+    histories_by_cell,
+    write_glove,
+)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from embtui.doctor import FAIL, OK, WARN, Check, Driver
 from embtui.doctor.data import DOWNLOAD_HOST, DOWNLOAD_PORT
 from embtui.store import Store
 from tests import bad_files
-from tests.conftest import REAL_CSV, cli_env, write_acl, write_csv, write_glove, write_npz
+from tests.helpers import REAL_CSV, cli_env, write_acl, write_csv, write_glove, write_npz
 
 # -- helpers --------------------------------------------------------------------------------
 
