@@ -93,10 +93,8 @@ class ExperimentConfig:
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=False)
-
     def to_toml(self) -> str:
+        """The configuration as an experiment file (what `embtui run FILE` reads back)."""
         lines = []
         for key, value in self.to_dict().items():
             lines.append(f"{key} = {_toml_value(value)}")

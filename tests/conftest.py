@@ -32,6 +32,19 @@ from tests.helpers import (
     write_npz,
 )
 
+#: Fixtures that start `embtui run` processes (TensorFlow in each): a test using one is slow.
+SLOW_FIXTURES = frozenset(
+    {"cli_experiment", "cli_exports", "source_runs", "error_runs", "three_exported", "exported"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a fixture training through the real CLI, so that
+    `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def stores_are_closed(monkeypatch: pytest.MonkeyPatch):

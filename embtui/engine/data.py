@@ -285,7 +285,7 @@ def pad_pre(
 
 def _pad_flat(flat: np.ndarray, lengths: np.ndarray, maxlen: int, start: int | None) -> np.ndarray:
     ends = np.cumsum(lengths)
-    out = np.zeros((len(lengths), maxlen), dtype=np.int32)
+    out = np.full((len(lengths), maxlen), PAD, dtype=np.int32)
     extra = 0 if start is None else 1
     for row, (length, end) in enumerate(zip(lengths.tolist(), ends.tolist(), strict=True)):
         total = length + extra

@@ -56,6 +56,18 @@ def to_markdown(report: Report) -> str:
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
         out.append(f"| {key} | {shown} |")
     out.append("")
+    rerun = _experiment_file(exp.config)
+    if rerun:
+        out += [
+            "To run it again, save this as `experiment.toml` and run "
+            "`embtui run experiment.toml` (the same data, seeds and settings give the same "
+            "numbers):",
+            "",
+            "```toml",
+            rerun.rstrip("\n"),
+            "```",
+            "",
+        ]
     out += ["## Environment", ""]
     for key, label in (
         ("embtui", "embtui"),
@@ -157,3 +169,15 @@ def _runs(report: Report) -> list[str]:
 
 def _f(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
+
+
+def _experiment_file(config: dict) -> str | None:
+    """The recorded configuration as an experiment file, or None for experiments embtui
+    cannot rerun (a user's own fits, recorded by EmbtuiCallback)."""
+    from embtui.config import from_mapping
+    from embtui.errors import EmbtuiError
+
+    try:
+        return from_mapping(config).to_toml()
+    except EmbtuiError:
+        return None

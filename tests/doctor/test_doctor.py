@@ -594,6 +594,7 @@ def run_doctor_cli(home: Path, args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_the_command_fails_offline_and_passes_with_a_local_csv(tmp_path):
     if not REAL_CSV.is_file():
         pytest.skip(f"{REAL_CSV} is absent (the shared 5,000-review CSV)")

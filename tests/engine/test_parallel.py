@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from embtui.engine import runner
 from embtui.engine.events import EpochMetrics, RunFinished, RunStarted
 from embtui.store import Store
 from tests.helpers import histories_by_cell
+
+#: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
 
 
 def test_two_workers_give_the_same_histories_as_one_process(three_seed_experiment, tmp_path):

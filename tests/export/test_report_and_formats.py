@@ -175,13 +175,20 @@ def test_markdown_lists_every_run(exported):
     assert rows == expected
 
 
-def test_markdown_has_config_environment_curve_and_conclusion(exported):
+def test_markdown_has_config_environment_curve_and_conclusion(exported, tmp_path):
     md = exported["md"]
     doc = json.loads(exported["json"])
     config = dict(row for row in table_rows(section(md, "Configuration")))
     assert config["sizes"] == "10, 20"
     assert config["embeddings"] == "learned, glove"
     assert (config["epochs"], config["val_size"], config["vocab_size"]) == ("2", "20", "200")
+    # ...and as an experiment file that reruns it: the same configuration, read back.
+    from embtui.config import from_mapping, load_toml
+
+    block = section(md, "Configuration").split("```toml\n", 1)[1].split("```", 1)[0]
+    rerun = tmp_path / "experiment.toml"
+    rerun.write_text(block, encoding="utf-8")
+    assert load_toml(rerun) == from_mapping(doc["experiment"]["config"])
     env = section(md, "Environment")
     assert f"- TensorFlow: {tensorflow_version()}" in env
     assert f"- Python: {platform.python_version()}" in env

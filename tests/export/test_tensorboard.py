@@ -242,6 +242,7 @@ def test_importing_the_module_does_not_import_tensorflow():
     assert json.loads(proc.stdout) == []
 
 
+@pytest.mark.slow
 def test_embtui_run_with_tensorboard_writes_the_stored_epochs_live(tiny, run_cli, tmp_path):
     """The acceptance path: `embtui run ... --tensorboard DIR`, then TensorFlow's reader."""
     from tests.helpers import TINY_GRID, flags
