@@ -25,9 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embtui.errors import StoreError
+
+if TYPE_CHECKING:
+    from embtui.sysmetrics import DeviceSample, RunCost
 
 UTC = timezone.utc  # datetime.UTC from Python 3.11 on
 
@@ -118,6 +121,29 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "v3: an owner token per experiment",
         "ALTER TABLE experiments ADD COLUMN owner TEXT",
     ),
+    (
+        # What a run cost and how busy the box was (embtui.sysmetrics).
+        "v4: system samples and each run's cost",
+        """
+        CREATE TABLE samples (
+            experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            t         REAL NOT NULL,
+            device    TEXT NOT NULL,
+            name      TEXT NOT NULL,
+            util      REAL,
+            mem_used  REAL,
+            mem_total REAL,
+            temp      REAL,
+            power     REAL,
+            rss       REAL
+        );
+        CREATE INDEX samples_by_device ON samples(experiment_id, device, t);
+        ALTER TABLE runs ADD COLUMN wall_s REAL;
+        ALTER TABLE runs ADD COLUMN peak_rss REAL;
+        ALTER TABLE runs ADD COLUMN peak_gpu_mem REAL;
+        ALTER TABLE runs ADD COLUMN mean_gpu_util REAL
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -189,6 +215,17 @@ class RunRow:
     coverage: float | None
     started: str | None
     finished: str | None
+    wall_s: float | None = None  # what the run cost (embtui.sysmetrics.RunCost)
+    peak_rss: float | None = None  # bytes
+    peak_gpu_mem: float | None = None  # bytes
+    mean_gpu_util: float | None = None  # percent
+
+
+_RUN_FIELDS = frozenset(f.name for f in fields(RunRow))
+
+
+def _run(row: sqlite3.Row) -> RunRow:
+    return RunRow(**{k: v for k, v in dict(row).items() if k in _RUN_FIELDS})
 
 
 class NotOwner(StoreError):
@@ -631,6 +668,50 @@ class Store:
                 (status, error, now(), run_id),
             )
 
+    def set_run_cost(self, run_id: int, cost: RunCost) -> None:
+        """Record what a run cost (wall time, peak memory, GPU use)."""
+        with self._write() as db:
+            self._require_run_owner(db, run_id)
+            db.execute(
+                "UPDATE runs SET wall_s = ?, peak_rss = ?, peak_gpu_mem = ?, mean_gpu_util = ? "
+                "WHERE id = ?",
+                (cost.wall_s, cost.peak_rss, cost.peak_gpu_mem, cost.mean_gpu_util, run_id),
+            )
+
+    def add_samples(
+        self, exp_id: int, samples: Iterable[tuple[float, DeviceSample]], *, keep: int = 0
+    ) -> None:
+        """Record system samples `(unix time, DeviceSample)` of an experiment this
+        connection owns, then thin each device's rows to about `keep` (default
+        KEEP_PER_DEVICE): every second row of the older half goes."""
+        from embtui.sysmetrics import KEEP_PER_DEVICE
+
+        keep = keep or KEEP_PER_DEVICE
+        rows = [
+            (exp_id, t, s.device, s.name, s.util, s.mem_used, s.mem_total, s.temp, s.power, s.rss)
+            for t, s in samples
+        ]
+        with self._write() as db:
+            self._require_owner(db, exp_id)
+            db.executemany(
+                "INSERT INTO samples (experiment_id, t, device, name, util, mem_used, "
+                "mem_total, temp, power, rss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            for device in {r[2] for r in rows}:
+                (count,) = db.execute(
+                    "SELECT count(*) FROM samples WHERE experiment_id = ? AND device = ?",
+                    (exp_id, device),
+                ).fetchone()
+                if count > keep:
+                    db.execute(
+                        "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM ("
+                        "SELECT rowid, row_number() OVER (ORDER BY t) AS k FROM samples "
+                        "WHERE experiment_id = ? AND device = ? ORDER BY t LIMIT ?) "
+                        "WHERE k % 2 = 0)",
+                        (exp_id, device, count // 2),
+                    )
+
     def cancel_queued(self, exp_id: int, status: str = "cancelled") -> None:
         """Close the runs a stopped experiment never reached (and the one it was in)."""
         with self._write() as db:
@@ -723,13 +804,27 @@ class Store:
 
     def runs(self, exp_id: int) -> list[RunRow]:
         rows = self._read("SELECT * FROM runs WHERE experiment_id = ? ORDER BY position", (exp_id,))
-        return [RunRow(**dict(r)) for r in rows]
+        return [_run(r) for r in rows]
 
     def run(self, run_id: int) -> RunRow:
         rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise StoreError(f"no run with id {run_id} in {self.path}")
-        return RunRow(**dict(rows[0]))
+        return _run(rows[0])
+
+    def samples(self, exp_id: int, since: float = 0.0) -> list[tuple[float, DeviceSample]]:
+        """An experiment's system samples after `since` (unix time), oldest first."""
+        from embtui.sysmetrics import DeviceSample
+
+        try:
+            rows = self._read(
+                "SELECT t, device, name, util, mem_used, mem_total, temp, power, rss "
+                "FROM samples WHERE experiment_id = ? AND t > ? ORDER BY t, device",
+                (exp_id, since),
+            )
+        except sqlite3.OperationalError:  # a read-only store from before v4: none recorded
+            return []
+        return [(r["t"], DeviceSample(*tuple(r)[1:])) for r in rows]
 
     def epochs(self, exp_id: int) -> dict[int, list[EpochMetrics]]:
         """Every epoch of an experiment, grouped by run id and ordered by epoch."""

@@ -83,6 +83,18 @@ def test_a_fit_is_one_run_whose_epochs_are_the_keras_history(two_fits):
     assert_epochs_match(epochs, history)
 
 
+def test_a_recorded_fit_carries_its_cost_and_the_box_samples(two_fits):
+    """The callback samples the system while the fit trains, as embtui's own runs do."""
+    path, *_ = two_fits
+    with Store(path) as store:
+        [exp] = store.experiments()
+        runs = store.runs(exp.id)
+        samples = store.samples(exp.id)
+    assert all(r.wall_s > 0 and r.peak_rss > 100e6 for r in runs)
+    assert all(r.peak_gpu_mem is None for r in runs)  # no GPU on this box
+    assert samples and {s.device for _, s in samples} == {"cpu"}
+
+
 def test_a_second_fit_appends_a_run_and_the_experiment_ends_done(two_fits):
     path, recorder, (_, history), _ = two_fits
     with Store(path) as store:

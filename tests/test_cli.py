@@ -47,6 +47,10 @@ RUN_KEYS = {
     "device",
     "params",
     "coverage",
+    "wall_s",
+    "peak_rss_mb",
+    "peak_gpu_mem_mb",
+    "mean_gpu_util",
     "epochs",
 }
 EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}

@@ -26,6 +26,7 @@ from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
 from embtui.engine.fingerprint import fingerprint
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import ExperimentRow, RunRow, Store, now
+from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,13 @@ def train_one(
     device: str,
     sink: Sink,
     stop: StopFlag,
+    meter: Sampler | None = None,
 ) -> None:
-    """Train one run of the experiment and record it (see the module docstring)."""
+    """Train one run of the experiment and record it (see the module docstring).
+
+    With a `meter` (this process's `embtui.sysmetrics.Sampler`), what the run cost (wall
+    time, peak memory, GPU use) is recorded with it when it ends, however it ends.
+    """
     cfg = prepared.config
     arm = run_row.embedding
     vectors = prepared.glove if arm != "learned" else None
@@ -96,6 +102,10 @@ def train_one(
     checkpoints = RunCheckpoints(store, experiment, run_row, cfg.checkpoint_every)
 
     def finish(status: str, error: str | None = None) -> None:
+        if meter is not None:
+            cost = meter.finish_run(run_row.id, gpu_memory_peak(device))
+            if cost is not None:
+                store.set_run_cost(run_row.id, cost)
         store.finish_run(run_row.id, status, error)
         if status in ("done", "failed"):
             checkpoints.remove()
@@ -111,6 +121,9 @@ def train_one(
     store.start_run(
         run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
     )
+    if meter is not None:
+        gpu_memory_reset(device)
+        meter.start_run(run_row.id, visible_gpu() if device.startswith("GPU") else None)
     sink(
         RunStarted(
             experiment_id,

@@ -33,6 +33,7 @@ from embtui.engine.fingerprint import changed_inputs, fingerprint
 from embtui.engine.run import Prepared, training_subset
 from embtui.errors import EmbtuiError, StoreError
 from embtui.store import HEARTBEAT_S, Store, experiment_status
+from embtui.sysmetrics import Sampler
 
 __all__ = [
     "Prepared",
@@ -124,9 +125,10 @@ def run(
     runs = [r for r in every_run if r.status == "queued"]
     total = len(every_run)
     heart = _Heartbeat(store, experiment_id)
+    sampler = Sampler(store, experiment_id).start()  # the box's samples, into the store
     try:
         executor_for(prepared.config.workers, len(runs)).run(
-            store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop
+            store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop, meter=sampler
         )
     except BaseException:
         try:
@@ -138,6 +140,7 @@ def run(
         raise
     finally:
         heart.stop()
+        sampler.stop()
     # Runs still queued here were never trained: stopped (cancelled), or every worker died.
     store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
     status = experiment_status(r.status for r in store.runs(experiment_id))

@@ -54,6 +54,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "device": r.run.device,
                 "params": r.run.params,
                 "coverage": r.run.coverage,
+                **r.cost(),
                 "epochs": [e.as_dict() for e in r.epochs],
             }
             for r in report.runs

@@ -12,6 +12,7 @@ from embtui.export.curve import learning_curve_text
 from embtui.export.report import Report
 from embtui.metrics import METRIC_TITLES
 from embtui.stats import format_p
+from embtui.sysmetrics import format_bytes
 
 
 def to_markdown(report: Report) -> str:
@@ -149,19 +150,28 @@ def _runs(report: Report) -> list[str]:
     out = [
         "## Runs",
         "",
+        "What each run cost: its wall time, its process's peak resident memory (peak RSS) "
+        "and, on a GPU, the GPU memory TensorFlow held at most and the GPU's mean "
+        "utilisation while the run trained.",
+        "",
         "| run | size | arm | seed | status | epochs | final loss | final val_acc | "
-        "best val_acc | device | params | GloVe coverage |",
-        "| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        "best val_acc | device | params | GloVe coverage | wall | peak RSS | peak GPU mem "
+        "| GPU util |",
+        "| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: "
+        "| ---: | ---: | ---: | ---: |",
     ]
     for r in report.runs:
         run = r.run
         last = r.epochs[-1] if r.epochs else None
+        util = "–" if run.mean_gpu_util is None else f"{run.mean_gpu_util:.0f}%"
         out.append(
             f"| {run.id} | {run.size} | {run.embedding} | {run.seed} | {run.status}"
             + (f" ({run.error})" if run.error else "")
             + f" | {len(r.epochs)} | {_f(last.loss if last else None)} | {_f(r.final_val_acc)} | "
             f"{_f(r.best_val_acc)} | {run.device or '–'} | {run.params or '–'} | "
-            f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} |"
+            f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} | "
+            f"{'–' if run.wall_s is None else f'{run.wall_s:.1f} s'} | "
+            f"{format_bytes(run.peak_rss)} | {format_bytes(run.peak_gpu_mem)} | {util} |"
         )
     out.append("")
     return out

@@ -30,6 +30,20 @@ class RunReport:
     def value(self, metric: str) -> float | None:
         return stats.metric_value([e.as_dict() for e in self.epochs], metric)
 
+    def cost(self) -> dict[str, float | None]:
+        """What the run cost, as every export names it: seconds, MB (10^6 bytes), percent."""
+        run = self.run
+        return {
+            "wall_s": run.wall_s,
+            "peak_rss_mb": _mb(run.peak_rss),
+            "peak_gpu_mem_mb": _mb(run.peak_gpu_mem),
+            "mean_gpu_util": run.mean_gpu_util,
+        }
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else value / 1e6
+
 
 @dataclass(frozen=True)
 class CellMeans:

@@ -622,3 +622,27 @@ def test_the_command_fails_offline_and_passes_with_a_local_csv(tmp_path):
     for result in (offline, local):
         assert "Traceback" not in result.stdout + result.stderr
     assert not offline_store.parent.exists() and not csv_store.parent.exists()
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+def test_the_metrics_row_shows_this_box_and_why_gpu_metrics_are_off():
+    import psutil
+
+    row = doctor.check_metrics()
+    assert row.status == OK
+    assert row.detail.startswith(f"CPU ({psutil.cpu_count()} cores) ")
+    assert "RAM " in row.detail
+    if not Path("/proc/driver/nvidia/version").exists():
+        assert row.detail.endswith("; no NVIDIA driver: GPU metrics off")
+
+
+def test_without_psutil_the_metrics_row_warns_with_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    row = doctor.check_metrics()
+    assert (row.status, row.detail, row.fix) == (
+        WARN,
+        "psutil is not installed: CPU and RAM metrics off",
+        "pip install psutil",
+    )

@@ -517,3 +517,16 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
             with pytest.raises(EmbtuiError, match="the validation reviews changed since it"):
                 runner.prepare_resume(store, exp_id)
         assert store.experiment(exp_id) == before
+
+
+def test_each_run_records_what_it_cost_and_the_experiment_the_box_samples(three):
+    """Wall time and peak memory per run (no GPU here: its figures stay empty), and the
+    sampler's CPU rows for the experiment, from the training process."""
+    with Store(three.store, create=False) as store:
+        runs = store.runs(three.experiment_id)
+        samples = store.samples(three.experiment_id)
+    assert all(r.wall_s is not None and r.wall_s > 0 for r in runs)
+    assert all(r.peak_rss is not None and r.peak_rss > 100e6 for r in runs)
+    assert all(r.peak_gpu_mem is None and r.mean_gpu_util is None for r in runs)
+    assert samples and {s.device for _, s in samples} == {"cpu"}
+    assert all(0 <= s.util <= 100 and s.rss > 10e6 for _, s in samples), samples

@@ -25,6 +25,7 @@ from embtui.export import TEXT_FORMATS, render
 from embtui.export.json import to_json
 from embtui.export.report import build_report
 from embtui.store import EpochMetrics, Store
+from embtui.sysmetrics import format_bytes
 
 ALPHA = 0.05
 
@@ -170,9 +171,14 @@ def test_markdown_lists_every_run(exported):
                 r["device"],
                 str(r["params"]),
                 "–" if r["coverage"] is None else "37.5%",
+                f"{r['wall_s']:.1f} s",
+                format_bytes(r["peak_rss_mb"] * 1e6),
+                "–",  # no GPU here: no GPU memory or utilisation to show
+                "–",
             ]
         )
     assert rows == expected
+    assert all(r["wall_s"] > 0 and r["peak_rss_mb"] > 100 for r in doc["runs"])
 
 
 def test_markdown_has_config_environment_curve_and_conclusion(exported, tmp_path):
@@ -202,7 +208,11 @@ def test_markdown_has_config_environment_curve_and_conclusion(exported, tmp_path
     assert "At 10 training reviews" in conclusion and "At 20 training reviews" in conclusion
 
 
-EPOCH_HEADER = "epoch,acc,loss,val_acc,val_loss,seconds,run_id,size,arm,seed,head,status"
+EPOCH_HEADER = (
+    "epoch,acc,loss,val_acc,val_loss,seconds,run_id,size,arm,seed,head,status,"
+    "run_wall_s,run_peak_rss_mb,run_peak_gpu_mem_mb,run_mean_gpu_util"
+)
+COSTS = ("wall_s", "peak_rss_mb", "peak_gpu_mem_mb", "mean_gpu_util")
 
 
 def epochs_from_json(doc: dict) -> list[dict]:
@@ -216,6 +226,7 @@ def epochs_from_json(doc: dict) -> list[dict]:
             "seed": run["seed"],
             "head": run["head"],
             "status": run["status"],
+            **{f"run_{key}": run[key] for key in COSTS},
         }
         for run in doc["runs"]
         for epoch in run["epochs"]
@@ -232,6 +243,9 @@ def epochs_from_csv(text: str) -> list[dict]:
         typed: dict = dict(row)
         typed.update({k: int(row[k]) for k in ints})
         typed.update({k: float(row[k]) for k in (*floats, "seconds")})
+        typed.update(
+            {f"run_{k}": float(row[f"run_{k}"]) if row[f"run_{k}"] else None for k in COSTS}
+        )
         out.append(typed)
     return out
 
