@@ -23,27 +23,14 @@ Everything is recomputable with scipy from the per-run values a JSON export hold
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scipy import stats as _st
 
+from embtui.config import arm_name, level_text, varying
 from embtui.stats import describe, format_p, holm, welch
-
-#: Factor keys in the order names and tables list them, with the short label a numeric
-#: value gets in an arm's name; words (an embedding, a head, an optimizer) stand bare.
-FACTOR_LABELS: dict[str, str] = {
-    "embeddings": "",
-    "head": "",
-    "optimizer": "",
-    "learning_rate": "lr",
-    "embedding_dim": "dim",
-    "batch_size": "batch",
-    "epochs": "epochs",
-    "maxlen": "maxlen",
-    "vocab_size": "vocab",
-}
 
 
 @dataclass(frozen=True)
@@ -54,30 +41,6 @@ class RunValue:
     seed: int
     factors: Mapping[str, Any]
     value: float
-
-
-def varying(factor_sets: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The factors whose value differs among these runs, in FACTOR_LABELS order (other
-    factors, such as a difference between compared experiments, after them)."""
-    values: dict[str, set[str]] = {}
-    for factors in factor_sets:
-        for key, value in factors.items():
-            values.setdefault(key, set()).add(repr(value))
-    keys = [k for k, v in values.items() if len(v) > 1]
-    order = list(FACTOR_LABELS)
-    return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
-
-
-def level_text(key: str, value: Any) -> str:
-    """One factor value as an arm's name shows it: `glove`, `lr=0.01`, `dataset=x.csv`."""
-    label = FACTOR_LABELS.get(key, key)
-    shown = f"{value:g}" if isinstance(value, float) else str(value)
-    return f"{label}={shown}" if label else shown
-
-
-def arm_name(factors: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """An arm's name from the values of the varying factors `keys`."""
-    return " ".join(level_text(k, factors[k]) for k in keys) or "all runs"
 
 
 @dataclass(frozen=True)

@@ -24,43 +24,28 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from embtui.store import Store
+from embtui.store import KEEP_PER_DEVICE, DeviceSample, RunCost, Store
+
+__all__ = [
+    "KEEP_PER_DEVICE",
+    "DeviceSample",
+    "Probe",
+    "RunCost",
+    "Sampler",
+    "describe",
+    "format_bytes",
+    "gpu_memory_peak",
+    "gpu_memory_reset",
+    "visible_gpu",
+]
 
 #: Seconds between samples, and between the sampler's writes to the store.
 SAMPLE_EVERY_S = 1.0
 FLUSH_EVERY_S = 5.0
-#: Rows kept per experiment and device (see the module docstring).
-KEEP_PER_DEVICE = 2000
 
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class DeviceSample:
-    """One device at one moment. `device` is "cpu" or "gpu<N>" (NVML's index)."""
-
-    device: str
-    name: str
-    util: float | None = None  # percent busy
-    mem_used: float | None = None  # bytes (RAM for the CPU row)
-    mem_total: float | None = None  # bytes
-    temp: float | None = None  # degrees Celsius
-    power: float | None = None  # watts
-    rss: float | None = None  # the sampling process's resident memory, bytes (CPU row)
-
-
-@dataclass(frozen=True)
-class RunCost:
-    """What one run cost: its wall time, its process's peak resident memory, its GPU's
-    peak memory (from TensorFlow) and mean utilisation while it trained."""
-
-    wall_s: float
-    peak_rss: float | None = None  # bytes
-    peak_gpu_mem: float | None = None  # bytes
-    mean_gpu_util: float | None = None  # percent
 
 
 class Probe:

@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from embtui.factors import (
-    RunValue,
-    arm_name,
-    level_text,
-    summarize_sweep,
-    varying,
-)
+from embtui.config import arm_name, level_text, varying
+from embtui.factors import RunValue, summarize_sweep
 
 FACTORS = {
     "embeddings": ["learned", "glove"],

@@ -63,7 +63,7 @@ def test_the_sink_hears_every_stage_run_and_epoch_in_grid_order(three):
         (12, describe_device(), three.experiment_id)
     }
     # After each RunStarted: every epoch of that run in order, then its RunFinished.
-    epochs = three.prepared.config.epochs
+    (epochs,) = three.prepared.config.epochs
     body = [e for e in events if not isinstance(e, Stage)]
     for i, start in enumerate(started):
         chunk = body[(epochs + 2) * i : (epochs + 2) * (i + 1)]
@@ -385,7 +385,7 @@ def test_a_trainer_continued_from_a_snapshot_computes_the_uninterrupted_epochs(s
         return [dataclasses.replace(m, seconds=0.0) for m in metrics]
 
     data = small.data
-    trainer = TrainerCache().get(small.config, "learned", None)
+    trainer = TrainerCache().get(small.config.arm({"embeddings": "learned"}), "learned", None)
     x, y = runner.training_subset(small, 10, 1)
     fit = dict(seed=1, epochs=4)
     whole = values(trainer.fit(x, y, data.x_val, data.y_val, **fit))
@@ -496,7 +496,7 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
         store.cancel_queued(exp_id)
         store.set_experiment_status(exp_id, "cancelled")
         recorded = store.experiment(exp_id).meta["fingerprint"]
-        assert set(recorded) == {"train", "val", "glove", "file"}
+        assert set(recorded) == {"train", "val", "val_reviews", "glove", "file"}
         with Store(store.path) as console:  # the console's `r`, in another connection
             prepared = runner.prepare_resume(console, exp_id)
             assert prepared.config == small.config
@@ -507,7 +507,8 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
 
         # The data changes under the experiment: refused, and the claim is given back.
         other = dataclasses.replace(small.data, y_val=1 - small.data.y_val)
-        changed = dataclasses.replace(small, data=other)
+        shape = next(iter(small.datasets))
+        changed = dataclasses.replace(small, datasets={shape: other})
         store._db.execute(
             "UPDATE experiments SET status = 'cancelled', owner = NULL WHERE id = ?", (exp_id,)
         )
