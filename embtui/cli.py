@@ -113,7 +113,12 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     _add_store(command("list", cmd_list, help="experiments and their runs"))
 
     exp = command("export", cmd_export, help="an experiment's comparison summary")
-    exp.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    exp.add_argument(
+        "experiment",
+        metavar="EXPERIMENT",
+        help="an experiment id or 'latest'; several, comma-separated (3,5 or latest,4), "
+        "are compared as one pool",
+    )
     exp.add_argument(
         "--format",
         choices=tuple(FORMATS),
@@ -376,8 +381,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
     with _open_store(args, create=False) as store:
-        exp_id = store.resolve(args.experiment)
+        ids = [store.resolve(ref) for ref in _experiment_refs(args.experiment)]
+        exp_id = ids[0]
         if args.format == "tensorboard":
+            if len(ids) > 1:
+                raise EmbtuiError("--format tensorboard writes one experiment's runs: give one id")
             from embtui.export import export_tensorboard
 
             try:
@@ -386,7 +394,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
             print(f"wrote {folder}", file=sys.stderr)
             return 0
-        report = build_report(store, exp_id, metric=args.metric, alpha=args.alpha)
+        report = build_report(store, ids, metric=args.metric, alpha=args.alpha)
     text = render(report, args.format)
     if args.output:
         from embtui.files import write_atomically
@@ -396,6 +404,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _experiment_refs(text: str) -> list[str]:
+    """`3`, `latest`, or several comma-separated (`3,5`, `latest,4`)."""
+    refs = [part.strip() for part in text.split(",")]
+    if not all(refs):
+        raise EmbtuiError(f"experiment {text!r}: expected ids or 'latest', comma-separated")
+    return refs
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -275,6 +275,20 @@ def varying(factor_sets: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
 
 
+def naming_keys(factor_sets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The fewest varying factors that tell every arm apart, in `varying` order: a factor
+    that only ever changes together with one already named (a recorded model's own head,
+    say) adds nothing to the names."""
+    keys: list[str] = []
+    distinct = 1
+    for key in varying(factor_sets):
+        count = len({tuple(repr(f.get(k)) for k in (*keys, key)) for f in factor_sets})
+        if count > distinct:
+            keys.append(key)
+            distinct = count
+    return keys
+
+
 def level_text(key: str, value: Any) -> str:
     """One factor value as an arm's name shows it: `glove`, `lr=0.01`, `dataset=x.csv`."""
     label = FACTOR_LABELS.get(key, key)
@@ -554,6 +568,7 @@ __all__ = [
     "key_help",
     "level_text",
     "load_toml",
+    "naming_keys",
     "path_values",
     "varied_keys",
     "varying",

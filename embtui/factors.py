@@ -134,6 +134,26 @@ class SweepSummary:
     def n_best_tests(self) -> int:
         return sum(1 for b in self.best for o in b.others if o.p is not None)
 
+    def conclusion(self, label: str, chance: float | None = None) -> str:
+        """One paragraph, from the verdicts only (never more than they support)."""
+        factors = ", ".join(self.factors) or "none"
+        out = [
+            f"Metric: {label}, mean over seeds. {len(self.arms)} arms (the values of "
+            f"{factors}); at each size the best arm was compared with every other arm by "
+            f"Welch's t-test at alpha={self.alpha:g}, p-values Holm-adjusted across all "
+            f"{self.n_best_tests} of those tests."
+        ]
+        out += self.sentences()
+        if self.effects:
+            out.append(
+                "Main effects compare each factor's values over runs matched on every other "
+                f"factor, the size and the seed (paired t-test, Holm across the "
+                f"{len(self.effects)} rows)."
+            )
+        if chance is not None:
+            out.append(f"Chance level (majority class) is {chance:.3f}.")
+        return " ".join(out)
+
     def sentences(self) -> list[str]:
         """The statements the numbers support, one per size and one per factor level."""
         out = []

@@ -265,7 +265,7 @@ def test_summary_csv_has_one_row_per_cell_with_the_json_numbers(exported, cli_ex
     with Store(cli_experiment.store, create=False) as store:
         text = render(build_report(store, doc["experiment"]["id"]), "summary-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [(int(r["size"]), r["embedding"]) for r in rows] == [
+    assert [(int(r["size"]), r["arm"]) for r in rows] == [
         (s["size"], s["embedding"]) for s in doc["summary"]
     ]
     for row, s in zip(rows, doc["summary"], strict=True):
@@ -563,9 +563,9 @@ def test_summary_csv_is_the_per_cell_statistics(tmp_path):
     text = report_text(path, exp, "summary-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert text.split("\n", 1)[0] == (
-        "size,embedding,n,metric,mean,sd,ci_low,ci_high,final_val_acc_mean,best_val_acc_mean"
+        "size,arm,n,metric,mean,sd,ci_low,ci_high,final_val_acc_mean,best_val_acc_mean"
     )
-    assert [(r["size"], r["embedding"], r["n"]) for r in rows] == [
+    assert [(r["size"], r["arm"], r["n"]) for r in rows] == [
         ("10", "learned", "3"),
         ("10", "glove", "2"),
     ]
