@@ -48,7 +48,7 @@ class PlainReporter:
         elif isinstance(event, RunStarted):
             self.current = event
             line = (
-                f"run {event.position + 1}/{event.total}: size {event.size}, {event.embedding}, "
+                f"run {event.position + 1}/{event.total}: size {event.size}, {event.label}, "
                 f"seed {event.seed} on {event.device}"
             )
         elif isinstance(event, EpochMetrics):
@@ -96,7 +96,7 @@ class LiveReporter:
                 self.overall,
                 total=event.total,
                 completed=event.position,
-                detail=f"size {event.size} · {event.embedding} · seed {event.seed}",
+                detail=f"size {event.size} · {event.label} · seed {event.seed}",
             )
             p.reset(self.epochs, total=None, visible=True, detail="")
         elif isinstance(event, EpochMetrics):

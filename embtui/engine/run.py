@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from embtui import __version__
-from embtui.config import ArmConfig, ExperimentConfig
+from embtui.config import ArmConfig, ExperimentConfig, arm_name
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset
 from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
@@ -162,6 +162,7 @@ def train_one(
             arm,
             run_row.seed,
             device,
+            arm_name(run_row.factors, cfg.varied()) if cfg.varied() != ["embeddings"] else arm,
         )
     )
     if resumed:

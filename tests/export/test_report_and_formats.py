@@ -611,3 +611,26 @@ def test_export_help_names_every_format_from_the_one_list(capsys):
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert loaded.stdout.strip() == "[]", loaded.stderr
+
+
+def test_a_store_from_before_factor_records_exports_exactly_as_before(
+    three_seed_experiment, tmp_path
+):
+    """A v4 store (runs without factor values) is upgraded on open, and every export of
+    its experiment is the same text as before the upgrade."""
+    from tests.helpers import copy_store
+
+    path = copy_store(three_seed_experiment.store, tmp_path / "v4.sqlite")
+    exp_id = three_seed_experiment.experiment_id
+    with Store(path, create=False) as store:
+        before = {fmt: render(build_report(store, exp_id), fmt) for fmt in TEXT_FORMATS}
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs DROP COLUMN factors")
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    with Store(path, create=False) as store:
+        after = {fmt: render(build_report(store, exp_id), fmt) for fmt in TEXT_FORMATS}
+    assert after == before
