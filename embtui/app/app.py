@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from embtui.app.engine import Engine, RunnerEngine
 from embtui.app.messages import EngineEvent, TrainingEnded, TrainingStarted
-from embtui.app.model import ExperimentView
+from embtui.app.view_state import ExperimentView
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
 from embtui.config import ExperimentConfig
@@ -327,9 +327,9 @@ def run_console(
 ) -> int:
     """`embtui [EXPERIMENT.toml] [--store PATH]`: open the console; returns the exit code.
 
-    TensorFlow's native log lines go to `<store>.log` beside the store (see terminal.py).
+    TensorFlow's native log lines go to `<store>.log` beside the store (see native_log.py).
     """
-    from embtui.app.terminal import native_stderr_to
+    from embtui.app.native_log import native_stderr_to
 
     app = EmbtuiApp(store_path, config, cwd)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from embtui.app.app import EmbtuiApp
-from embtui.app.fake import FakeEngine
+from tests.app.fake import FakeEngine
 from embtui.config import ExperimentConfig
 from embtui.store import Store
 

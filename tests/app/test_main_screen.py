@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from embtui.app.fake import scripted_metrics
+from tests.app.fake import scripted_metrics
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from embtui.app.fake import FakeEngine
+from tests.app.fake import FakeEngine
 from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from embtui.app.messages import ReportReady
-from embtui.app.model import ExperimentView, RunView, load_experiments, load_runs
+from embtui.app.view_state import ExperimentView, RunView, load_experiments, load_runs
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embtui.app.model import RunView
+from embtui.app.view_state import RunView
 from embtui.app.widgets.cells import cell, header, num
 from embtui.app.widgets.keyed_table import KeyedTable
 

@@ -5,7 +5,7 @@ Moving the cursor here selects the experiment that the rest of the main screen s
 
 from __future__ import annotations
 
-from embtui.app.model import ExperimentView
+from embtui.app.view_state import ExperimentView
 from embtui.app.widgets.cells import cell, header
 from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.errors import printable

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from textual_plotext import PlotextPlot
 
-from embtui.app.model import RunView
+from embtui.app.view_state import RunView
 
 COLOURS = ("cyan", "orange", "magenta", "green", "red", "blue", "yellow", "white")
 MARKERS = ("braille", "x", "+", "o", "*", "#", "@", "%")

@@ -13,7 +13,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from embtui.app.model import GroupView, RunView, group_runs
+from embtui.app.view_state import GroupView, RunView, group_runs
 from embtui.app.widgets.cells import cell, header, num
 from embtui.app.widgets.keyed_table import KeyedTable
 
