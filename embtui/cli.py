@@ -352,7 +352,7 @@ def _print_summary(store: Any, exp_id: int) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from embtui.progress import print_listing
+    from embtui.listing import print_listing
 
     store = _open_store(args, create=False)
     store.recover()

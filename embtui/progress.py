@@ -1,4 +1,4 @@
-"""What `embtui run`, `resume` and `list` print.
+"""What `embtui run` and `resume` print while they train, and the summary at the end.
 
 On a terminal, a Rich live display shows the grid's progress (runs done of all, the current
 run's epoch and its latest val_acc). When stdout is not a terminal (nohup, a CI log, a pipe)
@@ -11,7 +11,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -23,7 +22,6 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
-from embtui.errors import printable
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
     from embtui.export.report import Report
@@ -147,37 +145,3 @@ def print_summary(report: Report) -> None:
         return
     console.print(summary_table(report))
     console.print(report.summary.conclusion(), soft_wrap=False)
-
-
-def print_listing(store: Any) -> None:
-    console = Console()
-    experiments = store.experiments()
-    if not experiments:
-        console.print(f"no experiments yet in {store.path}")
-        return
-    for exp in experiments:
-        runs = store.runs(exp.id)
-        epochs = store.epochs(exp.id)
-        done = sum(r.status == "done" for r in runs)
-        table = Table(
-            # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
-            title=escape(
-                f"{exp.id}  {printable(exp.name)}  [{exp.status}]  "
-                f"{done}/{len(runs)} runs done  {exp.created}"
-            ),
-            title_justify="left",
-        )
-        for col in ("run", "size", "arm", "seed", "status", "epochs", "final val_acc"):
-            table.add_column(col, justify="right" if col != "arm" and col != "status" else "left")
-        for r in runs:
-            eps = epochs.get(r.id, [])
-            table.add_row(
-                str(r.id),
-                str(r.size),
-                r.embedding,
-                str(r.seed),
-                r.status,
-                str(len(eps)),
-                f"{eps[-1].val_acc:.4f}" if eps else "–",
-            )
-        console.print(table)
