@@ -5,10 +5,15 @@ are on", "All log messages before absl::InitializeLog()..."), beneath Python, an
 draws on the terminal through `sys.__stderr__`, which is that same descriptor: the lines
 land in the middle of the tables. While the console runs, Textual gets a private duplicate
 of the terminal and descriptor 2 points at a log file instead.
+
+After a hangup the terminal is gone and every write to it fails; `Terminal.detach` points
+the terminal's descriptors at /dev/null, so the console can stop training cleanly and
+close without tripping over its own output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -16,15 +21,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class Terminal:
+    """The descriptors that reach the user's terminal while the console runs."""
+
+    def __init__(self, fds: tuple[int, ...]) -> None:
+        self.fds = fds
+
+    def detach(self) -> None:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+        os.close(devnull)
+
+
 @contextmanager
-def native_stderr_to(log_path: Path) -> Iterator[None]:
+def native_stderr_to(log_path: Path) -> Iterator[Terminal]:
     try:
         if not os.isatty(2):
-            yield
+            yield Terminal((0, 1))
             return
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError:
-        yield  # no log file possible: the console still works, just noisier
+        yield Terminal((0, 1, 2))  # no log file possible: the console works, just noisier
         return
     sys.stderr.flush()
     terminal_fd = os.dup(2)
@@ -32,11 +51,15 @@ def native_stderr_to(log_path: Path) -> Iterator[None]:
     os.close(log)
     terminal = os.fdopen(terminal_fd, "w", encoding="utf-8", errors="replace")
     saved = sys.__stderr__, sys.stderr
-    sys.__stderr__ = sys.stderr = terminal
+    sys.stderr = terminal
+    setattr(sys, "__stderr__", terminal)  # noqa: B010 - typeshed calls it Final; Textual reads it
     try:
-        yield
+        yield Terminal((0, 1, terminal_fd))
     finally:
-        terminal.flush()
+        with contextlib.suppress(OSError):
+            terminal.flush()
         os.dup2(terminal_fd, 2)
-        sys.__stderr__, sys.stderr = saved
-        terminal.close()
+        setattr(sys, "__stderr__", saved[0])  # noqa: B010
+        sys.stderr = saved[1]
+        with contextlib.suppress(OSError):
+            terminal.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import random
 
+import pytest
+
 from embtui.app.app import EmbtuiApp
 from embtui.app.screens.main import MainScreen
 from embtui.app.widgets.epoch_table import EpochTable
@@ -26,6 +28,9 @@ def tiny_csv(path):
             words = GOOD if i % 2 else BAD
             writer.writerow([" ".join(rng.choice(words) for _ in range(8)) + " film", i % 2])
     return path
+
+
+pytestmark = pytest.mark.slow
 
 
 async def test_ctrl_s_trains_for_real_and_the_table_shows_the_stored_values(tmp_path):
@@ -72,10 +77,11 @@ def _bad_glove(path):
 
 
 async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on(tmp_path):
-    """The real engine's own error text (the very line `embtui run` prints) in the console."""
-    import pytest
+    """The real engine's own error text (the very line `embtui run` prints) in the console:
+    in the form, under the field it concerns, and the form still answers keys."""
+    from textual.widgets import Static
 
-    from embtui.app.widgets.status_line import StatusLine
+    from embtui.app.screens.configure import ConfigureScreen
     from embtui.engine import runner
     from embtui.errors import EmbtuiError
 
@@ -104,7 +110,9 @@ async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert str(cli_error.value) in app.screen.query_one(StatusLine).text
+            assert isinstance(app.screen, ConfigureScreen)
+            status = str(app.screen.query_one("#form-status", Static).content)
+            assert status == f"✗ not started: {cli_error.value}"
             await pilot.press("f1")  # still answering keys
             await settle(pilot)
             assert type(app.screen).__name__ == "HelpScreen"
