@@ -102,6 +102,9 @@ class ExperimentInfoScreen(ModalScreen[None]):
         Binding("escape", "dismiss", "Close", id="close", tooltip="Back to the experiments"),
         Binding("q", "dismiss", "Close", show=False, id="close-q"),
         Binding(
+            "y", "app.copy", "Copy", id="info-copy", tooltip="Copy the highlighted value (OSC 52)"
+        ),
+        Binding(
             "n",
             "new_from",
             "New from this",

@@ -79,6 +79,9 @@ class MessageLogScreen(ModalScreen[None]):
         Binding("escape", "dismiss", "Close", id="close", tooltip="Close the message log"),
         Binding("l", "dismiss", "Close", show=False, id="close-l"),
         Binding("q", "dismiss", "Close", show=False, id="close-q"),
+        Binding(
+            "y", "app.copy", "Copy", id="log-copy", tooltip="Copy the highlighted value (OSC 52)"
+        ),
     ]
 
     def __init__(self, entries: list[LogEntry]) -> None:

@@ -139,6 +139,9 @@ class ChartPane(Vertical, can_focus=True):
             return size_chart.legend(self.size_state)
         return metric_chart.legend(self.runs)
 
+    def on_resize(self) -> None:
+        self._redraw_labels()
+
     def _redraw_labels(self) -> None:
         title = Text()
         for i, c in enumerate(CHARTS):
@@ -146,6 +149,10 @@ class ChartPane(Vertical, can_focus=True):
                 title.append(" │ ")
             title.append(NAMES[c], style="bold reverse" if c == self.chart else "")
         title.append(self.modes)
+        if title.cell_len + 4 > self.size.width > 0:
+            # Narrow (80 columns): the shown chart's name between arrows, and the modes.
+            title = Text("‹ ").append(NAMES[self.chart], style="bold reverse").append(" ›")
+            title.append(self.modes)
         self.border_title = title
         if self.is_mounted:
             self.query_one("#legend", Static).update(self.legend_text)

@@ -93,11 +93,13 @@ class KeyedTable(DataTable[Any]):
             self._clear_caches()
             self.refresh()
             return
+        scroll_x = self.scroll_x
         self.clear(columns=True)
         self._rows, self._order = {}, []
         for key, label in columns:
             self.add_column(label, key=key)
         self._columns_sig = sig
+        self._keep_scroll_x(scroll_x)
 
     @property
     def row_keys(self) -> list[str]:
@@ -137,7 +139,7 @@ class KeyedTable(DataTable[Any]):
                 self._rows[key] = sig
             self._order = keys
             return
-        current = self.current_key
+        current, scroll_x = self.current_key, self.scroll_x
         self.clear()
         self._rows = {}
         for key, cells in rows:
@@ -146,6 +148,12 @@ class KeyedTable(DataTable[Any]):
         self._order = keys
         if current in keys:
             self.move_cursor(row=keys.index(current), animate=False)
+        self._keep_scroll_x(scroll_x)
+
+    def _keep_scroll_x(self, scroll_x: float) -> None:
+        """After a rebuild: the columns the user had scrolled to stay in view."""
+        if scroll_x:
+            self.call_after_refresh(self.scroll_to, x=scroll_x, animate=False)
 
     def move_to_key(self, key: str) -> None:
         if key in self._order:
@@ -181,10 +189,9 @@ class KeyedTable(DataTable[Any]):
         super().action_scroll_bottom()
 
     async def _on_click(self, event: events.Click) -> None:
-        meta = event.style.meta
-        if meta.get("row", -1) >= 0:
+        # Textual then calls DataTable._on_click itself (handlers run along the MRO).
+        if event.style.meta.get("row", -1) >= 0:
             self._user_moved()
-        await super()._on_click(event)
 
     def _scroll_cursor_into_view(self, animate: bool = False) -> None:
         """Bring the cursor row into view vertically, never sideways (see the module doc)."""
