@@ -3,6 +3,7 @@ apart, EMA smoothing, a log-scale loss, the by-size chart at once, the last epoc
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from embtui.app.view_state import ema
@@ -51,7 +52,7 @@ async def test_s_smooths_the_curves_and_says_by_how_much(make_app, store_path):
         await settle(pilot)
         pane = app.screen.query_one(ChartPane)
         loss = app.screen.query_one("#loss-chart", MetricChart)
-        (run,) = Store(store_path).runs(exp_id)
+        assert len(Store(store_path).runs(exp_id)) == 1
         raw = tuple(scripted_metrics(10, "learned", 0, e)[2] for e in range(1, 11))
         assert loss.series[0].y == raw
         await pilot.press("s")
@@ -73,15 +74,15 @@ async def test_L_draws_the_loss_on_a_log_scale(make_app, store_path):
         pane = app.screen.query_one(ChartPane)
         loss = app.screen.query_one("#loss-chart", MetricChart)
         linear = _y_labels(app, loss)
-        steps = [a - b for a, b in zip(linear, linear[1:], strict=False)]
+        steps = [a - b for a, b in itertools.pairwise(linear)]
         assert max(steps) - min(steps) < 0.01  # evenly spaced values
         await pilot.press("L")
         await pilot.pause()
         assert loss.log_scale and "log y" in pane.title_text
         logged = _y_labels(app, loss)
-        ratios = [a / b for a, b in zip(logged, logged[1:], strict=False)]
+        ratios = [a / b for a, b in itertools.pairwise(logged)]
         assert max(ratios) - min(ratios) < 0.1  # evenly spaced powers: a log axis
-        steps = [a - b for a, b in zip(logged, logged[1:], strict=False)]
+        steps = [a - b for a, b in itertools.pairwise(logged)]
         assert max(steps) - min(steps) > 0.02
         await pilot.press("v")  # accuracy: never on a log scale
         acc = app.screen.query_one("#acc-chart", MetricChart)
