@@ -22,7 +22,7 @@ from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
 
-SUBCOMMANDS = ("run", "demo", "list", "export", "resume", "doctor", "tui")
+SUBCOMMANDS = ("run", "demo", "list", "export", "resume", "doctor", "tui", "rm", "rename")
 EXIT_USAGE = 2
 
 
@@ -134,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(tui)
+
+    rm = sub.add_parser("rm", help="delete an experiment with its runs and epochs (asks)")
+    rm.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    rm.add_argument(
+        "-y", "--yes", action="store_true", help="do not ask (needed without a terminal)"
+    )
+    _add_store(rm)
+
+    rename = sub.add_parser("rename", help="give an experiment another name")
+    rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    rename.add_argument("name", metavar="NAME", help="the new name")
+    _add_store(rename)
     return parser
 
 
@@ -199,6 +211,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_resume(args)
     if args.command == "doctor":
         return cmd_doctor(args)
+    if args.command == "rm":
+        return cmd_rm(args)
+    if args.command == "rename":
+        return cmd_rename(args)
     return cmd_tui(args)
 
 
@@ -235,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from embtui.engine import runner
     from embtui.progress import make_reporter
 
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty(), epochs=config.epochs)
     prepared = runner.prepare(config, sink=reporter)
     store = _open_store(args)
     exp_id = runner.create(store, prepared)
@@ -259,7 +275,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     store.recover()
     exp_id = store.resolve(args.experiment)
     exp = store.experiment(exp_id)
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    reporter = make_reporter(
+        plain=args.plain or not sys.stdout.isatty(),
+        epochs=int(exp.config.get("epochs", 0)) or None,
+        done=sum(r.status == "done" for r in store.runs(exp_id)),
+    )
     try:
         # Claims the experiment first (refused while another process trains it), then
         # loads its data and checks it is what the experiment started with.
@@ -405,6 +425,42 @@ def cmd_tui(args: argparse.Namespace) -> int:
         sys.stderr.write("embtui: the console is not available in this build; use embtui run\n")
         return EXIT_USAGE
     return run_console(config=config, store_path=args.store, cwd=Path(os.getcwd()))
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    """`embtui rm ID`: delete an experiment, its runs, epochs and checkpoints (asks first)."""
+    store = _open_store(args, create=False)
+    store.recover()  # a killed owner is not "being trained"
+    exp_id = store.resolve(args.experiment)
+    exp = store.experiment(exp_id)
+    runs = len(store.runs(exp_id))
+    what = f"experiment {exp_id} '{printable(exp.name)}' ({exp.status}, {runs} runs)"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise EmbtuiError(f"embtui rm {exp_id}: not a terminal to ask; add --yes to delete")
+        try:
+            answer = input(f"delete {what} and its epochs? this cannot be undone [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 0
+    store.delete_experiment(exp_id)
+    print(f"deleted {what}")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    """`embtui rename ID NAME`: the experiment's name in lists, the console and exports."""
+    from embtui.config import check_name
+
+    check_name(args.name)
+    store = _open_store(args, create=False)
+    exp_id = store.resolve(args.experiment)
+    old = store.experiment(exp_id).name
+    store.rename_experiment(exp_id, args.name)
+    print(f"experiment {exp_id}: '{printable(old)}' is now '{printable(args.name)}'")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,7 +46,7 @@ def fit_number(value: float | None, width: int = 6, digits: int = 4) -> str:
 
 
 def short_reason(error: str | None) -> str:
-    """A failed run's reason in at most five characters: NaN, inf, OOM or error."""
+    """A failed run's reason in three characters: NaN, inf, OOM, or err for any other."""
     if not error:
         return ""
     diverged = _DIVERGED.search(error)
@@ -54,7 +54,7 @@ def short_reason(error: str | None) -> str:
         return "NaN" if diverged.group(2) == "NaN" else "inf"
     if _OOM.search(error):
         return "OOM"
-    return "error"
+    return "err"
 
 
 def status_with_reason(status: str, error: str | None) -> str:

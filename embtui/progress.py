@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -65,9 +66,18 @@ class PlainReporter:
 
 
 class LiveReporter:
-    """A Rich progress display: overall runs, the current run's epochs, latest val_acc."""
+    """A Rich progress display: runs done of all, the current run's epoch k of N, its latest
+    val_acc.
 
-    def __init__(self) -> None:
+    The runs bar counts *done* runs, as the store does (a run that was cancelled or failed
+    is not done), so after Ctrl-C it reads what `embtui list` reads. `epochs`: the epochs
+    per run, so the epoch bar says 5/10, not 5/?. `done`: runs already done when a resume
+    starts.
+    """
+
+    def __init__(self, *, epochs: int | None = None, done: int = 0) -> None:
+        self.epochs_per_run = epochs or None
+        self.done = done
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -88,15 +98,15 @@ class LiveReporter:
     def __call__(self, event: Event) -> None:
         p = self.progress
         if isinstance(event, Stage):
-            p.update(self.overall, detail=event.text)
+            p.update(self.overall, detail=event.text.strip())
         elif isinstance(event, RunStarted):
             p.update(
                 self.overall,
                 total=event.total,
-                completed=event.position,
+                completed=self.done,
                 detail=f"size {event.size} · {event.embedding} · seed {event.seed}",
             )
-            p.reset(self.epochs, total=None, visible=True, detail="")
+            p.reset(self.epochs, total=self.epochs_per_run, visible=True, detail="")
         elif isinstance(event, EpochMetrics):
             p.update(
                 self.epochs,
@@ -104,15 +114,21 @@ class LiveReporter:
                 detail=f"val_acc {event.val_acc:.4f}  loss {event.loss:.4f}",
             )
         elif isinstance(event, RunFinished):
-            p.advance(self.overall)
+            if event.status == "done":
+                self.done += 1
+            p.update(self.overall, completed=self.done)
             if event.error:
-                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {event.error}")
+                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {escape(event.error)}")
         elif isinstance(event, ExperimentFinished):
-            p.update(self.overall, detail=event.status)
+            p.update(self.overall, completed=self.done, detail=event.status)
 
 
-def make_reporter(*, plain: bool) -> PlainReporter | LiveReporter:
-    return PlainReporter() if plain else LiveReporter()
+def make_reporter(
+    *, plain: bool, epochs: int | None = None, done: int = 0
+) -> PlainReporter | LiveReporter:
+    """`epochs` (per run) and `done` (runs done before a resume) let the live display
+    count as the store does; the plain log does not need them."""
+    return PlainReporter() if plain else LiveReporter(epochs=epochs, done=done)
 
 
 def summary_table(report: Report) -> Table:
