@@ -260,7 +260,6 @@ class ConfigureScreen(Screen[None]):
             self._check(key)
             self.query_one(f"#f-{key}", Input).focus()
         self._update_status(f"✗ not started: {message}", error=True)
-        self.notify("not started: see the form (ctrl+l: message log)", severity="error")
 
     # -- actions ----------------------------------------------------------------------
 

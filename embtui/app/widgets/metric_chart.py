@@ -160,6 +160,7 @@ class MetricChart(PlotextPlot):
         if drawn:
             top = max(max(s.x) for s in drawn)
             plt.xticks(list(range(1, top + 1)) if top <= 12 else None)
+            plt.xlim(0.5, top + 0.5)  # room for the first and last epoch's label
             if self.log_scale and all(v > 0 for s in drawn for v in s.y):
                 plt.yscale("log")
         else:

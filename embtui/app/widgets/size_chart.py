@@ -110,7 +110,9 @@ class SizeChart(PlotextPlot):
         pos = {size: i for i, size in enumerate(self.sizes)}
         k = len(self.series)
         if self.chance is not None:
-            plt.plot([-0.5, len(self.sizes) - 0.5], [self.chance] * 2, marker="·", color="gray")
+            n = 4 * len(self.sizes) + 1  # points every quarter: plotext joins only near ones
+            xs = [-0.5 + i * len(self.sizes) / (n - 1) for i in range(n)]
+            plt.plot(xs, [self.chance] * n, marker=".", color="gray")
         for j, points in enumerate(self.series.values()):
             shift = (j - (k - 1) / 2) * 0.12
             xs = [pos[s] + shift for s, *_ in points]
