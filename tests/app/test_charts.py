@@ -126,3 +126,16 @@ async def test_the_by_size_chart_draws_a_finished_experiment_at_once(make_app, s
         ]
         assert chart.chance == 0.5
         assert "│ 95% CI" in str(app.screen.query_one("#legend").content)
+
+
+async def test_a_long_run_gets_an_epoch_axis_too(make_app, store_path):
+    """More than 12 epochs: about ten labels, the last epoch's among them (plotext was
+    handed None for the ticks and the console crashed on the 13th epoch)."""
+    record(store_path, TEN.replace(epochs=25))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        chart = app.screen.query_one("#loss-chart", MetricChart)
+        assert chart.series[0].x == tuple(range(1, 26))
+        axis = screen_lines(app)[chart.region.bottom - 1][chart.region.x : chart.region.right]
+        assert axis.split() == ["1", "4", "7", "10", "13", "16", "19", "22", "25"]

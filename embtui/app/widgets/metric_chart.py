@@ -11,6 +11,7 @@ drawn, for tests.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,18 @@ class Series:
     y: tuple[float, ...]
     colour: str
     marker: str
+
+
+def epoch_ticks(last: int) -> list[int]:
+    """Every epoch up to 10, else about ten evenly spaced ones, the last always among them
+    (what fits under a 30-column plot)."""
+    step = max(1, math.ceil(last / 10))
+    ticks = list(range(1, last + 1, step))
+    if ticks[-1] != last:
+        if last - ticks[-1] < step / 2:
+            ticks.pop()
+        ticks.append(last)
+    return ticks
 
 
 def unique_runs(runs: Sequence[RunView]) -> list[RunView]:
@@ -159,7 +172,7 @@ class MetricChart(PlotextPlot):
             plt.plot(list(s.x), list(s.y), marker=s.marker, color=s.colour)
         if drawn:
             top = max(max(s.x) for s in drawn)
-            plt.xticks(list(range(1, top + 1)) if top <= 12 else None)
+            plt.xticks(epoch_ticks(top))
             plt.xlim(0.5, top + 0.5)  # room for the first and last epoch's label
             if self.log_scale and all(v > 0 for s in drawn for v in s.y):
                 plt.yscale("log")
