@@ -135,6 +135,7 @@ async def test_runs_written_by_another_connection_appear(make_app, store_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert app.screen.query_one(ExperimentList).row_keys == []
+        assert "no runs yet" in "\n".join(screen_lines(app))  # not an empty frame
         await asyncio.to_thread(record, store_path)  # as `embtui run` elsewhere would
         for _ in range(40):  # the poll runs every 0.2 s here (1 s in the console)
             await pilot.pause(0.05)

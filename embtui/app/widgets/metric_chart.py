@@ -176,6 +176,10 @@ class MetricChart(PlotextPlot):
             plt.xlim(0.5, top + 0.5)  # room for the first and last epoch's label
             if self.log_scale and all(v > 0 for s in drawn for v in s.y):
                 plt.yscale("log")
-        else:
+        else:  # no axes around nothing: just say why
+            plt.xaxes(False, False)
+            plt.yaxes(False, False)
+            plt.xticks([])
+            plt.yticks([])
             plt.title(self.empty_text)
         self.refresh()

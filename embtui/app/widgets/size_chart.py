@@ -104,6 +104,10 @@ class SizeChart(PlotextPlot):
         plt.xaxes(True, False)
         plt.yaxes(True, False)
         if not self.series:
+            plt.xaxes(False, False)
+            plt.yaxes(False, False)
+            plt.xticks([])
+            plt.yticks([])
             plt.title("computing…" if self.state.computing else "no finished runs yet")
             self.refresh()
             return
