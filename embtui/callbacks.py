@@ -67,6 +67,7 @@ from embtui.store import (
     experiment_status,
     new_owner_token,
 )
+from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
 
 #: `config["source"]` of experiments this callback creates: they hold runs embtui cannot
 #: retrain, so the resume paths refuse them.
@@ -111,6 +112,8 @@ class EmbtuiCallback(keras.callbacks.Callback):
         self._store_arg = store
         self._store: Store | None = None
         self._owner = new_owner_token()
+        self._sampler: Sampler | None = None
+        self._device = "CPU"
         self.experiment = experiment
         self.arm = arm
         self.size = size
@@ -160,6 +163,12 @@ class EmbtuiCallback(keras.callbacks.Callback):
             exp_id, size=size, embedding=arm, head=self.head, seed=self.seed
         )
         store.start_run(run_id, device=device, params=_param_count(model), coverage=None)
+        # The box's samples go into the experiment while this fit trains, and the run's
+        # cost (wall time, peak memory, GPU use) is recorded when it ends.
+        gpu_memory_reset(device)
+        self._device = device
+        self._sampler = Sampler(store, exp_id).start()
+        self._sampler.start_run(run_id, visible_gpu() if device.startswith("GPU") else None)
         self._recording = True
         self._validated = False
 
@@ -241,6 +250,12 @@ class EmbtuiCallback(keras.callbacks.Callback):
         """Finish the current run and bring the experiment's status up to date."""
         store = self._open()
         exp_id, run_id = self._recorded()
+        if self._sampler is not None:
+            cost = self._sampler.finish_run(run_id, gpu_memory_peak(self._device))
+            self._sampler.stop()
+            self._sampler = None
+            if cost is not None:
+                store.set_run_cost(run_id, cost)
         store.finish_run(run_id, status, error)
         self._recording = False
         status = experiment_status(r.status for r in store.runs(exp_id))

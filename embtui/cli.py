@@ -16,13 +16,17 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
+from embtui.export import FORMATS
+from embtui.metrics import METRICS
 
-SUBCOMMANDS = ("run", "demo", "list", "export", "resume", "doctor", "tui", "rm", "rename")
+if TYPE_CHECKING:
+    from embtui.store import Store
+
 EXIT_USAGE = 2
 
 
@@ -62,6 +66,13 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `embtui` parser: each subcommand names its handler (`set_defaults(handler=...)`),
+    so a subcommand is written in one place."""
+    parser, _ = _parser_and_commands()
+    return parser
+
+
+def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     parser = _Parser(
         prog="embtui",
         description="A terminal console for Keras text-classification embedding experiments. "
@@ -69,8 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"embtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    names: list[str] = []
 
-    run = sub.add_parser("run", help="run an experiment headless and record it in the store")
+    def command(name: str, handler: Any, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, **kw)
+        p.set_defaults(handler=handler)
+        names.append(name)
+        return p
+
+    run = command("run", cmd_run, help="run an experiment headless and record it in the store")
     run.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(run)
     run.add_argument("--plain", action="store_true", help="one log line per epoch, no live display")
@@ -81,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_flags(run)
 
-    demo = sub.add_parser(
+    demo = command(
         "demo",
+        cmd_demo,
         help="run the offline demo: 2,000 real IMDB reviews that ship with embtui",
         description="embtui run on the demo experiment inside the package "
         f"({DEMO_EXPERIMENT.name}): works offline, from any folder.",
@@ -91,17 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plain", action="store_true", help="one log line per epoch")
     _add_config_flags(demo)
 
-    lst = sub.add_parser("list", help="experiments and their runs")
-    _add_store(lst)
+    _add_store(command("list", cmd_list, help="experiments and their runs"))
 
-    exp = sub.add_parser("export", help="an experiment's comparison summary")
-    exp.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    exp = command("export", cmd_export, help="an experiment's comparison summary")
+    exp.add_argument(
+        "experiment",
+        metavar="EXPERIMENT",
+        help="an experiment id or 'latest'; several, comma-separated (3,5 or latest,4), "
+        "are compared as one pool",
+    )
     exp.add_argument(
         "--format",
-        choices=("md", "csv", "summary-csv", "json", "tensorboard"),
+        choices=tuple(FORMATS),
         default="md",
-        help="md: the comparison summary; csv: one row per epoch (Keras CSVLogger columns); "
-        "summary-csv: one row per size and arm; json: everything; tensorboard: event files",
+        help="; ".join(f"{name}: {what}" for name, what in FORMATS.items()),
     )
     exp.add_argument(
         "-o",
@@ -111,61 +133,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument(
         "--metric",
-        choices=("final", "best", "at_min_val_loss"),
+        choices=METRICS,
         default="final",
         help="per-run value compared: final-epoch, best-epoch, or at lowest val_loss (final)",
     )
     exp.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     _add_store(exp)
 
-    res = sub.add_parser("resume", help="finish an interrupted or cancelled experiment")
+    res = command("resume", cmd_resume, help="finish an interrupted or cancelled experiment")
     res.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     _add_store(res)
     res.add_argument("--plain", action="store_true", help="one log line per epoch")
 
-    doc = sub.add_parser(
-        "doctor", help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
+    doc = command(
+        "doctor", cmd_doctor, help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
     )
     doc.add_argument(
         "experiment", nargs="?", metavar="EXPERIMENT.toml", help="check for this experiment"
     )
     _add_store(doc)
 
-    tui = sub.add_parser("tui", help="open the console (the default)")
+    tui = command("tui", cmd_tui, help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(tui)
 
-    rm = sub.add_parser("rm", help="delete an experiment with its runs and epochs (asks)")
+    rm = command("rm", cmd_rm, help="delete an experiment with its runs and epochs (asks)")
     rm.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     rm.add_argument(
         "-y", "--yes", action="store_true", help="do not ask (needed without a terminal)"
     )
     _add_store(rm)
 
-    rename = sub.add_parser("rename", help="give an experiment another name")
+    rename = command("rename", cmd_rename, help="give an experiment another name")
     rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     rename.add_argument("name", metavar="NAME", help="the new name")
     _add_store(rename)
-    return parser
+    return parser, names
+
+
+#: Subcommands that train (and so import TensorFlow, whose start-up notices are filtered).
+_TRAINING = ("run", "demo", "resume")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = _parser_and_commands()
     if not args_list or (
-        args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version")
+        args_list[0] not in commands and args_list[0] not in ("-h", "--help", "--version")
     ):
         args_list = ["tui", *args_list]
-    args = build_parser().parse_args(args_list)
+    args = parser.parse_args(args_list)
     try:
-        if (
-            args.command in ("run", "demo", "resume")
-            or getattr(args, "format", "") == "tensorboard"
-        ):
+        if args.command in _TRAINING or getattr(args, "format", "") == "tensorboard":
             from embtui.quiet import tensorflow_notices_filtered
 
             with tensorflow_notices_filtered():
-                return _dispatch(args)
-        return _dispatch(args)
+                return int(args.handler(args))
+        return int(args.handler(args))
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {exc}\n")
         return EXIT_USAGE
@@ -197,27 +221,6 @@ def entry() -> NoReturn:
     sys.exit(code)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "demo":
-        args.experiment, args.resume = str(DEMO_EXPERIMENT), None
-        return cmd_run(args)
-    if args.command == "list":
-        return cmd_list(args)
-    if args.command == "export":
-        return cmd_export(args)
-    if args.command == "resume":
-        return cmd_resume(args)
-    if args.command == "doctor":
-        return cmd_doctor(args)
-    if args.command == "rm":
-        return cmd_rm(args)
-    if args.command == "rename":
-        return cmd_rename(args)
-    return cmd_tui(args)
-
-
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     overrides = {
         key: getattr(args, f"cfg_{key}")
@@ -231,7 +234,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     return from_mapping(overrides)
 
 
-def _open_store(args: argparse.Namespace, *, create: bool = True) -> Any:
+def _open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
     from embtui.store import Store
 
     return Store(args.store, create=create)
@@ -251,19 +254,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     from embtui.engine import runner
     from embtui.progress import make_reporter
 
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty(), epochs=config.epochs)
+    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
     prepared = runner.prepare(config, sink=reporter)
-    store = _open_store(args)
-    exp_id = runner.create(store, prepared)
-    print(
-        f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
-        f"in {store.path}",
-        flush=True,
-    )
-    stopped_by = _train(
-        lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop), reporter
-    )
-    return _finish(store, exp_id, stopped_by)
+    with _open_store(args) as store:
+        exp_id = runner.create(store, prepared)
+        print(
+            f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
+            f"in {store.path}",
+            flush=True,
+        )
+        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
+        stopped_by = _train(
+            lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
+            reporter,
+        )
+        return _finish(store, exp_id, stopped_by)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.experiment, args.resume = str(DEMO_EXPERIMENT), None
+    return cmd_run(args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -271,36 +281,32 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.progress import make_reporter
     from embtui.store import AlreadyDone
 
-    store = _open_store(args, create=False)
-    store.recover()
-    exp_id = store.resolve(args.experiment)
-    exp = store.experiment(exp_id)
-    reporter = make_reporter(
-        plain=args.plain or not sys.stdout.isatty(),
-        epochs=int(exp.config.get("epochs", 0)) or None,
-        done=sum(r.status == "done" for r in store.runs(exp_id)),
-    )
-    try:
-        # Claims the experiment first (refused while another process trains it), then
-        # loads its data and checks it is what the experiment started with.
-        prepared = runner.prepare_resume(store, exp_id, sink=reporter)
-    except AlreadyDone:
-        print(f"experiment {exp_id} is already done")
-        return 0
-    print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
-    stopped_by = _train(
-        lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
-        reporter,
-    )
-    return _finish(store, exp_id, stopped_by)
+    with _open_store(args, create=False) as store:
+        store.recover()
+        exp_id = store.resolve(args.experiment)
+        exp = store.experiment(exp_id)
+        reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+        try:
+            # Claims the experiment first (refused while another process trains it), then
+            # loads its data and checks it is what the experiment started with.
+            prepared = runner.prepare_resume(store, exp_id, sink=reporter)
+        except AlreadyDone:
+            print(f"experiment {exp_id} is already done")
+            return 0
+        print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
+        stopped_by = _train(
+            lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
+            reporter,
+        )
+        return _finish(store, exp_id, stopped_by)
 
 
-def _finish(store: Any, exp_id: int, stopped_by: int | None) -> int:
+def _finish(store: Store, exp_id: int, stopped_by: int | None) -> int:
     """Print the summary; exit 128 + signal when a signal stopped the grid, as shells expect."""
     status = store.experiment(exp_id).status
     if stopped_by != signal.SIGHUP:  # nobody is left to read it
         _print_summary(store, exp_id)
-    store.close()
     if stopped_by is not None:
         if stopped_by != signal.SIGHUP:
             print(f"stopped: resume with embtui run --resume {exp_id}", file=sys.stderr)
@@ -374,9 +380,9 @@ def _print_summary(store: Any, exp_id: int) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from embtui.listing import print_listing
 
-    store = _open_store(args, create=False)
-    store.recover()
-    print_listing(store)
+    with _open_store(args, create=False) as store:
+        store.recover()
+        print_listing(store)
     return 0
 
 
@@ -388,18 +394,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
-    store = _open_store(args, create=False)
-    exp_id = store.resolve(args.experiment)
-    if args.format == "tensorboard":
-        from embtui.export import export_tensorboard
+    with _open_store(args, create=False) as store:
+        ids = [store.resolve(ref) for ref in _experiment_refs(args.experiment)]
+        exp_id = ids[0]
+        if args.format == "tensorboard":
+            if len(ids) > 1:
+                raise EmbtuiError("--format tensorboard writes one experiment's runs: give one id")
+            from embtui.export import export_tensorboard
 
-        try:
-            folder = export_tensorboard(store, exp_id, args.output)
-        except OSError as exc:
-            raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
-        print(f"wrote {folder}", file=sys.stderr)
-        return 0
-    text = render(build_report(store, exp_id, metric=args.metric, alpha=args.alpha), args.format)
+            try:
+                folder = export_tensorboard(store, exp_id, args.output)
+            except OSError as exc:
+                raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
+            print(f"wrote {folder}", file=sys.stderr)
+            return 0
+        report = build_report(store, ids, metric=args.metric, alpha=args.alpha)
+    text = render(report, args.format)
     if args.output:
         from embtui.files import write_atomically
 
@@ -410,11 +420,55 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment_refs(text: str) -> list[str]:
+    """`3`, `latest`, or several comma-separated (`3,5`, `latest,4`)."""
+    refs = [part.strip() for part in text.split(",")]
+    if not all(refs):
+        raise EmbtuiError(f"experiment {text!r}: expected ids or 'latest', comma-separated")
+    return refs
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from embtui.doctor import run_doctor
 
     config = load_toml(args.experiment) if args.experiment else ExperimentConfig()
     return run_doctor(config, args.store)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    """`embtui rm ID`: delete an experiment, its runs, epochs and checkpoints (asks first)."""
+    with _open_store(args, create=False) as store:
+        store.recover()  # a killed owner is not "being trained"
+        exp_id = store.resolve(args.experiment)
+        exp = store.experiment(exp_id)
+        runs = len(store.runs(exp_id))
+        what = f"experiment {exp_id} '{printable(exp.name)}' ({exp.status}, {runs} runs)"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise EmbtuiError(f"embtui rm {exp_id}: not a terminal to ask; add --yes to delete")
+            try:
+                answer = input(f"delete {what} and its epochs? this cannot be undone [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 0
+        store.delete_experiment(exp_id)
+    print(f"deleted {what}")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    """`embtui rename ID NAME`: the experiment's name in lists, the console and exports."""
+    from embtui.config import check_name
+
+    check_name(args.name)
+    with _open_store(args, create=False) as store:
+        exp_id = store.resolve(args.experiment)
+        old = store.experiment(exp_id).name
+        store.rename_experiment(exp_id, args.name)
+    print(f"experiment {exp_id}: '{printable(old)}' is now '{printable(args.name)}'")
+    return 0
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -425,42 +479,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
         sys.stderr.write("embtui: the console is not available in this build; use embtui run\n")
         return EXIT_USAGE
     return run_console(config=config, store_path=args.store, cwd=Path(os.getcwd()))
-
-
-def cmd_rm(args: argparse.Namespace) -> int:
-    """`embtui rm ID`: delete an experiment, its runs, epochs and checkpoints (asks first)."""
-    store = _open_store(args, create=False)
-    store.recover()  # a killed owner is not "being trained"
-    exp_id = store.resolve(args.experiment)
-    exp = store.experiment(exp_id)
-    runs = len(store.runs(exp_id))
-    what = f"experiment {exp_id} '{printable(exp.name)}' ({exp.status}, {runs} runs)"
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise EmbtuiError(f"embtui rm {exp_id}: not a terminal to ask; add --yes to delete")
-        try:
-            answer = input(f"delete {what} and its epochs? this cannot be undone [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 0
-    store.delete_experiment(exp_id)
-    print(f"deleted {what}")
-    return 0
-
-
-def cmd_rename(args: argparse.Namespace) -> int:
-    """`embtui rename ID NAME`: the experiment's name in lists, the console and exports."""
-    from embtui.config import check_name
-
-    check_name(args.name)
-    store = _open_store(args, create=False)
-    exp_id = store.resolve(args.experiment)
-    old = store.experiment(exp_id).name
-    store.rename_experiment(exp_id, args.name)
-    print(f"experiment {exp_id}: '{printable(old)}' is now '{printable(args.name)}'")
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,11 +8,13 @@ a TOML file all reject the same mistakes with the same one-line message.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,11 @@ ARMS = ("learned", "glove", "glove-tuned")
 HEADS = ("flatten", "avgpool", "conv1d", "lstm")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SUBSETS = ("random", "first")
+#: What `dataset` may be, in the words every message about it uses.
+DATASET_FORMS = (
+    "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file (or .csv.gz/.tsv.gz) "
+    "or an aclImdb folder"
+)
 
 
 def _key(default: Any, help: str) -> Any:
@@ -41,24 +48,23 @@ class ExperimentConfig:
     """The whole experiment: which data, which grid (sizes x arms x seeds), which model."""
 
     name: str = _key("seed-grid", "experiment name")
-    dataset: str = _key(
-        "keras-imdb",
-        "keras-imdb, or a path to imdb.npz, a CSV/TSV file (.csv.gz too) or an aclImdb folder",
-    )
+    dataset: str = _key("keras-imdb", DATASET_FORMS)
     sizes: tuple[int, ...] = _key(
         (10, 50, 100, 200, 500), "training-set sizes, comma-separated (10,50,100,200,500)"
     )
     embeddings: tuple[str, ...] = _key(
         ("learned", "glove"), "arms, comma-separated: learned, glove, glove-tuned"
     )
-    head: str = _key("flatten", "flatten, avgpool, conv1d or lstm")
-    epochs: int = _key(10, "epochs per run (10)")
-    batch_size: int = _key(32, "training batch size (32)")
-    maxlen: int = _key(150, "sequence length after padding/truncation (150)")
-    vocab_size: int = _key(10000, "vocabulary size, special indices included (10000)")
-    embedding_dim: int = _key(100, "dimension of the learned embedding (100)")
-    optimizer: str = _key("rmsprop", "rmsprop, adam or sgd")
-    learning_rate: float = _key(0.001, "learning rate (0.001)")
+    head: tuple[str, ...] = _key(("flatten",), "flatten, avgpool, conv1d or lstm (or a list)")
+    epochs: tuple[int, ...] = _key((10,), "epochs per run (10)")
+    batch_size: tuple[int, ...] = _key((32,), "training batch size (32)")
+    maxlen: tuple[int, ...] = _key((150,), "sequence length after padding/truncation (150)")
+    vocab_size: tuple[int, ...] = _key(
+        (10000,), "vocabulary size, special indices included (10000)"
+    )
+    embedding_dim: tuple[int, ...] = _key((100,), "dimension of the learned embedding (100)")
+    optimizer: tuple[str, ...] = _key(("rmsprop",), "rmsprop, adam or sgd (or a list)")
+    learning_rate: tuple[float, ...] = _key((0.001,), "learning rate (0.001)")
     seeds: int = _key(3, "runs per size and arm, one per seed (3)")
     subset: str = _key("random", "random (a sample per seed) or first (the first N reviews)")
     val_size: int = _key(10000, "validation reviews (10000)")
@@ -77,24 +83,32 @@ class ExperimentConfig:
     )
 
     def __post_init__(self) -> None:
+        # A factor given one value directly (`ExperimentConfig(head="avgpool")`) is a grid
+        # of one level: hold every factor as a tuple.
+        for key in FACTOR_KEYS:
+            value = getattr(self, key)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, key, tuple(value) if isinstance(value, list) else (value,))
         _validate(self)
 
     # -- conversions -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/TOML-ready values (tuples become lists, unset paths are dropped)."""
+        """Plain JSON/TOML-ready values (tuples become lists, unset paths are dropped). A
+        factor with one value is written as that value, as a user would type it."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None:
                 continue
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            if f.name in SCALAR_FACTORS and len(value) == 1:
+                out[f.name] = value[0]
+            else:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=False)
-
     def to_toml(self) -> str:
+        """The configuration as an experiment file (what `embtui run FILE` reads back)."""
         lines = []
         for key, value in self.to_dict().items():
             lines.append(f"{key} = {_toml_value(value)}")
@@ -103,31 +117,118 @@ class ExperimentConfig:
     def replace(self, **changes: Any) -> ExperimentConfig:
         return from_mapping({**self.to_dict(), **changes})
 
-    def run_cells(self) -> list[tuple[int, str, int]]:
-        """The grid in the order it is run: (size, arm, seed), seeds innermost."""
+    def levels(self, key: str) -> tuple[Any, ...]:
+        """The values a factor takes in this experiment."""
+        return tuple(getattr(self, key))
+
+    def varied(self) -> list[str]:
+        """The factors given more than one value: what an arm's name shows."""
+        return [k for k in FACTOR_KEYS if len(self.levels(k)) > 1]
+
+    def arms(self) -> list[dict[str, Any]]:
+        """Every combination of factor values (an arm), in grid order: the first factor
+        outermost, so the arms of one embedding stay together."""
         return [
-            (size, arm, seed)
-            for size in self.sizes
-            for arm in self.embeddings
-            for seed in range(self.seeds)
+            dict(zip(FACTOR_KEYS, values, strict=True))
+            for values in itertools.product(*(self.levels(k) for k in FACTOR_KEYS))
         ]
+
+    def run_cells(self) -> list[tuple[int, dict[str, Any], int]]:
+        """The grid in the order it is run: (size, arm's factors, seed), seeds innermost."""
+        arms = self.arms()
+        return [
+            (size, arm, seed) for size in self.sizes for arm in arms for seed in range(self.seeds)
+        ]
+
+    @property
+    def grid_size(self) -> int:
+        """How many runs the grid has: sizes x every factor's values x seeds."""
+        return len(self.sizes) * math.prod(len(self.levels(k)) for k in FACTOR_KEYS) * self.seeds
+
+    def arm(self, factors: Mapping[str, Any]) -> ArmConfig:
+        """What trains one run: this experiment's settings with one value per factor (the
+        run's), falling back to the experiment's first value for factors the run's record
+        does not name (runs of an older store)."""
+        values = {k: factors.get(k, self.levels(k)[0]) for k in FACTOR_KEYS}
+        return ArmConfig(
+            embedding=str(values["embeddings"]),
+            head=str(values["head"]),
+            optimizer=str(values["optimizer"]),
+            learning_rate=float(values["learning_rate"]),
+            embedding_dim=int(values["embedding_dim"]),
+            batch_size=int(values["batch_size"]),
+            epochs=int(values["epochs"]),
+            maxlen=int(values["maxlen"]),
+            vocab_size=int(values["vocab_size"]),
+        )
+
+    def data_shapes(self) -> list[tuple[int, int]]:
+        """Every (vocab_size, maxlen) the grid trains on: each is prepared once."""
+        return [(v, m) for v in self.vocab_size for m in self.maxlen]
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """One arm's settings, one value each: what a model is built and trained with."""
+
+    embedding: str
+    head: str
+    optimizer: str
+    learning_rate: float
+    embedding_dim: int
+    batch_size: int
+    epochs: int
+    maxlen: int
+    vocab_size: int
+
+    def factors(self) -> dict[str, Any]:
+        """The arm as the store records a run's factor values."""
+        return {
+            "embeddings": self.embedding,
+            "head": self.head,
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+            "embedding_dim": self.embedding_dim,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "maxlen": self.maxlen,
+            "vocab_size": self.vocab_size,
+        }
 
 
 # -- building from outside input --------------------------------------------------------
 
 _FIELDS = {f.name: f for f in fields(ExperimentConfig)}
-_LIST_KEYS = {"sizes": int, "embeddings": str}
-_INT_KEYS = {
-    "epochs",
+#: The settings an experiment may sweep: each takes one value or a list of them, and the grid
+#: is sizes x (the product of every factor's values) x seeds. `embeddings` comes first.
+FACTOR_KEYS = (
+    "embeddings",
+    "head",
+    "optimizer",
+    "learning_rate",
+    "embedding_dim",
     "batch_size",
+    "epochs",
     "maxlen",
     "vocab_size",
-    "embedding_dim",
-    "seeds",
-    "val_size",
-    "workers",
-    "checkpoint_every",
+)
+#: Factors whose single value is written bare (`head = "flatten"`), not as a list.
+SCALAR_FACTORS = frozenset(FACTOR_KEYS) - {"embeddings"}
+#: The most runs a grid may have: a larger product is almost always a typo.
+MAX_RUNS = 10_000
+_LIST_KEYS: dict[str, type] = {
+    "sizes": int,
+    "embeddings": str,
+    "head": str,
+    "optimizer": str,
+    "learning_rate": float,
+    "embedding_dim": int,
+    "batch_size": int,
+    "epochs": int,
+    "maxlen": int,
+    "vocab_size": int,
 }
+_INT_KEYS = {"seeds", "val_size", "workers", "checkpoint_every"}
 _OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir"}
 #: Keys whose values are paths. In an experiment file a relative path is relative to the
 #: file's folder (as in every config format users know); on the command line and in the
@@ -140,6 +241,64 @@ NAMED_DATASETS = ("keras-imdb",)
 CALLBACK_SOURCE = "keras-callback"
 #: Longest experiment name: it becomes part of file and folder names (TensorBoard, exports).
 MAX_NAME = 100
+
+
+#: Factor keys in the order names and tables list them, with the short label a numeric
+#: value gets in an arm's name; words (an embedding, a head, an optimizer) stand bare.
+FACTOR_LABELS: dict[str, str] = {
+    "embeddings": "",
+    "head": "",
+    "optimizer": "",
+    "learning_rate": "lr",
+    "embedding_dim": "dim",
+    "batch_size": "batch",
+    "epochs": "epochs",
+    "maxlen": "maxlen",
+    "vocab_size": "vocab",
+}
+
+
+def varied_keys(config: Mapping[str, Any]) -> list[str]:
+    """The factors a recorded configuration gives more than one value (lists of 2+)."""
+    return [k for k in FACTOR_KEYS if isinstance(config.get(k), list) and len(config[k]) > 1]
+
+
+def varying(factor_sets: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The factors whose value differs among these runs, in FACTOR_LABELS order (other
+    factors, such as a difference between compared experiments, after them)."""
+    values: dict[str, set[str]] = {}
+    for factors in factor_sets:
+        for key, value in factors.items():
+            values.setdefault(key, set()).add(repr(value))
+    keys = [k for k, v in values.items() if len(v) > 1]
+    order = list(FACTOR_LABELS)
+    return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def naming_keys(factor_sets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The fewest varying factors that tell every arm apart, in `varying` order: a factor
+    that only ever changes together with one already named (a recorded model's own head,
+    say) adds nothing to the names."""
+    keys: list[str] = []
+    distinct = 1
+    for key in varying(factor_sets):
+        count = len({tuple(repr(f.get(k)) for k in (*keys, key)) for f in factor_sets})
+        if count > distinct:
+            keys.append(key)
+            distinct = count
+    return keys
+
+
+def level_text(key: str, value: Any) -> str:
+    """One factor value as an arm's name shows it: `glove`, `lr=0.01`, `dataset=x.csv`."""
+    label = FACTOR_LABELS.get(key, key)
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{label}={shown}" if label else shown
+
+
+def arm_name(factors: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """An arm's name from the values of the varying factors `keys`."""
+    return " ".join(level_text(k, factors[k]) for k in keys) or "all runs"
 
 
 def config_keys() -> list[str]:
@@ -183,13 +342,13 @@ def coerce(key: str, raw: Any) -> Any:
             items: list[Any] = [p.strip() for p in raw.split(",") if p.strip()]
         elif isinstance(raw, (list, tuple)):
             items = list(raw)
+        elif key in SCALAR_FACTORS:  # one value of a factor: a grid of one level
+            items = [raw]
         else:
             raise ConfigError(f"{key} = {raw!r}: expected a list, e.g. {_example(key)}")
         return tuple(_coerce_scalar(key, item, item_type) for item in items)
     if key in _INT_KEYS:
         return _coerce_scalar(key, raw, int)
-    if key == "learning_rate":
-        return _coerce_scalar(key, raw, float)
     return _coerce_scalar(key, raw, str)
 
 
@@ -285,9 +444,7 @@ def _validate(cfg: ExperimentConfig) -> None:
 
     check_name(cfg.name)
     if not cfg.dataset:
-        raise bad(
-            "dataset", "keras-imdb, or a path to imdb.npz, a CSV/TSV file or an aclImdb folder"
-        )
+        raise bad("dataset", DATASET_FORMS)
     if not cfg.sizes:
         raise bad("sizes", "at least one training-set size, e.g. 10,50,100")
     if any(s <= 0 for s in cfg.sizes):
@@ -301,10 +458,10 @@ def _validate(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"embeddings: unknown arm {arm!r}; allowed: {', '.join(ARMS)}")
     if len(set(cfg.embeddings)) != len(cfg.embeddings):
         raise bad("embeddings", "each arm at most once")
-    if cfg.head not in HEADS:
-        raise bad("head", f"one of {', '.join(HEADS)}")
-    if cfg.optimizer not in OPTIMIZERS:
-        raise bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+    for key, allowed in (("head", HEADS), ("optimizer", OPTIMIZERS)):
+        for value in getattr(cfg, key):
+            if value not in allowed:
+                raise ConfigError(f"{key} = {value!r}: one of {', '.join(allowed)}")
     if cfg.subset not in SUBSETS:
         raise bad("subset", f"one of {', '.join(SUBSETS)}")
     ranges = {
@@ -319,13 +476,30 @@ def _validate(cfg: ExperimentConfig) -> None:
         "checkpoint_every": (0, 86_400),
     }
     for key, (lo, hi) in ranges.items():
-        value = getattr(cfg, key)
-        if not lo <= value <= hi:
-            raise bad(key, f"must be between {lo} and {hi}")
+        for value in getattr(cfg, key) if key in _LIST_KEYS else (getattr(cfg, key),):
+            if not lo <= value <= hi:
+                raise ConfigError(f"{key} = {value!r}: must be between {lo} and {hi}")
     # Large rates are allowed on purpose: a run that diverges fails with "loss became NaN"
     # and the rest of the grid goes on, which is how a learning-rate sweep finds its edge.
-    if not (0 < cfg.learning_rate < float("inf")):
-        raise bad("learning_rate", "must be a finite number greater than 0")
+    for rate in cfg.learning_rate:
+        if not 0 < rate < float("inf"):
+            raise ConfigError(f"learning_rate = {rate!r}: must be a finite number greater than 0")
+    for key in FACTOR_KEYS:
+        values = getattr(cfg, key)
+        if not values:
+            raise bad(key, "at least one value")
+        if len(set(values)) != len(values):
+            raise bad(key, "each value at most once")
+    if cfg.grid_size > MAX_RUNS:
+        product = " x ".join(
+            [f"{len(cfg.sizes)} sizes"]
+            + [f"{len(cfg.levels(k))} {k}" for k in FACTOR_KEYS if len(cfg.levels(k)) > 1]
+            + [f"{cfg.seeds} seeds"]
+        )
+        raise ConfigError(
+            f"the grid is {product} = {cfg.grid_size:,} runs, more than {MAX_RUNS:,}; "
+            "list fewer values or seeds"
+        )
 
 
 def check_name(name: str) -> str:
@@ -377,17 +551,25 @@ def _toml_value(value: Any) -> str:
 __all__ = [
     "ARMS",
     "CALLBACK_SOURCE",
+    "FACTOR_KEYS",
     "HEADS",
+    "MAX_RUNS",
     "OPTIMIZERS",
     "PATH_KEYS",
     "SUBSETS",
+    "ArmConfig",
     "ExperimentConfig",
+    "arm_name",
     "check_name",
     "check_sizes_fit",
     "coerce",
     "config_keys",
     "from_mapping",
     "key_help",
+    "level_text",
     "load_toml",
+    "naming_keys",
     "path_values",
+    "varied_keys",
+    "varying",
 ]

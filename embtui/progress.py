@@ -26,6 +26,7 @@ from embtui.engine.events import (
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
     from embtui.export.report import Report
+    from embtui.store import Store
 
 
 class PlainReporter:
@@ -41,13 +42,16 @@ class PlainReporter:
     def __exit__(self, *exc: object) -> None:
         self.stream.flush()
 
+    def count_from(self, store: Store, experiment_id: int) -> None:
+        """The live display's; one line per epoch needs no totals."""
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, Stage):
             line = f"{event.text}"
         elif isinstance(event, RunStarted):
             self.current = event
             line = (
-                f"run {event.position + 1}/{event.total}: size {event.size}, {event.embedding}, "
+                f"run {event.position + 1}/{event.total}: size {event.size}, {event.label}, "
                 f"seed {event.seed} on {event.device}"
             )
         elif isinstance(event, EpochMetrics):
@@ -70,14 +74,16 @@ class LiveReporter:
     val_acc.
 
     The runs bar counts *done* runs, as the store does (a run that was cancelled or failed
-    is not done), so after Ctrl-C it reads what `embtui list` reads. `epochs`: the epochs
-    per run, so the epoch bar says 5/10, not 5/?. `done`: runs already done when a resume
-    starts.
+    is not done), so after Ctrl-C it reads what `embtui list` reads, and the epoch bar
+    knows each run's epochs (5/10, not 5/?): `count_from` reads both from the store, once
+    the experiment is recorded (epochs can differ per run in a sweep). `epochs` and `done`
+    give them directly.
     """
 
     def __init__(self, *, epochs: int | None = None, done: int = 0) -> None:
         self.epochs_per_run = epochs or None
         self.done = done
+        self.store: Store | None = None
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -87,6 +93,18 @@ class LiveReporter:
         )
         self.overall = self.progress.add_task("runs", total=None, detail="")
         self.epochs = self.progress.add_task("epochs", total=None, detail="", visible=False)
+
+    def count_from(self, store: Store, experiment_id: int) -> None:
+        """Count as the store does: its done runs, and each run's epochs from its record."""
+        self.store = store
+        self.done = sum(r.status == "done" for r in store.runs(experiment_id))
+
+    def _epochs_of(self, run_id: int) -> int | None:
+        if self.store is not None:
+            epochs = self.store.run(run_id).factors.get("epochs")
+            if isinstance(epochs, int):
+                return epochs
+        return self.epochs_per_run
 
     def __enter__(self) -> LiveReporter:
         self.progress.start()
@@ -104,9 +122,9 @@ class LiveReporter:
                 self.overall,
                 total=event.total,
                 completed=self.done,
-                detail=f"size {event.size} · {event.embedding} · seed {event.seed}",
+                detail=f"size {event.size} · {event.label} · seed {event.seed}",
             )
-            p.reset(self.epochs, total=self.epochs_per_run, visible=True, detail="")
+            p.reset(self.epochs, total=self._epochs_of(event.run_id), visible=True, detail="")
         elif isinstance(event, EpochMetrics):
             p.update(
                 self.epochs,
@@ -133,7 +151,7 @@ def make_reporter(
 
 def summary_table(report: Report) -> Table:
     """The per-size comparison, as printed at the end of `embtui run`."""
-    from embtui.export.report import METRIC_TITLES
+    from embtui.metrics import METRIC_TITLES
 
     s = report.summary
     table = Table(title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}")

@@ -52,12 +52,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _st
+
+from embtui.metrics import METRIC_LABELS, METRICS, check_metric, metric_value
 
 __all__ = [
     "METRICS",
@@ -75,43 +77,6 @@ __all__ = [
     "verdict",
     "welch",
 ]
-
-METRICS: tuple[str, ...] = ("final", "best", "at_min_val_loss")
-
-METRIC_LABELS: dict[str, str] = {
-    "final": "final-epoch validation accuracy",
-    "best": "best-epoch validation accuracy",
-    "at_min_val_loss": "validation accuracy at the lowest validation loss",
-}
-
-
-def _check_metric(metric: str) -> None:
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-
-
-def metric_value(epochs: Sequence[Mapping], metric: str = "final") -> float | None:
-    """One run's value of `metric` from its epoch history, or None if it has no epochs.
-
-    `epochs` holds dicts with keys epoch, loss, acc, val_loss, val_acc; they are put in
-    epoch order (stable) before use. For ``at_min_val_loss``, epochs whose val_loss is not a
-    finite number are skipped; if none is finite the result is None.
-    """
-    _check_metric(metric)
-    if not epochs:
-        return None
-    ordered = sorted(epochs, key=lambda e: e["epoch"])
-    if metric == "final":
-        return float(ordered[-1]["val_acc"])
-    if metric == "best":
-        return float(max(float(e["val_acc"]) for e in ordered))
-    best_loss = math.inf
-    chosen: Mapping | None = None
-    for e in ordered:
-        loss = float(e["val_loss"])
-        if math.isfinite(loss) and loss < best_loss:  # strict: first epoch wins ties
-            best_loss, chosen = loss, e
-    return None if chosen is None else float(chosen["val_acc"])
 
 
 def _as_array(values: Iterable[float]) -> np.ndarray:
@@ -488,7 +453,7 @@ def summarize(
     `arms` fixes the arm order (default: order of first appearance) and must name every arm
     in `cells`; comparisons pair arms in that order at every size where both have runs.
     """
-    _check_metric(metric)
+    check_metric(metric)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     data: dict[tuple[int, str], list[float]] = {}

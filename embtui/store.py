@@ -21,9 +21,9 @@ import sqlite3
 import stat
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -104,9 +104,39 @@ CREATE TABLE epochs (
 );
 """
 
-#: The store's schema as an ordered list of named steps; a store at version k runs the
-#: steps after k. Append new steps; never edit one that has shipped.
-MIGRATIONS: tuple[tuple[str, str], ...] = (
+
+def _record_factors(db: sqlite3.Connection) -> None:
+    """v5: each run's factor values, from its experiment's configuration (scalars then)
+    and the run's own embedding and head. A user's recorded fit has just those two."""
+    from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS
+
+    db.execute("ALTER TABLE runs ADD COLUMN factors TEXT")
+    configs: dict[int, dict[str, Any]] = {}
+    for exp_id, text in db.execute("SELECT id, config FROM experiments").fetchall():
+        try:
+            config = json.loads(text)
+        except ValueError:
+            config = {}
+        configs[exp_id] = config if isinstance(config, dict) else {}
+    runs = db.execute("SELECT id, experiment_id, embedding, head FROM runs").fetchall()
+    for run_id, exp_id, embedding, head in runs:
+        config = configs.get(exp_id, {})
+        factors: dict[str, Any] = {}
+        if config.get("source") != CALLBACK_SOURCE:
+            for key in FACTOR_KEYS:
+                value = config.get(key)
+                if isinstance(value, list):
+                    value = value[0] if value else None
+                if value is not None:
+                    factors[key] = value
+        factors.update(embeddings=embedding, head=head)
+        db.execute("UPDATE runs SET factors = ? WHERE id = ?", (json.dumps(factors), run_id))
+
+
+#: The store's schema as an ordered list of named steps (SQL, or a function for a step that
+#: computes values); a store at version k runs the steps after k. Append new steps; never
+#: edit one that has shipped.
+MIGRATIONS: tuple[tuple[str, str | Callable[[sqlite3.Connection], None]], ...] = (
     ("v1: experiments, runs and their epochs", _V1_SCHEMA),
     (
         # Tells a live owner from a dead one when it runs on another host.
@@ -119,6 +149,30 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "v3: an owner token per experiment",
         "ALTER TABLE experiments ADD COLUMN owner TEXT",
     ),
+    (
+        # What a run cost and how busy the box was (embtui.sysmetrics).
+        "v4: system samples and each run's cost",
+        """
+        CREATE TABLE samples (
+            experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            t         REAL NOT NULL,
+            device    TEXT NOT NULL,
+            name      TEXT NOT NULL,
+            util      REAL,
+            mem_used  REAL,
+            mem_total REAL,
+            temp      REAL,
+            power     REAL,
+            rss       REAL
+        );
+        CREATE INDEX samples_by_device ON samples(experiment_id, device, t);
+        ALTER TABLE runs ADD COLUMN wall_s REAL;
+        ALTER TABLE runs ADD COLUMN peak_rss REAL;
+        ALTER TABLE runs ADD COLUMN peak_gpu_mem REAL;
+        ALTER TABLE runs ADD COLUMN mean_gpu_util REAL
+        """,
+    ),
+    ("v5: every factor value of each run, for sweeps over any setting", _record_factors),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -159,6 +213,36 @@ class EpochMetrics:
         }
 
 
+#: System samples kept per experiment and device: past this every second row of the older
+#: half is dropped (see `Store.add_samples`).
+KEEP_PER_DEVICE = 2000
+
+
+@dataclass(frozen=True)
+class DeviceSample:
+    """One device at one moment. `device` is "cpu" or "gpu<N>" (NVML's index)."""
+
+    device: str
+    name: str
+    util: float | None = None  # percent busy
+    mem_used: float | None = None  # bytes (RAM for the CPU row)
+    mem_total: float | None = None  # bytes
+    temp: float | None = None  # degrees Celsius
+    power: float | None = None  # watts
+    rss: float | None = None  # the sampling process's resident memory, bytes (CPU row)
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What one run cost: its wall time, its process's peak resident memory, its GPU's
+    peak memory (from TensorFlow) and mean utilisation while it trained."""
+
+    wall_s: float
+    peak_rss: float | None = None  # bytes
+    peak_gpu_mem: float | None = None  # bytes
+    mean_gpu_util: float | None = None  # percent
+
+
 @dataclass(frozen=True)
 class ExperimentRow:
     id: int
@@ -190,6 +274,29 @@ class RunRow:
     coverage: float | None
     started: str | None
     finished: str | None
+    factors: dict[str, Any] = field(default_factory=dict)  # every factor value of the run
+    wall_s: float | None = None  # what the run cost (embtui.sysmetrics.RunCost)
+    peak_rss: float | None = None  # bytes
+    peak_gpu_mem: float | None = None  # bytes
+    mean_gpu_util: float | None = None  # percent
+
+
+_RUN_FIELDS = frozenset(f.name for f in fields(RunRow))
+
+
+def _run(row: sqlite3.Row) -> RunRow:
+    values = {k: v for k, v in dict(row).items() if k in _RUN_FIELDS}
+    raw = values.get("factors")
+    try:
+        factors = json.loads(raw) if raw else {}
+    except ValueError:
+        factors = {}
+    values["factors"] = (
+        factors
+        if isinstance(factors, dict) and factors
+        else {"embeddings": values["embedding"], "head": values["head"]}
+    )
+    return RunRow(**values)
 
 
 class NotOwner(StoreError):
@@ -257,6 +364,7 @@ class Store:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.owner = owner or new_owner_token()
         self.read_only = False
+        self.closed = False
         self._lock = threading.RLock()
         try:
             is_dir, exists = self.path.is_dir(), self.path.exists()
@@ -374,6 +482,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self.closed = True
 
     def __enter__(self) -> Store:
         return self
@@ -416,8 +525,11 @@ class Store:
         if version == 0 and tables:
             raise StoreError(f"{self.path}: an SQLite file, but not an embtui run store")
         with self._write() as db:
-            for _, script in MIGRATIONS[version:]:
-                for statement in script.split(";"):
+            for _, step in MIGRATIONS[version:]:
+                if callable(step):
+                    step(db)
+                    continue
+                for statement in step.split(";"):
                     if statement.strip():
                         db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -514,15 +626,17 @@ class Store:
         self,
         name: str,
         config: dict[str, Any],
-        cells: Iterable[tuple[int, str, int]],
+        cells: Iterable[tuple[int, Mapping[str, Any] | str, int]],
         *,
-        head: str,
+        head: str = "flatten",
         meta: dict[str, Any] | None = None,
         check: Callable[[int], None] | None = None,
     ) -> int:
-        """Record an experiment and its queued runs (size, arm, seed) in one transaction;
-        this connection owns it. `check(id)` runs before the commit: if it raises, nothing
-        is recorded (a TensorBoard folder that cannot be written, say)."""
+        """Record an experiment and its queued runs in one transaction; this connection
+        owns it. Each cell is (size, the run's factor values, seed), or (size, embedding,
+        seed) for runs whose only factors are their embedding and `head`. `check(id)` runs
+        before the commit: if it raises, nothing is recorded (a TensorBoard folder that
+        cannot be written, say)."""
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO experiments (name, config, created, status, pid, host, meta, "
@@ -539,10 +653,26 @@ class Store:
                 ),
             )
             exp_id = _row_id(cur)
+            rows = []
+            for i, (size, arm, seed) in enumerate(cells):
+                factors = (
+                    dict(arm) if not isinstance(arm, str) else {"embeddings": arm, "head": head}
+                )
+                rows.append(
+                    (
+                        exp_id,
+                        i,
+                        size,
+                        str(factors["embeddings"]),
+                        str(factors.get("head", head)),
+                        seed,
+                        json.dumps(factors),
+                    )
+                )
             db.executemany(
-                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(exp_id, i, size, arm, head, seed) for i, (size, arm, seed) in enumerate(cells)],
+                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed, factors) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             if check is not None:
                 check(exp_id)
@@ -573,9 +703,17 @@ class Store:
                 (exp_id,),
             ).fetchone()
             cur = db.execute(
-                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (exp_id, row["p"], size, embedding, head, seed),
+                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed, factors) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    exp_id,
+                    row["p"],
+                    size,
+                    embedding,
+                    head,
+                    seed,
+                    json.dumps({"embeddings": embedding, "head": head}),
+                ),
             )
         return _row_id(cur)
 
@@ -629,6 +767,48 @@ class Store:
                 "UPDATE runs SET status = ?, error = ?, finished = ? WHERE id = ?",
                 (status, error, now(), run_id),
             )
+
+    def set_run_cost(self, run_id: int, cost: RunCost) -> None:
+        """Record what a run cost (wall time, peak memory, GPU use)."""
+        with self._write() as db:
+            self._require_run_owner(db, run_id)
+            db.execute(
+                "UPDATE runs SET wall_s = ?, peak_rss = ?, peak_gpu_mem = ?, mean_gpu_util = ? "
+                "WHERE id = ?",
+                (cost.wall_s, cost.peak_rss, cost.peak_gpu_mem, cost.mean_gpu_util, run_id),
+            )
+
+    def add_samples(
+        self, exp_id: int, samples: Iterable[tuple[float, DeviceSample]], *, keep: int = 0
+    ) -> None:
+        """Record system samples `(unix time, DeviceSample)` of an experiment this
+        connection owns, then thin each device's rows to about `keep` (default
+        KEEP_PER_DEVICE): every second row of the older half goes."""
+        keep = keep or KEEP_PER_DEVICE
+        rows = [
+            (exp_id, t, s.device, s.name, s.util, s.mem_used, s.mem_total, s.temp, s.power, s.rss)
+            for t, s in samples
+        ]
+        with self._write() as db:
+            self._require_owner(db, exp_id)
+            db.executemany(
+                "INSERT INTO samples (experiment_id, t, device, name, util, mem_used, "
+                "mem_total, temp, power, rss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            for device in {r[2] for r in rows}:
+                (count,) = db.execute(
+                    "SELECT count(*) FROM samples WHERE experiment_id = ? AND device = ?",
+                    (exp_id, device),
+                ).fetchone()
+                if count > keep:
+                    db.execute(
+                        "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM ("
+                        "SELECT rowid, row_number() OVER (ORDER BY t) AS k FROM samples "
+                        "WHERE experiment_id = ? AND device = ? ORDER BY t LIMIT ?) "
+                        "WHERE k % 2 = 0)",
+                        (exp_id, device, count // 2),
+                    )
 
     def cancel_queued(self, exp_id: int, status: str = "cancelled") -> None:
         """Close the runs a stopped experiment never reached (and the one it was in)."""
@@ -722,13 +902,25 @@ class Store:
 
     def runs(self, exp_id: int) -> list[RunRow]:
         rows = self._read("SELECT * FROM runs WHERE experiment_id = ? ORDER BY position", (exp_id,))
-        return [RunRow(**dict(r)) for r in rows]
+        return [_run(r) for r in rows]
 
     def run(self, run_id: int) -> RunRow:
         rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise StoreError(f"no run with id {run_id} in {self.path}")
-        return RunRow(**dict(rows[0]))
+        return _run(rows[0])
+
+    def samples(self, exp_id: int, since: float = 0.0) -> list[tuple[float, DeviceSample]]:
+        """An experiment's system samples after `since` (unix time), oldest first."""
+        try:
+            rows = self._read(
+                "SELECT t, device, name, util, mem_used, mem_total, temp, power, rss "
+                "FROM samples WHERE experiment_id = ? AND t > ? ORDER BY t, device",
+                (exp_id, since),
+            )
+        except sqlite3.OperationalError:  # a read-only store from before v4: none recorded
+            return []
+        return [(r["t"], DeviceSample(*tuple(r)[1:])) for r in rows]
 
     def epochs(self, exp_id: int) -> dict[int, list[EpochMetrics]]:
         """Every epoch of an experiment, grouped by run id and ordered by epoch."""
@@ -771,6 +963,7 @@ class Store:
                 (exp_id,),
             )
             db.execute("DELETE FROM runs WHERE experiment_id = ?", (exp_id,))
+            db.execute("DELETE FROM samples WHERE experiment_id = ?", (exp_id,))
             db.execute("DELETE FROM experiments WHERE id = ?", (exp_id,))
         for run_id in runs:  # checkpoints named as engine/checkpoint.py names them
             with contextlib.suppress(OSError):

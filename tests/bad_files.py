@@ -52,7 +52,7 @@ def link(path: Path, target: str | Path) -> Path:
 
 def acl_with(root: Path, entry: str, make: Callable[[Path], object]) -> Path:
     """The tiny aclImdb folder of tests.conftest with `make(root / entry)` added to it."""
-    from tests.conftest import write_acl
+    from tests.helpers import write_acl
 
     write_acl(root, n_train=8, n_test=8)
     make(root / entry)

@@ -1,34 +1,67 @@
-"""Shared fixtures: tiny datasets and GloVe files, the real CLI in a subprocess, store snapshots.
+"""Shared fixtures: tiny datasets, the real CLI in a subprocess, experiments trained once.
 
-Tiny data keeps every real training run to a fraction of a second; TensorFlow's import (about
-3 s per process) is the main cost, so the CLI experiments are session-scoped and shared.
-
-The tiny corpus is built so that its vocabulary is known without running embtui's own
-tokenizer: every review is made of plain lowercase words from a fixed list, and every word
-occurs in more reviews than the validation split can hold, so every word reaches the
-training split's vocabulary whatever reviews the split picks.
+Only fixtures live here; the builders and probes they use are in tests/helpers.py. Tiny data
+keeps every real training run to a fraction of a second; TensorFlow's import (about 3 s per
+process) is the main cost, so the CLI experiments are session-scoped and shared.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import os
-import pty
-import sqlite3
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import pytest
+
+from tests.helpers import (
+    TINY_GRID,
+    CliExperiment,
+    CliExports,
+    CliResult,
+    InProcessExperiment,
+    TinyInputs,
+    cli_env,
+    flags,
+    run_cli_in,
+    write_acl,
+    write_csv,
+    write_glove,
+    write_npz,
+)
+
+#: Fixtures that start `embtui run` processes (TensorFlow in each): a test using one is slow.
+SLOW_FIXTURES = frozenset(
+    {"cli_experiment", "cli_exports", "source_runs", "error_runs", "three_exported", "exported"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a fixture training through the real CLI, so that
+    `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def stores_are_closed(monkeypatch: pytest.MonkeyPatch):
+    """Every Store a test opens in this process is closed by the end of the test."""
+    from embtui.store import Store
+
+    opened: list[Store] = []
+    original = Store.__init__
+
+    def tracked(self: Store, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Store, "__init__", tracked)
+    yield
+    left = [str(s.path) for s in opened if not s.closed]
+    assert not left, f"the test left these stores open: {left}"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -38,257 +71,6 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory):
     patch.setenv("EMBTUI_CACHE", str(tmp_path_factory.mktemp("embtui-cache")))
     yield
     patch.undo()
-
-
-ROOT = Path(__file__).resolve().parents[1]
-REAL_CSV = ROOT.parent / "shared" / "data" / "imdb_reviews_5k.csv"
-
-# -- the tiny corpus ------------------------------------------------------------------------
-
-POSITIVE = ("good", "great", "wonderful", "loved")
-NEGATIVE = ("bad", "awful", "boring", "hated")
-NEUTRAL = ("the", "movie", "film", "plot", "actor", "story", "this", "was")
-WORDS = POSITIVE + NEGATIVE + NEUTRAL
-
-# 4-d vectors for some corpus words plus two words the corpus never uses (which must not
-# count towards coverage). Values are exact in float32.
-TINY_GLOVE: dict[str, tuple[float, ...]] = {
-    "the": (0.5, 0.25, -1.0, 2.0),
-    "movie": (-2.0, 1.0, 0.75, -0.25),
-    "good": (4.0, 0.5, -0.75, 1.0),
-    "great": (3.5, 1.5, -0.5, 0.75),
-    "bad": (-4.0, -0.5, 0.75, -1.0),
-    "awful": (-3.5, -1.5, 0.5, -0.75),
-    "zebra": (1.0, 1.0, 1.0, 1.0),
-    "quantum": (-1.0, 2.0, -3.0, 4.0),
-}
-GLOVE_DIM = 4
-#: The share of the tiny vocabulary that TINY_GLOVE covers (6 of the 16 corpus words).
-TINY_COVERAGE = len(set(TINY_GLOVE) & set(WORDS)) / len(WORDS)
-
-#: Command-line flags of the tiny grid: 2 sizes x 2 arms x 2 seeds = 8 runs of 2 epochs.
-TINY_GRID = {
-    "sizes": "10,20",
-    "embeddings": "learned,glove",
-    "epochs": "2",
-    "seeds": "2",
-    "val_size": "20",
-    "vocab_size": "200",
-    "maxlen": "20",
-}
-
-
-def tiny_reviews(n: int, offset: int = 0) -> list[tuple[list[str], int]]:
-    """`n` reviews (words, label); labels alternate, words follow a fixed rotation.
-
-    Review i holds 4 of the 8 neutral words (each neutral word in half of the reviews) and 3
-    of the 4 sentiment words of its label (each in three quarters of that label's reviews),
-    in a seeded random order: enough signal to learn a little, and every word frequent.
-    """
-    rng = np.random.default_rng(offset)
-    out = []
-    for i in range(offset, offset + n):
-        label = i % 2
-        sentiment = POSITIVE if label else NEGATIVE
-        j = i // 2
-        words = [NEUTRAL[(i + k) % len(NEUTRAL)] for k in range(4)]
-        words += [sentiment[(j + k) % len(sentiment)] for k in range(3)]
-        rng.shuffle(words)
-        out.append((words, label))
-    return out
-
-
-def write_csv(
-    path: Path, n: int = 80, header: Sequence[str] = ("id", "text", "label"), offset: int = 0
-) -> Path:
-    """A reviews CSV of `n` tiny reviews; labels as "positive"/"negative" and 0/1 alternately."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for number, (words, label) in enumerate(tiny_reviews(n, offset)):
-            shown: object = label if number % 4 < 2 else ("positive" if label else "negative")
-            values = {"id": number, "text": " ".join(words), "label": shown}
-            writer.writerow([values.get(column, "x") for column in header])
-    return path
-
-
-def write_glove(path: Path, vectors: dict[str, Sequence[float]] | None = None) -> Path:
-    """A GloVe text file: `word v1 ... vd` per line."""
-    vectors = TINY_GLOVE if vectors is None else vectors
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(glove_lines(vectors), encoding="utf-8")
-    return path
-
-
-def glove_lines(vectors: dict[str, Sequence[float]]) -> str:
-    """GloVe's text format: `word v1 ... vd` per line, each value exact (repr)."""
-    return "".join(
-        f"{word} {' '.join(repr(float(v)) for v in vec)}\n" for word, vec in vectors.items()
-    )
-
-
-def ragged(reviews: Sequence[Sequence[int]]) -> np.ndarray:
-    """An object array of int lists, as keras' imdb.npz stores its reviews."""
-    array = np.empty(len(reviews), dtype=object)
-    for i, review in enumerate(reviews):
-        array[i] = list(review)
-    return array
-
-
-def write_npz(folder: Path, n_train: int = 60, n_test: int = 30) -> Path:
-    """A Keras-format imdb.npz (ragged lists of raw frequency ranks) + imdb_word_index.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ranks = {word: rank for rank, word in enumerate(WORDS, 1)}
-    train = tiny_reviews(n_train)
-    test = tiny_reviews(n_test, offset=n_train)
-    path = folder / "imdb.npz"
-    np.savez(
-        path,
-        x_train=ragged([[ranks[w] for w in words] for words, _ in train]),
-        y_train=np.array([label for _, label in train], dtype=np.int64),
-        x_test=ragged([[ranks[w] for w in words] for words, _ in test]),
-        y_test=np.array([label for _, label in test], dtype=np.int64),
-    )
-    (folder / "imdb_word_index.json").write_text(json.dumps(ranks), encoding="utf-8")
-    return path
-
-
-def write_acl(root: Path, n_train: int = 60, n_test: int = 30) -> Path:
-    """An aclImdb folder: {train,test}/{pos,neg}/N_R.txt, one review per file."""
-    for split, reviews in (
-        ("train", tiny_reviews(n_train)),
-        ("test", tiny_reviews(n_test, offset=n_train)),
-    ):
-        for number, (words, label) in enumerate(reviews):
-            folder = root / split / ("pos" if label else "neg")
-            folder.mkdir(parents=True, exist_ok=True)
-            text = " ".join(words).capitalize() + ".<br /><br />"
-            (folder / f"{number}_{8 if label else 2}.txt").write_text(text, encoding="utf-8")
-    return root
-
-
-def flags(**values: Any) -> list[str]:
-    """`--key value` pairs from keyword arguments (underscores become dashes)."""
-    out = []
-    for key, value in values.items():
-        out += [f"--{key.replace('_', '-')}", str(value)]
-    return out
-
-
-# -- the CLI in a subprocess ----------------------------------------------------------------
-
-
-class CliResult(NamedTuple):
-    rc: int
-    stdout: str
-    stderr: str
-    seconds: float = 0.0  # wall time of the process
-    max_rss_mb: float = 0.0  # its peak resident memory (Linux's VmHWM), in MB
-
-
-def cli_env(home: Path) -> dict[str, str]:
-    """An environment that keeps every file embtui or Keras writes under `home`."""
-    env = dict(os.environ)
-    env.update(
-        EMBTUI_CACHE=str(home / "cache"),
-        EMBTUI_STORE=str(home / "default-store" / "embtui.sqlite"),
-        XDG_DATA_HOME=str(home / "xdg-data"),
-        XDG_CACHE_HOME=str(home / "xdg-cache"),
-        KERAS_HOME=str(home / "keras"),
-        COLUMNS="200",
-        PYTHONIOENCODING="utf-8",
-    )
-    env.pop("PYTHONWARNINGS", None)
-    return env
-
-
-def run_cli_in(
-    env: dict[str, str],
-    args: Sequence[str],
-    cwd: Path | None = None,
-    timeout: float = 300,
-    tty: bool = False,
-) -> CliResult:
-    """`python -m embtui ARGS` in a fresh process: real exit code, real stderr.
-
-    With `tty`, stdout is a pseudo-terminal, as when a person runs the command (the live
-    progress display instead of plain log lines); its text comes back with the ANSI codes.
-    """
-    command = [sys.executable, "-m", "embtui", *map(str, args)]
-    if not tty:
-        return _run_measured(command, env, cwd, timeout)
-    master, slave = pty.openpty()
-    with subprocess.Popen(
-        command, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd
-    ) as popen:
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(master)
-        stderr = popen.stderr.read() if popen.stderr else b""
-        rc = popen.wait(timeout=timeout)
-    return CliResult(rc, b"".join(chunks).decode("utf-8", "replace"), stderr.decode())
-
-
-def _run_measured(
-    command: list[str], env: dict[str, str], cwd: Path | None, timeout: float
-) -> CliResult:
-    """Run a command to its end, with its wall time and peak memory.
-
-    The peak is the largest VmHWM (the resident high-water mark of the process's own
-    address space) read from /proc while it runs: rusage cannot tell, since a child forked
-    from this large pytest process inherits its maxrss.
-    """
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-    )
-    peak = [0]
-
-    def watch() -> None:
-        while proc.returncode is None:
-            peak[0] = max(peak[0], _high_water_kb(proc.pid))
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    watcher.join()
-    return CliResult(
-        proc.returncode,
-        out.decode("utf-8", "replace"),
-        err.decode("utf-8", "replace"),
-        time.perf_counter() - start,
-        peak[0] / 1024,
-    )
-
-
-def _high_water_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 @pytest.fixture(scope="session")
@@ -325,17 +107,6 @@ def run_cli_many(run_cli) -> Callable[[Sequence[Sequence[Any]]], list[CliResult]
     return run_many
 
 
-# -- tiny inputs ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TinyInputs:
-    csv: Path
-    glove: Path
-    npz: Path
-    acl: Path
-
-
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyInputs:
     root = tmp_path_factory.mktemp("tiny")
@@ -345,40 +116,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyInputs:
         npz=write_npz(root / "kerasdata"),
         acl=write_acl(root / "aclImdb"),
     )
-
-
-# -- stores ---------------------------------------------------------------------------------
-
-
-def store_counts(path: Path) -> dict[str, int]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return {
-            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("experiments", "runs", "epochs")
-        }
-    finally:
-        db.close()
-
-
-def store_snapshot(path: Path) -> tuple[str, dict[str, int], str]:
-    """The file's bytes (hashed), its row counts and a digest of a full SQL dump."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        dump = hashlib.sha256("\n".join(db.iterdump()).encode()).hexdigest()
-    finally:
-        db.close()
-    return digest, store_counts(path), dump
-
-
-@dataclass(frozen=True)
-class CliExperiment:
-    """The tiny grid run twice through the CLI into one store (experiments 1 and 2)."""
-
-    store: Path
-    runs: tuple[CliResult, CliResult]
-    args: tuple[str, ...]
 
 
 @pytest.fixture(scope="session")
@@ -397,16 +134,6 @@ def cli_experiment(
     return CliExperiment(store, (first, second), args)
 
 
-@dataclass(frozen=True)
-class CliExports:
-    """`embtui export` of the CLI experiment: JSON of both experiments, md/csv of the latest."""
-
-    json1: dict
-    json2: dict
-    md: str
-    csv: str
-
-
 @pytest.fixture(scope="session")
 def cli_exports(cli_experiment: CliExperiment, run_cli_many) -> CliExports:
     store = cli_experiment.store
@@ -422,33 +149,6 @@ def cli_exports(cli_experiment: CliExperiment, run_cli_many) -> CliExports:
         assert result.rc == 0 and result.stderr == "", result.stderr
     j1, j2, md, csv_text = (r.stdout for r in results)
     return CliExports(json.loads(j1), json.loads(j2), md, csv_text)
-
-
-def copy_store(src: Path, dst: Path) -> Path:
-    """A consistent copy of a (WAL-mode) store, made with SQLite's backup API."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-    target = sqlite3.connect(dst)
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
-    return dst
-
-
-# -- an experiment trained in this process --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InProcessExperiment:
-    """A tiny 3-seed grid trained with the runner API, with every event the sink received."""
-
-    store: Path
-    experiment_id: int
-    status: str
-    events: tuple[Any, ...]
-    prepared: Any
 
 
 @pytest.fixture(scope="session")

@@ -17,42 +17,7 @@ import pytest
 from embtui.errors import StoreError
 from embtui.export.report import build_report
 from embtui.store import EpochMetrics, Store
-
-VOCAB, LENGTH, N_TRAIN, N_VAL, BATCH = 40, 8, 48, 16, 16
-STEPS = math.ceil(N_TRAIN / BATCH)
-
-
-def tiny_data():
-    rng = np.random.default_rng(0)
-    x = rng.integers(1, VOCAB, (N_TRAIN + N_VAL, LENGTH)).astype("int32")
-    y = (x[:, 0] > VOCAB // 2).astype("float32")
-    return (x[:N_TRAIN], y[:N_TRAIN]), (x[N_TRAIN:], y[N_TRAIN:])
-
-
-def tiny_model(name: str = "tiny", metrics=("accuracy",), dim: int = 4, optimizer="rmsprop"):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((LENGTH,)),
-            keras.layers.Embedding(VOCAB, dim),
-            keras.layers.GlobalAveragePooling1D(),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ],
-        name=name,
-    )
-    model.compile(optimizer, "binary_crossentropy", metrics=list(metrics))
-    return model
-
-
-def fit(model, callbacks, *, epochs: int = 3, validate: bool = True, **kw):
-    (x, y), val = tiny_data()
-    if validate:
-        kw["validation_data"] = val
-    return model.fit(
-        x, y, epochs=epochs, batch_size=BATCH, verbose=0, callbacks=callbacks, **kw
-    ).history
+from tests.helpers import N_TRAIN, STEPS, fit, tiny_model
 
 
 def assert_epochs_match(stored: list[EpochMetrics], history: dict, acc: str = "accuracy"):
@@ -116,6 +81,18 @@ def test_a_fit_is_one_run_whose_epochs_are_the_keras_history(two_fits):
     )
     assert first.params == params and first.error is None and first.device
     assert_epochs_match(epochs, history)
+
+
+def test_a_recorded_fit_carries_its_cost_and_the_box_samples(two_fits):
+    """The callback samples the system while the fit trains, as embtui's own runs do."""
+    path, *_ = two_fits
+    with Store(path) as store:
+        [exp] = store.experiments()
+        runs = store.runs(exp.id)
+        samples = store.samples(exp.id)
+    assert all(r.wall_s > 0 and r.peak_rss > 100e6 for r in runs)
+    assert all(r.peak_gpu_mem is None for r in runs)  # no GPU on this box
+    assert samples and {s.device for _, s in samples} == {"cpu"}
 
 
 def test_a_second_fit_appends_a_run_and_the_experiment_ends_done(two_fits):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests import bad_files
-from tests.conftest import (
+from tests.helpers import (
     REAL_CSV,
     TINY_COVERAGE,
     TINY_GRID,
@@ -47,6 +47,10 @@ RUN_KEYS = {
     "device",
     "params",
     "coverage",
+    "wall_s",
+    "peak_rss_mb",
+    "peak_gpu_mem_mb",
+    "mean_gpu_util",
     "epochs",
 }
 EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
@@ -994,13 +998,13 @@ def test_control_characters_in_a_stored_name_are_printed_escaped(tmp_path, capsy
 def test_the_time_and_memory_each_bad_input_case_reports_are_real(tmp_path):
     """The probe behind the bad-input table's 5 s / 500 MB bounds can fail: a process that
     holds 300 MB for a moment is measured as such."""
-    from tests.conftest import _run_measured
+    from tests.helpers import run_measured
 
     code = (
         "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
         "time.sleep(0.3)"
     )
-    result = _run_measured([sys.executable, "-c", code], dict(os.environ), tmp_path, 60)
+    result = run_measured([sys.executable, "-c", code], dict(os.environ), tmp_path, 60)
     assert result.rc == 0, result.stderr
     assert result.max_rss_mb > 280
     assert result.seconds > 0.3

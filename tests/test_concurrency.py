@@ -13,7 +13,12 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from embtui.store import Store
+
+#: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
 
 RUNS, EPOCHS = 10, 30  # 300 epochs per writer
 

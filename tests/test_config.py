@@ -66,10 +66,10 @@ def test_defaults_are_the_reference_experiment():
     assert cfg.dataset == "keras-imdb"
     assert cfg.sizes == (10, 50, 100, 200, 500)
     assert cfg.embeddings == ("learned", "glove")
-    assert cfg.head == "flatten"
-    assert (cfg.epochs, cfg.batch_size, cfg.maxlen) == (10, 32, 150)
-    assert (cfg.vocab_size, cfg.embedding_dim) == (10000, 100)
-    assert (cfg.optimizer, cfg.learning_rate) == ("rmsprop", 0.001)
+    assert cfg.head == ("flatten",)  # a factor of one value: every factor is a tuple
+    assert (cfg.epochs, cfg.batch_size, cfg.maxlen) == ((10,), (32,), (150,))
+    assert (cfg.vocab_size, cfg.embedding_dim) == ((10000,), (100,))
+    assert (cfg.optimizer, cfg.learning_rate) == (("rmsprop",), (0.001,))
     assert (cfg.seeds, cfg.subset, cfg.val_size) == (3, "random", 10000)
     assert cfg.glove is None
     assert "glove-tuned" in ARMS and "glove-tuned" not in cfg.embeddings
@@ -106,7 +106,8 @@ def test_keys_are_the_issue_keys_in_order():
 
 def test_the_grid_runs_seeds_innermost():
     cfg = ExperimentConfig(sizes=(10, 50), embeddings=("learned", "glove"), seeds=2)
-    assert cfg.run_cells() == [
+    cells = [(size, factors["embeddings"], seed) for size, factors, seed in cfg.run_cells()]
+    assert cells == [
         (10, "learned", 0),
         (10, "learned", 1),
         (10, "glove", 0),
@@ -116,7 +117,18 @@ def test_the_grid_runs_seeds_innermost():
         (50, "glove", 0),
         (50, "glove", 1),
     ]
-    assert len(ExperimentConfig().run_cells()) == 5 * 2 * 3
+    assert cfg.run_cells()[0][1] == {
+        "embeddings": "learned",
+        "head": "flatten",
+        "optimizer": "rmsprop",
+        "learning_rate": 0.001,
+        "embedding_dim": 100,
+        "batch_size": 32,
+        "epochs": 10,
+        "maxlen": 150,
+        "vocab_size": 10000,
+    }
+    assert len(ExperimentConfig().run_cells()) == ExperimentConfig().grid_size == 5 * 2 * 3
 
 
 @pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
@@ -131,7 +143,7 @@ def test_toml_round_trip(cfg, tmp_path):
 
 @pytest.mark.parametrize("cfg", [ExperimentConfig(), CUSTOM], ids=["defaults", "custom"])
 def test_json_round_trip(cfg):
-    assert from_mapping(json.loads(cfg.to_json())) == cfg
+    assert from_mapping(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
 def test_unset_paths_are_left_out_of_files():
@@ -180,15 +192,15 @@ def test_paths_in_a_file_are_relative_to_the_file_and_flags_to_the_current_folde
 def test_flags_override_the_file_and_the_rest_comes_from_the_file(tmp_path):
     path = write(tmp_path, 'name = "from-file"\nepochs = 7\nsizes = [10, 20]\nseeds = 4\n')
     cfg = load_toml(path, {"epochs": "3", "sizes": "5, 15", "learning_rate": "0.01"})
-    assert (cfg.name, cfg.epochs, cfg.sizes, cfg.seeds) == ("from-file", 3, (5, 15), 4)
-    assert cfg.learning_rate == 0.01
+    assert (cfg.name, cfg.epochs, cfg.sizes, cfg.seeds) == ("from-file", (3,), (5, 15), 4)
+    assert cfg.learning_rate == (0.01,)
     assert cfg.embeddings == ("learned", "glove")  # neither file nor flag: the default
 
 
 def test_an_experiment_table_is_accepted(tmp_path):
     path = write(tmp_path, "[experiment]\nepochs = 2\nembeddings = ['glove']\n")
     cfg = load_toml(path)
-    assert (cfg.epochs, cfg.embeddings) == (2, ("glove",))
+    assert (cfg.epochs, cfg.embeddings) == ((2,), ("glove",))
 
 
 def test_command_line_strings_are_parsed_like_typed_values():
@@ -203,14 +215,14 @@ def test_command_line_strings_are_parsed_like_typed_values():
     )
     assert cfg.sizes == (10, 100)
     assert cfg.embeddings == ("learned", "glove-tuned")
-    assert cfg.epochs == 4
-    assert cfg.learning_rate == 5e-4
+    assert cfg.epochs == (4,)
+    assert cfg.learning_rate == (5e-4,)
     assert cfg.glove is None
 
 
 def test_replace_validates_and_keeps_the_rest():
     cfg = CUSTOM.replace(epochs=9)
-    assert cfg.epochs == 9 and dataclasses.replace(cfg, epochs=3) == CUSTOM
+    assert cfg.epochs == (9,) and dataclasses.replace(cfg, epochs=3) == CUSTOM
     with pytest.raises(ConfigError, match="epochs = 0"):
         CUSTOM.replace(epochs=0)
 
@@ -330,3 +342,60 @@ def test_every_key_has_one_line_of_help_shown_by_the_cli_and_the_form():
         text = key_help(key)
         assert text and "\n" not in text and len(text) < 100, key
         assert shown[f"cfg_{key}"] == text
+
+
+# -- sweeps: any factor may be a list ---------------------------------------------------------
+
+
+def test_any_factor_may_be_a_list_and_the_grid_is_their_product(tmp_path):
+    path = write(
+        tmp_path,
+        'embeddings = ["learned", "glove"]\nhead = ["flatten", "avgpool"]\n'
+        "learning_rate = [0.001, 0.01]\nsizes = [50, 500]\nseeds = 3\nepochs = 3\n",
+    )
+    cfg = load_toml(path)
+    assert cfg.head == ("flatten", "avgpool") and cfg.learning_rate == (0.001, 0.01)
+    assert cfg.varied() == ["embeddings", "head", "learning_rate"]
+    assert cfg.grid_size == len(cfg.run_cells()) == 2 * 2 * 2 * 2 * 3 == 48
+    arms = cfg.arms()
+    assert [(a["embeddings"], a["head"], a["learning_rate"]) for a in arms[:3]] == [
+        ("learned", "flatten", 0.001),
+        ("learned", "flatten", 0.01),
+        ("learned", "avgpool", 0.001),
+    ]
+    arm = cfg.arm(arms[-1])
+    assert (arm.embedding, arm.head, arm.learning_rate, arm.epochs) == ("glove", "avgpool", 0.01, 3)
+    assert arm.factors() == arms[-1]
+    # The same grid from command-line strings, and a file that says it back.
+    flags = from_mapping({"head": "flatten, avgpool", "learning_rate": "0.001,0.01"})
+    assert (flags.head, flags.learning_rate) == (("flatten", "avgpool"), (0.001, 0.01))
+    again = tmp_path / "again.toml"
+    again.write_text(cfg.to_toml(), encoding="utf-8")
+    assert load_toml(again) == cfg
+    assert 'head = ["flatten", "avgpool"]' in cfg.to_toml()
+    assert 'optimizer = "rmsprop"' in cfg.to_toml()  # one value: written bare, as typed
+
+
+def test_a_grid_over_ten_thousand_runs_is_refused_naming_the_product():
+    assert error_of(
+        sizes="10,20,30,40,50",
+        learning_rate="0.1,0.01,0.001,0.0001",
+        batch_size="16,32,64",
+        seeds="200",
+    ) == (
+        "the grid is 5 sizes x 2 embeddings x 4 learning_rate x 3 batch_size x 200 seeds "
+        "= 24,000 runs, more than 10,000; list fewer values or seeds"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"head": "flatten,flatten"}, "head = flatten,flatten: each value at most once"),
+        ({"learning_rate": "0.01,-1"}, "learning_rate = -1.0: must be a finite number"),
+        ({"epochs": "3,0"}, "epochs = 0: must be between 1 and 10000"),
+        ({"head": "flatten,dense"}, "head = 'dense': one of flatten, avgpool, conv1d, lstm"),
+    ],
+)
+def test_each_value_of_a_list_is_checked(values, message):
+    assert error_of(**values).startswith(message)

@@ -11,6 +11,7 @@ of an uninterrupted one.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sqlite3
@@ -23,6 +24,9 @@ import pytest
 
 from embtui.store import Store
 from tests.helpers import embtui, epoch_count, histories, write_reviews
+
+#: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
 
 EPOCHS = 8
 SEEDS = 2
@@ -41,7 +45,9 @@ KEYS = {
     "batch_size": "16",
     "checkpoint_every": "0",  # a checkpoint after every epoch: resume continues mid-run
 }
-REPEATS = 5
+#: Random kill points per signal (5 in CI; EMBTUI_FAULT_REPEATS=1 for a quick local check,
+#: or more to hunt a rare race).
+REPEATS = int(os.environ.get("EMBTUI_FAULT_REPEATS", "5"))
 
 
 @pytest.fixture(scope="module")

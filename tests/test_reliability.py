@@ -20,6 +20,9 @@ import pytest
 from embtui.store import Store
 from tests.helpers import embtui, epoch_count, histories, write_reviews
 
+#: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
+pytestmark = pytest.mark.slow
+
 EPOCHS = 6
 KEYS = {
     "name": "races",

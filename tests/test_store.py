@@ -60,14 +60,14 @@ def dead_pid() -> int:
 # -- file format ----------------------------------------------------------------------------
 
 
-def test_a_new_store_is_wal_with_the_schema_version_and_three_tables(tmp_path):
+def test_a_new_store_is_wal_with_the_schema_version_and_its_tables(tmp_path):
     path = tmp_path / "deep" / "dir" / "store.sqlite"
     Store(path).close()
     db = reader(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"experiments", "runs", "epochs"}
+    assert tables == {"experiments", "runs", "epochs", "samples"}
     columns = {r[1] for r in db.execute("PRAGMA table_info(experiments)")}
     assert {"id", "name", "config", "created", "status"} <= columns
     columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
@@ -391,16 +391,22 @@ def test_beat_moves_the_heartbeat_forward(store):
     assert store.experiment(exp_id).heartbeat > "2026"
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path, version):
-    """A store written by an earlier embtui (v1: no heartbeat, v2: no owner) opens, gains
-    the columns of each later migration step, and keeps every row."""
+    """A store written by an earlier embtui (v1: no heartbeat, v2: no owner, v3: no samples
+    or run costs, v4: no factor values per run) opens, gains the tables and columns of each
+    later step, and keeps every row; its runs' factors come from their experiment."""
     path = tmp_path / f"v{version}.sqlite"
     with Store(path) as s:
         exp_id = make_experiment(s)
         s.set_experiment_status(exp_id, "done")
     db = reader(path)
-    dropped = {1: ("owner", "heartbeat"), 2: ("owner",)}[version]
+    db.execute("ALTER TABLE runs DROP COLUMN factors")
+    if version < 4:
+        db.execute("DROP TABLE samples")
+        for column in ("wall_s", "peak_rss", "peak_gpu_mem", "mean_gpu_util"):
+            db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    dropped = {1: ("owner", "heartbeat"), 2: ("owner",), 3: (), 4: ()}[version]
     for column in dropped:
         db.execute(f"ALTER TABLE experiments DROP COLUMN {column}")
     db.execute(f"PRAGMA user_version = {version}")
@@ -408,10 +414,20 @@ def test_an_older_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path, versio
 
     with Store(path) as s:
         exp = s.experiment(exp_id)
-        assert (exp.owner, exp.status) == (None, "done")
+        assert exp.status == "done"
+        if version < 3:
+            assert exp.owner is None
         if version == 1:
             assert exp.heartbeat is None
         assert len(s.runs(exp_id)) == len(CELLS)
+        assert s.runs(exp_id)[0].wall_s is None and s.samples(exp_id) == []
+        # The experiment's configuration ({"sizes": [10]}) names no factor: each run's are
+        # its own embedding and head.
+        assert [r.factors for r in s.runs(exp_id)][:3] == [
+            {"embeddings": "learned", "head": "flatten"},
+            {"embeddings": "learned", "head": "flatten"},
+            {"embeddings": "glove", "head": "flatten"},
+        ]
         # ...and an upgraded experiment can be claimed (resumed) like any other.
         s.claim(exp_id)
         assert s.experiment(exp_id).owner == s.owner

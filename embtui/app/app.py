@@ -166,9 +166,11 @@ class EmbtuiApp(App[int]):
             self.open_configure(self.config)
 
     def on_unmount(self) -> None:
-        # However the app ends, training stops after its current epoch (see run_console).
+        # However the app ends, training stops after its current epoch (see run_console);
+        # the training thread has a connection of its own.
         self.stop_event.set()
         self._remove_signal_handlers()
+        self.store.close()
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -284,7 +286,7 @@ class EmbtuiApp(App[int]):
         self.config = message.config
         self.stop_event = threading.Event()
         self.training_experiment = None
-        self.training_epochs = message.config.epochs
+        self.training_epochs = 0
         self._run_text, self._epoch_text, self._stage_text = "", "", ""
         self._set_activity(f"preparing {printable(message.config.name)}…")
         self.training = self._train(message.config, None)
@@ -309,7 +311,7 @@ class EmbtuiApp(App[int]):
         else:
             self.stop_event = threading.Event()
             self.training_experiment = row.id
-            self.training_epochs = int(row.config.get("epochs", 0))
+            self.training_epochs = 0
             self._run_text, self._epoch_text, self._stage_text = "", "", ""
             self._set_activity(f"resuming experiment {row.id}…")
             self.training = self._train(None, row.id)
@@ -388,6 +390,16 @@ class EmbtuiApp(App[int]):
             if store is not None:
                 store.close()
 
+    def _epochs_of(self, run_id: int) -> int:
+        """The epochs a run trains (its own in a sweep over epochs)."""
+        from embtui.app.view_state import epochs_of
+
+        try:
+            run = self.store.run(run_id)
+            return epochs_of(run, self.store.experiment(run.experiment_id).config)
+        except EmbtuiError:
+            return 0
+
     def _sink(self, event: object) -> None:
         """Called on the training thread: post and return at once."""
         self.post_message(EngineEvent(event))
@@ -409,10 +421,11 @@ class EmbtuiApp(App[int]):
                 self.form.show_progress(self._stage_text)
         elif isinstance(ev, RunStarted):
             self._run_text = (
-                f"run {ev.position + 1}/{ev.total}: size {ev.size}, {ev.embedding}, "
+                f"run {ev.position + 1}/{ev.total}: size {ev.size}, {ev.label}, "
                 f"seed {ev.seed} on {ev.device}"
             )
             self._epoch_text = self._stage_text = ""
+            self.training_epochs = self._epochs_of(ev.run_id)
         elif isinstance(ev, EpochMetrics):
             total = f"/{self.training_epochs}" if self.training_epochs else ""
             self._epoch_text = f"epoch {ev.epoch}{total} val_acc {ev.val_acc:.4f}"

@@ -9,10 +9,11 @@ smoothing, per-size means) easy to test.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from embtui.config import FACTOR_KEYS, arm_name, naming_keys, varied_keys
 from embtui.display import fit_number, short_reason, status_with_reason
 from embtui.errors import EmbtuiError, printable
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
@@ -66,6 +67,11 @@ class RunView:
     run: RunRow
     epochs: tuple[EpochMetrics, ...]
     total_epochs: int
+    arm: str = ""  # named by the factors that vary, as the report names it ("glove lr=0.01")
+
+    def __post_init__(self) -> None:
+        if not self.arm:
+            object.__setattr__(self, "arm", self.run.embedding)
 
     @property
     def id(self) -> int:
@@ -86,7 +92,7 @@ class RunView:
     @property
     def label(self) -> str:
         """Short enough for a chart legend: run id, size, arm and seed."""
-        return f"#{self.run.id} {self.run.size}/{self.run.embedding}/s{self.run.seed}"
+        return f"#{self.run.id} {self.run.size}/{self.arm}/s{self.run.seed}"
 
     @property
     def status_text(self) -> str:
@@ -109,7 +115,7 @@ class RunView:
         last = self.latest
         return {
             "size": str(self.run.size),
-            "arm": self.run.embedding,
+            "arm": self.arm,
             "seed": str(self.run.seed),
             "status": self.run.status,
             "reason": short_reason(self.run.error),
@@ -125,7 +131,7 @@ class RunView:
         last = self.latest
         values: dict[str, float | str | None] = {
             "size": self.run.size,
-            "arm": self.run.embedding,
+            "arm": self.arm,
             "seed": self.run.seed,
             "status": self.run.status,
             "epoch": len(self.epochs),
@@ -190,17 +196,42 @@ def load_experiments(store: Store) -> list[ExperimentView]:
     return out
 
 
+def arm_keys(config: Mapping[str, Any], factor_sets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The factors that name an experiment's arms, as its report names them: those whose
+    values differ among its runs, and those its configuration lists several values of."""
+    keys = set(naming_keys(factor_sets)) | set(varied_keys(config))
+    ordered = [k for k in FACTOR_KEYS if k in keys]
+    return ordered or (["embeddings"] if factor_sets else [])
+
+
+def epochs_of(run: RunRow, config: Mapping[str, Any]) -> int:
+    """How many epochs a run trains: its own factor value in a sweep over epochs."""
+    value = run.factors.get("epochs", config.get("epochs", 0))
+    if isinstance(value, list):
+        value = value[0] if value else 0
+    return int(value)
+
+
 def load_runs(store: Store, experiment: ExperimentRow) -> list[RunView]:
     epochs = store.epochs(experiment.id)
-    total = int(experiment.config.get("epochs", 0))
-    return [RunView(r, tuple(epochs.get(r.id, ())), total) for r in store.runs(experiment.id)]
+    rows = store.runs(experiment.id)
+    keys = arm_keys(experiment.config, [r.factors for r in rows])
+    return [
+        RunView(
+            r,
+            tuple(epochs.get(r.id, ())),
+            epochs_of(r, experiment.config),
+            arm_name(r.factors, keys) if keys and r.factors else r.embedding,
+        )
+        for r in rows
+    ]
 
 
 def group_runs(runs: Sequence[RunView]) -> list[GroupView]:
     """Runs grouped by (size, arm), in the order of their first run."""
     cells: dict[tuple[int, str], list[RunView]] = {}
     for r in runs:
-        cells.setdefault((r.run.size, r.run.embedding), []).append(r)
+        cells.setdefault((r.run.size, r.arm), []).append(r)
     return [GroupView(size, arm, tuple(rs)) for (size, arm), rs in cells.items()]
 
 
@@ -300,7 +331,7 @@ def size_means(runs: Sequence[RunView], arms: Sequence[str] = ()) -> SizeSeries:
     cells: dict[tuple[int, str], list[float]] = {}
     for r in runs:
         if r.run.status == "done" and r.latest is not None:
-            cells.setdefault((r.run.size, r.run.embedding), []).append(r.latest.val_acc)
+            cells.setdefault((r.run.size, r.arm), []).append(r.latest.val_acc)
     order = list(arms) + sorted({a for _, a in cells} - set(arms))
     out: SizeSeries = {}
     for arm in order:

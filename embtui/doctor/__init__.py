@@ -13,7 +13,8 @@ datasets only as far as needed to know whether the run would accept them. FAIL m
 it could (on the CPU, say).
 
 One module per row, in the table's order: runtime (embtui, Python, TensorFlow), gpu, data,
-glove, store, terminal; check holds the row type. This module runs them and prints the table.
+glove, store, terminal, metrics (what the console's system pane can show); check holds
+the row type. This module runs them and prints the table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from embtui.doctor.check import FAIL, OK, WARN, Check
 from embtui.doctor.data import check_data, keras_datasets_dir, probe_host
 from embtui.doctor.glove import check_glove
 from embtui.doctor.gpu import Driver, DriverGpu, check_gpu, probe_driver
+from embtui.doctor.metrics import check_metrics
 from embtui.doctor.runtime import check_embtui, load_tensorflow
 from embtui.doctor.store import check_store
 from embtui.doctor.terminal import check_terminal
@@ -101,10 +103,20 @@ def run_doctor(config: ExperimentConfig, store_path: str | None, *, console: Any
     glove = _guarded("glove", check_glove, config)
     store = _guarded("store", check_store, store_path)
     terminal = _guarded("terminal", check_terminal, console=console)
+    metrics = _guarded("metrics", check_metrics)
     tf_row, gpu_row = _tensorflow_rows(console)
     data_thread.join(30)
     data = data_box[0] if data_box else Check("data", FAIL, "the data check did not finish", "")
-    checks = [_guarded("embtui", check_embtui), tf_row, gpu_row, data, glove, store, terminal]
+    checks = [
+        _guarded("embtui", check_embtui),
+        tf_row,
+        gpu_row,
+        data,
+        glove,
+        store,
+        terminal,
+        metrics,
+    ]
 
     arms = ", ".join(config.embeddings)
     table = Table(
@@ -141,6 +153,7 @@ __all__ = [
     "check_embtui",
     "check_glove",
     "check_gpu",
+    "check_metrics",
     "check_store",
     "check_terminal",
     "keras_datasets_dir",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import itertools
 import json
@@ -42,6 +43,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from embtui.config import DATASET_FORMS
 from embtui.engine import cache
 from embtui.errors import DataError
 from embtui.files import regular_file
@@ -57,10 +59,7 @@ KERAS_IMDB_SEED = 113
 # Seed of the row shuffle of CSV/TSV files and aclImdb folders.
 TEXT_SPLIT_SEED = 0
 
-ALLOWED_FORMS = (
-    "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file (or .csv.gz/.tsv.gz) "
-    "or an aclImdb folder"
-)
+ALLOWED_FORMS = DATASET_FORMS
 
 # What a dataset may make embtui read. Real files are far below each: IMDB's word index is
 # 1.6 MB, its longest review 14 KB, its imdb.npz expands to about 60 MB and a CSV of all
@@ -104,6 +103,26 @@ class Dataset:
     word_index: dict[str, int]  # word -> index used in the sequences, only indices < vocab_size
     vocab_size: int
     source: str  # short human description of where the reviews came from
+    # Which reviews and labels the validation set holds, as a hash that neither vocab_size
+    # nor maxlen changes: experiments are comparable only on the same validation reviews.
+    val_reviews: str = ""
+
+
+def reviews_digest(*parts: Any) -> str:
+    """A hash of texts, label arrays or ragged rank lists (32 hex digits)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray) and part.dtype != object:
+            a = np.ascontiguousarray(part)
+            h.update(f"{a.dtype.str}{a.shape};".encode())
+            h.update(a.tobytes())
+        else:
+            for item in part:
+                text = item if isinstance(item, str) else " ".join(map(str, item))
+                h.update(text.encode("utf-8", "surrogatepass"))
+                h.update(b"\x00")
+        h.update(b"\x01")
+    return h.hexdigest()[:32]
 
 
 def load_dataset(
@@ -140,7 +159,7 @@ def load_dataset(
 
 
 #: Bump when the tokenizer, split or index convention changes, to retire old cache entries.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def load_dataset_cached(
@@ -172,7 +191,8 @@ def load_dataset_cached(
         "data", cache_dir, [_CACHE_VERSION, identity, vocab_size, maxlen, val_size]
     )
     hit = cache.read(entry)
-    if hit is not None and {"x_train", "y_train", "x_val", "y_val", "words", "source"} <= set(hit):
+    needed = {"x_train", "y_train", "x_val", "y_val", "words", "source", "val_reviews"}
+    if hit is not None and needed <= set(hit):
         words = hit["words"].tolist()
         return Dataset(
             x_train=hit["x_train"],
@@ -182,6 +202,7 @@ def load_dataset_cached(
             word_index={word: i for i, word in enumerate(words) if word},
             vocab_size=vocab_size,
             source=str(hit["source"]),
+            val_reviews=str(hit["val_reviews"]),
         )
     data = load_dataset(dataset, vocab_size=vocab_size, maxlen=maxlen, val_size=val_size)
     words = [""] * vocab_size  # position = sequence index; "" for 0-3 (pad, start, oov, unused)
@@ -195,6 +216,7 @@ def load_dataset_cached(
         y_val=data.y_val,
         words=np.array(words),
         source=np.array(data.source),
+        val_reviews=np.array(data.val_reviews),
     )
     return data
 
@@ -287,7 +309,7 @@ def pad_pre(
 
 def _pad_flat(flat: np.ndarray, lengths: np.ndarray, maxlen: int, start: int | None) -> np.ndarray:
     ends = np.cumsum(lengths)
-    out = np.zeros((len(lengths), maxlen), dtype=np.int32)
+    out = np.full((len(lengths), maxlen), PAD, dtype=np.int32)
     extra = 0 if start is None else 1
     for row, (length, end) in enumerate(zip(lengths.tolist(), ends.tolist(), strict=True)):
         total = length + extra
@@ -320,6 +342,7 @@ def _text_dataset(
         word_index=word_index,
         vocab_size=vocab_size,
         source=source,
+        val_reviews=reviews_digest(val[0], np.asarray(val[1], dtype=np.int32)),
     )
 
 
@@ -550,6 +573,13 @@ def _load_keras_imdb(vocab_size: int, maxlen: int, val_size: int) -> Dataset:
         word_index=_shift_ranks(ranks, vocab_size),
         vocab_size=vocab_size,
         source=f"keras-imdb ({len(x_train)} train / {val_size} val)",
+        # Words past num_words become the OOV index, so only the lengths and labels of the
+        # reviews are the same whatever vocab_size: with the source, they name the set.
+        val_reviews=reviews_digest(
+            ["keras-imdb test"],
+            np.array([len(r) for r in x_test[:val_size]]),
+            np.asarray(y_test[:val_size], dtype=np.int32),
+        ),
     )
 
 
@@ -602,6 +632,9 @@ def _load_npz(
         word_index=_shift_ranks(ranks, vocab_size),
         vocab_size=vocab_size,
         source=f"Keras npz {name} ({len(x_train)} train / {val_size} val)",
+        val_reviews=reviews_digest(
+            [x_test[i] for i in val_order.tolist()], y_test[val_order].astype(np.int32)
+        ),
     )
 
 

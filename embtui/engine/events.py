@@ -33,6 +33,12 @@ class RunStarted:
     embedding: str
     seed: int
     device: str
+    arm: str = ""  # the arm's name by the factors the grid varies ("glove avgpool lr=0.01")
+
+    @property
+    def label(self) -> str:
+        """What progress lines call the run's arm: its name in a sweep, else its embedding."""
+        return self.arm or self.embedding
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,20 @@ def digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:32]
 
 
-def fingerprint(config: Any, data: Any, glove: Any | None) -> dict[str, Any]:
-    """The hashes of a prepared experiment's inputs, plus its data file's size and mtime."""
+def fingerprint(
+    config: Any, datasets: Mapping[Any, Any], gloves: Mapping[Any, Any]
+) -> dict[str, Any]:
+    """The hashes of a prepared experiment's inputs (every shape a sweep prepared), the
+    identity of its validation reviews (the same whatever vocab_size or maxlen: what
+    comparisons across experiments check), and its data file's size and mtime."""
+    shapes = list(datasets.values())
     out: dict[str, Any] = {
-        "train": digest(data.x_train, data.y_train),
-        "val": digest(data.x_val, data.y_val),
+        "train": digest(*(a for d in shapes for a in (d.x_train, d.y_train))),
+        "val": digest(*(a for d in shapes for a in (d.x_val, d.y_val))),
+        "val_reviews": shapes[0].val_reviews,
     }
-    if glove is not None:
-        out["glove"] = digest(glove.matrix)
+    if gloves:
+        out["glove"] = digest(*(g.matrix for g in gloves.values()))
     stat = file_stat(config.dataset)
     if stat is not None:
         out["file"] = stat

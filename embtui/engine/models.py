@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from embtui.config import ExperimentConfig
+from embtui.config import ArmConfig
 
 
-def embedding_dim(config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> int:
+def embedding_dim(config: ArmConfig, arm: str, glove: np.ndarray | None) -> int:
     if arm == "learned":
         return config.embedding_dim
     if glove is None:
@@ -23,7 +23,7 @@ def embedding_dim(config: ExperimentConfig, arm: str, glove: np.ndarray | None) 
     return int(glove.shape[1])
 
 
-def build_model(config: ExperimentConfig, arm: str, glove: np.ndarray | None = None) -> Any:
+def build_model(config: ArmConfig, arm: str, glove: np.ndarray | None = None) -> Any:
     """A fresh, uncompiled model whose weights come from Keras' global random seed."""
     import keras
     from keras import layers
@@ -55,7 +55,7 @@ def build_model(config: ExperimentConfig, arm: str, glove: np.ndarray | None = N
     return model
 
 
-def make_optimizer(config: ExperimentConfig) -> Any:
+def make_optimizer(config: ArmConfig) -> Any:
     import keras
 
     kinds = {

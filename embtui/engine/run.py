@@ -13,28 +13,51 @@ from __future__ import annotations
 
 import platform
 import traceback
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from embtui import __version__
-from embtui.config import ExperimentConfig
+from embtui.config import ArmConfig, ExperimentConfig, arm_name
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset
 from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
 from embtui.engine.fingerprint import fingerprint
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import ExperimentRow, RunRow, Store, now
+from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """An experiment's inputs, loaded and checked: ready to train."""
+    """An experiment's inputs, loaded and checked: ready to train.
+
+    One dataset per (vocab_size, maxlen) the grid trains on and one GloVe matrix per
+    vocab_size (when an arm needs GloVe): a sweep over either prepares each value once.
+    """
 
     config: ExperimentConfig
-    data: Dataset
-    glove: Any | None  # embtui.engine.glove.GloveMatrix when an arm needs GloVe
+    datasets: Mapping[tuple[int, int], Dataset]
+    gloves: Mapping[int, Any] = field(default_factory=dict)  # vocab_size -> GloveMatrix
+
+    @property
+    def data(self) -> Dataset:
+        """The dataset of the grid's first shape: every shape holds the same reviews."""
+        return next(iter(self.datasets.values()))
+
+    @property
+    def glove(self) -> Any | None:
+        """The GloVe matrix of the grid's first vocab_size, if an arm needs GloVe."""
+        return next(iter(self.gloves.values()), None)
+
+    def dataset_for(self, arm: ArmConfig) -> Dataset:
+        return self.datasets[(arm.vocab_size, arm.maxlen)]
+
+    def glove_for(self, arm: ArmConfig) -> Any | None:
+        """The GloVe matrix an arm starts from (None for a learned embedding)."""
+        return self.gloves.get(arm.vocab_size) if arm.embedding != "learned" else None
 
     @property
     def chance(self) -> float:
@@ -50,7 +73,7 @@ class Prepared:
             "chance": self.chance,
             "python": platform.python_version(),
             "embtui": __version__,
-            "fingerprint": fingerprint(self.config, self.data, self.glove),
+            "fingerprint": fingerprint(self.config, self.datasets, self.gloves),
         }
         if self.glove is not None:
             out["glove"] = self.glove.source
@@ -59,14 +82,17 @@ class Prepared:
         return out
 
 
-def training_subset(prepared: Prepared, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The training examples of one run.
+def training_subset(
+    prepared: Prepared, size: int, seed: int, arm: ArmConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training examples of one run (in the arm's shape; default the first).
 
     `random`: a seed-specific permutation of the training split, cut at `size`, so the
     samples of one seed are nested across sizes (a learning curve adds data, it does not
-    swap it). `first`: the first `size` examples, as the reference notebook did.
+    swap it). `first`: the first `size` examples, as the reference notebook did. The same
+    reviews whatever the arm: every shape holds the training split in one order.
     """
-    data = prepared.data
+    data = prepared.dataset_for(arm) if arm is not None else prepared.data
     if prepared.config.subset == "first":
         return data.x_train[:size], data.y_train[:size]
     rng = np.random.default_rng([seed, 0xDA7A])
@@ -84,11 +110,19 @@ def train_one(
     device: str,
     sink: Sink,
     stop: StopFlag,
+    meter: Sampler | None = None,
 ) -> None:
-    """Train one run of the experiment and record it (see the module docstring)."""
+    """Train one run of the experiment and record it (see the module docstring).
+
+    The run trains with its own factor values (its arm: embedding, head, learning rate,
+    ...), recorded with it in the store. With a `meter` (this process's
+    `embtui.sysmetrics.Sampler`), what the run cost (wall time, peak memory, GPU use) is
+    recorded with it when it ends, however it ends.
+    """
     cfg = prepared.config
-    arm = run_row.embedding
-    vectors = prepared.glove if arm != "learned" else None
+    arm_cfg = cfg.arm(run_row.factors)
+    arm = arm_cfg.embedding
+    vectors = prepared.glove_for(arm_cfg)
     glove = vectors.matrix if vectors is not None else None
     coverage = vectors.coverage if vectors is not None else None
 
@@ -96,21 +130,28 @@ def train_one(
     checkpoints = RunCheckpoints(store, experiment, run_row, cfg.checkpoint_every)
 
     def finish(status: str, error: str | None = None) -> None:
+        if meter is not None:
+            cost = meter.finish_run(run_row.id, gpu_memory_peak(device))
+            if cost is not None:
+                store.set_run_cost(run_row.id, cost)
         store.finish_run(run_row.id, status, error)
         if status in ("done", "failed"):
             checkpoints.remove()
         sink(RunFinished(experiment_id, run_row.id, status, error))
 
     try:
-        trainer = cache.get(cfg, arm, glove)
+        trainer = cache.get(arm_cfg, arm, glove)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
-    resumed = _usable(checkpoints.load(), store, run_row, cfg.epochs)
+    resumed = _usable(checkpoints.load(), store, run_row, arm_cfg.epochs)
     kept = resumed.epoch if resumed else 0
     store.start_run(
         run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
     )
+    if meter is not None:
+        gpu_memory_reset(device)
+        meter.start_run(run_row.id, visible_gpu() if device.startswith("GPU") else None)
     sink(
         RunStarted(
             experiment_id,
@@ -121,12 +162,13 @@ def train_one(
             arm,
             run_row.seed,
             device,
+            arm_name(run_row.factors, cfg.varied()) if cfg.varied() != ["embeddings"] else arm,
         )
     )
     if resumed:
         sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
-    x, y = training_subset(prepared, run_row.size, run_row.seed)
-    data = prepared.data
+    x, y = training_subset(prepared, run_row.size, run_row.seed, arm_cfg)
+    data = prepared.dataset_for(arm_cfg)
     finished = kept
     try:
         events = _event_log(cfg, experiment, run_row, store)
@@ -143,7 +185,7 @@ def train_one(
             data.x_val,
             data.y_val,
             seed=run_row.seed,
-            epochs=cfg.epochs,
+            epochs=arm_cfg.epochs,
             stop=stop,
             run_id=run_row.id,
             after=(resumed.epoch, resumed.state) if resumed else None,
@@ -154,7 +196,7 @@ def train_one(
             store.add_epoch(metrics)
             if events is not None:
                 events.write(metrics)
-            if metrics.epoch < cfg.epochs and checkpoints.due():
+            if metrics.epoch < arm_cfg.epochs and checkpoints.due():
                 checkpoints.save(metrics.epoch, trainer.snapshot())
             sink(metrics)
             finished = metrics.epoch
@@ -167,7 +209,7 @@ def train_one(
     finally:
         if events is not None:
             events.close()
-    if finished < cfg.epochs:  # stopped: the trainer still holds the state after `finished`
+    if finished < arm_cfg.epochs:  # stopped: the trainer holds the state after `finished`
         if finished > kept and checkpoints.saved != finished:
             checkpoints.save(finished, trainer.snapshot())
         finish("cancelled")

@@ -33,6 +33,7 @@ from embtui.engine.fingerprint import changed_inputs, fingerprint
 from embtui.engine.run import Prepared, training_subset
 from embtui.errors import EmbtuiError, StoreError
 from embtui.store import HEARTBEAT_S, Store, experiment_status
+from embtui.sysmetrics import Sampler
 
 __all__ = [
     "Prepared",
@@ -60,21 +61,27 @@ def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
 
         check_root(config.tensorboard_dir, config.name)
     sink(Stage(None, f"loading data: {config.dataset}"))
-    data = load_dataset_cached(
-        config.dataset,
-        vocab_size=config.vocab_size,
-        maxlen=config.maxlen,
-        val_size=config.val_size,
-        word_index_path=config.word_index,
-    )
-    check_sizes_fit(config, len(data.y_train))
-    glove = None
+    datasets = {}
+    for vocab_size, maxlen in config.data_shapes():
+        datasets[(vocab_size, maxlen)] = load_dataset_cached(
+            config.dataset,
+            vocab_size=vocab_size,
+            maxlen=maxlen,
+            val_size=config.val_size,
+            word_index_path=config.word_index,
+        )
+    first = next(iter(datasets.values()))
+    check_sizes_fit(config, len(first.y_train))
+    gloves = {}
     if any(arm != "learned" for arm in config.embeddings):
         from embtui.engine.glove import glove_matrix
 
         sink(Stage(None, "loading GloVe vectors"))
-        glove = glove_matrix(data.word_index, config.vocab_size, config.glove)
-    return Prepared(config, data, glove)
+        for vocab_size in config.vocab_size:
+            # The vocabulary depends on vocab_size alone, not on maxlen.
+            words = datasets[(vocab_size, config.maxlen[0])].word_index
+            gloves[vocab_size] = glove_matrix(words, vocab_size, config.glove)
+    return Prepared(config, datasets, gloves)
 
 
 def absolute_paths(config: ExperimentConfig, base: Path) -> ExperimentConfig:
@@ -98,10 +105,10 @@ def create(store: Store, prepared: Prepared) -> int:
         root = cfg.tensorboard_dir
 
         def check(exp_id: int) -> None:
-            check_experiment_folder(root, cfg.name, exp_id, cfg.run_cells())
+            check_experiment_folder(root, cfg.name, exp_id, cfg.run_cells(), cfg.varied())
 
     return store.create_experiment(
-        cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta=prepared.meta(), check=check
+        cfg.name, cfg.to_dict(), cfg.run_cells(), meta=prepared.meta(), check=check
     )
 
 
@@ -124,9 +131,10 @@ def run(
     runs = [r for r in every_run if r.status == "queued"]
     total = len(every_run)
     heart = _Heartbeat(store, experiment_id)
+    sampler = Sampler(store, experiment_id).start()  # the box's samples, into the store
     try:
         executor_for(prepared.config.workers, len(runs)).run(
-            store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop
+            store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop, meter=sampler
         )
     except BaseException:
         try:
@@ -138,6 +146,7 @@ def run(
         raise
     finally:
         heart.stop()
+        sampler.stop()
     # Runs still queued here were never trained: stopped (cancelled), or every worker died.
     store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
     status = experiment_status(r.status for r in store.runs(experiment_id))
@@ -203,7 +212,7 @@ def prepare_resume(store: Store, experiment_id: int, sink: Sink = ignore) -> Pre
         recorded = store.experiment(experiment_id).meta.get("fingerprint")
         if recorded:
             problem = changed_inputs(
-                recorded, fingerprint(prepared.config, prepared.data, prepared.glove)
+                recorded, fingerprint(prepared.config, prepared.datasets, prepared.gloves)
             )
             if problem:
                 raise EmbtuiError(

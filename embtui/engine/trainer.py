@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from embtui.config import ExperimentConfig
+from embtui.config import ArmConfig
 from embtui.engine.models import build_model, embedding_dim, make_optimizer
 from embtui.store import EpochMetrics
 
@@ -32,7 +32,7 @@ from embtui.store import EpochMetrics
 VAL_CHUNK = 256
 
 
-def trainer_key(config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> tuple:
+def trainer_key(config: ArmConfig, arm: str, glove: np.ndarray | None) -> tuple:
     """Runs that share this key can share a Trainer (same graph, same variables)."""
     return (
         arm,
@@ -52,7 +52,7 @@ def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
     return [rng.permutation(n).astype("int32") for _ in range(epochs)]
 
 
-def initial_weights(config: ExperimentConfig, arm: str, seed: int, glove: np.ndarray | None):
+def initial_weights(config: ArmConfig, arm: str, seed: int, glove: np.ndarray | None):
     """The weights a freshly built model has for this seed (what `fit` would start from)."""
     import keras
 
@@ -66,7 +66,7 @@ INIT_CACHE_SIZE = 8
 
 
 class Trainer:
-    def __init__(self, config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> None:
+    def __init__(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> None:
         import keras
         import tensorflow as tf
 
@@ -281,7 +281,7 @@ class TrainerCache:
     def __init__(self) -> None:
         self._trainers: dict[tuple, Trainer] = {}
 
-    def get(self, config: ExperimentConfig, arm: str, glove: np.ndarray | None) -> Trainer:
+    def get(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> Trainer:
         key = trainer_key(config, arm, glove)
         if key not in self._trainers:
             self._trainers[key] = Trainer(config, arm, glove)

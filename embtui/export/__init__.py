@@ -1,15 +1,28 @@
 """Exports: pure functions from a `Report` (read from the store) to text, and TensorBoard
-event files (a folder, not text: `export_tensorboard`)."""
+event files (a folder, not text: `export_tensorboard`).
+
+Importing this package is cheap (the formats are listed here; the writers, the report and
+scipy load when used), so `embtui --help` offers exactly `FORMATS` without paying for them.
+"""
 
 from __future__ import annotations
 
-from embtui.export.report import Report
-from embtui.export.tensorboard import export_tensorboard
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-#: The formats `render` turns into text.
-TEXT_FORMATS = ("md", "csv", "summary-csv", "json")
+if TYPE_CHECKING:
+    from embtui.export.report import Report
+    from embtui.store import Store
+
+#: The formats `render` turns into text, each with the line `embtui export --help` shows.
+TEXT_FORMATS: dict[str, str] = {
+    "md": "the comparison summary",
+    "csv": "one row per epoch (Keras CSVLogger columns)",
+    "summary-csv": "one row per size and arm",
+    "json": "everything",
+}
 #: Every format of `embtui export`; "tensorboard" writes a folder with `export_tensorboard`.
-FORMATS = (*TEXT_FORMATS, "tensorboard")
+FORMATS: dict[str, str] = {**TEXT_FORMATS, "tensorboard": "event files, in the folder -o"}
 
 
 def render(report: Report, fmt: str) -> str:
@@ -36,10 +49,11 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-__all__ = [
-    "FORMATS",
-    "TEXT_FORMATS",
-    "Report",
-    "export_tensorboard",
-    "render",
-]
+def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
+    """TensorBoard event files of every run (see `embtui.export.tensorboard`)."""
+    from embtui.export.tensorboard import export_tensorboard as write
+
+    return write(store, exp_id, out_dir)
+
+
+__all__ = ["FORMATS", "TEXT_FORMATS", "export_tensorboard", "render"]

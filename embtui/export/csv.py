@@ -3,8 +3,11 @@
 `to_csv` writes the layout of Keras' `CSVLogger` for a model compiled with `metrics=["acc"]`
 (the reference notebook's setting), so a script written for CSVLogger files reads it:
 `epoch`, then the metrics in sorted order (`acc,loss,val_acc,val_loss`), then the run each
-row belongs to (`seconds,run_id,size,arm,seed,head,status`). One difference: `epoch` counts
-from 1, as everywhere in embtui, where CSVLogger counts from 0.
+row belongs to (`seconds,run_id,size,arm,seed,head,status`) and what that run cost
+(`run_wall_s,run_peak_rss_mb,run_peak_gpu_mem_mb,run_mean_gpu_util`, empty where not
+measured). In a sweep, one column per factor that varies follows (`head`, `learning_rate`,
+...), and `arm` names the arm by those values. One difference: `epoch` counts from 1, as
+everywhere in embtui, where CSVLogger counts from 0.
 
 Floats are written with `repr`, so they read back as exactly the numbers in the store.
 """
@@ -18,11 +21,13 @@ from embtui.export.report import Report
 
 METRIC_COLUMNS = ("acc", "loss", "val_acc", "val_loss")
 RUN_COLUMNS = ("seconds", "run_id", "size", "arm", "seed", "head", "status")
-EPOCH_COLUMNS = ("epoch", *METRIC_COLUMNS, *RUN_COLUMNS)
+#: What the whole run cost (the same on each of its rows): see `RunReport.cost`.
+COST_COLUMNS = ("run_wall_s", "run_peak_rss_mb", "run_peak_gpu_mem_mb", "run_mean_gpu_util")
+EPOCH_COLUMNS = ("epoch", *METRIC_COLUMNS, *RUN_COLUMNS, *COST_COLUMNS)
 
 SUMMARY_COLUMNS = (
     "size",
-    "embedding",
+    "arm",
     "n",
     "metric",
     "mean",
@@ -38,9 +43,12 @@ def to_csv(report: Report) -> str:
     """One row per (run, epoch), runs in grid order; runs without epochs have no rows."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EPOCH_COLUMNS)
+    factors = [k for k in report.factors if k != "embeddings" or len(report.factors) > 1]
+    writer.writerow([*EPOCH_COLUMNS, *factors])
     for r in report.runs:
         run = r.run
+        cost = [_num(value) for value in r.cost().values()]
+        levels = [r.factors.get(k, "") for k in factors]
         for e in r.epochs:
             writer.writerow(
                 [
@@ -49,10 +57,12 @@ def to_csv(report: Report) -> str:
                     _num(e.seconds),
                     run.id,
                     run.size,
-                    run.embedding,
+                    r.arm,
                     run.seed,
                     run.head,
                     run.status,
+                    *cost,
+                    *levels,
                 ]
             )
     return out.getvalue()

@@ -16,6 +16,7 @@ result is deterministic: the same summary and size give the same text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from plotext._figure import _figure_class
 
@@ -40,14 +41,17 @@ def _legend(entries: list[str], width: int) -> list[str]:
     return lines
 
 
-def learning_curve_text(summary: Summary, width: int = 72, height: int = 18) -> str:
+def learning_curve_text(
+    summary: Summary, width: int = 72, height: int = 18, arms: Sequence[str] | None = None
+) -> str:
     """Return the learning curve of `summary` as `height` lines of at most `width` columns.
 
     The first line(s) are a legend (marker and arm, chance, the error-bar meaning); the rest
-    is the plot. `width` and `height` are clamped to a legible minimum of 30 x 8.
+    is the plot. `width` and `height` are clamped to a legible minimum of 30 x 8. `arms`
+    limits the lines to those arms (a sweep shows its best few).
     """
     width, height = max(int(width), 30), max(int(height), 8)
-    arms = [a for a in summary.arms if summary.curve(a)]
+    arms = [a for a in (arms or summary.arms) if summary.curve(a)]
     if not arms:
         return "(no runs to plot)"
     pos = {size: i for i, size in enumerate(summary.sizes)}

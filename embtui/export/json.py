@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from embtui.export.report import Report
+from embtui.metrics import METRIC_LABELS
 
 
 def report_dict(report: Report) -> dict[str, Any]:
@@ -20,7 +21,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     summary = []
     for m in report.means:
         g = groups.get((m.size, m.embedding))
-        row: dict[str, Any] = asdict(m)
+        row: dict[str, Any] = {"arm": m.embedding, **asdict(m)}
         if g is not None:
             row.update(
                 metric=s.metric,
@@ -32,7 +33,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 values=list(g.values),
             )
         summary.append(row)
-    return {
+    out: dict[str, Any] = {
         "experiment": {
             "id": exp.id,
             "name": exp.name,
@@ -47,6 +48,8 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "id": r.run.id,
                 "size": r.run.size,
                 "embedding": r.run.embedding,
+                "arm": r.arm,
+                "factors": dict(r.factors),
                 "head": r.run.head,
                 "seed": r.run.seed,
                 "status": r.run.status,
@@ -54,6 +57,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "device": r.run.device,
                 "params": r.run.params,
                 "coverage": r.run.coverage,
+                **r.cost(),
                 "epochs": [e.as_dict() for e in r.epochs],
             }
             for r in report.runs
@@ -67,6 +71,48 @@ def report_dict(report: Report) -> dict[str, Any]:
             "holm_adjusted": s.adjusted,
             "conclusion": s.conclusion(),
         },
+        "factors": list(report.factors),
+        "arms": list(report.arms),
+    }
+    if report.pooled:
+        out["experiments"] = [_experiment(e) for e in report.experiments]
+    if report.sweep is not None:
+        out["sweep"] = {
+            "best": [
+                {
+                    "size": b.size,
+                    "best": b.best,
+                    "mean": b.mean,
+                    "not_worse": list(b.not_worse),
+                    "verdict": b.verdict(),
+                    "others": [
+                        {k: v for k, v in asdict(o).items() if k != "alpha"}
+                        | {"significant": o.significant}
+                        for o in b.others
+                    ],
+                }
+                for b in report.sweep.best
+            ],
+            "effects": [
+                {k: v for k, v in asdict(e).items() if k != "alpha"}
+                | {"significant": e.significant, "verdict": e.verdict()}
+                for e in report.sweep.effects
+            ],
+            "holm_family_best": report.sweep.n_best_tests,
+            "conclusion": report.sweep.conclusion(METRIC_LABELS[s.metric], s.chance),
+        }
+    return out
+
+
+def _experiment(exp: Any) -> dict[str, Any]:
+    return {
+        "id": exp.id,
+        "name": exp.name,
+        "config": exp.config,
+        "created": exp.created,
+        "finished": exp.finished,
+        "status": exp.status,
+        "meta": exp.meta,
     }
 
 

@@ -9,21 +9,37 @@ from __future__ import annotations
 
 from embtui.errors import printable
 from embtui.export.curve import learning_curve_text
-from embtui.export.report import METRIC_TITLES, Report
+from embtui.export.report import Report
+from embtui.metrics import METRIC_LABELS, METRIC_TITLES
 from embtui.stats import format_p
+from embtui.sysmetrics import format_bytes
 
 
 def to_markdown(report: Report) -> str:
     exp = report.experiment
     s = report.summary
     meta = exp.meta
-    out: list[str] = [f"# embtui experiment {exp.id}: {printable(exp.name)}", ""]
+    if report.pooled:
+        ids = ", ".join(str(e.id) for e in report.experiments)
+        names = ", ".join(printable(e.name) for e in report.experiments)
+        out: list[str] = [f"# embtui experiments {ids} compared: {names}", ""]
+    else:
+        out = [f"# embtui experiment {exp.id}: {printable(exp.name)}", ""]
     counts: dict[str, int] = {}
     for r in report.runs:
         counts[r.run.status] = counts.get(r.run.status, 0) + 1
     status_text = ", ".join(f"{n} {status}" for status, n in counts.items())
-    out.append(f"- Status: **{exp.status}** ({len(report.runs)} runs: {status_text})")
-    out.append(f"- Created: {exp.created}" + (f", finished {exp.finished}" if exp.finished else ""))
+    if report.pooled:
+        for e in report.experiments:
+            out.append(f"- Experiment {e.id} ({printable(e.name)}): **{e.status}**, {e.created}")
+        out.append(f"- Runs: {len(report.runs)} ({status_text})")
+    else:
+        out.append(f"- Status: **{exp.status}** ({len(report.runs)} runs: {status_text})")
+        out.append(
+            f"- Created: {exp.created}" + (f", finished {exp.finished}" if exp.finished else "")
+        )
+    if report.factors and report.factors != ("embeddings",):
+        out.append(f"- Arms: {len(report.arms)}, named by {', '.join(report.factors)}")
     if meta.get("data"):
         out.append(f"- Data: {meta['data']}")
     if s.chance is not None:
@@ -35,26 +51,50 @@ def to_markdown(report: Report) -> str:
         )
     out.append("")
 
-    out += _results(report)
-    out += _means_table(report)
+    if report.sweep is not None:
+        out += _best_arms(report)
+        out += _effects(report)
+        out += _cell_table(report)
+    else:
+        out += _results(report)
+        out += _means_table(report)
     if s.groups:
+        arms, note = report.curve_arms()
         out += [
             "## Learning curve",
             "",
-            f"{METRIC_TITLES[s.metric]} against training-set size (mean, 95% CI).",
+            f"{METRIC_TITLES[s.metric]} against training-set size (mean, 95% CI)."
+            + (f" {note}." if note else ""),
             "",
             "```text",
-            learning_curve_text(s).rstrip("\n"),
+            learning_curve_text(s, arms=arms).rstrip("\n"),
             "```",
             "",
         ]
-    out += ["## Conclusion", "", s.conclusion(), ""]
+    if report.sweep is not None:
+        label = METRIC_LABELS.get(s.metric, s.metric)
+        out += ["## Conclusion", "", report.sweep.conclusion(label, s.chance), ""]
+        out += _all_pairs(report)
+    else:
+        out += ["## Conclusion", "", s.conclusion(), ""]
     out += _runs(report)
     out += ["## Configuration", "", "| key | value |", "| --- | --- |"]
     for key, value in exp.config.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
         out.append(f"| {key} | {shown} |")
     out.append("")
+    rerun = _experiment_file(exp.config)
+    if rerun:
+        out += [
+            "To run it again, save this as `experiment.toml` and run "
+            "`embtui run experiment.toml` (the same data, seeds and settings give the same "
+            "numbers):",
+            "",
+            "```toml",
+            rerun.rstrip("\n"),
+            "```",
+            "",
+        ]
     out += ["## Environment", ""]
     for key, label in (
         ("embtui", "embtui"),
@@ -106,6 +146,97 @@ def _results(report: Report) -> list[str]:
     return out
 
 
+def _best_arms(report: Report) -> list[str]:
+    s, sweep = report.summary, report.sweep
+    out = [
+        f"## Results: {METRIC_TITLES[s.metric]}",
+        "",
+        "Per size, the arm with the highest mean, and the arms not significantly worse than "
+        f"it (Welch's t-test against the best, alpha = {s.alpha:g}, Holm-adjusted across all "
+        f"{sweep.n_best_tests} such tests). The full table of every pair is in *All pairs*.",
+        "",
+        "| size | best arm | mean ± 95% CI (n) | not significantly worse | verdict |",
+        "| ---: | --- | ---: | --- | --- |",
+    ]
+    for b in sweep.best:
+        g = s.group(b.size, b.best)
+        shown = g.label() if g is not None else f"{b.mean:.3f}"
+        worse = ", ".join(b.not_worse) or "–"
+        out.append(f"| {b.size} | {b.best} | {shown} | {worse} | {b.verdict()} |")
+    out.append("")
+    return out
+
+
+def _effects(report: Report) -> list[str]:
+    sweep = report.sweep
+    if not sweep.effects:
+        return []
+    out = [
+        "## Main effects",
+        "",
+        "Each factor's value against its first value, over runs matched on every other "
+        "factor, the size and the seed: the mean paired difference, its 95% t-interval and "
+        f"the paired t-test's p, Holm-adjusted across the {len(sweep.effects)} rows.",
+        "",
+        "| factor | value | against | matched runs | difference | 95% CI | p (Holm) | verdict |",
+        "| --- | --- | --- | ---: | ---: | --- | ---: | --- |",
+    ]
+    for e in sweep.effects:
+        diff = "–" if e.diff is None else f"{e.diff:+.3f}"
+        ci = f"[{e.ci_low:+.3f}, {e.ci_high:+.3f}]" if e.ci_low is not None else "–"
+        p = format_p(e.p_holm, e.alpha) if e.p_holm is not None else "–"
+        out.append(
+            f"| {e.factor} | {e.level} | {e.baseline} | {e.n_pairs} | {diff} | {ci} | {p} | "
+            f"{e.verdict()} |"
+        )
+    out.append("")
+    return out
+
+
+def _cell_table(report: Report) -> list[str]:
+    """Every (size, arm) cell in rows: with many arms, columns would not fit."""
+    s = report.summary
+    by_cell = {(m.size, m.embedding): m for m in report.means}
+    out = [
+        "## Every arm by size",
+        "",
+        f"{METRIC_TITLES[s.metric]}: mean ± 95% CI half-width (n); final and best val_acc "
+        "are means over the finished runs.",
+        "",
+        "| size | arm | mean ± 95% CI (n) | final val_acc | best val_acc |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    for g in s.groups:
+        m = by_cell.get((g.size, g.arm))
+        final = f"{m.final_val_acc_mean:.4f}" if m else "–"
+        best = f"{m.best_val_acc_mean:.4f}" if m else "–"
+        out.append(f"| {g.size} | {g.arm} | {g.label()} | {final} | {best} |")
+    out.append("")
+    return out
+
+
+def _all_pairs(report: Report) -> list[str]:
+    s = report.summary
+    out = [
+        "## All pairs",
+        "",
+        "Every pair of arms at every size (Welch's t-test; Holm-adjusted across all "
+        f"{s.n_tests} pairs).",
+        "",
+        "| size | arm a | arm b | a − b | 95% CI | p (Holm) | d | verdict |",
+        "| ---: | --- | --- | ---: | --- | ---: | ---: | --- |",
+    ]
+    for c in s.comparisons:
+        ci = f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if c.ci_low is not None else "–"
+        p = format_p(c.p_holm, s.alpha) if c.p_holm is not None else "–"
+        d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
+        out.append(
+            f"| {c.size} | {c.arm_a} | {c.arm_b} | {c.diff:+.3f} | {ci} | {p} | {d} | {c.verdict} |"
+        )
+    out.append("")
+    return out
+
+
 def _means_table(report: Report) -> list[str]:
     if not report.means:
         return []
@@ -136,19 +267,28 @@ def _runs(report: Report) -> list[str]:
     out = [
         "## Runs",
         "",
+        "What each run cost: its wall time, its process's peak resident memory (peak RSS) "
+        "and, on a GPU, the GPU memory TensorFlow held at most and the GPU's mean "
+        "utilisation while the run trained.",
+        "",
         "| run | size | arm | seed | status | epochs | final loss | final val_acc | "
-        "best val_acc | device | params | GloVe coverage |",
-        "| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        "best val_acc | device | params | GloVe coverage | wall | peak RSS | peak GPU mem "
+        "| GPU util |",
+        "| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: "
+        "| ---: | ---: | ---: | ---: |",
     ]
     for r in report.runs:
         run = r.run
         last = r.epochs[-1] if r.epochs else None
+        util = "–" if run.mean_gpu_util is None else f"{run.mean_gpu_util:.0f}%"
         out.append(
-            f"| {run.id} | {run.size} | {run.embedding} | {run.seed} | {run.status}"
+            f"| {run.id} | {run.size} | {r.arm} | {run.seed} | {run.status}"
             + (f" ({run.error})" if run.error else "")
             + f" | {len(r.epochs)} | {_f(last.loss if last else None)} | {_f(r.final_val_acc)} | "
             f"{_f(r.best_val_acc)} | {run.device or '–'} | {run.params or '–'} | "
-            f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} |"
+            f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} | "
+            f"{'–' if run.wall_s is None else f'{run.wall_s:.1f} s'} | "
+            f"{format_bytes(run.peak_rss)} | {format_bytes(run.peak_gpu_mem)} | {util} |"
         )
     out.append("")
     return out
@@ -156,3 +296,15 @@ def _runs(report: Report) -> list[str]:
 
 def _f(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
+
+
+def _experiment_file(config: dict) -> str | None:
+    """The recorded configuration as an experiment file, or None for experiments embtui
+    cannot rerun (a user's own fits, recorded by EmbtuiCallback)."""
+    from embtui.config import from_mapping
+    from embtui.errors import EmbtuiError
+
+    try:
+        return from_mapping(config).to_toml()
+    except EmbtuiError:
+        return None

@@ -1,29 +1,49 @@
-"""Everything an export says about one experiment, read once from the store.
+"""Everything an export says about one experiment, or about several compared as one pool,
+read once from the store.
 
 The Markdown, CSV and JSON writers and the console's compare view all render a `Report`, so
 they cannot disagree: the numbers come from the store's per-epoch rows and the statistics
-from `embtui.stats`, computed here and nowhere else.
+from `embtui.stats` (two arms) and `embtui.factors` (more), computed here and nowhere else.
+
+Runs are grouped into arms by their factor values: an arm is named by the values that vary
+among the runs compared ("glove avgpool lr=0.01"), so a learned-against-GloVe grid has the
+arms `learned` and `glove` as before. Several experiments are compared as one pool, their
+arms matched by factor values. What differs between them without being a factor (the
+dataset file, the GloVe source, the embtui version, the subset rule) becomes a factor named
+after it; experiments validated on different reviews are refused: their numbers do not
+measure the same thing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from embtui import stats
+from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS, arm_name, naming_keys
+from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
 
-METRIC_TITLES = {
-    "final": "final-epoch val_acc",
-    "best": "best-epoch val_acc",
-    "at_min_val_loss": "val_acc at the epoch of lowest val_loss",
-}
+#: Settings of an experiment that change its results without being factors: when compared
+#: experiments differ in one, it becomes a factor named after it.
+CONTEXT_KEYS = ("dataset", "glove", "subset", "embtui")
+#: More arms than this make a learning-curve chart unreadable: it shows the best ones.
+CURVE_ARMS = 6
 
 
 @dataclass(frozen=True)
 class RunReport:
     run: RunRow
     epochs: tuple[EpochMetrics, ...]
+    arm: str = ""  # the arm's name among the runs compared (default: the run's embedding)
+    factors: Mapping[str, Any] = field(default_factory=dict)  # with the context factors
+
+    def __post_init__(self) -> None:
+        if not self.arm:
+            object.__setattr__(self, "arm", self.run.embedding)
+        if not self.factors:
+            object.__setattr__(self, "factors", dict(self.run.factors))
 
     @property
     def final_val_acc(self) -> float | None:
@@ -36,13 +56,27 @@ class RunReport:
     def value(self, metric: str) -> float | None:
         return stats.metric_value([e.as_dict() for e in self.epochs], metric)
 
+    def cost(self) -> dict[str, float | None]:
+        """What the run cost, as every export names it: seconds, MB (10^6 bytes), percent."""
+        run = self.run
+        return {
+            "wall_s": run.wall_s,
+            "peak_rss_mb": _mb(run.peak_rss),
+            "peak_gpu_mem_mb": _mb(run.peak_gpu_mem),
+            "mean_gpu_util": run.mean_gpu_util,
+        }
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else value / 1e6
+
 
 @dataclass(frozen=True)
 class CellMeans:
     """The plain per-cell means of the engine's summary (final and best val_acc)."""
 
     size: int
-    embedding: str
+    embedding: str  # the arm's name (called `embedding` since arms were embeddings)
     n: int
     final_val_acc_mean: float
     best_val_acc_mean: float
@@ -50,48 +84,195 @@ class CellMeans:
 
 @dataclass(frozen=True)
 class Report:
-    experiment: ExperimentRow
+    experiment: ExperimentRow  # the first experiment compared
     runs: tuple[RunReport, ...]
     summary: stats.Summary
     means: tuple[CellMeans, ...]
+    experiments: tuple[ExperimentRow, ...] = ()  # every experiment compared (default: one)
+    factors: tuple[str, ...] = ()  # the factors that vary among the runs, naming the arms
+    sweep: Any = None  # embtui.factors.SweepSummary when more than two arms are compared
+
+    def __post_init__(self) -> None:
+        if not self.experiments:
+            object.__setattr__(self, "experiments", (self.experiment,))
 
     @property
     def arms(self) -> tuple[str, ...]:
-        return _arms(self.experiment, [r.run for r in self.runs])
+        return self.summary.arms or tuple(dict.fromkeys(r.arm for r in self.runs))
 
     @property
     def done(self) -> tuple[RunReport, ...]:
         """Runs that trained every epoch: the only ones the statistics use."""
         return tuple(r for r in self.runs if r.run.status == "done" and r.epochs)
 
+    @property
+    def pooled(self) -> bool:
+        """Several experiments compared as one."""
+        return len(self.experiments) > 1
+
+    def curve_arms(self) -> tuple[list[str], str | None]:
+        """The arms a learning-curve chart shows, and a note when it leaves some out: with
+        more than CURVE_ARMS arms, the best CURVE_ARMS at the largest size."""
+        s = self.summary
+        arms = [a for a in s.arms if s.curve(a)]
+        if len(arms) <= CURVE_ARMS:
+            return arms, None
+        largest = max(s.sizes)
+        at = {g.arm: g.mean for g in s.groups if g.size == largest}
+        best = sorted(arms, key=lambda a: -at.get(a, float("-inf")))[:CURVE_ARMS]
+        shown = [a for a in arms if a in best]
+        return shown, (
+            f"{len(arms)} arms: the chart shows the best {CURVE_ARMS} at {largest} reviews"
+        )
+
 
 def build_report(
-    store: Store, experiment_id: int, *, metric: str = "final", alpha: float = 0.05
+    store: Store,
+    experiment_id: int | Sequence[int],
+    *,
+    metric: str = "final",
+    alpha: float = 0.05,
 ) -> Report:
-    experiment = store.experiment(experiment_id)
-    epochs = store.epochs(experiment_id)
-    runs = tuple(RunReport(r, tuple(epochs.get(r.id, ()))) for r in store.runs(experiment_id))
+    """The report of one experiment, or of several pooled (a list of ids)."""
+    ids = [experiment_id] if isinstance(experiment_id, int) else list(dict.fromkeys(experiment_id))
+    experiments = [store.experiment(i) for i in ids]
+    context = _comparable(experiments)
+    rows: list[tuple[RunRow, tuple[EpochMetrics, ...], dict[str, Any]]] = []
+    for exp in experiments:
+        epochs = store.epochs(exp.id)
+        extra = {key: values[exp.id] for key, values in context.items()}
+        for r in store.runs(exp.id):
+            rows.append((r, tuple(epochs.get(r.id, ())), {**r.factors, **extra}))
+    keys = _arm_keys(experiments, [f for _, _, f in rows])
+    runs = tuple(RunReport(r, e, arm_name(f, keys) if keys else r.embedding, f) for r, e, f in rows)
     done = [r for r in runs if r.run.status == "done" and r.epochs]
-    arms = _arms(experiment, [r.run for r in runs]) or None
+    order = _arm_order(experiments, runs, keys)
+    chance = experiments[0].meta.get("chance")
     summary = stats.summarize(
-        [(r.run.size, r.run.embedding, v) for r in done if (v := r.value(metric)) is not None],
-        arms=arms,
+        [(r.run.size, r.arm, v) for r in done if (v := r.value(metric)) is not None],
+        arms=order or None,
         metric=metric,
         alpha=alpha,
-        chance=experiment.meta.get("chance"),
+        chance=chance,
     )
-    return Report(experiment, runs, summary, _means(done, arms or ()))
+    sweep = None
+    if len(summary.arms) > 2:
+        from embtui.factors import RunValue, summarize_sweep
+
+        sweep = summarize_sweep(
+            [
+                RunValue(r.run.size, r.run.seed, {k: r.factors.get(k) for k in keys}, v)
+                for r in done
+                if (v := r.value(metric)) is not None
+            ],
+            metric=metric,
+            alpha=alpha,
+            level_order=_level_order(experiments),
+        )
+    return Report(
+        experiments[0],
+        runs,
+        summary,
+        _means(done, summary.arms),
+        tuple(experiments),
+        tuple(keys),
+        sweep,
+    )
 
 
-def _arms(experiment: ExperimentRow, runs: list[RunRow]) -> tuple[str, ...]:
-    """The configured arms in their order, then any arm that only the runs name.
+def _comparable(experiments: Sequence[ExperimentRow]) -> dict[str, dict[int, str]]:
+    """Refuse experiments validated on different reviews; return the context settings that
+    differ between them (each a factor named after it), per experiment."""
+    if len(experiments) < 2:
+        return {}
+    prints = {}
+    for exp in experiments:
+        if exp.config.get("source") == CALLBACK_SOURCE:
+            raise EmbtuiError(
+                f"experiment {exp.id} was recorded by EmbtuiCallback: its validation data is "
+                "unknown to embtui, so it cannot be compared with another experiment"
+            )
+        val = (exp.meta.get("fingerprint") or {}).get("val_reviews")
+        if not val:
+            raise EmbtuiError(
+                f"experiment {exp.id} has no record of its validation reviews (run by an "
+                "earlier embtui), so a comparison with it cannot be checked; export it alone"
+            )
+        prints[exp.id] = val
+    first = experiments[0]
+    for exp in experiments[1:]:
+        if prints[exp.id] != prints[first.id]:
+            raise EmbtuiError(
+                f"experiments {first.id} and {exp.id} were validated on different reviews "
+                f"({first.config.get('dataset')}, val_size {first.config.get('val_size')} vs "
+                f"{exp.config.get('dataset')}, val_size {exp.config.get('val_size')}): their "
+                "accuracies do not measure the same thing"
+            )
+    out = {}
+    for key in CONTEXT_KEYS:
+        values = {exp.id: _context(exp, key) for exp in experiments}
+        if len({v for v in values.values() if v is not None}) > 1:
+            out[key] = {i: "–" if v is None else v for i, v in values.items()}
+    return out
 
-    Runs recorded by `embtui.callbacks.EmbtuiCallback` can add arms (a model's name) to an
-    experiment after its configuration was written.
-    """
-    arms = list(experiment.config.get("embeddings", ()))
-    arms += dict.fromkeys(r.embedding for r in runs if r.embedding not in arms)
-    return tuple(arms)
+
+def _context(exp: ExperimentRow, key: str) -> str | None:
+    """One context setting of an experiment; None where it does not apply (the GloVe
+    source of an experiment without a GloVe arm)."""
+    if key == "embtui":
+        return str(exp.meta.get("embtui", "?"))
+    if key == "glove":
+        return exp.meta.get("glove")
+    if key == "dataset":
+        from pathlib import PurePath
+
+        return PurePath(str(exp.config.get("dataset", "?"))).name
+    return str(exp.config.get(key, "?"))
+
+
+def _arm_keys(experiments: Sequence[ExperimentRow], factor_sets: list[dict[str, Any]]) -> list[str]:
+    """The factors that name the arms: those whose values differ among the runs, the
+    experiment's configured arms included even when only one of them has runs so far."""
+    keys = naming_keys(factor_sets)
+    configured = {k for exp in experiments for k in _configured_varied(exp)}
+    order = [*FACTOR_KEYS, *CONTEXT_KEYS]
+    keys = sorted(set(keys) | configured, key=lambda k: order.index(k) if k in order else 99)
+    return keys or (["embeddings"] if factor_sets else [])
+
+
+def _configured_varied(exp: ExperimentRow) -> list[str]:
+    config = exp.config
+    return [
+        k
+        for k in FACTOR_KEYS
+        if isinstance(config.get(k), list) and len(config[k]) > 1 and k != "embeddings"
+    ] + (["embeddings"] if len(config.get("embeddings") or []) > 1 else [])
+
+
+def _level_order(experiments: Sequence[ExperimentRow]) -> dict[str, list[Any]]:
+    """Each factor's values in the order the experiments list them (the first is the
+    baseline of its main effect)."""
+    out: dict[str, list[Any]] = {}
+    for exp in experiments:
+        for key in FACTOR_KEYS:
+            value = exp.config.get(key)
+            for v in value if isinstance(value, list) else [value]:
+                if v is not None and v not in out.setdefault(key, []):
+                    out[key].append(v)
+    return out
+
+
+def _arm_order(
+    experiments: Sequence[ExperimentRow], runs: Sequence[RunReport], keys: list[str]
+) -> tuple[str, ...]:
+    """Arms in grid order: the configured ones first (as their experiments list them), then
+    any arm that only the runs name (a model recorded by EmbtuiCallback)."""
+    arms: list[str] = []
+    for exp in experiments:
+        if keys == ["embeddings"] or not keys:
+            arms += [a for a in exp.config.get("embeddings") or [] if a not in arms]
+    arms += [r.arm for r in runs if r.arm not in arms]
+    return tuple(dict.fromkeys(arms))
 
 
 def _mean(values: Iterable[float | None]) -> float:
@@ -103,7 +284,7 @@ def _mean(values: Iterable[float | None]) -> float:
 def _means(done: list[RunReport], arms: tuple[str, ...]) -> tuple[CellMeans, ...]:
     cells: dict[tuple[int, str], list[RunReport]] = {}
     for r in done:
-        cells.setdefault((r.run.size, r.run.embedding), []).append(r)
+        cells.setdefault((r.run.size, r.arm), []).append(r)
     order = {arm: i for i, arm in enumerate(arms)}
     out = []
     for (size, arm), rs in sorted(

@@ -24,10 +24,11 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from embtui.config import level_text, varied_keys
 from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics, Store
 
@@ -50,6 +51,8 @@ class ExperimentLike(Protocol):
     def id(self) -> int: ...
     @property
     def name(self) -> str: ...
+    @property
+    def config(self) -> Mapping[str, Any]: ...
 
 
 class RunLike(Protocol):
@@ -61,6 +64,8 @@ class RunLike(Protocol):
     def embedding(self) -> str: ...
     @property
     def seed(self) -> int: ...
+    @property
+    def factors(self) -> Mapping[str, Any]: ...
 
 
 def experiment_folder(root: str | Path, experiment: ExperimentLike) -> Path:
@@ -73,13 +78,16 @@ def _experiment_path(root: str | Path, name: str, exp_id: int) -> Path:
     return Path(root).expanduser() / f"{_safe(name)}-{exp_id}"
 
 
-def run_folder_name(run: RunLike) -> str:
-    """`size10-learned-seed0`: one folder per cell of the grid."""
-    return _run_folder(run.size, run.embedding, run.seed)
+def run_folder_name(run: RunLike, varied: Sequence[str] = ()) -> str:
+    """`size10-learned-seed0`: one folder per cell of the grid. In a sweep the arm is named
+    by the factors it varies (`size10-glove-avgpool-lr=0.01-seed0`)."""
+    return _run_folder(run.size, run.factors, run.seed, varied)
 
 
-def _run_folder(size: int, embedding: str, seed: int) -> str:
-    return f"size{size}-{_safe(embedding)}-seed{seed}"
+def _run_folder(size: int, factors: Mapping[str, Any], seed: int, varied: Sequence[str]) -> str:
+    keys = [k for k in varied if k in factors] or ["embeddings"]
+    arm = "-".join(level_text(k, factors.get(k, "")) for k in keys)
+    return f"size{size}-{_safe(arm)}-seed{seed}"
 
 
 def check_root(root: str | Path, name: str) -> None:
@@ -108,7 +116,11 @@ def check_root(root: str | Path, name: str) -> None:
 
 
 def check_experiment_folder(
-    root: str | Path, name: str, exp_id: int, cells: Iterable[tuple[int, str, int]]
+    root: str | Path,
+    name: str,
+    exp_id: int,
+    cells: Iterable[tuple[int, Mapping[str, Any], int]],
+    varied: Sequence[str] = (),
 ) -> None:
     """Refuse a new experiment's TensorBoard folder that is already in use: it holds
     another store's (or another experiment's) files, or a run's folder is a file."""
@@ -129,7 +141,7 @@ def check_experiment_folder(
             f"{whose}; give another tensorboard_dir"
         )
     for size, arm, seed in cells:
-        run = folder / _run_folder(size, arm, seed)
+        run = folder / _run_folder(size, arm, seed, varied)
         if run.exists() and not run.is_dir():
             raise EmbtuiError(f"tensorboard_dir {root}: {run} is a file, not a folder")
 
@@ -189,7 +201,7 @@ class RunEventLog:
         )
         exp_folder = experiment_folder(root, experiment)
         claim_experiment_folder(exp_folder, store, experiment.id)
-        self.path = exp_folder / (folder or run_folder_name(run))
+        self.path = exp_folder / (folder or run_folder_name(run, varied_keys(experiment.config)))
         if self.path.exists() and not self.path.is_dir():
             raise EmbtuiError(f"{self.path}: a file where this run's TensorBoard folder goes")
         if self.path.is_dir():
@@ -235,10 +247,11 @@ def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
     root = experiment_folder(out_dir, experiment)
     claim_experiment_folder(root, store.path, exp_id)
     used: set[str] = set()
+    varied = varied_keys(experiment.config)
     for run in store.runs(exp_id):
         if not epochs.get(run.id):
             continue
-        name = run_folder_name(run)
+        name = run_folder_name(run, varied)
         if name in used:  # a cell recorded twice (Store.add_run): keep both apart
             name = f"{name}-run{run.id}"
         used.add(name)

@@ -57,6 +57,23 @@ def record(path: Path, config: ExperimentConfig = SMALL, *, stop_after: int | No
         store.close()
 
 
+_opened: list[Store] = []
+
+
+def stored(path: Path) -> Store:
+    """A connection to read the store in a test; closed when the test ends."""
+    store = Store(path)
+    _opened.append(store)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def _close_stored():
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "runs.sqlite"

@@ -88,7 +88,7 @@ class FakeEngine:
     def create(self, store: Store, prepared: FakePrepared) -> int:
         cfg = prepared.config
         return store.create_experiment(
-            cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta={"chance": 0.5}
+            cfg.name, cfg.to_dict(), cfg.run_cells(), meta={"chance": 0.5}
         )
 
     def prepare_resume(self, store: Store, experiment_id: int, sink: Any) -> FakePrepared:
@@ -118,8 +118,9 @@ class FakeEngine:
         for row in runs:
             if stop.is_set():
                 break
+            arm = cfg.arm(row.factors)
             kept = len(store.run_epochs(row.id))
-            kept = kept if kept < cfg.epochs else 0
+            kept = kept if kept < arm.epochs else 0
             store.start_run(row.id, device="fake", params=1000, coverage=None, keep_epochs=kept)
             sink(
                 RunStarted(
@@ -136,12 +137,12 @@ class FakeEngine:
             if kept:
                 sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
             finished, failed = kept, False
-            for epoch in range(kept + 1, cfg.epochs + 1):
+            for epoch in range(kept + 1, arm.epochs + 1):
                 self._pause(stop)
                 loss, acc, val_loss, val_acc = scripted_metrics(
                     row.size, row.embedding, row.seed, epoch
                 )
-                if cfg.learning_rate >= DIVERGES_AT:
+                if arm.learning_rate >= DIVERGES_AT:
                     loss = HUGE_LOSS if epoch == 1 else float("nan")
                 m = EpochMetrics(row.id, epoch, loss, acc, val_loss, val_acc, 0.01)
                 if problem := m.divergence():
@@ -157,7 +158,7 @@ class FakeEngine:
                     break
             if failed:
                 continue  # recorded above; the grid goes on, as the engine's does
-            status = "done" if finished == cfg.epochs else "cancelled"
+            status = "done" if finished == arm.epochs else "cancelled"
             store.finish_run(row.id, status)
             sink(RunFinished(experiment_id, row.id, status))
         store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")

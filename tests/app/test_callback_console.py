@@ -12,7 +12,7 @@ from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.store import Store
 from tests.app.conftest import settle
-from tests.test_callbacks import STEPS, fit, tiny_model
+from tests.helpers import STEPS, fit, tiny_model
 
 pytestmark = pytest.mark.slow  # a real Keras fit
 

@@ -11,8 +11,7 @@ from embtui.app.widgets.chart_pane import ChartPane
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.metric_chart import MetricChart
 from embtui.app.widgets.size_chart import SizeChart
-from embtui.store import Store
-from tests.app.conftest import SMALL, record, screen_lines, settle
+from tests.app.conftest import SMALL, record, screen_lines, settle, stored
 from tests.app.fake import scripted_metrics
 
 TEN = SMALL.replace(epochs=10, sizes="10", embeddings="learned", seeds=1)
@@ -52,7 +51,7 @@ async def test_s_smooths_the_curves_and_says_by_how_much(make_app, store_path):
         await settle(pilot)
         pane = app.screen.query_one(ChartPane)
         loss = app.screen.query_one("#loss-chart", MetricChart)
-        assert len(Store(store_path).runs(exp_id)) == 1
+        assert len(stored(store_path).runs(exp_id)) == 1
         raw = tuple(scripted_metrics(10, "learned", 0, e)[2] for e in range(1, 11))
         assert loss.series[0].y == raw
         await pilot.press("s")

@@ -9,8 +9,7 @@ import threading
 from embtui.app.screens.compare import CompareScreen
 from embtui.app.widgets.summary_table import SummaryTable
 from embtui.export.report import build_report
-from embtui.store import Store
-from tests.app.conftest import record, screen_lines, settle, until
+from tests.app.conftest import record, screen_lines, settle, stored, until
 from tests.app.fake import FakeEngine
 
 
@@ -23,7 +22,7 @@ async def test_at_80_columns_the_verdict_is_in_view_and_w_shows_the_rest(make_ap
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen)
         table = app.screen.query_one(SummaryTable)
-        summary = build_report(Store(store_path), exp_id).summary
+        summary = build_report(stored(store_path), exp_id).summary
         verdicts = [c.verdict for c in summary.comparisons]
         lines = screen_lines(app)
         for size, verdict in zip(summary.sizes, verdicts, strict=True):
@@ -59,7 +58,7 @@ async def test_a_table_scrolled_sideways_stays_put_while_runs_finish(make_app, s
         rows_before = {k: table.cells(k) for k in table.row_keys}
 
         def finish_elsewhere() -> None:  # `embtui run --resume` in another shell
-            engine, store = FakeEngine(), Store(store_path)
+            engine, store = FakeEngine(), stored(store_path)
             try:
                 prepared = engine.prepare_resume(store, exp_id, lambda e: None)
                 engine.resume(store, exp_id, prepared, lambda e: None, threading.Event())

@@ -9,8 +9,7 @@ from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
 from embtui.config import ExperimentConfig, config_keys
-from embtui.store import Store
-from tests.app.conftest import SMALL, burst, record, settle, text_of
+from tests.app.conftest import SMALL, burst, record, settle, stored, text_of
 from tests.app.fake import FakeEngine
 
 
@@ -59,7 +58,7 @@ async def test_typing_shows_the_configs_own_message_under_the_field(make_app, st
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, ConfigureScreen)
-        assert Store(store_path).experiments() == []
+        assert stored(store_path).experiments() == []
         # Fixing the fields clears the messages and ctrl+s starts the experiment.
         await _type(pilot, "sizes", "10,50")
         await _type(pilot, "embeddings", "learned")
@@ -69,7 +68,7 @@ async def test_typing_shows_the_configs_own_message_under_the_field(make_app, st
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        (exp,) = Store(store_path).experiments()
+        (exp,) = stored(store_path).experiments()
         assert exp.config["sizes"] == [10, 50]
         assert exp.config["learning_rate"] == 0.01
         assert exp.status == "done"
@@ -134,7 +133,7 @@ async def test_an_error_found_while_starting_stays_in_the_form_under_its_field(
         assert any(message in line for line in screen_text(app))
         await pilot.press("escape")
         assert app.screen is form
-    assert Store(store_path).experiments() == []
+    assert stored(store_path).experiments() == []
 
 
 def screen_text(app) -> list[str]:
@@ -182,7 +181,7 @@ async def test_n_on_an_experiment_starts_the_form_from_its_configuration(make_ap
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        exp = Store(store_path).experiment(chosen + 1)
+        exp = stored(store_path).experiment(chosen + 1)
         assert (exp.name, exp.config["sizes"], exp.config["head"]) == (
             "chosen-again",
             [10, 20, 30],

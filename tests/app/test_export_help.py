@@ -18,8 +18,7 @@ from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.app.widgets.summary_table import SummaryTable
 from embtui.export import render
 from embtui.export.report import build_report
-from embtui.store import Store
-from tests.app.conftest import record, screen_lines, settle, text_of
+from tests.app.conftest import record, screen_lines, settle, stored, text_of
 
 
 async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path, tmp_path):
@@ -35,7 +34,7 @@ async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path,
         await settle(pilot)
         assert text_of_status(app) == f"wrote {path}"
     text = path.read_text(encoding="utf-8")
-    assert text == render(build_report(Store(store_path), exp_id), "md")
+    assert text == render(build_report(stored(store_path), exp_id), "md")
     assert "## Results" in text and "| size |" in text
     assert any(str(path) in str(n.message) for n in app._notifications)
 
@@ -55,7 +54,7 @@ async def test_the_export_format_is_chosen_in_the_console(
         assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
         await pilot.press("enter")
         await settle(pilot)
-    report = build_report(Store(store_path), exp_id)
+    report = build_report(stored(store_path), exp_id)
     assert path.read_text(encoding="utf-8") == render(report, fmt)
 
 
@@ -81,9 +80,9 @@ async def test_exporting_again_never_overwrites_an_earlier_export(make_app, stor
         await pilot.press("enter")
         await settle(pilot)
     assert first.read_text(encoding="utf-8") == "my notes, edited after the first export\n"
-    report = build_report(Store(store_path), exp_id)
+    report = build_report(stored(store_path), exp_id)
     assert second.read_text(encoding="utf-8") == render(report, "md")
-    best_report = build_report(Store(store_path), exp_id, metric="best")
+    best_report = build_report(stored(store_path), exp_id, metric="best")
     assert best.read_text(encoding="utf-8") == render(best_report, "md")
     assert [m.text for m in app.messages if m.text.startswith("wrote")] == [
         f"wrote {second}",
@@ -130,7 +129,7 @@ async def test_compare_screen_shows_the_summary_and_the_better_arm(make_app, sto
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen)
-        summary = build_report(Store(store_path), exp_id).summary
+        summary = build_report(stored(store_path), exp_id).summary
         table = app.screen.query_one(SummaryTable)
         row = table.cells("10:learned:glove")
         comp = summary.comparisons[0]

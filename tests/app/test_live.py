@@ -14,7 +14,7 @@ from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle, until
+from tests.app.conftest import SMALL, record, settle, stored, until
 from tests.app.fake import FakeEngine
 
 
@@ -42,7 +42,7 @@ async def test_the_cursor_follows_the_live_run_until_the_user_moves_it(make_app,
         await _start_parked(pilot, engine)
         table = app.screen.query_one(RunsTable)
         status = app.screen.query_one(StatusLine)
-        runs = Store(store_path).runs(1)
+        runs = stored(store_path).runs(1)
         # Nobody has moved the cursor: it is on the run that trains, and says so.
         assert table.current_key == str(runs[1].id) == _running_key(table)
         assert app.main.follow and "following ▶" in status.flags

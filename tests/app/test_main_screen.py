@@ -14,8 +14,7 @@ from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart
 from embtui.app.widgets.runs_table import RunsTable
-from embtui.store import Store
-from tests.app.conftest import SMALL, record, screen_lines, settle
+from tests.app.conftest import SMALL, record, screen_lines, settle, stored
 from tests.app.fake import scripted_metrics
 
 
@@ -26,7 +25,7 @@ async def test_runs_table_shows_every_run_with_latest_values(make_app, store_pat
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         table = app.screen.query_one(RunsTable)
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         assert table.row_keys == [str(r.id) for r in runs]
         first = runs[0]
         loss, acc, val_loss, val_acc = scripted_metrics(first.size, first.embedding, 0, 3)
@@ -52,7 +51,7 @@ async def test_the_epoch_pane_and_charts_show_the_run_under_the_cursor(make_app,
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         table = app.screen.query_one(RunsTable)
         assert app.focused is table
         await pilot.press("j", "j")  # third run: size 10, glove, seed 0
@@ -81,7 +80,7 @@ async def test_space_marks_runs_for_the_overlay_and_unmarks_them(make_app, store
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         table = app.screen.query_one(RunsTable)
         await pilot.press("j", "space", "j", "j", "space", "k", "k", "k")
         chart = app.screen.query_one("#loss-chart", MetricChart)
@@ -238,3 +237,24 @@ async def test_the_chart_is_eight_rows_high_at_80x24_with_its_legend_outside(mak
         assert "━ val ┄ train" in lines[legend_row]
         plot_rows = range(chart.region.y, chart.region.bottom)
         assert not any("val" in lines[y] or "train" in lines[y] for y in plot_rows)
+
+
+async def test_a_sweep_names_its_arms_as_the_report_does(make_app, store_path):
+    """A sweep over head and epochs: the arm column, the groups and the epoch counts are
+    each run's own (`glove avgpool epochs=2`), as the exports name them."""
+    from embtui.export.report import build_report
+
+    sweep = SMALL.replace(sizes="10", seeds=1, head="flatten,avgpool", epochs="2,3")
+    exp_id = record(store_path, sweep)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        rows = [table.cells(k) for k in table.row_keys]
+        report = build_report(stored(store_path), exp_id)
+        assert [r[2] for r in rows] == [r.arm for r in report.runs]
+        assert rows[0][2] == "learned flatten epochs=2"
+        assert [r[5] for r in rows] == ["2/2", "3/3"] * 4
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.row_keys == [f"10/{arm}" for arm in report.summary.arms]

@@ -14,8 +14,7 @@ from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.filter_bar import FilterBar
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
-from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle
+from tests.app.conftest import SMALL, record, settle, stored
 
 
 def _column(table: RunsTable, index: int) -> list[str]:
@@ -49,7 +48,7 @@ async def test_slash_filters_the_runs_by_any_column_as_you_type(make_app, store_
         await pilot.press("escape")  # clears the filter
         assert len(table.row_keys) == 8 and "filter" not in status.flags
         assert app.focused is table
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         await pilot.press("slash", *"status:done", "enter")
         assert table.row_keys == [str(r.id) for r in runs]
 
@@ -115,7 +114,7 @@ async def test_enter_on_an_experiment_shows_its_configuration_and_environment(ma
         assert app.clipboard == "10, 50"
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
-        assert Store(store_path).experiment(exp_id).name == "small"
+        assert stored(store_path).experiment(exp_id).name == "small"
 
 
 async def test_y_copies_the_row_under_the_cursor(make_app, store_path):
@@ -125,7 +124,7 @@ async def test_y_copies_the_row_under_the_cursor(make_app, store_path):
         await settle(pilot)
         table = app.screen.query_one(RunsTable)
         await pilot.press("j", "y")
-        run = Store(store_path).runs(exp_id)[1]
+        run = stored(store_path).runs(exp_id)[1]
         assert app.clipboard == "\t".join(c for c in table.cells(str(run.id)) if c)
         assert app.clipboard.startswith("10\tlearned\t1\tdone\t3/3\t")
         assert app.screen.query_one(StatusLine).text.startswith("copied: 10 learned 1 done")
@@ -136,7 +135,7 @@ async def test_d_deletes_the_selected_experiment_after_asking(make_app, store_pa
     gone = record(store_path, SMALL.replace(name="scratch"))
     (tmp_path / "runs.sqlite.checkpoints").mkdir()
     checkpoint = (
-        tmp_path / "runs.sqlite.checkpoints" / f"run-{Store(store_path).runs(gone)[0].id}.npz"
+        tmp_path / "runs.sqlite.checkpoints" / f"run-{stored(store_path).runs(gone)[0].id}.npz"
     )
     checkpoint.write_bytes(b"x")
     app = make_app()
@@ -147,15 +146,15 @@ async def test_d_deletes_the_selected_experiment_after_asking(make_app, store_pa
         assert isinstance(app.screen, ConfirmScreen)
         assert "Delete experiment 2 'scratch' with its 8 runs" in app.screen.question
         await pilot.press("n")  # no: nothing happens
-        assert [e.id for e in Store(store_path).experiments()] == [keep, gone]
+        assert [e.id for e in stored(store_path).experiments()] == [keep, gone]
         await pilot.press("d", "y")
         await settle(pilot)
-        assert [e.id for e in Store(store_path).experiments()] == [keep]
+        assert [e.id for e in stored(store_path).experiments()] == [keep]
         assert app.main.experiment_id == keep
         assert app.screen.query_one(ExperimentList).row_keys == [str(keep)]
         assert app.messages[-1].text == "deleted experiment 2 'scratch'"
     assert not checkpoint.exists()
-    assert len(Store(store_path).runs(keep)) == 8
+    assert len(stored(store_path).runs(keep)) == 8
 
 
 async def test_f2_renames_the_selected_experiment_with_the_configs_rule(make_app, store_path):
@@ -174,5 +173,5 @@ async def test_f2_renames_the_selected_experiment_with_the_configs_rule(make_app
         await pilot.press("ctrl+u", *"baseline", "enter")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        assert Store(store_path).experiment(exp_id).name == "baseline"
+        assert stored(store_path).experiment(exp_id).name == "baseline"
         assert app.screen.query_one(ExperimentList).cells(str(exp_id))[1] == "baseline"

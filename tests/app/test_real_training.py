@@ -12,8 +12,7 @@ from embtui.app.screens.main import MainScreen
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.config import ExperimentConfig
-from embtui.store import Store
-from tests.app.conftest import settle
+from tests.app.conftest import settle, stored
 
 GOOD = ["great", "wonderful", "superb", "moving", "brilliant", "fun"]
 BAD = ["awful", "boring", "dull", "terrible", "waste", "bad"]
@@ -53,7 +52,7 @@ async def test_ctrl_s_trains_for_real_and_the_table_shows_the_stored_values(tmp_
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        store = Store(store_path)
+        store = stored(store_path)
         (exp,) = store.experiments()
         (run,) = store.runs(exp.id)
         assert (exp.status, run.status) == ("done", "done")
@@ -116,7 +115,7 @@ async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on
             await pilot.press("f1")  # still answering keys
             await settle(pilot)
             assert type(app.screen).__name__ == "HelpScreen"
-        assert Store(store_path).experiments() == []
+        assert stored(store_path).experiments() == []
 
 
 def _wait(condition, timeout: float = 120.0) -> None:
@@ -177,7 +176,7 @@ def test_closing_the_consoles_terminal_cancels_after_the_epoch(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    store = Store(store_path)
+    store = stored(store_path)
     (exp,) = store.experiments()
     (run,) = store.runs(exp.id)
     assert (exp.status, run.status) == ("cancelled", "cancelled")

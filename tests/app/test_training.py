@@ -15,7 +15,7 @@ from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle, text_of
+from tests.app.conftest import SMALL, record, settle, stored, text_of
 from tests.app.fake import FakeEngine
 
 
@@ -36,7 +36,7 @@ async def test_ctrl_s_trains_and_the_table_shows_every_run_done(make_app, store_
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        store = Store(store_path)
+        store = stored(store_path)
         (exp,) = store.experiments()
         assert exp.status == "done"
         runs = store.runs(exp.id)
@@ -57,7 +57,7 @@ async def test_x_cancels_after_confirmation_and_keeps_the_epochs(make_app, store
         assert app.is_training and not app.stop_event.is_set()
         await pilot.press("x", "y")
         await settle(pilot)
-        store = Store(store_path)
+        store = stored(store_path)
         (exp,) = store.experiments()
         assert exp.status == "cancelled"
         runs = store.runs(exp.id)
@@ -91,7 +91,7 @@ async def test_q_while_training_asks_then_stops_cleanly(make_app, store_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
     assert app.return_code == 0
-    store = Store(store_path)
+    store = stored(store_path)
     (exp,) = store.experiments()
     assert exp.status == "cancelled"
     assert not [r for r in store.runs(exp.id) if r.status in ("running", "queued")]
@@ -110,7 +110,7 @@ async def test_r_goes_through_the_claim_and_a_process_that_won_it_keeps_it(make_
     """Another process resumes the same experiment between the console's check and its
     start: the console's claim is refused, it says so, and trains nothing."""
     exp_id = record(store_path, stop_after=3)
-    rival = Store(store_path)
+    rival = stored(store_path)
 
     class Raced(FakeEngine):
         def prepare_resume(self, store, experiment_id, sink):
@@ -146,7 +146,7 @@ async def test_a_diverging_run_shows_why_it_failed_in_the_table_and_the_epoch_pa
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+s")
         await settle(pilot)
-        store = Store(store_path)
+        store = stored(store_path)
         (run,) = store.runs(1)
         assert (run.status, run.error) == ("failed", "loss became NaN at epoch 2")
         table = app.screen.query_one(RunsTable)
@@ -177,7 +177,7 @@ async def test_a_hangup_stops_after_the_epoch_and_leaves_the_experiment_cancelle
     thread.join(10)
     assert app.exit_signal == signal.SIGHUP
     assert app.return_code == 128 + signal.SIGHUP
-    store = Store(store_path)
+    store = stored(store_path)
     (exp,) = store.experiments()
     assert exp.status == "cancelled"
     runs = store.runs(exp.id)

@@ -15,10 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import glove_lines, ragged
-
-# ../shared relative to the project root, where the shared data lives on the build machines.
-REAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb_reviews_5k.csv"
+from tests.helpers import REAL_CSV, glove_lines, ragged
 
 # Distinct, exactly representable 4-d vectors, so float32 round trips compare with ==.
 GLOVE = {

@@ -20,7 +20,7 @@ from embtui.engine.data import (
 )
 from embtui.errors import DataError, EmbtuiError
 from tests import bad_files
-from tests.conftest import ragged
+from tests.helpers import ragged
 
 
 def content(row: np.ndarray) -> list[int]:

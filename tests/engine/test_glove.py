@@ -15,7 +15,7 @@ from embtui.engine.data import load_dataset
 from embtui.engine.glove import NO_GLOVE, glove_matrix
 from embtui.errors import GloveError
 from tests import bad_files
-from tests.conftest import glove_lines
+from tests.helpers import glove_lines
 
 from .conftest import GLOVE
 

@@ -21,23 +21,14 @@ from embtui.engine.events import (
 from embtui.engine.trainer import describe_device
 from embtui.errors import ConfigError, EmbtuiError, GloveError, StoreError
 from embtui.store import Store
-from tests.conftest import GLOVE_DIM, TINY_COVERAGE, TINY_GRID, write_glove
-
-
-def history(store: Store, run_id: int) -> list[tuple[float, float, float, float]]:
-    return [(e.loss, e.acc, e.val_loss, e.val_acc) for e in store.run_epochs(run_id)]
-
-
-def histories_by_cell(store: Store, exp_id: int) -> dict[tuple[int, str, int], list]:
-    return {(r.size, r.embedding, r.seed): history(store, r.id) for r in store.runs(exp_id)}
-
-
-def assert_same_as_uninterrupted(histories: dict, three) -> None:
-    """Every cell's history equals the same cell's in the uninterrupted 3-seed grid."""
-    with Store(three.store, create=False) as store:
-        theirs = histories_by_cell(store, three.experiment_id)
-    for cell, hist in histories.items():
-        assert hist == theirs[cell], cell
+from tests.helpers import (
+    GLOVE_DIM,
+    TINY_COVERAGE,
+    TINY_GRID,
+    assert_same_as_uninterrupted,
+    histories_by_cell,
+    write_glove,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +63,7 @@ def test_the_sink_hears_every_stage_run_and_epoch_in_grid_order(three):
         (12, describe_device(), three.experiment_id)
     }
     # After each RunStarted: every epoch of that run in order, then its RunFinished.
-    epochs = three.prepared.config.epochs
+    (epochs,) = three.prepared.config.epochs
     body = [e for e in events if not isinstance(e, Stage)]
     for i, start in enumerate(started):
         chunk = body[(epochs + 2) * i : (epochs + 2) * (i + 1)]
@@ -394,7 +385,7 @@ def test_a_trainer_continued_from_a_snapshot_computes_the_uninterrupted_epochs(s
         return [dataclasses.replace(m, seconds=0.0) for m in metrics]
 
     data = small.data
-    trainer = TrainerCache().get(small.config, "learned", None)
+    trainer = TrainerCache().get(small.config.arm({"embeddings": "learned"}), "learned", None)
     x, y = runner.training_subset(small, 10, 1)
     fit = dict(seed=1, epochs=4)
     whole = values(trainer.fit(x, y, data.x_val, data.y_val, **fit))
@@ -505,7 +496,7 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
         store.cancel_queued(exp_id)
         store.set_experiment_status(exp_id, "cancelled")
         recorded = store.experiment(exp_id).meta["fingerprint"]
-        assert set(recorded) == {"train", "val", "glove", "file"}
+        assert set(recorded) == {"train", "val", "val_reviews", "glove", "file"}
         with Store(store.path) as console:  # the console's `r`, in another connection
             prepared = runner.prepare_resume(console, exp_id)
             assert prepared.config == small.config
@@ -516,7 +507,8 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
 
         # The data changes under the experiment: refused, and the claim is given back.
         other = dataclasses.replace(small.data, y_val=1 - small.data.y_val)
-        changed = dataclasses.replace(small, data=other)
+        shape = next(iter(small.datasets))
+        changed = dataclasses.replace(small, datasets={shape: other})
         store._db.execute(
             "UPDATE experiments SET status = 'cancelled', owner = NULL WHERE id = ?", (exp_id,)
         )
@@ -526,3 +518,16 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
             with pytest.raises(EmbtuiError, match="the validation reviews changed since it"):
                 runner.prepare_resume(store, exp_id)
         assert store.experiment(exp_id) == before
+
+
+def test_each_run_records_what_it_cost_and_the_experiment_the_box_samples(three):
+    """Wall time and peak memory per run (no GPU here: its figures stay empty), and the
+    sampler's CPU rows for the experiment, from the training process."""
+    with Store(three.store, create=False) as store:
+        runs = store.runs(three.experiment_id)
+        samples = store.samples(three.experiment_id)
+    assert all(r.wall_s is not None and r.wall_s > 0 for r in runs)
+    assert all(r.peak_rss is not None and r.peak_rss > 100e6 for r in runs)
+    assert all(r.peak_gpu_mem is None and r.mean_gpu_util is None for r in runs)
+    assert samples and {s.device for _, s in samples} == {"cpu"}
+    assert all(0 <= s.util <= 100 and s.rss > 10e6 for _, s in samples), samples

@@ -19,13 +19,14 @@ prediction within rounding of the 0.5 threshold may flip, so at most one example
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import keras
 import numpy as np
 import pytest
 
-from embtui.config import ExperimentConfig
+from embtui.config import ArmConfig, ExperimentConfig
 from embtui.engine.trainer import Trainer, TrainerCache, epoch_orders, initial_weights
 
 LOSS_TOL = 1e-5
@@ -58,7 +59,8 @@ XV, YV = tiny_sequences(N_VAL, 2)
 GLOVE = np.random.default_rng(3).normal(size=(VOCAB, 6)).astype(np.float32)
 
 
-def config(head: str = "flatten", optimizer: str = "rmsprop", lr: float = 0.001):
+def config(head: str = "flatten", optimizer: str = "rmsprop", lr: float = 0.001) -> ArmConfig:
+    """One arm's settings (the trainer's input) for these tests' tiny data."""
     return ExperimentConfig(
         vocab_size=VOCAB,
         maxlen=MAXLEN,
@@ -69,14 +71,14 @@ def config(head: str = "flatten", optimizer: str = "rmsprop", lr: float = 0.001)
         optimizer=optimizer,
         learning_rate=lr,
         val_size=N_VAL,
-    )
+    ).arm({})
 
 
 def glove_for(arm: str) -> np.ndarray | None:
     return None if arm == "learned" else GLOVE
 
 
-def keras_reference(cfg: ExperimentConfig, arm: str, seed: int) -> list[dict[str, float]]:
+def keras_reference(cfg: ArmConfig, arm: str, seed: int) -> list[dict[str, float]]:
     """Plain Keras, epoch by epoch, from the same weights and in the same example order."""
     dim = cfg.embedding_dim if arm == "learned" else GLOVE.shape[1]
     head = {
@@ -203,7 +205,7 @@ def test_the_cache_shares_a_trainer_per_shape_only():
     cfg = config()
     learned = cache.get(cfg, "learned", None)
     assert cache.get(cfg, "learned", None) is learned
-    assert cache.get(cfg.replace(embedding_dim=4), "learned", None) is not learned
+    assert cache.get(dataclasses.replace(cfg, embedding_dim=4), "learned", None) is not learned
     assert cache.get(cfg, "glove", GLOVE) is not learned
     assert learned.params == VOCAB * 8 + MAXLEN * 8 + 1
 

@@ -237,10 +237,10 @@ class ConfigureScreen(Screen[None]):
             status.update(f"✗ {exc}")
             status.set_class(True, "-invalid")
             return
-        n = len(cfg.run_cells())
+        epochs = "/".join(str(e) for e in cfg.epochs)
         status.update(
-            f"{n} runs: {len(cfg.sizes)} sizes × {len(cfg.embeddings)} arms × {cfg.seeds} "
-            f"seeds, {cfg.epochs} epochs each  ·  ctrl+s starts"
+            f"{cfg.grid_size} runs: {len(cfg.sizes)} sizes × {len(cfg.arms())} arms × "
+            f"{cfg.seeds} seeds, {epochs} epochs each  ·  ctrl+s starts"
         )
         status.set_class(False, "-invalid")
 

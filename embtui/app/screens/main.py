@@ -259,8 +259,7 @@ class MainScreen(Screen[None]):
         overlay = ([run] if run else []) + [r for r in self.runs if r.id in self.marked]
         charts = self.query_one(ChartPane)
         charts.runs = tuple(overlay)
-        exp = self.experiment
-        arms = tuple(exp.row.config.get("embeddings", ())) if exp else ()
+        arms = tuple(dict.fromkeys(r.arm for r in self.runs))
         summary = self.report.summary if self.report is not None else None
         charts.size_state = SizeState.of(
             summary if summary is not None and summary.groups else None,

@@ -172,7 +172,8 @@ class MetricChart(PlotextPlot):
             plt.plot(list(s.x), list(s.y), marker=s.marker, color=s.colour)
         if drawn:
             top = max(max(s.x) for s in drawn)
-            plt.xticks(epoch_ticks(top))
+            ticks = epoch_ticks(top)
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
             plt.xlim(0.5, top + 0.5)  # room for the first and last epoch's label
             if self.log_scale and all(v > 0 for s in drawn for v in s.y):
                 plt.yscale("log")

@@ -163,7 +163,7 @@ class RunsTable(KeyedTable):
         return [
             cell(_marker(r.running, r.id in marked), style=style),
             cell(r.run.size, right=True, style=style),
-            cell(r.run.embedding, style=style),
+            cell(r.arm, style=style),
             cell(r.run.seed, right=True, style=style),
             cell(r.status_text, style="bold reverse" if r.running else style),
             cell(f"{len(r.epochs)}/{r.total_epochs}", right=True, style=style),

@@ -22,10 +22,13 @@ from embtui.store import RunRow, Store
 
 if TYPE_CHECKING:
     from embtui.engine.run import Prepared
+    from embtui.sysmetrics import Sampler
 
 
 class Executor(Protocol):
-    """Trains `runs` of an experiment; returns when all are finished or stopped."""
+    """Trains `runs` of an experiment; returns when all are finished or stopped. `meter`,
+    this process's sampler, meters the runs trained in this process (workers meter their
+    own)."""
 
     def run(
         self,
@@ -37,6 +40,7 @@ class Executor(Protocol):
         total: int,
         sink: Sink,
         stop: StopFlag,
+        meter: Sampler | None = None,
     ) -> None: ...
 
 

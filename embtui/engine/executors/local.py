@@ -10,6 +10,7 @@ from embtui.versions import framework_versions
 
 if TYPE_CHECKING:
     from embtui.engine.run import Prepared
+    from embtui.sysmetrics import Sampler
 
 
 class InProcess:
@@ -25,6 +26,7 @@ class InProcess:
         total: int,
         sink: Sink,
         stop: StopFlag,
+        meter: Sampler | None = None,
     ) -> None:
         sink(Stage(experiment_id, "loading TensorFlow"))
         from embtui.engine.run import train_one
@@ -36,4 +38,6 @@ class InProcess:
         for run_row in runs:
             if stop.is_set():
                 break
-            train_one(store, experiment_id, prepared, run_row, total, cache, device, sink, stop)
+            train_one(
+                store, experiment_id, prepared, run_row, total, cache, device, sink, stop, meter
+            )

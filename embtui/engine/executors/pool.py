@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
 from embtui.errors import StoreError, one_line
 from embtui.store import RunRow, Store
+from embtui.sysmetrics import Sampler
 from embtui.versions import framework_versions
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class ProcessPool:
         total: int,
         sink: Sink,
         stop: StopFlag,
+        meter: Sampler | None = None,
     ) -> None:
         sink(Stage(experiment_id, f"starting {self.workers} worker processes"))
         store.update_meta(experiment_id, **framework_versions())
@@ -243,25 +245,28 @@ def _worker(
         def forward(event: Event) -> None:
             events.put(event)
 
-        while not stop.is_set():
-            run_id = tasks.get()
-            if run_id is None or stop.is_set():
-                break
-            try:
-                train_one(
-                    store,
-                    experiment_id,
-                    prepared,
-                    store.run(run_id),
-                    total,
-                    cache,
-                    device,
-                    forward,
-                    stop,
-                )
-            except StoreError as exc:  # not ours any more, or the store cannot be written
-                events.put(_WorkerFailed(f"a worker process stopped: {exc}"))
-                return
+        # Meters this worker's runs; the parent records the box's samples.
+        with Sampler() as meter:
+            while not stop.is_set():
+                run_id = tasks.get()
+                if run_id is None or stop.is_set():
+                    break
+                try:
+                    train_one(
+                        store,
+                        experiment_id,
+                        prepared,
+                        store.run(run_id),
+                        total,
+                        cache,
+                        device,
+                        forward,
+                        stop,
+                        meter,
+                    )
+                except StoreError as exc:  # not ours any more, or the store is unwritable
+                    events.put(_WorkerFailed(f"a worker process stopped: {exc}"))
+                    return
     finally:
         if store is not None:
             store.close()

@@ -28,7 +28,7 @@ from embtui.doctor import FAIL, OK, WARN, Check, Driver
 from embtui.doctor.data import DOWNLOAD_HOST, DOWNLOAD_PORT
 from embtui.store import Store
 from tests import bad_files
-from tests.conftest import REAL_CSV, cli_env, write_acl, write_csv, write_glove, write_npz
+from tests.helpers import REAL_CSV, cli_env, write_acl, write_csv, write_glove, write_npz
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -594,6 +594,7 @@ def run_doctor_cli(home: Path, args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_the_command_fails_offline_and_passes_with_a_local_csv(tmp_path):
     if not REAL_CSV.is_file():
         pytest.skip(f"{REAL_CSV} is absent (the shared 5,000-review CSV)")
@@ -621,3 +622,27 @@ def test_the_command_fails_offline_and_passes_with_a_local_csv(tmp_path):
     for result in (offline, local):
         assert "Traceback" not in result.stdout + result.stderr
     assert not offline_store.parent.exists() and not csv_store.parent.exists()
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+def test_the_metrics_row_shows_this_box_and_why_gpu_metrics_are_off():
+    import psutil
+
+    row = doctor.check_metrics()
+    assert row.status == OK
+    assert row.detail.startswith(f"CPU ({psutil.cpu_count()} cores) ")
+    assert "RAM " in row.detail
+    if not Path("/proc/driver/nvidia/version").exists():
+        assert row.detail.endswith("; no NVIDIA driver: GPU metrics off")
+
+
+def test_without_psutil_the_metrics_row_warns_with_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    row = doctor.check_metrics()
+    assert (row.status, row.detail, row.fix) == (
+        WARN,
+        "psutil is not installed: CPU and RAM metrics off",
+        "pip install psutil",
+    )

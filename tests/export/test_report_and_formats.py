@@ -25,6 +25,7 @@ from embtui.export import TEXT_FORMATS, render
 from embtui.export.json import to_json
 from embtui.export.report import build_report
 from embtui.store import EpochMetrics, Store
+from embtui.sysmetrics import format_bytes
 
 ALPHA = 0.05
 
@@ -170,18 +171,30 @@ def test_markdown_lists_every_run(exported):
                 r["device"],
                 str(r["params"]),
                 "–" if r["coverage"] is None else "37.5%",
+                f"{r['wall_s']:.1f} s",
+                format_bytes(r["peak_rss_mb"] * 1e6),
+                "–",  # no GPU here: no GPU memory or utilisation to show
+                "–",
             ]
         )
     assert rows == expected
+    assert all(r["wall_s"] > 0 and r["peak_rss_mb"] > 100 for r in doc["runs"])
 
 
-def test_markdown_has_config_environment_curve_and_conclusion(exported):
+def test_markdown_has_config_environment_curve_and_conclusion(exported, tmp_path):
     md = exported["md"]
     doc = json.loads(exported["json"])
     config = dict(row for row in table_rows(section(md, "Configuration")))
     assert config["sizes"] == "10, 20"
     assert config["embeddings"] == "learned, glove"
     assert (config["epochs"], config["val_size"], config["vocab_size"]) == ("2", "20", "200")
+    # ...and as an experiment file that reruns it: the same configuration, read back.
+    from embtui.config import from_mapping, load_toml
+
+    block = section(md, "Configuration").split("```toml\n", 1)[1].split("```", 1)[0]
+    rerun = tmp_path / "experiment.toml"
+    rerun.write_text(block, encoding="utf-8")
+    assert load_toml(rerun) == from_mapping(doc["experiment"]["config"])
     env = section(md, "Environment")
     assert f"- TensorFlow: {tensorflow_version()}" in env
     assert f"- Python: {platform.python_version()}" in env
@@ -195,7 +208,11 @@ def test_markdown_has_config_environment_curve_and_conclusion(exported):
     assert "At 10 training reviews" in conclusion and "At 20 training reviews" in conclusion
 
 
-EPOCH_HEADER = "epoch,acc,loss,val_acc,val_loss,seconds,run_id,size,arm,seed,head,status"
+EPOCH_HEADER = (
+    "epoch,acc,loss,val_acc,val_loss,seconds,run_id,size,arm,seed,head,status,"
+    "run_wall_s,run_peak_rss_mb,run_peak_gpu_mem_mb,run_mean_gpu_util"
+)
+COSTS = ("wall_s", "peak_rss_mb", "peak_gpu_mem_mb", "mean_gpu_util")
 
 
 def epochs_from_json(doc: dict) -> list[dict]:
@@ -209,6 +226,7 @@ def epochs_from_json(doc: dict) -> list[dict]:
             "seed": run["seed"],
             "head": run["head"],
             "status": run["status"],
+            **{f"run_{key}": run[key] for key in COSTS},
         }
         for run in doc["runs"]
         for epoch in run["epochs"]
@@ -225,6 +243,9 @@ def epochs_from_csv(text: str) -> list[dict]:
         typed: dict = dict(row)
         typed.update({k: int(row[k]) for k in ints})
         typed.update({k: float(row[k]) for k in (*floats, "seconds")})
+        typed.update(
+            {f"run_{k}": float(row[f"run_{k}"]) if row[f"run_{k}"] else None for k in COSTS}
+        )
         out.append(typed)
     return out
 
@@ -244,7 +265,7 @@ def test_summary_csv_has_one_row_per_cell_with_the_json_numbers(exported, cli_ex
     with Store(cli_experiment.store, create=False) as store:
         text = render(build_report(store, doc["experiment"]["id"]), "summary-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [(int(r["size"]), r["embedding"]) for r in rows] == [
+    assert [(int(r["size"]), r["arm"]) for r in rows] == [
         (s["size"], s["embedding"]) for s in doc["summary"]
     ]
     for row, s in zip(rows, doc["summary"], strict=True):
@@ -542,9 +563,9 @@ def test_summary_csv_is_the_per_cell_statistics(tmp_path):
     text = report_text(path, exp, "summary-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert text.split("\n", 1)[0] == (
-        "size,embedding,n,metric,mean,sd,ci_low,ci_high,final_val_acc_mean,best_val_acc_mean"
+        "size,arm,n,metric,mean,sd,ci_low,ci_high,final_val_acc_mean,best_val_acc_mean"
     )
-    assert [(r["size"], r["embedding"], r["n"]) for r in rows] == [
+    assert [(r["size"], r["arm"], r["n"]) for r in rows] == [
         ("10", "learned", "3"),
         ("10", "glove", "2"),
     ]
@@ -558,7 +579,7 @@ def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
     exp = synthetic_store(path, {(10, "learned"): [0.5], (10, "glove"): [0.6]})
     with Store(path, create=False) as store:
         report = build_report(store, exp)
-    assert TEXT_FORMATS == ("md", "csv", "summary-csv", "json")
+    assert tuple(TEXT_FORMATS) == ("md", "csv", "summary-csv", "json")
     for fmt in TEXT_FORMATS:
         assert render(report, fmt).endswith("\n")
     with pytest.raises(ValueError, match="unknown export format 'xml'"):
@@ -568,11 +589,48 @@ def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
 # -- writing export files -------------------------------------------------------------------
 
 
-def test_the_cli_offers_exactly_the_export_formats():
-    """cli.py spells the formats out (importing the exporters would slow `--help`)."""
-    from embtui.cli import build_parser
+def test_export_help_names_every_format_from_the_one_list(capsys):
+    """`embtui export --help` lists FORMATS (one home for them) and importing the CLI for
+    it loads neither the report nor scipy."""
+    import subprocess
+    import sys
+
+    from embtui.cli import main
     from embtui.export import FORMATS
 
-    export = build_parser()._subparsers._group_actions[0].choices["export"]
-    (fmt,) = [a for a in export._actions if a.dest == "format"]
-    assert tuple(fmt.choices) == FORMATS
+    with pytest.raises(SystemExit) as done:
+        main(["export", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "{" + ",".join(FORMATS) + "}" in text
+    for name, what in FORMATS.items():
+        assert f"{name}: {what}" in text
+    probe = (
+        "import sys, embtui.cli; "
+        "print(sorted(m for m in ('scipy', 'embtui.export.report') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
+
+
+def test_a_store_from_before_factor_records_exports_exactly_as_before(
+    three_seed_experiment, tmp_path
+):
+    """A v4 store (runs without factor values) is upgraded on open, and every export of
+    its experiment is the same text as before the upgrade."""
+    from tests.helpers import copy_store
+
+    path = copy_store(three_seed_experiment.store, tmp_path / "v4.sqlite")
+    exp_id = three_seed_experiment.experiment_id
+    with Store(path, create=False) as store:
+        before = {fmt: render(build_report(store, exp_id), fmt) for fmt in TEXT_FORMATS}
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE runs DROP COLUMN factors")
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    with Store(path, create=False) as store:
+        after = {fmt: render(build_report(store, exp_id), fmt) for fmt in TEXT_FORMATS}
+    assert after == before

@@ -18,7 +18,7 @@ from embtui.store import EpochMetrics, Store
 
 tf = pytest.importorskip("tensorflow")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_events(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -242,9 +242,10 @@ def test_importing_the_module_does_not_import_tensorflow():
     assert json.loads(proc.stdout) == []
 
 
+@pytest.mark.slow
 def test_embtui_run_with_tensorboard_writes_the_stored_epochs_live(tiny, run_cli, tmp_path):
     """The acceptance path: `embtui run ... --tensorboard DIR`, then TensorFlow's reader."""
-    from tests.conftest import TINY_GRID, flags
+    from tests.helpers import TINY_GRID, flags
 
     store, logdir = tmp_path / "s.sqlite", tmp_path / "tb"
     grid = {**TINY_GRID, "embeddings": "learned,glove", "seeds": "1", "epochs": "3"}
@@ -324,7 +325,7 @@ def test_a_run_folder_that_turns_into_a_file_fails_that_run_in_one_line(tmp_path
     a message and the grid goes on."""
     from embtui.config import from_mapping
     from embtui.engine import runner
-    from tests.conftest import TINY_GRID
+    from tests.helpers import TINY_GRID
 
     config = from_mapping(
         {
