@@ -13,7 +13,7 @@ from embtui.app.widgets.chart_pane import ChartPane
 from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart
-from embtui.app.widgets.runs_table import RunsTable
+from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable
 from tests.app.conftest import SMALL, record, screen_lines, settle, stored
 from tests.app.fake import scripted_metrics
 
@@ -258,3 +258,27 @@ async def test_a_sweep_names_its_arms_as_the_report_does(make_app, store_path):
         await pilot.press("g")
         await settle(pilot)
         assert table.row_keys == [f"10/{arm}" for arm in report.summary.arms]
+
+
+async def test_at_80_columns_a_sweeps_runs_table_leaves_out_what_does_not_fit(make_app, store_path):
+    sweep = SMALL.replace(sizes="10", seeds=1, head="flatten,avgpool")
+    record(store_path, sweep)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert "acc" not in [c.value for c in table.columns]
+        assert [c.value for c in table.columns][:6] == [
+            "mark",
+            "size",
+            "arm",
+            "seed",
+            "status",
+            "epoch",
+        ]
+        assert "val_acc" in [c.value for c in table.columns]
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert table.border_title.endswith(f"w: +{' '.join(table.hidden)}")
+        await pilot.press("w")
+        assert [c.value for c in table.columns] == [key for key, _, _ in RUN_COLUMNS]
+        assert "w: +" not in table.border_title

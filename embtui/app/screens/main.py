@@ -91,6 +91,8 @@ class MainScreen(Screen[None]):
                 tooltip="Sort the runs by a column (or click its header)"),
         Binding("g", "group", "Group", show=False, id="group",
                 tooltip="Group the runs table by (size, arm)"),
+        Binding("w", "all_columns", "Columns", show=False, id="columns",
+                tooltip="Every column of the runs table (those left out at this width)"),
         Binding("v", "next_chart", "Chart", show=False, id="chart",
                 tooltip="Next chart: loss, accuracy, by size"),
         Binding("s", "smoothing", "Smooth", show=False, id="smoothing",
@@ -225,7 +227,7 @@ class MainScreen(Screen[None]):
         self.shown_runs = filter_runs(self.runs, self.run_filter)
         shown = len(self.shown_runs)
         count = f" · {shown} of {len(self.runs)} shown" if shown != len(self.runs) else ""
-        table.border_title = (
+        title = (
             f"runs · #{exp.id} {exp.name} · {exp.row.status} · {exp.progress} done{count}"
             if exp
             else "runs · no experiments yet: press n"
@@ -239,6 +241,9 @@ class MainScreen(Screen[None]):
             summary=summary,
             summary_key=self._report_key,
         )
+        if table.hidden:
+            title += f" · w: +{' '.join(table.hidden)}"
+        table.border_title = title
         self._follow_live_run()
         self._show_cursor_run()
         self._update_status()
@@ -542,6 +547,11 @@ class MainScreen(Screen[None]):
         self.grouped = not self.grouped
         self._show_runs()
         self._maybe_build_report()
+
+    def action_all_columns(self) -> None:
+        table = self.query_one(RunsTable)
+        table.all_columns = not table.all_columns
+        self._show_runs()
 
     def action_next_chart(self) -> None:
         self.query_one(ChartPane).action_next_chart()

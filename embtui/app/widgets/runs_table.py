@@ -85,6 +85,11 @@ def _columns(spec: list[tuple[str, str, bool]], sort: Sort | None) -> list[tuple
     return out
 
 
+#: The columns left out first when a table does not fit its pane (a sweep's long arm names
+#: at 80 columns): training accuracy, then the best val_acc, then the training loss.
+DROP_FIRST = ("acc", "best", "loss", "val_loss")
+
+
 def _marker(running: bool, marked: bool) -> str:
     return ("▶" if running else " ") + ("●" if marked else "")
 
@@ -128,21 +133,52 @@ class RunsTable(KeyedTable):
     state: reactive[RunsState] = reactive(RunsState, always_update=False)
     """The runs (or groups) to show, the marks, the sort."""
 
+    all_columns: reactive[bool] = reactive(False)
+    """Show every column, scrolling sideways, rather than leave out what does not fit."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.row_runs: dict[str, list[int]] = {}
+        self.hidden: tuple[str, ...] = ()  # columns left out for want of room
 
-    def watch_state(self, state: RunsState) -> None:
+    def watch_state(self) -> None:
+        self._show()
+
+    def watch_all_columns(self) -> None:
+        self._show()
+
+    def on_resize(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        state = self.state
         if state.grouped:
-            self.set_columns(_columns(GROUP_COLUMNS, state.sort))
+            spec = GROUP_COLUMNS
             self.row_runs = {g.key: [r.id for r in g.runs] for g in state.groups}
-            self.sync(
-                [(g.key, self._group_cells(g, state.marked, state.summary)) for g in state.groups]
-            )
+            rows = [
+                (g.key, self._group_cells(g, state.marked, state.summary)) for g in state.groups
+            ]
         else:
-            self.set_columns(_columns(RUN_COLUMNS, state.sort))
+            spec = RUN_COLUMNS
             self.row_runs = {str(r.id): [r.id] for r in state.runs}
-            self.sync([(str(r.id), self._run_cells(r, state.marked)) for r in state.runs])
+            rows = [(str(r.id), self._run_cells(r, state.marked)) for r in state.runs]
+        keys = [key for key, _, _ in spec]
+        widths = {
+            key: max([len(label) + 1, *(cells[i].cell_len for _, cells in rows)])
+            for i, (key, label, _) in enumerate(spec)
+        }
+        room = self.size.width - 2  # the vertical scrollbar
+        hidden: list[str] = []
+        if not self.all_columns and room > 0:
+            for key in DROP_FIRST:
+                if sum(w for k, w in widths.items() if k not in hidden) <= room:
+                    break
+                if key in keys:
+                    hidden.append(key)
+        self.hidden = tuple(hidden)
+        shown = [i for i, key in enumerate(keys) if key not in hidden]
+        self.set_columns(_columns([spec[i] for i in shown], state.sort))
+        self.sync([(key, [cells[i] for i in shown]) for key, cells in rows])
 
     def runs_under_cursor(self) -> list[int]:
         key = self.current_key
