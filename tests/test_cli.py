@@ -51,6 +51,8 @@ RUN_KEYS = {
     "peak_rss_mb",
     "peak_gpu_mem_mb",
     "mean_gpu_util",
+    "arm",
+    "factors",
     "epochs",
 }
 EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
