@@ -156,6 +156,18 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     tui = command("tui", cmd_tui, help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(tui)
+
+    rm = command("rm", cmd_rm, help="delete an experiment with its runs and epochs (asks)")
+    rm.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    rm.add_argument(
+        "-y", "--yes", action="store_true", help="do not ask (needed without a terminal)"
+    )
+    _add_store(rm)
+
+    rename = command("rename", cmd_rename, help="give an experiment another name")
+    rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
+    rename.add_argument("name", metavar="NAME", help="the new name")
+    _add_store(rename)
     return parser, names
 
 
@@ -251,6 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"in {store.path}",
             flush=True,
         )
+        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
         stopped_by = _train(
             lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
             reporter,
@@ -281,6 +294,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             print(f"experiment {exp_id} is already done")
             return 0
         print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
         stopped_by = _train(
             lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
             reporter,
@@ -364,7 +378,7 @@ def _print_summary(store: Any, exp_id: int) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from embtui.progress import print_listing
+    from embtui.listing import print_listing
 
     with _open_store(args, create=False) as store:
         store.recover()
@@ -419,6 +433,42 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     config = load_toml(args.experiment) if args.experiment else ExperimentConfig()
     return run_doctor(config, args.store)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    """`embtui rm ID`: delete an experiment, its runs, epochs and checkpoints (asks first)."""
+    with _open_store(args, create=False) as store:
+        store.recover()  # a killed owner is not "being trained"
+        exp_id = store.resolve(args.experiment)
+        exp = store.experiment(exp_id)
+        runs = len(store.runs(exp_id))
+        what = f"experiment {exp_id} '{printable(exp.name)}' ({exp.status}, {runs} runs)"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise EmbtuiError(f"embtui rm {exp_id}: not a terminal to ask; add --yes to delete")
+            try:
+                answer = input(f"delete {what} and its epochs? this cannot be undone [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 0
+        store.delete_experiment(exp_id)
+    print(f"deleted {what}")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    """`embtui rename ID NAME`: the experiment's name in lists, the console and exports."""
+    from embtui.config import check_name
+
+    check_name(args.name)
+    with _open_store(args, create=False) as store:
+        exp_id = store.resolve(args.experiment)
+        old = store.experiment(exp_id).name
+        store.rename_experiment(exp_id, args.name)
+    print(f"experiment {exp_id}: '{printable(old)}' is now '{printable(args.name)}'")
+    return 0
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""What `embtui run`, `resume` and `list` print.
+"""What `embtui run` and `resume` print while they train, and the summary at the end.
 
 On a terminal, a Rich live display shows the grid's progress (runs done of all, the current
 run's epoch and its latest val_acc). When stdout is not a terminal (nohup, a CI log, a pipe)
@@ -23,10 +23,10 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
-from embtui.errors import printable
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
     from embtui.export.report import Report
+    from embtui.store import Store
 
 
 class PlainReporter:
@@ -41,6 +41,9 @@ class PlainReporter:
 
     def __exit__(self, *exc: object) -> None:
         self.stream.flush()
+
+    def count_from(self, store: Store, experiment_id: int) -> None:
+        """The live display's; one line per epoch needs no totals."""
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Stage):
@@ -67,9 +70,20 @@ class PlainReporter:
 
 
 class LiveReporter:
-    """A Rich progress display: overall runs, the current run's epochs, latest val_acc."""
+    """A Rich progress display: runs done of all, the current run's epoch k of N, its latest
+    val_acc.
 
-    def __init__(self) -> None:
+    The runs bar counts *done* runs, as the store does (a run that was cancelled or failed
+    is not done), so after Ctrl-C it reads what `embtui list` reads, and the epoch bar
+    knows each run's epochs (5/10, not 5/?): `count_from` reads both from the store, once
+    the experiment is recorded (epochs can differ per run in a sweep). `epochs` and `done`
+    give them directly.
+    """
+
+    def __init__(self, *, epochs: int | None = None, done: int = 0) -> None:
+        self.epochs_per_run = epochs or None
+        self.done = done
+        self.store: Store | None = None
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -79,6 +93,18 @@ class LiveReporter:
         )
         self.overall = self.progress.add_task("runs", total=None, detail="")
         self.epochs = self.progress.add_task("epochs", total=None, detail="", visible=False)
+
+    def count_from(self, store: Store, experiment_id: int) -> None:
+        """Count as the store does: its done runs, and each run's epochs from its record."""
+        self.store = store
+        self.done = sum(r.status == "done" for r in store.runs(experiment_id))
+
+    def _epochs_of(self, run_id: int) -> int | None:
+        if self.store is not None:
+            epochs = self.store.run(run_id).factors.get("epochs")
+            if isinstance(epochs, int):
+                return epochs
+        return self.epochs_per_run
 
     def __enter__(self) -> LiveReporter:
         self.progress.start()
@@ -90,15 +116,15 @@ class LiveReporter:
     def __call__(self, event: Event) -> None:
         p = self.progress
         if isinstance(event, Stage):
-            p.update(self.overall, detail=event.text)
+            p.update(self.overall, detail=event.text.strip())
         elif isinstance(event, RunStarted):
             p.update(
                 self.overall,
                 total=event.total,
-                completed=event.position,
+                completed=self.done,
                 detail=f"size {event.size} · {event.label} · seed {event.seed}",
             )
-            p.reset(self.epochs, total=None, visible=True, detail="")
+            p.reset(self.epochs, total=self._epochs_of(event.run_id), visible=True, detail="")
         elif isinstance(event, EpochMetrics):
             p.update(
                 self.epochs,
@@ -106,15 +132,21 @@ class LiveReporter:
                 detail=f"val_acc {event.val_acc:.4f}  loss {event.loss:.4f}",
             )
         elif isinstance(event, RunFinished):
-            p.advance(self.overall)
+            if event.status == "done":
+                self.done += 1
+            p.update(self.overall, completed=self.done)
             if event.error:
-                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {event.error}")
+                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {escape(event.error)}")
         elif isinstance(event, ExperimentFinished):
-            p.update(self.overall, detail=event.status)
+            p.update(self.overall, completed=self.done, detail=event.status)
 
 
-def make_reporter(*, plain: bool) -> PlainReporter | LiveReporter:
-    return PlainReporter() if plain else LiveReporter()
+def make_reporter(
+    *, plain: bool, epochs: int | None = None, done: int = 0
+) -> PlainReporter | LiveReporter:
+    """`epochs` (per run) and `done` (runs done before a resume) let the live display
+    count as the store does; the plain log does not need them."""
+    return PlainReporter() if plain else LiveReporter(epochs=epochs, done=done)
 
 
 def summary_table(report: Report) -> Table:
@@ -147,37 +179,3 @@ def print_summary(report: Report) -> None:
         return
     console.print(summary_table(report))
     console.print(report.summary.conclusion(), soft_wrap=False)
-
-
-def print_listing(store: Any) -> None:
-    console = Console()
-    experiments = store.experiments()
-    if not experiments:
-        console.print(f"no experiments yet in {store.path}")
-        return
-    for exp in experiments:
-        runs = store.runs(exp.id)
-        epochs = store.epochs(exp.id)
-        done = sum(r.status == "done" for r in runs)
-        table = Table(
-            # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
-            title=escape(
-                f"{exp.id}  {printable(exp.name)}  [{exp.status}]  "
-                f"{done}/{len(runs)} runs done  {exp.created}"
-            ),
-            title_justify="left",
-        )
-        for col in ("run", "size", "arm", "seed", "status", "epochs", "final val_acc"):
-            table.add_column(col, justify="right" if col != "arm" and col != "status" else "left")
-        for r in runs:
-            eps = epochs.get(r.id, [])
-            table.add_row(
-                str(r.id),
-                str(r.size),
-                r.embedding,
-                str(r.seed),
-                r.status,
-                str(len(eps)),
-                f"{eps[-1].val_acc:.4f}" if eps else "–",
-            )
-        console.print(table)

@@ -10,6 +10,7 @@ turns into `interrupted` once its process is gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -936,6 +937,47 @@ class Store:
     def run_epochs(self, run_id: int) -> list[EpochMetrics]:
         rows = self._read("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
         return [EpochMetrics(**dict(r)) for r in rows]
+
+    # -- managing experiments (embtui rm, embtui rename, the console's d and F2) ---------
+
+    def delete_experiment(self, exp_id: int) -> ExperimentRow:
+        """Delete an experiment with its runs, their epochs and checkpoints; returns the row
+        as it was. Refused (OwnedElsewhere) while a live process trains it."""
+        with self._write() as db:
+            row = db.execute("SELECT * FROM experiments WHERE id = ?", (exp_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no experiment with id {exp_id} in {self.path}")
+            if row["status"] in ACTIVE_STATUSES and not _owner_dead(
+                row["pid"], row["host"], row["heartbeat"]
+            ):
+                raise OwnedElsewhere(
+                    f"experiment {exp_id} is being trained by pid {row['pid']} on "
+                    f"{row['host']}; stop it before deleting it"
+                )
+            runs = [
+                r["id"]
+                for r in db.execute("SELECT id FROM runs WHERE experiment_id = ?", (exp_id,))
+            ]
+            db.execute(
+                "DELETE FROM epochs WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?)",
+                (exp_id,),
+            )
+            db.execute("DELETE FROM runs WHERE experiment_id = ?", (exp_id,))
+            db.execute("DELETE FROM samples WHERE experiment_id = ?", (exp_id,))
+            db.execute("DELETE FROM experiments WHERE id = ?", (exp_id,))
+        for run_id in runs:  # checkpoints named as engine/checkpoint.py names them
+            with contextlib.suppress(OSError):
+                (self.checkpoint_folder / f"run-{run_id}.npz").unlink(missing_ok=True)
+        return _experiment(row, self.path)
+
+    def rename_experiment(self, exp_id: int, name: str) -> None:
+        """Give an experiment another name (its recorded configuration keeps the name it
+        was started with, which names its TensorBoard folder). The caller checks `name`
+        (`embtui.config.check_name`)."""
+        with self._write() as db:
+            cur = db.execute("UPDATE experiments SET name = ? WHERE id = ?", (name, exp_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no experiment with id {exp_id} in {self.path}")
 
 
 _EXPERIMENT_FIELDS = frozenset(f.name for f in fields(ExperimentRow))

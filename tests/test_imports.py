@@ -62,6 +62,7 @@ CHEAP = [
     "embtui.export.csv",
     "embtui.export.tensorboard",
     "embtui.progress",
+    "embtui.listing",
     "embtui.doctor",
 ]
 ENGINE = [

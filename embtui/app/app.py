@@ -2,31 +2,63 @@
 
 Screens and widgets draw; this class owns what outlives a screen: the store connection the
 views read, the engine (the real runner, or a fake in tests), the one training worker and
-its stop event. Training runs in a thread worker with its own store connection; the engine's
-events come back as posted messages, and the main screen re-reads the store to draw them.
+its stop event, and the message log. Screens ask for things with messages (`NewRequested`,
+`ExportRequested`, ... in messages.py) that are handled here with `@on`; the store and the
+poll interval reach the screens through their constructors. Training runs in a thread
+worker with its own store connection; the engine's events come back as posted messages,
+and the main screen re-reads the store to draw them.
+
+Every notification is also kept, in full, in the message log (`l`). A hangup (the SSH
+connection or the terminal closing) or a SIGTERM stops training after the current epoch,
+as `embtui run` does: the experiment ends `cancelled`, resumable, not `interrupted`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from embtui.app.engine import Engine, RunnerEngine
-from embtui.app.messages import EngineEvent, TrainingEnded, TrainingStarted
-from embtui.app.model import ExperimentView
+from embtui.app.messages import (
+    CancelRequested,
+    DeleteRequested,
+    EngineEvent,
+    ExportDone,
+    ExportRequested,
+    NewRequested,
+    RenameRequested,
+    ResumeRequested,
+    StartRequested,
+    TrainingEnded,
+    TrainingStarted,
+)
 from embtui.app.screens.confirm import ConfirmScreen
+from embtui.app.screens.log import LogEntry
 from embtui.app.screens.main import MainScreen
-from embtui.config import ExperimentConfig
+from embtui.app.view_state import Activity
+from embtui.config import ExperimentConfig, config_keys, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
-from embtui.errors import EmbtuiError
+from embtui.errors import EmbtuiError, printable
 from embtui.store import RESUMABLE, EpochMetrics, Store
+
+if TYPE_CHECKING:  # the form is imported when first opened, not at startup
+    from embtui.app.screens.configure import ConfigureScreen
+
+#: Signals that stop training after the current epoch and close the console.
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
 
 class EmbtuiApp(App[int]):
@@ -60,6 +92,31 @@ class EmbtuiApp(App[int]):
             id="help-f1",
             tooltip="Every key of this screen (also where ? is typed into a field)",
         ),
+        Binding(
+            "l",
+            "message_log",
+            "Log",
+            show=False,
+            id="log",
+            tooltip="The message log: every message of this session, in full",
+        ),
+        Binding(
+            "ctrl+l",
+            "message_log",
+            "Log",
+            show=False,
+            priority=True,
+            id="log-ctrl",
+            tooltip="The message log (also where l is typed into a field)",
+        ),
+        Binding(
+            "y",
+            "copy",
+            "Copy",
+            show=False,
+            id="copy",
+            tooltip="Copy the row (or value) under the cursor to the clipboard (OSC 52)",
+        ),
     ]
 
     def __init__(
@@ -71,6 +128,7 @@ class EmbtuiApp(App[int]):
         engine: Engine | None = None,
         poll_interval: float = 1.0,
         open_configure: bool | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
         self.store = Store(store_path)
@@ -78,29 +136,73 @@ class EmbtuiApp(App[int]):
         self.cwd = Path(cwd) if cwd is not None else Path(os.getcwd())
         self.engine: Engine = engine or RunnerEngine()
         self.poll_interval = poll_interval
+        self.clock = clock or datetime.now
         self._open_configure_first = (
-            config is not None if open_configure is None else (open_configure)
+            config is not None if open_configure is None else open_configure
         )
-        self.main = MainScreen()
-        self.training: Worker | None = None
+        self.main = MainScreen(self.store, poll_interval=poll_interval, cwd=self.cwd)
+        self.messages: list[LogEntry] = []
+        self.form: ConfigureScreen | None = None
+        self.training: Worker[None] | None = None
         self.training_experiment: int | None = None
+        self.training_epochs = 0
         self.training_thread: threading.Thread | None = None
         self.stop_event = threading.Event()
-        self.activity = ""
-        self.activity_error = False
+        self.exit_signal: int | None = None
+        #: Set by run_console: points the terminal's descriptors at /dev/null after a hangup.
+        self.detach_terminal: Callable[[], None] | None = None
         self._quitting = False
+        self._run_text = ""
+        self._epoch_text = ""
+        self._stage_text = ""
 
     # -- lifecycle --------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.store.recover()
         self.push_screen(self.main)
+        self._install_signal_handlers()
         if self._open_configure_first:
-            self.open_configure()
+            self.open_configure(self.config)
 
     def on_unmount(self) -> None:
-        # However the app ends, training stops after its current epoch (see run_console).
+        # However the app ends, training stops after its current epoch (see run_console);
+        # the training thread has a connection of its own.
         self.stop_event.set()
+        self._remove_signal_handlers()
+        self.store.close()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            # Not available off the main thread or on Windows: then the default applies.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._stop_signal, sig)
+
+    def _remove_signal_handlers(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+    def _stop_signal(self, signum: int) -> None:
+        """SIGHUP (the terminal or SSH connection closed) or SIGTERM: stop training after
+        the current epoch (the experiment ends `cancelled`) and close the console."""
+        if self.exit_signal is not None:
+            return
+        self.exit_signal = signum
+        if signum == signal.SIGHUP and self.detach_terminal is not None:
+            self.detach_terminal()  # nobody is left to draw for
+        self._quitting = True
+        self.stop_event.set()
+        self.log_message(
+            f"{signal.Signals(signum).name}: stopping after the current epoch, then closing",
+            "warning",
+        )
+        self.exit(128 + signum, return_code=128 + signum)
 
     @property
     def is_training(self) -> bool:
@@ -109,61 +211,113 @@ class EmbtuiApp(App[int]):
             WorkerState.RUNNING,
         )
 
-    def set_activity(self, text: str, *, error: bool = False, defer: bool = False) -> None:
-        """Say what the console is doing. `defer`: leave it to the next coalesced redraw
-        (per-epoch news arrives many times a second; drawing each would be a redraw storm)."""
-        self.activity = text
-        self.activity_error = error
-        if not defer:
-            self.main.set_status(text, error=error)
+    # -- messages: the log and the toasts ---------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast, and the same message in full in the message log (`l`).
+
+        Markup is off by default: messages quote file names and user input, whose
+        brackets must be shown as typed."""
+        self.log_message(str(message), severity, title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def log_message(
+        self, text: str, severity: SeverityLevel = "information", title: str = ""
+    ) -> None:
+        """Keep a message in the log without a toast (the form shows it where it belongs)."""
+        self.messages.append(LogEntry(self.clock(), severity, text, title or None))
+
+    def _set_activity(self, text: str | None = None, *, error: bool = False) -> None:
+        """Tell the main screen what training is doing; `text` replaces the composed line
+        (run, epoch, and the stage under way) with a final word or an error."""
+        if text is None:
+            parts = [p for p in (self._run_text, self._epoch_text, self._stage_text) if p]
+            text = "  ·  ".join(parts)
+        self.main.activity = Activity(self.training_experiment, text, error)
 
     # -- starting, cancelling, resuming -----------------------------------------------
 
-    def open_configure(self) -> None:
+    def open_configure(self, config: ExperimentConfig, source: str | None = None) -> None:
         from embtui.app.screens.configure import ConfigureScreen
 
-        self.push_screen(ConfigureScreen(self.config), self._configured)
+        if self.form is not None:
+            return
+        self.form = ConfigureScreen(config, source=source)
+
+        def closed(_: None) -> None:
+            self.form = None
+
+        self.push_screen(self.form, closed)
         self.call_after_refresh(self.warm_up_engine)
 
-    def _configured(self, config: ExperimentConfig | None) -> None:
-        if config is not None:
-            self.config = config
-            self.start_experiment(config)
+    @on(NewRequested)
+    def _new(self, message: NewRequested) -> None:
+        config, source = self.config, None
+        if message.from_experiment is not None:
+            exp = self.store.experiment(message.from_experiment)
+            known = {k: v for k, v in exp.config.items() if k in config_keys()}
+            try:
+                config = from_mapping(known)
+                source = f"#{exp.id} {printable(exp.name)}"
+            except EmbtuiError as exc:
+                self.notify(
+                    f"experiment {exp.id}'s configuration does not read as one this version "
+                    f"accepts ({exc}); the form starts from the last one used",
+                    severity="warning",
+                )
+        self.open_configure(config, source)
 
-    def start_experiment(self, config: ExperimentConfig) -> Worker | None:
+    @on(StartRequested)
+    def _start(self, message: StartRequested) -> None:
         if self.is_training:
-            self.notify(
-                "an experiment is already training; cancel it first (x)", severity="warning"
-            )
-            return None
+            text = "an experiment is already training here; cancel it first (x)"
+            if self.form is not None:
+                self.form.show_start_error(text)
+            self.notify(text, severity="warning")
+            return
+        self.config = message.config
         self.stop_event = threading.Event()
-        self.set_activity(f"preparing {config.name}…")
-        self.training = self._train(config, None)
-        return self.training
+        self.training_experiment = None
+        self.training_epochs = 0
+        self._run_text, self._epoch_text, self._stage_text = "", "", ""
+        self._set_activity(f"preparing {printable(message.config.name)}…")
+        self.training = self._train(message.config, None)
 
-    def request_resume(self, experiment: ExperimentView | None) -> None:
-        if experiment is None:
+    @on(ResumeRequested)
+    def _resume(self, message: ResumeRequested) -> None:
+        if message.experiment_id is None:
             self.notify("no experiment selected", severity="warning")
             return
         self.store.recover()
-        status = self.store.experiment(experiment.row.id).status
+        row = self.store.experiment(message.experiment_id)
         if self.is_training:
             self.notify("an experiment is already training here", severity="warning")
-        elif status == "done":
-            self.notify(f"experiment {experiment.row.id} is already done")
-        elif status not in RESUMABLE:
-            row = self.store.experiment(experiment.row.id)
+        elif row.status == "done":
+            self.notify(f"experiment {row.id} is already done")
+        elif row.status not in RESUMABLE:
             self.notify(
-                f"experiment {row.id} is {status} (pid {row.pid} on {row.host}); "
+                f"experiment {row.id} is {row.status} (pid {row.pid} on {row.host}); "
                 "only interrupted, cancelled or failed ones resume",
                 severity="warning",
             )
         else:
             self.stop_event = threading.Event()
-            self.set_activity(f"resuming experiment {experiment.row.id}…")
-            self.training = self._train(None, experiment.row.id)
+            self.training_experiment = row.id
+            self.training_epochs = 0
+            self._run_text, self._epoch_text, self._stage_text = "", "", ""
+            self._set_activity(f"resuming experiment {row.id}…")
+            self.training = self._train(None, row.id)
 
-    def request_cancel(self, experiment: ExperimentView | None) -> None:
+    @on(CancelRequested)
+    def _cancel(self, message: CancelRequested) -> None:
         if self.is_training:
             exp = self.training_experiment
             self.push_screen(
@@ -173,10 +327,16 @@ class EmbtuiApp(App[int]):
                 ),
                 self._cancel_confirmed,
             )
-        elif experiment is not None and experiment.row.status == "running":
+            return
+        row = (
+            self.store.experiment(message.experiment_id)
+            if message.experiment_id is not None
+            else None
+        )
+        if row is not None and row.status == "running":
             self.notify(
-                f"experiment {experiment.row.id} is trained by another process "
-                f"(pid {experiment.row.pid} on {experiment.row.host}); stop it there",
+                f"experiment {row.id} is trained by another process "
+                f"(pid {row.pid} on {row.host}); stop it there",
                 severity="warning",
             )
         else:
@@ -185,7 +345,8 @@ class EmbtuiApp(App[int]):
     def _cancel_confirmed(self, yes: bool | None) -> None:
         if yes and self.is_training:
             self.stop_event.set()
-            self.set_activity("cancelling: stopping after the current epoch…")
+            self._stage_text = "cancelling: stopping after the current epoch…"
+            self._set_activity()
 
     @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
     def warm_up_engine(self) -> None:
@@ -202,26 +363,42 @@ class EmbtuiApp(App[int]):
         store: Store | None = None
         try:
             store = Store(self.store.path)  # its own connection: the UI's poll sees its commits
-            if resume_id is None:
+            if config is not None:
                 sink(Stage(None, "loading the engine"))
                 prepared = self.engine.prepare(config, sink)
                 experiment_id = self.engine.create(store, prepared)
                 self.post_message(TrainingStarted(experiment_id))
                 status = self.engine.run(store, experiment_id, prepared, sink, stop)
-            else:
+            elif resume_id is not None:
                 sink(Stage(resume_id, "loading the engine"))
                 # Claims the experiment first: refused while another process trains it.
                 prepared = self.engine.prepare_resume(store, resume_id, sink)
                 self.post_message(TrainingStarted(resume_id))
                 status = self.engine.resume(store, resume_id, prepared, sink, stop)
+            else:  # pragma: no cover - callers pass one or the other
+                return
             self.post_message(TrainingEnded(experiment_id, status))
         except EmbtuiError as exc:
-            self.post_message(TrainingEnded(experiment_id, "error", str(exc)))
+            self.post_message(TrainingEnded(experiment_id, "error", str(exc), type(exc).__name__))
         except Exception as exc:  # shown, not swallowed: the store says what was kept
-            self.post_message(TrainingEnded(experiment_id, "error", f"{type(exc).__name__}: {exc}"))
+            self.post_message(
+                TrainingEnded(
+                    experiment_id, "error", f"{type(exc).__name__}: {exc}", type(exc).__name__
+                )
+            )
         finally:
             if store is not None:
                 store.close()
+
+    def _epochs_of(self, run_id: int) -> int:
+        """The epochs a run trains (its own in a sweep over epochs)."""
+        from embtui.app.view_state import epochs_of
+
+        try:
+            run = self.store.run(run_id)
+            return epochs_of(run, self.store.experiment(run.experiment_id).config)
+        except EmbtuiError:
+            return 0
 
     def _sink(self, event: object) -> None:
         """Called on the training thread: post and return at once."""
@@ -231,62 +408,131 @@ class EmbtuiApp(App[int]):
 
     def on_training_started(self, message: TrainingStarted) -> None:
         self.training_experiment = message.experiment_id
+        if self.form is not None:
+            self.form.dismiss(None)
         self.main.select_experiment(message.experiment_id)
+        self._set_activity()
 
     def on_engine_event(self, message: EngineEvent) -> None:
         ev = message.event
         if isinstance(ev, Stage):
-            self.set_activity(f"{ev.text}…")
+            self._stage_text = f"{ev.text.strip()}…"
+            if self.form is not None and ev.experiment_id is None:
+                self.form.show_progress(self._stage_text)
         elif isinstance(ev, RunStarted):
-            self.set_activity(
-                f"training run {ev.position + 1}/{ev.total}: size {ev.size}, {ev.embedding}, "
+            self._run_text = (
+                f"run {ev.position + 1}/{ev.total}: size {ev.size}, {ev.label}, "
                 f"seed {ev.seed} on {ev.device}"
             )
+            self._epoch_text = self._stage_text = ""
+            self.training_epochs = self._epochs_of(ev.run_id)
         elif isinstance(ev, EpochMetrics):
-            base = self.activity.split("  ·  epoch")[0]
-            self.set_activity(f"{base}  ·  epoch {ev.epoch} val_acc {ev.val_acc:.4f}", defer=True)
+            total = f"/{self.training_epochs}" if self.training_epochs else ""
+            self._epoch_text = f"epoch {ev.epoch}{total} val_acc {ev.val_acc:.4f}"
+            self._stage_text = ""
         elif isinstance(ev, RunFinished) and ev.status == "failed":
             self.notify(f"run {ev.run_id} failed: {ev.error}", severity="error", timeout=10)
-        elif isinstance(ev, ExperimentFinished):
-            self.set_activity(f"experiment {ev.experiment_id} {ev.status}")
         if self.stop_event.is_set() and not isinstance(ev, ExperimentFinished):
-            self.set_activity("stopping after the current epoch…")
+            self._stage_text = "stopping after the current epoch…"
+        if isinstance(ev, ExperimentFinished):
+            self._set_activity(f"experiment {ev.experiment_id} {ev.status}")
+        else:
+            self._set_activity()
         self.main.mark_dirty()
 
     def on_training_ended(self, message: TrainingEnded) -> None:
-        self.training_experiment = None
         if message.error:
-            self.set_activity(f"✗ {message.error}", error=True)
-            self.notify(
-                message.error,
-                title="not started" if message.experiment_id is None else "training stopped",
-                severity="error",
-                timeout=10,
-            )
+            if message.experiment_id is None and self.form is not None:
+                # Not started (bad data, a size too large, offline): the form shows why,
+                # under the field it concerns, with every edit kept; the log has it too.
+                self.log_message(message.error, "error", "not started")
+                self.form.show_start_error(message.error, message.kind)
+                self._set_activity(f"✗ not started: {message.error}", error=True)
+            else:
+                self._set_activity(f"✗ {message.error}", error=True)
+                self.notify(
+                    message.error,
+                    title="not started" if message.experiment_id is None else "training stopped",
+                    severity="error",
+                    timeout=10,
+                )
         else:
-            self.set_activity(f"experiment {message.experiment_id} {message.status}")
+            self._set_activity(f"experiment {message.experiment_id} {message.status}")
             self.notify(f"experiment {message.experiment_id} {message.status}")
+        self.training_experiment = message.experiment_id
         self.main.mark_dirty()
         if self._quitting:
-            self.exit(0)
+            code = 128 + self.exit_signal if self.exit_signal else 0
+            self.exit(code, return_code=code)
 
-    # -- export, help, quit -----------------------------------------------------------
+    # -- export, delete, rename, copy -------------------------------------------------
 
-    def export(self, experiment_id: int, metric: str = "final") -> None:
-        self.set_activity(f"exporting experiment {experiment_id}…")
-        self._export(experiment_id, metric)
+    @on(ExportRequested)
+    def _export_requested(self, message: ExportRequested) -> None:
+        self.main.notice = f"exporting experiment {message.experiment_id} as {message.fmt}…"
+        self._export(message.experiment_id, message.metric, message.fmt)
 
     @work(thread=True, group="export", exit_on_error=False)
-    def _export(self, experiment_id: int, metric: str) -> None:
-        from embtui.app.export import export_markdown
+    def _export(self, experiment_id: int, metric: str, fmt: str) -> None:
+        from embtui.app.export import write_export
 
         try:
-            path = export_markdown(self.store, experiment_id, self.cwd, metric)
+            path = write_export(self.store, experiment_id, self.cwd, fmt, metric)
         except (OSError, EmbtuiError) as exc:
-            self.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+            self.post_message(ExportDone(experiment_id, None, str(exc)))
             return
-        self.call_from_thread(self.set_activity, f"wrote {path}")
-        self.call_from_thread(self.notify, f"wrote {path}", title="exported")
+        self.post_message(ExportDone(experiment_id, path))
+
+    def on_export_done(self, message: ExportDone) -> None:
+        if message.path is None:
+            self.main.notice = ""
+            self.notify(f"export failed: {message.error}", severity="error", timeout=10)
+            return
+        self.main.notice = f"wrote {message.path}"
+        self.notify(f"wrote {message.path}", title="exported")
+
+    @on(DeleteRequested)
+    def _delete(self, message: DeleteRequested) -> None:
+        exp_id = message.experiment_id
+        if self.is_training and self.training_experiment == exp_id:
+            self.notify(
+                f"experiment {exp_id} is training here; cancel it (x) before deleting it",
+                severity="warning",
+            )
+            return
+        try:
+            row = self.store.delete_experiment(exp_id)
+        except EmbtuiError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(f"deleted experiment {row.id} '{printable(row.name)}'")
+        self.main.refresh_data()
+
+    @on(RenameRequested)
+    def _rename(self, message: RenameRequested) -> None:
+        try:
+            self.store.rename_experiment(message.experiment_id, message.name)
+        except EmbtuiError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(f"experiment {message.experiment_id} is now '{printable(message.name)}'")
+        self.main.refresh_data()
+
+    def action_copy(self) -> None:
+        widget = self.focused
+        copy_text = getattr(widget, "copy_text", None)
+        text = copy_text() if callable(copy_text) else None
+        if not text:
+            self.notify("nothing to copy here", severity="warning")
+            return
+        self.copy_to_clipboard(text)
+        shown = text.replace("\t", " ")
+        shown = shown if len(shown) <= 60 else shown[:59] + "…"
+        self.notify(f"copied: {shown}", title="clipboard (OSC 52)")
+        if self.screen is self.main:
+            self.main.notice = f"copied: {shown}"
+
+    # -- help, log, quit --------------------------------------------------------------
 
     def action_help(self) -> None:
         from embtui.app.screens.help import HelpScreen
@@ -295,6 +541,14 @@ class EmbtuiApp(App[int]):
             self.screen.dismiss(None)
             return
         self.push_screen(HelpScreen(self.screen))
+
+    def action_message_log(self) -> None:
+        from embtui.app.screens.log import MessageLogScreen
+
+        if isinstance(self.screen, MessageLogScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(MessageLogScreen(self.messages))
 
     async def action_quit(self) -> None:
         if self._quitting or isinstance(self.screen, ConfirmScreen):
@@ -315,7 +569,8 @@ class EmbtuiApp(App[int]):
             return
         self._quitting = True
         self.stop_event.set()
-        self.set_activity("stopping after the current epoch, then quitting…")
+        self._stage_text = "stopping after the current epoch, then quitting…"
+        self._set_activity()
         if not self.is_training:
             self.exit(0)
 
@@ -327,13 +582,14 @@ def run_console(
 ) -> int:
     """`embtui [EXPERIMENT.toml] [--store PATH]`: open the console; returns the exit code.
 
-    TensorFlow's native log lines go to `<store>.log` beside the store (see terminal.py).
+    TensorFlow's native log lines go to `<store>.log` beside the store (see native_log.py).
     """
-    from embtui.app.terminal import native_stderr_to
+    from embtui.app.native_log import native_stderr_to
 
     app = EmbtuiApp(store_path, config, cwd)
     try:
-        with native_stderr_to(app.store.log_path):
+        with native_stderr_to(app.store.log_path) as terminal:
+            app.detach_terminal = terminal.detach
             result = app.run()
     finally:
         # If the app ended without the quit flow (a signal, a crash), let the training
@@ -342,4 +598,6 @@ def run_console(
         if app.training_thread is not None and app.training_thread.is_alive():
             app.training_thread.join()
         app.store.close()
+    if app.exit_signal is not None:
+        return 128 + app.exit_signal
     return result if isinstance(result, int) else (app.return_code or 0)

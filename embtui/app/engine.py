@@ -2,7 +2,7 @@
 
 `RunnerEngine` forwards to `embtui.engine.runner`, importing it inside each call: the module
 pulls in numpy and, when training starts, TensorFlow, which must never delay the first paint.
-Tests pass a `FakeEngine` (embtui.app.fake) with the same calls, which writes scripted epochs
+Tests pass a `FakeEngine` (tests/app/fake.py) with the same calls, which writes scripted epochs
 to the real store, so most of the console is tested without TensorFlow.
 """
 

@@ -1,7 +1,11 @@
-"""Write an experiment's Markdown summary next to where embtui was started.
+"""Write an experiment's summary next to where embtui was started, never over another.
 
-The text is exactly what `embtui export ID --format md` prints (the same `render` of the
-same `Report`), so a file saved from the console and one piped from the CLI never differ.
+The text is exactly what `embtui export ID --format FMT --metric M` prints (the same
+`render` of the same `Report`), so a file saved from the console and one piped from the
+CLI never differ. The file is `embtui-<name>-<id>.<ext>` (with `-<metric>` for a metric
+other than the final epoch's, since their numbers differ); when that name is taken, the
+export is written as `...-2.<ext>`, `...-3.<ext>` and so on: an earlier export (perhaps
+edited since) is never overwritten, and the console says which path it wrote.
 """
 
 from __future__ import annotations
@@ -11,19 +15,43 @@ from pathlib import Path
 
 from embtui.store import Store
 
+#: The formats the console offers, with what each holds and its file ending.
+FORMATS: dict[str, tuple[str, str]] = {
+    "md": ("Markdown summary: results, means, curve, conclusion, runs, environment", ".md"),
+    "csv": ("one row per (run, epoch), Keras CSVLogger columns", ".csv"),
+    "summary-csv": ("one row per (size, arm): n, mean, sd, 95% interval", "-summary.csv"),
+    "json": ("everything: experiment, runs with epochs, statistics", ".json"),
+}
 
-def export_path(cwd: Path, name: str, experiment_id: int) -> Path:
-    """`embtui-<name>-<id>.md`; characters a shell would trip over become '-'."""
+
+def export_stem(name: str, experiment_id: int, metric: str = "final") -> str:
+    """`embtui-<name>-<id>[-<metric>]`; characters a shell would trip over become '-'."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"
-    return cwd / f"embtui-{safe}-{experiment_id}.md"
+    suffix = "" if metric == "final" else f"-{metric.replace('_', '-')}"
+    return f"embtui-{safe}-{experiment_id}{suffix}"
 
 
-def export_markdown(store: Store, experiment_id: int, cwd: Path, metric: str = "final") -> Path:
+def export_path(
+    cwd: Path, name: str, experiment_id: int, fmt: str = "md", metric: str = "final"
+) -> Path:
+    """The first free path for this export: the plain name, else `-2`, `-3`, ..."""
+    stem, ending = export_stem(name, experiment_id, metric), FORMATS[fmt][1]
+    path = cwd / f"{stem}{ending}"
+    n = 2
+    while path.exists() or path.is_symlink():
+        path = cwd / f"{stem}-{n}{ending}"
+        n += 1
+    return path
+
+
+def write_export(
+    store: Store, experiment_id: int, cwd: Path, fmt: str = "md", metric: str = "final"
+) -> Path:
     from embtui.export import render
     from embtui.export.report import build_report
     from embtui.files import write_atomically
 
     report = build_report(store, experiment_id, metric=metric)
-    path = export_path(cwd, report.experiment.name, experiment_id)
-    write_atomically(path, render(report, "md"))
+    path = export_path(cwd, report.experiment.name, experiment_id, fmt, metric)
+    write_atomically(path, render(report, fmt))
     return path

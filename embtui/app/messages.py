@@ -1,15 +1,28 @@
-"""Messages from the training worker to the console.
+"""The messages of the console: how its parts tell each other what happened or is wanted.
 
-The engine calls its sink on the training thread; the console wraps each event in a message
-and posts it (thread-safe, non-blocking), so training never waits for the UI to draw.
-Messages only prompt a refresh: what is drawn is always read back from the store.
+Two kinds, both plain Textual messages (thread-safe to post, never blocking):
+
+* **From workers** (the training thread, the export and statistics threads, the owner
+  watch): what happened. The engine calls its sink on the training thread; the console
+  wraps each event in `EngineEvent` and posts it, so training never waits for the UI to
+  draw. Messages only prompt a refresh: what is drawn is always read back from the store.
+* **From screens** (requests): what the user asked for. A screen posts one and the app,
+  which owns the store, the engine and the training worker, handles it with `@on(...)`.
+  Screens never call the app's own methods.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from embtui.config import ExperimentConfig
+
+# -- from workers ---------------------------------------------------------------------
 
 
 class EngineEvent(Message):
@@ -29,20 +42,110 @@ class TrainingStarted(Message):
 
 
 class TrainingEnded(Message):
-    """The training worker returned: `status` is the experiment's, or `error` says why not."""
+    """The training worker returned: `status` is the experiment's, or `error` says why not
+    (`kind`: the error's class name, e.g. DataError, which tells the form which field)."""
 
-    def __init__(self, experiment_id: int | None, status: str, error: str | None = None) -> None:
+    def __init__(
+        self,
+        experiment_id: int | None,
+        status: str,
+        error: str | None = None,
+        kind: str | None = None,
+    ) -> None:
         super().__init__()
         self.experiment_id = experiment_id
         self.status = status
         self.error = error
+        self.kind = kind
 
 
 class ReportReady(Message):
     """A `Report` (statistics over the finished runs) was built off the UI thread."""
 
-    def __init__(self, experiment_id: int, metric: str, report: Any) -> None:
+    def __init__(self, experiment_id: int, metric: str, report: Any, key: object = None) -> None:
         super().__init__()
         self.experiment_id = experiment_id
         self.metric = metric
         self.report = report
+        self.key = key
+
+
+class ExportDone(Message):
+    """An export was written to `path`, or failed with `error`."""
+
+    def __init__(self, experiment_id: int, path: Path | None, error: str | None = None) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+        self.path = path
+        self.error = error
+
+
+class OwnersChecked(Message):
+    """The owner watch marked these experiments `interrupted` (their process died)."""
+
+    def __init__(self, experiment_ids: list[int]) -> None:
+        super().__init__()
+        self.experiment_ids = experiment_ids
+
+
+# -- from screens: requests the app carries out ---------------------------------------
+
+
+class NewRequested(Message):
+    """Open the form for a new experiment, filled from `from_experiment` if given."""
+
+    def __init__(self, from_experiment: int | None) -> None:
+        super().__init__()
+        self.from_experiment = from_experiment
+
+
+class StartRequested(Message):
+    """The form's ctrl+s: prepare and train `config` (the form stays open until the
+    experiment is recorded, and shows any error under the field it concerns)."""
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        super().__init__()
+        self.config = config
+
+
+class CancelRequested(Message):
+    """Stop the training of `experiment_id` after the current epoch (after asking)."""
+
+    def __init__(self, experiment_id: int | None) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+
+
+class ResumeRequested(Message):
+    """Finish an interrupted, cancelled or failed experiment."""
+
+    def __init__(self, experiment_id: int | None) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+
+
+class ExportRequested(Message):
+    """Write the experiment's summary in `fmt` (md, csv, summary-csv, json) for `metric`."""
+
+    def __init__(self, experiment_id: int, metric: str = "final", fmt: str = "md") -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+        self.metric = metric
+        self.fmt = fmt
+
+
+class DeleteRequested(Message):
+    """Delete the experiment, its runs and epochs (the user has confirmed)."""
+
+    def __init__(self, experiment_id: int) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+
+
+class RenameRequested(Message):
+    """Give the experiment a new name (already checked by the dialog)."""
+
+    def __init__(self, experiment_id: int, name: str) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+        self.name = name

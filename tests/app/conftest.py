@@ -1,16 +1,23 @@
-"""Fixtures for the console tests: a real SQLite store filled by the fake engine."""
+"""Fixtures for the console tests: a real SQLite store filled by the fake engine, and ways
+to look at the screen as the user sees it (its text, a burst of keys as a terminal sends
+them)."""
 
 from __future__ import annotations
 
+import io
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from textual import events
 
 from embtui.app.app import EmbtuiApp
-from embtui.app.fake import FakeEngine
 from embtui.config import ExperimentConfig
 from embtui.store import Store
+from tests.app.fake import FakeEngine
 
 REPO = Path(__file__).resolve().parents[2]
 IMDB_5K = REPO / ".." / "shared" / "data" / "imdb_reviews_5k.csv"
@@ -24,6 +31,13 @@ SMALL = ExperimentConfig(
     seeds=2,
     val_size=100,
 )
+
+#: The console's clock in tests: the message log shows this time, never the real one.
+FIXED_TIME = datetime(2026, 12, 1, 9, 30, 0)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_TIME
 
 
 def record(path: Path, config: ExperimentConfig = SMALL, *, stop_after: int | None = None) -> int:
@@ -43,17 +57,36 @@ def record(path: Path, config: ExperimentConfig = SMALL, *, stop_after: int | No
         store.close()
 
 
+_opened: list[Store] = []
+
+
+def stored(path: Path) -> Store:
+    """A connection to read the store in a test; closed when the test ends."""
+    store = Store(path)
+    _opened.append(store)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def _close_stored():
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "runs.sqlite"
 
 
 @pytest.fixture
-def make_app(store_path: Path, tmp_path: Path):
-    def make(config: ExperimentConfig | None = None, engine: FakeEngine | None = None, **kw):
-        return EmbtuiApp(
-            store_path, config, tmp_path, engine=engine or FakeEngine(), poll_interval=0.2, **kw
-        )
+def make_app(store_path: Path, tmp_path: Path) -> Callable[..., EmbtuiApp]:
+    def make(
+        config: ExperimentConfig | None = None, engine: FakeEngine | None = None, **kw: object
+    ) -> EmbtuiApp:
+        kw.setdefault("poll_interval", 0.2)
+        kw.setdefault("clock", fixed_clock)
+        return EmbtuiApp(store_path, config, tmp_path, engine=engine or FakeEngine(), **kw)  # type: ignore[arg-type]
 
     return make
 
@@ -69,5 +102,44 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+async def until(pilot, condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the console run until `condition()` holds (fails after `timeout` seconds)."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
 def text_of(static) -> str:
     return str(static.content)
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as plain text, one string per row: what the user reads."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text().splitlines()
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Send keys the way a terminal does when they arrive together (tmux send-keys, a
+    paste, fast typing over SSH): all queued before the console handles the first."""
+    app = pilot.app
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()
+    await pilot.pause()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.store import Store
 from tests.app.conftest import settle
 from tests.helpers import STEPS, fit, tiny_model
+
+pytestmark = pytest.mark.slow  # a real Keras fit
 
 
 async def until(pilot, condition, timeout: float = 30.0) -> None:

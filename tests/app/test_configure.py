@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input, Static
 
 from embtui.app.screens.configure import ConfigureScreen
+from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
 from embtui.config import ExperimentConfig, config_keys
-from embtui.store import Store
-from tests.app.conftest import settle, text_of
+from tests.app.conftest import SMALL, burst, record, settle, stored, text_of
+from tests.app.fake import FakeEngine
 
 
 async def _type(pilot, key: str, text: str) -> None:
@@ -56,7 +58,7 @@ async def test_typing_shows_the_configs_own_message_under_the_field(make_app, st
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, ConfigureScreen)
-        assert Store(store_path).experiments() == []
+        assert stored(store_path).experiments() == []
         # Fixing the fields clears the messages and ctrl+s starts the experiment.
         await _type(pilot, "sizes", "10,50")
         await _type(pilot, "embeddings", "learned")
@@ -66,7 +68,122 @@ async def test_typing_shows_the_configs_own_message_under_the_field(make_app, st
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        (exp,) = Store(store_path).experiments()
+        (exp,) = stored(store_path).experiments()
         assert exp.config["sizes"] == [10, 50]
         assert exp.config["learning_rate"] == 0.01
         assert exp.status == "done"
+
+
+async def test_keys_typed_in_a_burst_are_applied_in_order(make_app):
+    """`ctrl+a ctrl+k abc` arriving together (tmux send-keys, a fast typist over SSH):
+    the field is cleared, then reads abc; in the first form of a fresh console too."""
+    app = make_app(ExperimentConfig(name="quick"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, ConfigureScreen)
+        await burst(pilot, "ctrl+a", "ctrl+k", "a", "b", "c")
+        assert app.screen.query_one("#f-name", Input).value == "abc"
+        await burst(pilot, "down", "ctrl+a", "ctrl+k", "4", "2", "up", "end", "x")
+        assert app.screen.query_one("#f-dataset", Input).value == "42"
+        assert app.screen.query_one("#f-name", Input).value == "abcx"
+
+
+ERRORS = [
+    ("DataError", "/data/missing.csv: no such file", "dataset", "missing.csv"),
+    (
+        "DataError",
+        "keras-imdb: could not download the IMDB dataset (offline?); use dataset = a Keras "
+        "imdb.npz, a CSV/TSV file or an aclImdb folder",
+        "dataset",
+        "keras-imdb",
+    ),
+    (
+        "ConfigError",
+        "sizes = 10,500: 500 is larger than the 40 reviews of the training split",
+        "sizes",
+        "fake.csv",
+    ),
+    ("GloveError", "/g/glove.txt: line 2: expected 50 numbers", "glove", "fake.csv"),
+]
+
+
+@pytest.mark.parametrize(("kind", "message", "field", "dataset"), ERRORS)
+async def test_an_error_found_while_starting_stays_in_the_form_under_its_field(
+    make_app, store_path, kind, message, field, dataset
+):
+    from embtui import errors
+
+    engine = FakeEngine(fail_prepare=message, fail_kind=getattr(errors, kind))
+    config = SMALL.replace(dataset=dataset, glove="/g/glove.txt" if field == "glove" else None)
+    app = make_app(config, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _type(pilot, "epochs", "7")  # an edit the user made before ctrl+s
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ConfigureScreen)  # still open, as the user left it
+        assert form.query_one("#f-epochs", Input).value == "7"
+        hint = form.query_one(f"#hint-{field}", Static)
+        assert text_of(hint) == f"✗ {message}"  # in full, under the field it concerns
+        assert hint.has_class("-invalid")
+        assert app.focused is form.query_one(f"#f-{field}", Input)
+        assert text_of(form.query_one("#form-status", Static)) == f"✗ not started: {message}"
+        assert message in [m.text for m in app.messages]  # and in the message log, in full
+        await pilot.press("ctrl+l")  # l is a letter in a field: ctrl+l opens the log
+        assert type(app.screen).__name__ == "MessageLogScreen"
+        assert any(message in line for line in screen_text(app))
+        await pilot.press("escape")
+        assert app.screen is form
+    assert stored(store_path).experiments() == []
+
+
+def screen_text(app) -> list[str]:
+    """The screen's rows joined where a long message wrapped onto the next one."""
+    from tests.app.conftest import screen_lines
+
+    lines = [line.strip(" │╭╮╰╯─▊▎") for line in screen_lines(app)]
+    return [" ".join(lines)]
+
+
+async def test_escape_asks_before_throwing_edits_away(make_app):
+    app = make_app(open_configure=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "escape")  # nothing edited: closes at once
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("n")
+        await _type(pilot, "seeds", "5")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep editing
+        assert isinstance(app.screen, ConfigureScreen)
+        assert app.screen.query_one("#f-seeds", Input).value == "5"
+        await pilot.press("escape", "y")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_n_on_an_experiment_starts_the_form_from_its_configuration(make_app, store_path):
+    record(store_path, SMALL.replace(name="first", epochs=2))
+    chosen = record(store_path, SMALL.replace(name="chosen", sizes="10,20,30", head="avgpool"))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.main.experiment_id == chosen
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, ConfigureScreen)
+        assert form.query_one("#f-name", Input).value == "chosen"
+        assert form.query_one("#f-sizes", Input).value == "10,20,30"
+        assert form.query_one("#f-head", Input).value == "avgpool"
+        assert form.query_one("#f-epochs", Input).value == "3"
+        assert text_of(form.query_one("#form-title", Static)).startswith(
+            f"New experiment from #{chosen} chosen"
+        )
+        await _type(pilot, "name", "chosen-again")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        exp = stored(store_path).experiment(chosen + 1)
+        assert (exp.name, exp.config["sizes"], exp.config["head"]) == (
+            "chosen-again",
+            [10, 20, 30],
+            "avgpool",
+        )

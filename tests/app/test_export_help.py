@@ -5,18 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from textual.binding import Binding
 
 from embtui.app import app as app_module
-from embtui.app.screens import compare, configure, confirm, help, main
+from embtui.app.screens import choice, compare, configure, confirm, help, info, log, main, prompt
 from embtui.app.screens.compare import CompareScreen
+from embtui.app.screens.export_dialog import ExportDialog
 from embtui.app.screens.help import HelpScreen
-from embtui.app.widgets import keyed_table, runs_table
+from embtui.app.widgets import chart_pane, filter_bar, keyed_table, runs_table
+from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.app.widgets.summary_table import SummaryTable
 from embtui.export import render
 from embtui.export.report import build_report
-from embtui.store import Store
-from tests.app.conftest import record, settle, text_of
+from tests.app.conftest import record, screen_lines, settle, stored, text_of
 
 
 async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path, tmp_path):
@@ -25,12 +27,98 @@ async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path,
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("e")
+        assert isinstance(app.screen, ExportDialog)
+        path = tmp_path / f"embtui-small-{exp_id}.md"
+        assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
+        await pilot.press("enter")
         await settle(pilot)
-    path = tmp_path / f"embtui-small-{exp_id}.md"
+        assert text_of_status(app) == f"wrote {path}"
     text = path.read_text(encoding="utf-8")
-    assert text == render(build_report(Store(store_path), exp_id), "md")
+    assert text == render(build_report(stored(store_path), exp_id), "md")
     assert "## Results" in text and "| size |" in text
     assert any(str(path) in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize(("fmt", "ending"), [("csv", ".csv"), ("json", ".json")])
+async def test_the_export_format_is_chosen_in_the_console(
+    make_app, store_path, tmp_path, fmt, ending
+):
+    exp_id = record(store_path)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        keys = ["j"] * ["md", "csv", "summary-csv", "json"].index(fmt)
+        await pilot.press(*keys)
+        path = tmp_path / f"embtui-small-{exp_id}{ending}"
+        assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
+        await pilot.press("enter")
+        await settle(pilot)
+    report = build_report(stored(store_path), exp_id)
+    assert path.read_text(encoding="utf-8") == render(report, fmt)
+
+
+async def test_exporting_again_never_overwrites_an_earlier_export(make_app, store_path, tmp_path):
+    exp_id = record(store_path)
+    first = tmp_path / f"embtui-small-{exp_id}.md"
+    first.write_text("my notes, edited after the first export\n", encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e", "enter")
+        await settle(pilot)
+        second = tmp_path / f"embtui-small-{exp_id}-2.md"
+        assert text_of_status(app) == f"wrote {second}"
+        # From the compare screen, another metric: a name of its own.
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("e")
+        best = tmp_path / f"embtui-small-{exp_id}-best.md"
+        assert text_of(app.screen.query_one("#choice-note")) == f"writes {best}"
+        await pilot.press("enter")
+        await settle(pilot)
+    assert first.read_text(encoding="utf-8") == "my notes, edited after the first export\n"
+    report = build_report(stored(store_path), exp_id)
+    assert second.read_text(encoding="utf-8") == render(report, "md")
+    best_report = build_report(stored(store_path), exp_id, metric="best")
+    assert best.read_text(encoding="utf-8") == render(best_report, "md")
+    assert [m.text for m in app.messages if m.text.startswith("wrote")] == [
+        f"wrote {second}",
+        f"wrote {best}",
+    ]
+
+
+def text_of_status(app) -> str:
+    return app.main.query_one("#status").text
+
+
+@pytest.mark.parametrize("where", ["main", "form", "compare"])
+async def test_help_scrolls_with_j_and_down(make_app, store_path, where):
+    record(store_path)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        if where == "form":
+            await pilot.press("n")
+        elif where == "compare":
+            await pilot.press("c")
+            await settle(pilot)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(KeyedTable)
+        assert len(table.row_keys) > table.scrollable_content_region.height  # it must scroll
+        assert table.scroll_y == 0
+        await pilot.press(*["j"] * (len(table.row_keys) - 1))
+        assert table.cursor_row == len(table.row_keys) - 1
+        assert table.scroll_y > 0
+        last = table.cells(table.row_keys[-1])
+        assert any(last[1] in line for line in screen_lines(app))  # the last key is on screen
+        await pilot.press("k", "up", "pageup", "pageup", "pageup")
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        await pilot.press("down")
+        assert table.cursor_row == 1
 
 
 async def test_compare_screen_shows_the_summary_and_the_better_arm(make_app, store_path):
@@ -41,13 +129,13 @@ async def test_compare_screen_shows_the_summary_and_the_better_arm(make_app, sto
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen)
-        summary = build_report(Store(store_path), exp_id).summary
+        summary = build_report(stored(store_path), exp_id).summary
         table = app.screen.query_one(SummaryTable)
         row = table.cells("10:learned:glove")
-        assert row[0] == "10"
-        assert row[1] == summary.group(10, "learned").label()
         comp = summary.comparisons[0]
-        assert row[3] == comp.verdict
+        assert row[0] == "10"
+        assert row[1] == comp.verdict
+        assert row[2] == summary.group(10, "learned").label()
         assert row[4] == f"{comp.diff:+.3f}"
         if comp.better:
             assert f"★ {summary.group(10, comp.better).label()}" in row
@@ -68,6 +156,8 @@ async def test_help_lists_every_binding_of_the_focused_screen(make_app, store_pa
         assert isinstance(app.screen, HelpScreen)
         keys = {row[0]: (row[1], row[2]) for row in app.screen.rows}
         for key in ("n", "c", "e", "x", "r", "g", "v", "z", "q", "?", "space", "j", "k"):
+            assert key in keys, key
+        for key in ("/", "f", "o", "s", "L", "d", "f2", "l", "y"):
             assert key in keys, key
             assert keys[key][1], f"{key} has no description"
         assert keys["space"][0] == "Mark"
@@ -90,6 +180,13 @@ def test_every_binding_has_an_id_and_a_tooltip():
         help.HelpScreen,
         keyed_table.KeyedTable,
         runs_table.RunsTable,
+        choice.ChoiceScreen,
+        prompt.PromptScreen,
+        log.MessageLogScreen,
+        log.LogList,
+        info.ExperimentInfoScreen,
+        chart_pane.ChartPane,
+        filter_bar.FilterBar,
     ]
     for cls in classes:
         for b in cls.__dict__.get("BINDINGS", []):

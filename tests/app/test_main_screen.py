@@ -1,19 +1,21 @@
-"""The main screen over a store filled with scripted runs: tables, charts, marks, grouping."""
+"""The main screen over a store filled with scripted runs: tables, the epoch pane, marks,
+grouping, switching experiments, runs from other processes, tab stops."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from rich.color import ColorSystem
+from textual.color import Color
 
-from embtui.app.fake import scripted_metrics
-from embtui.app.widgets.epoch_table import EpochTable
+from embtui.app.widgets.chart_pane import ChartPane
+from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart
-from embtui.app.widgets.runs_table import RunsTable
-from embtui.app.widgets.size_chart import SizeChart
-from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle
+from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable
+from tests.app.conftest import SMALL, record, screen_lines, settle, stored
+from tests.app.fake import scripted_metrics
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
@@ -23,7 +25,7 @@ async def test_runs_table_shows_every_run_with_latest_values(make_app, store_pat
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         table = app.screen.query_one(RunsTable)
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         assert table.row_keys == [str(r.id) for r in runs]
         first = runs[0]
         loss, acc, val_loss, val_acc = scripted_metrics(first.size, first.embedding, 0, 3)
@@ -44,23 +46,22 @@ async def test_runs_table_shows_every_run_with_latest_values(make_app, store_pat
         assert table.virtual_size.width <= table.scrollable_content_region.width
 
 
-async def test_enter_focuses_a_run_and_the_epoch_table_and_charts_follow(make_app, store_path):
+async def test_the_epoch_pane_and_charts_show_the_run_under_the_cursor(make_app, store_path):
     exp_id = record(store_path)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         table = app.screen.query_one(RunsTable)
-        table.focus()
-        table.move_cursor(row=0)
-        await pilot.press("j", "j", "enter")  # third run: size 10, glove, seed 0
-        await settle(pilot)
+        assert app.focused is table
+        await pilot.press("j", "j")  # third run: size 10, glove, seed 0
         target = runs[2]
         epochs = app.screen.query_one(EpochTable)
         assert epochs.run_id == target.id
         assert epochs.row_keys == ["1", "2", "3"]
         expected = scripted_metrics(10, "glove", 0, 2)
         assert epochs.cells("2")[:5] == ["2", *(f"{v:.4f}" for v in expected)]
+        assert app.screen.query_one(EpochPane).border_title == f"epochs · #{target.id} 10/glove/s0"
         loss_chart = app.screen.query_one("#loss-chart", MetricChart)
         val = [s for s in loss_chart.series if s.kind == "val"]
         assert [s.run_id for s in val] == [target.id]
@@ -69,6 +70,9 @@ async def test_enter_focuses_a_run_and_the_epoch_table_and_charts_follow(make_ap
         acc_chart = app.screen.query_one("#acc-chart", MetricChart)
         train = [s for s in acc_chart.series if s.kind == "train"]
         assert train[0].y == tuple(scripted_metrics(10, "glove", 0, e)[1] for e in (1, 2, 3))
+        # enter goes to the epochs of that run.
+        await pilot.press("enter")
+        assert app.focused is epochs
 
 
 async def test_space_marks_runs_for_the_overlay_and_unmarks_them(make_app, store_path):
@@ -76,20 +80,18 @@ async def test_space_marks_runs_for_the_overlay_and_unmarks_them(make_app, store
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        runs = Store(store_path).runs(exp_id)
+        runs = stored(store_path).runs(exp_id)
         table = app.screen.query_one(RunsTable)
-        table.focus()
-        table.move_cursor(row=0)
-        await pilot.press("enter", "down", "space", "down", "down", "space")
-        await settle(pilot)
+        await pilot.press("j", "space", "j", "j", "space", "k", "k", "k")
         chart = app.screen.query_one("#loss-chart", MetricChart)
+        # The run under the cursor first, then the marked ones.
         overlaid = [s.run_id for s in chart.series if s.kind == "val"]
         assert overlaid == [runs[0].id, runs[1].id, runs[3].id]
         assert len({s.colour for s in chart.series if s.kind == "val"}) == 3
         assert table.cells(str(runs[1].id))[0] == "●"
-        await pilot.press("space")  # unmark runs[3]
-        await settle(pilot)
-        assert [s.run_id for s in chart.series if s.kind == "val"] == [runs[0].id, runs[1].id]
+        await pilot.press("j", "j", "j", "space")  # unmark runs[3]
+        assert [s.run_id for s in chart.series if s.kind == "val"] == [runs[3].id, runs[1].id]
+        assert table.cells(str(runs[3].id))[0] == ""
 
 
 async def test_g_groups_runs_by_size_and_arm_with_the_statistics(make_app, store_path):
@@ -111,21 +113,6 @@ async def test_g_groups_runs_by_size_and_arm_with_the_statistics(make_app, store
         assert len(table.row_keys) == 8
 
 
-async def test_size_chart_holds_the_means_and_intervals(make_app, store_path):
-    record(store_path)
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("v", "v")
-        chart = app.screen.query_one(SizeChart)
-        summary = app.main.report.summary
-        assert set(chart.series) == {"learned", "glove"}
-        assert chart.series["glove"] == [
-            (g.size, g.mean, g.half_width, g.n) for g in summary.curve("glove")
-        ]
-        assert chart.chance == 0.5
-
-
 async def test_moving_in_the_experiment_list_switches_experiment(make_app, store_path):
     first = record(store_path)
     second = record(store_path, SMALL.replace(sizes="10", seeds=1, name="other"))
@@ -139,6 +126,7 @@ async def test_moving_in_the_experiment_list_switches_experiment(make_app, store
         await settle(pilot)
         assert app.main.experiment_id == first
         assert len(app.screen.query_one(RunsTable).row_keys) == 8
+        assert app.screen.query_one(RunsTable).border_title.startswith(f"runs · #{first} small")
 
 
 async def test_runs_written_by_another_connection_appear(make_app, store_path):
@@ -146,31 +134,151 @@ async def test_runs_written_by_another_connection_appear(make_app, store_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert app.screen.query_one(ExperimentList).row_keys == []
+        assert "no runs yet" in "\n".join(screen_lines(app))  # not an empty frame
         await asyncio.to_thread(record, store_path)  # as `embtui run` elsewhere would
         for _ in range(40):  # the poll runs every 0.2 s here (1 s in the console)
             await pilot.pause(0.05)
             if len(app.screen.query_one(RunsTable).row_keys) == 8:
                 break
+        table = app.screen.query_one(RunsTable)
         assert app.screen.query_one(ExperimentList).row_keys == ["1"]
-        assert (
-            app.screen.query_one(RunsTable).cells(app.screen.query_one(RunsTable).row_keys[0])[4]
-            == "done"
-        )
+        assert table.cells(table.row_keys[0])[4] == "done"
 
 
-async def test_tab_moves_between_panes_and_z_fills_the_screen(make_app, store_path):
+def _is_accent(widget, accent: Color) -> bool:
+    colour = widget.styles.border_top[1]
+    return all(abs(a - b) <= 3 for a, b in zip(colour.rgb, accent.rgb, strict=True))
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_every_tab_stop_shows_focus_and_z_fills_the_screen(make_app, store_path, size):
+    """Five panes, five tab stops; the focused one's border (or title rule) takes the accent
+    colour, the others do not: focus is never invisible."""
+    record(store_path)
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        panes = {
+            "experiments": screen.query_one(ExperimentList),
+            "runs": screen.query_one(RunsTable),
+            "epochs": screen.query_one(EpochPane),
+            "charts": screen.query_one(ChartPane),
+        }
+        focus_of = {
+            "experiments": panes["experiments"],
+            "runs": panes["runs"],
+            "epochs": screen.query_one(EpochTable),
+            "charts": panes["charts"],
+        }
+        accent = Color.parse(app.current_theme.accent)
+        order = ["runs", "epochs", "charts", "experiments", "runs"]
+        assert app.focused is focus_of["runs"]
+        for i, name in enumerate(order):
+            if i:
+                await pilot.press("tab")
+            assert app.focused is focus_of[name], (name, app.focused)
+            await pilot.pause()
+            for other, pane in panes.items():
+                assert _is_accent(pane, accent) == (other == name), (name, other)
+        await pilot.press("z")
+        assert screen.maximized is panes["runs"]
+        await pilot.press("escape")
+        assert screen.maximized is None
+
+
+def _styles_of_row(table, y: int) -> set[str]:
+    """How one rendered row looks on a 16-colour terminal (TERM=screen): its colours
+    downgraded to the 16 the terminal has, and underline or reverse. Bold is left out: on
+    such terminals it often only brightens the colour, and the header is bold too."""
+    out = set()
+    for segment in table.render_line(y):
+        style = segment.style
+        if style is None or not segment.text.strip():
+            continue
+        colour = style.color.downgrade(ColorSystem.STANDARD).number if style.color else None
+        bgcolor = style.bgcolor.downgrade(ColorSystem.STANDARD).number if style.bgcolor else None
+        out.add(f"{colour}/{bgcolor}/u{bool(style.underline)}/r{bool(style.reverse)}")
+    return out
+
+
+@pytest.mark.parametrize("focused", [True, False])
+async def test_with_16_colours_the_selected_row_does_not_look_like_the_header(
+    make_app, store_path, focused
+):
+    record(store_path)
+    record(store_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        experiments = app.screen.query_one(ExperimentList)
+        if focused:
+            experiments.focus()
+            await pilot.pause()
+        assert experiments.cursor_row == 1
+        header = _styles_of_row(experiments, 0)
+        selected = _styles_of_row(experiments, 2)  # header, row 0, row 1 (the cursor)
+        other = _styles_of_row(experiments, 1)
+        assert header and selected and other
+        assert header != selected
+        assert other != selected
+
+
+async def test_the_chart_is_eight_rows_high_at_80x24_with_its_legend_outside(make_app, store_path):
     record(store_path)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.focused is app.screen.query_one(RunsTable)  # ready for space/enter
-        await pilot.press("tab")
-        assert app.focused is app.screen.query_one(EpochTable)
-        await pilot.press("shift+tab", "shift+tab")
-        assert app.focused is app.screen.query_one(ExperimentList)
-        await pilot.press("tab", "z")
-        assert app.screen.maximized is app.screen.query_one(RunsTable)
-        await pilot.press("escape")
-        assert app.screen.maximized is None
-        await pilot.press("v")
-        assert app.screen.query_one("TabbedContent").active == "tab-acc"
+        chart = app.screen.query_one("#loss-chart", MetricChart)
+        # The plot's own rows: all but the x axis and its labels.
+        assert chart.content_region.height - 2 >= 8
+        lines = screen_lines(app)
+        legend_row = app.screen.query_one("#legend").region.y
+        assert "━ val ┄ train" in lines[legend_row]
+        plot_rows = range(chart.region.y, chart.region.bottom)
+        assert not any("val" in lines[y] or "train" in lines[y] for y in plot_rows)
+
+
+async def test_a_sweep_names_its_arms_as_the_report_does(make_app, store_path):
+    """A sweep over head and epochs: the arm column, the groups and the epoch counts are
+    each run's own (`glove avgpool epochs=2`), as the exports name them."""
+    from embtui.export.report import build_report
+
+    sweep = SMALL.replace(sizes="10", seeds=1, head="flatten,avgpool", epochs="2,3")
+    exp_id = record(store_path, sweep)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        rows = [table.cells(k) for k in table.row_keys]
+        report = build_report(stored(store_path), exp_id)
+        assert [r[2] for r in rows] == [r.arm for r in report.runs]
+        assert rows[0][2] == "learned flatten epochs=2"
+        assert [r[5] for r in rows] == ["2/2", "3/3"] * 4
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.row_keys == [f"10/{arm}" for arm in report.summary.arms]
+
+
+async def test_at_80_columns_a_sweeps_runs_table_leaves_out_what_does_not_fit(make_app, store_path):
+    sweep = SMALL.replace(sizes="10", seeds=1, head="flatten,avgpool")
+    record(store_path, sweep)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert "acc" not in [c.value for c in table.columns]
+        assert [c.value for c in table.columns][:6] == [
+            "mark",
+            "size",
+            "arm",
+            "seed",
+            "status",
+            "epoch",
+        ]
+        assert "val_acc" in [c.value for c in table.columns]
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert table.border_title.endswith(f"w: +{' '.join(table.hidden)}")
+        await pilot.press("w")
+        assert [c.value for c in table.columns] == [key for key, _, _ in RUN_COLUMNS]
+        assert "w: +" not in table.border_title

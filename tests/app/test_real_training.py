@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import random
 
+import pytest
+
 from embtui.app.app import EmbtuiApp
 from embtui.app.screens.main import MainScreen
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.config import ExperimentConfig
-from embtui.store import Store
-from tests.app.conftest import settle
+from tests.app.conftest import settle, stored
 
 GOOD = ["great", "wonderful", "superb", "moving", "brilliant", "fun"]
 BAD = ["awful", "boring", "dull", "terrible", "waste", "bad"]
@@ -26,6 +27,9 @@ def tiny_csv(path):
             words = GOOD if i % 2 else BAD
             writer.writerow([" ".join(rng.choice(words) for _ in range(8)) + " film", i % 2])
     return path
+
+
+pytestmark = pytest.mark.slow
 
 
 async def test_ctrl_s_trains_for_real_and_the_table_shows_the_stored_values(tmp_path):
@@ -48,7 +52,7 @@ async def test_ctrl_s_trains_for_real_and_the_table_shows_the_stored_values(tmp_
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        store = Store(store_path)
+        store = stored(store_path)
         (exp,) = store.experiments()
         (run,) = store.runs(exp.id)
         assert (exp.status, run.status) == ("done", "done")
@@ -72,10 +76,11 @@ def _bad_glove(path):
 
 
 async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on(tmp_path):
-    """The real engine's own error text (the very line `embtui run` prints) in the console."""
-    import pytest
+    """The real engine's own error text (the very line `embtui run` prints) in the console:
+    in the form, under the field it concerns, and the form still answers keys."""
+    from textual.widgets import Static
 
-    from embtui.app.widgets.status_line import StatusLine
+    from embtui.app.screens.configure import ConfigureScreen
     from embtui.engine import runner
     from embtui.errors import EmbtuiError
 
@@ -104,8 +109,95 @@ async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert str(cli_error.value) in app.screen.query_one(StatusLine).text
+            assert isinstance(app.screen, ConfigureScreen)
+            status = str(app.screen.query_one("#form-status", Static).content)
+            assert status == f"✗ not started: {cli_error.value}"
             await pilot.press("f1")  # still answering keys
             await settle(pilot)
             assert type(app.screen).__name__ == "HelpScreen"
-        assert Store(store_path).experiments() == []
+        assert stored(store_path).experiments() == []
+
+
+def _wait(condition, timeout: float = 120.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.1)
+    assert condition()
+
+
+def _epochs(store_path) -> int:
+    from tests.helpers import epoch_count
+
+    return epoch_count(store_path)
+
+
+def test_closing_the_consoles_terminal_cancels_after_the_epoch(tmp_path):
+    """The real console in a pseudo-terminal, training for real; the terminal goes away
+    (SIGHUP, as when an SSH connection drops): the epoch finishes and the experiment is
+    `cancelled` (resumable), never left `interrupted`."""
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(
+        f'name = "hangup"\ndataset = "{tiny_csv(tmp_path / "tiny.csv")}"\nsizes = [40]\n'
+        'embeddings = ["learned"]\nepochs = 200\nseeds = 1\nval_size = 20\nmaxlen = 12\n'
+        "vocab_size = 50\nembedding_dim = 4\nbatch_size = 8\n",
+        encoding="utf-8",
+    )
+    store_path = tmp_path / "hangup.sqlite"
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embtui", str(toml), "--store", str(store_path)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
+    )
+    os.close(follower)
+    try:
+        _wait(lambda: _read(leader) is None or store_path.exists(), 60)
+        import time
+
+        time.sleep(3)  # the form is on screen
+        os.write(leader, b"\x13")  # ctrl+s
+        _wait(lambda: _drain(leader) or _epochs(store_path) >= 2)
+        proc.send_signal(signal.SIGHUP)
+        os.close(leader)
+        assert proc.wait(timeout=60) == 128 + signal.SIGHUP
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    store = stored(store_path)
+    (exp,) = store.experiments()
+    (run,) = store.runs(exp.id)
+    assert (exp.status, run.status) == ("cancelled", "cancelled")
+    assert 2 <= len(store.run_epochs(run.id)) < 200
+
+
+def _read(fd: int) -> bytes | None:
+    import select
+
+    ready, _, _ = select.select([fd], [], [], 0)
+    if ready:
+        import os
+
+        try:
+            return os.read(fd, 65536)
+        except OSError:
+            return None
+    return b""
+
+
+def _drain(fd: int) -> bool:
+    """Read what the console drew (a full pty would block it); never a condition."""
+    _read(fd)
+    return False

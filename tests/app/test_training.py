@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
-from embtui.app.fake import FakeEngine
+from textual.widgets import Static
+
 from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
+from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle
+from tests.app.conftest import SMALL, record, settle, stored, text_of
+from tests.app.fake import FakeEngine
 
 
 async def _start_held(pilot, engine: FakeEngine) -> None:
@@ -19,6 +24,8 @@ async def _start_held(pilot, engine: FakeEngine) -> None:
     assert isinstance(pilot.app.screen, ConfigureScreen)
     await pilot.press("ctrl+s")
     assert await asyncio.to_thread(engine.held.wait, 10)
+    await pilot.pause()
+    pilot.app.main.refresh_data()
     await pilot.pause()
 
 
@@ -29,7 +36,7 @@ async def test_ctrl_s_trains_and_the_table_shows_every_run_done(make_app, store_
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        store = Store(store_path)
+        store = stored(store_path)
         (exp,) = store.experiments()
         assert exp.status == "done"
         runs = store.runs(exp.id)
@@ -50,7 +57,7 @@ async def test_x_cancels_after_confirmation_and_keeps_the_epochs(make_app, store
         assert app.is_training and not app.stop_event.is_set()
         await pilot.press("x", "y")
         await settle(pilot)
-        store = Store(store_path)
+        store = stored(store_path)
         (exp,) = store.experiments()
         assert exp.status == "cancelled"
         runs = store.runs(exp.id)
@@ -62,7 +69,7 @@ async def test_x_cancels_after_confirmation_and_keeps_the_epochs(make_app, store
         assert table.cells(str(runs[1].id))[4:6] == ["cancelled", "2/3"]
 
         # r resumes what was cancelled; the finished run is kept as it was.
-        engine.hold_after = None
+        engine.release()
         await pilot.press("r")
         await settle(pilot)
         assert store.experiment(exp.id).status == "done"
@@ -84,7 +91,7 @@ async def test_q_while_training_asks_then_stops_cleanly(make_app, store_path):
         await app.workers.wait_for_complete()
         await pilot.pause()
     assert app.return_code == 0
-    store = Store(store_path)
+    store = stored(store_path)
     (exp,) = store.experiments()
     assert exp.status == "cancelled"
     assert not [r for r in store.runs(exp.id) if r.status in ("running", "queued")]
@@ -99,22 +106,11 @@ async def test_q_when_idle_quits_at_once(make_app):
     assert app.return_code == 0
 
 
-async def test_a_bad_dataset_is_reported_and_nothing_is_written(make_app, store_path):
-    engine = FakeEngine(fail_prepare="nope.csv: no such file")
-    app = make_app(SMALL, engine)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert "nope.csv: no such file" in app.screen.query_one(StatusLine).text
-        assert any("nope.csv" in str(n.message) for n in app._notifications)
-    assert Store(store_path).experiments() == []
-
-
 async def test_r_goes_through_the_claim_and_a_process_that_won_it_keeps_it(make_app, store_path):
     """Another process resumes the same experiment between the console's check and its
     start: the console's claim is refused, it says so, and trains nothing."""
     exp_id = record(store_path, stop_after=3)
-    rival = Store(store_path)
+    rival = stored(store_path)
 
     class Raced(FakeEngine):
         def prepare_resume(self, store, experiment_id, sink):
@@ -140,3 +136,51 @@ async def test_r_goes_through_the_claim_and_a_process_that_won_it_keeps_it(make_
 def _epochs_per_run(store: Store, exp_id: int) -> dict[int, int]:
     epochs = store.epochs(exp_id)
     return {r.id: len(epochs.get(r.id, [])) for r in store.runs(exp_id)}
+
+
+async def test_a_diverging_run_shows_why_it_failed_in_the_table_and_the_epoch_pane(
+    make_app, store_path
+):
+    config = SMALL.replace(sizes="10", embeddings="learned", seeds=1, optimizer="sgd")
+    app = make_app(config.replace(learning_rate=1e6))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        store = stored(store_path)
+        (run,) = store.runs(1)
+        assert (run.status, run.error) == ("failed", "loss became NaN at epoch 2")
+        table = app.screen.query_one(RunsTable)
+        row = table.cells(str(run.id))
+        # Status with a short reason; the huge loss abbreviated, the column not widened.
+        assert row[4:7] == ["failed: NaN", "1/3", "2.94e8"]
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert app.screen.query_one(EpochTable).cells("1")[1] == "2.94e8"
+        note = app.screen.query_one("#epoch-note", Static)
+        assert text_of(note) == "✗ failed after 1 of 3 epochs: loss became NaN at epoch 2"
+        assert note.display
+        assert any("loss became NaN at epoch 2" in e.text for e in app.messages)
+
+
+async def test_a_hangup_stops_after_the_epoch_and_leaves_the_experiment_cancelled(
+    make_app, store_path
+):
+    """SIGHUP (the terminal or the SSH connection closed): as `embtui run` does, training
+    stops after the current epoch and the experiment is cancelled, not interrupted."""
+    engine = FakeEngine(hold_after=4)
+    app = make_app(SMALL, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _start_held(pilot, engine)
+        os.kill(os.getpid(), signal.SIGHUP)
+        await pilot.pause(0.2)
+    thread = app.training_thread
+    assert thread is not None
+    thread.join(10)
+    assert app.exit_signal == signal.SIGHUP
+    assert app.return_code == 128 + signal.SIGHUP
+    store = stored(store_path)
+    (exp,) = store.experiments()
+    assert exp.status == "cancelled"
+    runs = store.runs(exp.id)
+    assert [r.status for r in runs] == ["done"] + ["cancelled"] * 7
+    assert len(store.run_epochs(runs[1].id)) == 2  # the epoch under way was finished
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL  # handler removed on exit

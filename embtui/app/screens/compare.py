@@ -1,25 +1,31 @@
 """The comparison of an experiment's arms: the summary table of the Markdown export.
 
-Per size, each arm's mean ± 95% CI half-width (n seeds), the difference with its CI, p and
-the verdict, the better arm starred; then the conclusion and the val_acc-by-size chart with
-the same CI bars. `m` switches the per-run metric (final, best, at lowest val_loss); the
-screen follows the store while runs are still finishing.
+Per size, the verdict first (in view at 80 columns), each arm's mean ± 95% CI half-width
+(n seeds), and, when the screen is wide or `w` asks for them, the difference with its CI
+and p; then the val_acc-by-size chart with the same CI bars, and the conclusion. `m`
+switches the per-run metric (final, best, at lowest val_loss); `e` exports it. The screen
+follows the store while runs are still finishing, rebuilding only when a run finished,
+so a table scrolled sideways stays where it is.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from embtui.app.messages import ReportReady
-from embtui.app.widgets.size_chart import SizeChart
-from embtui.app.widgets.summary_table import SummaryTable
+from embtui.app.messages import ExportRequested, ReportReady
+from embtui.app.screens.export_dialog import ExportDialog
+from embtui.app.widgets.size_chart import SizeChart, SizeState, legend
+from embtui.app.widgets.summary_table import SummaryState, SummaryTable
+from embtui.store import Store
 
 METRICS = ("final", "best", "at_min_val_loss")
 METRIC_NAMES = {
@@ -27,71 +33,169 @@ METRIC_NAMES = {
     "best": "best-epoch val_acc",
     "at_min_val_loss": "val_acc at the lowest val_loss",
 }
+#: Below this width the difference, CI and p columns wait for `w`.
+WIDE = 110
 
 
-class CompareScreen(Screen):
+def finished_signature(store: Store, experiment_id: int) -> tuple[tuple[int, str, int], ...]:
+    """What the statistics depend on: the finished runs and their epoch counts."""
+    epochs = store.epochs(experiment_id)
+    return tuple(
+        (r.id, r.status, len(epochs.get(r.id, ())))
+        for r in store.runs(experiment_id)
+        if r.status == "done"
+    )
+
+
+class CompareScreen(Screen[None]):
+    DEFAULT_CSS = """
+    CompareScreen {
+        #compare-title {
+            height: 1;
+            padding: 0 1;
+            text-style: bold;
+            background: $panel;
+        }
+        #compare-body {
+            height: 1fr;
+        }
+        #summary {
+            max-height: 60%;
+        }
+        #compare-legend {
+            height: 1;
+            padding: 0 1;
+        }
+        #compare-chart {
+            height: 14;
+        }
+        #conclusion {
+            padding: 0 1 1 1;
+            height: auto;
+        }
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the runs"),
         Binding(
             "m", "metric", "Metric", id="metric", tooltip="Next metric: final, best, at min loss"
         ),
-        Binding("e", "export", "Export", id="export", tooltip="Write this summary as Markdown"),
+        Binding(
+            "w",
+            "all_columns",
+            "Columns",
+            id="columns",
+            tooltip="Show or hide the difference, 95% CI and p columns",
+        ),
+        Binding("e", "export", "Export", id="export", tooltip="Export this comparison"),
     ]
 
-    def __init__(self, experiment_id: int, metric: str = "final") -> None:
+    all_columns: reactive[bool | None] = reactive(None)
+    """Show every column (True), the verdict and means only (False), or by width (None)."""
+
+    def __init__(
+        self,
+        store: Store,
+        experiment_id: int,
+        *,
+        poll_interval: float = 1.0,
+        metric: str = "final",
+        name: str = "",
+        cwd: Path | None = None,
+    ) -> None:
         super().__init__()
+        self.store = store
+        self.cwd = cwd
         self.experiment_id = experiment_id
+        self.experiment_name = name
+        self.poll_interval = poll_interval
         self.metric = metric
-        self.report = None
+        self.report: object | None = None
         self._version: int | None = None
+        self._signature: object = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-title")
         with VerticalScroll(id="compare-body"):
             yield SummaryTable(id="summary")
-            yield Static("computing…", id="conclusion")
+            yield Static("", id="compare-legend")
             yield SizeChart(id="compare-chart")
+            yield Static("computing…", id="conclusion")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._title()
-        self.set_interval(self.app.poll_interval, self._poll)
-        self._build()
+        self.set_interval(self.poll_interval, self._poll)
+        self._rebuild()
+
+    def on_resize(self) -> None:
+        self._show()
+
+    @property
+    def showing_all_columns(self) -> bool:
+        return self.all_columns if self.all_columns is not None else self.size.width >= WIDE
 
     def _title(self) -> None:
         self.query_one("#compare-title", Static).update(
-            f"Compare · experiment {self.experiment_id} · {METRIC_NAMES[self.metric]}  "
-            "(m metric · e export · escape back)"
+            f"Compare · experiment {self.experiment_id} · {METRIC_NAMES[self.metric]}"
         )
 
     def _poll(self) -> None:
-        version = self.app.store.data_version()
-        if self._version is not None and version != self._version:
-            self._build()
-        self._version = version
+        version = self.store.data_version()
+        if version != self._version:
+            self._version = version
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        signature = (self.metric, finished_signature(self.store, self.experiment_id))
+        if signature != self._signature:
+            self._signature = signature
+            self._build(signature)
 
     @work(thread=True, exclusive=True, group="compare")
-    def _build(self) -> None:
+    def _build(self, signature: object) -> None:
         from embtui.export.report import build_report
 
-        report = build_report(self.app.store, self.experiment_id, metric=self.metric)
-        self.post_message(ReportReady(self.experiment_id, self.metric, report))
+        report = build_report(self.store, self.experiment_id, metric=self.metric)
+        self.post_message(ReportReady(self.experiment_id, self.metric, report, signature))
 
     def on_report_ready(self, message: ReportReady) -> None:
-        if message.metric != self.metric:
-            return
+        if message.key != self._signature:
+            return  # built for a metric or a state since replaced
         self.report = message.report
         summary = message.report.summary
-        table = self.query_one(SummaryTable)
-        if summary.groups:
-            table.show(summary)
         self.query_one("#conclusion", Static).update(summary.conclusion())
-        self.query_one(SizeChart).show(summary if summary.groups else None)
+        self._show()
+
+    def _show(self) -> None:
+        if self.report is None:
+            return
+        summary = self.report.summary  # type: ignore[attr-defined]
+        self.query_one(SummaryTable).state = SummaryState(
+            summary, (self._signature, self.showing_all_columns), self.showing_all_columns
+        )
+        state = SizeState(summary if summary.groups else None, self._signature)
+        self.query_one(SizeChart).state = state
+        self.query_one("#compare-legend", Static).update(legend(state))
+
+    def watch_all_columns(self) -> None:
+        self._show()
 
     def action_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self._title()
-        self._build()
+        self._rebuild()
+
+    def action_all_columns(self) -> None:
+        self.all_columns = not self.showing_all_columns
 
     def action_export(self) -> None:
-        self.app.export(self.experiment_id, self.metric)
+        def chosen(fmt: str | None) -> None:
+            if fmt is not None:
+                self.post_message(ExportRequested(self.experiment_id, self.metric, fmt))
+
+        self.app.push_screen(
+            ExportDialog(self.experiment_id, self.experiment_name, self.metric, cwd=self.cwd),
+            chosen,
+        )

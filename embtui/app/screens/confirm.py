@@ -1,4 +1,5 @@
-"""A yes/no question that must be answered before something irreversible (cancel, quit)."""
+"""A yes/no question that must be answered before something irreversible (cancel, quit,
+delete, throwing edits away)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,27 @@ from textual.widgets import Button, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmScreen {
+        align: center middle;
+        #dialog {
+            width: 64;
+            max-width: 95%;
+            height: auto;
+            padding: 1 2;
+            border: thick $error;
+            background: $surface;
+        }
+        #answers {
+            height: auto;
+            margin-top: 1;
+        }
+        #answers Button {
+            margin-right: 2;
+        }
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="yes", tooltip="Yes, go ahead"),
         Binding("n", "answer(False)", "No", id="no", tooltip="No, leave things as they are"),

@@ -1,4 +1,7 @@
-"""Every key of the screen underneath, with what it does: nothing to memorise."""
+"""Every key of the screen underneath, with what it does: nothing to memorise.
+
+The list is longer than an 80x24 terminal: it scrolls with j/k, the arrows and page keys.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +42,26 @@ def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        #help {
+            width: 100;
+            max-width: 95%;
+            height: 90%;
+            border: round $accent;
+            background: $surface;
+        }
+        #help-title {
+            text-style: bold;
+            padding: 0 1;
+        }
+        #help-table {
+            height: 1fr;
+        }
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close", id="close", tooltip="Close the help"),
         Binding("question_mark", "dismiss", "Close", show=False, id="close-help"),
@@ -52,7 +75,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(f"Keys on the {self.of_name} screen  (escape closes)", id="help-title")
+            yield Static(
+                f"Keys on the {self.of_name} screen  (j/k scroll · escape closes)", id="help-title"
+            )
             yield KeyedTable(id="help-table")
 
     def on_mount(self) -> None:

@@ -1,107 +1,167 @@
-"""The main screen: experiments, their runs, the focused run's epochs, and live charts.
+"""The main screen: experiments, their runs, the epochs of the run under the cursor, charts.
 
-Everything drawn here is read back from the store, the single source of truth: a 1 s poll
-of `store.data_version()` notices commits by any other connection (the training worker's
-own, or `embtui run` in another process), and messages from the in-process worker mark the
-screen dirty for a prompt refresh. Refreshes are coalesced by a short timer, so a burst of
-epochs costs one redraw, never a redraw storm over SSH.
+Everything drawn here is read back from the store, the single source of truth: a poll of
+`store.data_version()` notices commits by any other connection (the training worker's
+own, or `embtui run` in another process), and the app marks the screen dirty for a
+prompt refresh when its own worker reports. Refreshes are coalesced by a short timer, so
+a burst of epochs costs one redraw, never a redraw storm over SSH.
 
-Statistics (the size chart, grouped CIs) come from `embtui.export.report`, which imports
-scipy; they are built in a thread worker, and only while the size chart or the grouped
-table is on screen, so neither the first paint, nor key presses, nor training wait on them.
+The same poll applies `embtui list`'s liveness rule (`Store.recover`: a dead, zombie or
+reused pid, a stale heartbeat) on a thread, so an `embtui run` killed elsewhere shows
+`interrupted` within a poll or two, without the UI ever waiting on the store.
+
+The runs table's cursor follows the run that is training only until the user moves it
+(or while follow mode, `f`, is on; the status line says so): a run starting never moves
+the cursor from under a user who is reading or about to mark another row.
+
+Statistics (the size chart's intervals, grouped CIs) come from `embtui.export.report`,
+which imports scipy; they are built in a thread worker, and only while the size chart or
+the grouped table is on screen, so neither the first paint, nor key presses, nor training
+wait on them. Until they arrive the size chart draws the plain means.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
 
-from embtui.app.messages import ReportReady
-from embtui.app.model import ExperimentView, RunView, load_experiments, load_runs
-from embtui.app.widgets.epoch_table import EpochTable
+from embtui.app.messages import (
+    CancelRequested,
+    DeleteRequested,
+    ExportRequested,
+    NewRequested,
+    OwnersChecked,
+    RenameRequested,
+    ReportReady,
+    ResumeRequested,
+)
+from embtui.app.view_state import (
+    Activity,
+    ExperimentView,
+    RunFilter,
+    RunView,
+    filter_runs,
+    load_experiments,
+    load_runs,
+    size_means,
+)
+from embtui.app.widgets.chart_pane import ChartPane
+from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
-from embtui.app.widgets.metric_chart import MetricChart
-from embtui.app.widgets.runs_table import RunsTable
-from embtui.app.widgets.size_chart import SizeChart
+from embtui.app.widgets.filter_bar import FilterBar
+from embtui.app.widgets.keyed_table import KeyedTable
+from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable, Sort, build_state
+from embtui.app.widgets.size_chart import SizeState
 from embtui.app.widgets.status_line import StatusLine
-from embtui.errors import printable
+from embtui.config import check_name
+from embtui.errors import EmbtuiError
+from embtui.store import Store
 
 REFRESH_S = 0.5  # at most two redraws a second while training
-CHART_TABS = ("tab-loss", "tab-acc", "tab-size")
+NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
+SMOOTHING = (0.0, 0.6, 0.8, 0.9)
+#: Metrics sorted best-first the first time: the highest accuracies.
+DESCENDING_FIRST = ("acc", "val_acc", "best")
 
 
-class MainScreen(Screen):
+class MainScreen(Screen[None]):
     AUTO_FOCUS = "#runs"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new", "New", id="new", tooltip="Configure and start a new experiment"),
+        Binding("n", "new", "New", id="new", tooltip="New experiment, from the selected one"),
         Binding("c", "compare", "Compare", id="compare", tooltip="Compare the arms per size"),
-        Binding("e", "export", "Export", id="export", tooltip="Write the Markdown summary"),
+        Binding("e", "export", "Export", id="export", tooltip="Export: md, csv or json"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running experiment"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Finish an interrupted experiment"),
-        Binding("g", "group", "Group", id="group", tooltip="Group the runs table by (size, arm)"),
-        Binding(
-            "v",
-            "next_chart",
-            "Chart",
-            show=False,
-            id="chart",
-            tooltip="Next chart: loss, accuracy, by size",
-        ),
-        Binding(
-            "z",
-            "zoom",
-            "Zoom",
-            show=False,
-            id="zoom",
-            tooltip="Fill the screen with the focused pane",
-        ),
-    ]
+        Binding("slash", "filter", "Filter", key_display="/", id="filter",
+                tooltip="Filter the runs: glove, status:failed, size=100"),
+        Binding("f", "follow", "Follow", show=False, id="follow",
+                tooltip="Keep the cursor on the training run (off once you move)"),
+        Binding("o", "sort", "Sort", show=False, id="sort",
+                tooltip="Sort the runs by a column (or click its header)"),
+        Binding("g", "group", "Group", show=False, id="group",
+                tooltip="Group the runs table by (size, arm)"),
+        Binding("w", "all_columns", "Columns", show=False, id="columns",
+                tooltip="Every column of the runs table (those left out at this width)"),
+        Binding("v", "next_chart", "Chart", show=False, id="chart",
+                tooltip="Next chart: loss, accuracy, by size"),
+        Binding("s", "smoothing", "Smooth", show=False, id="smoothing",
+                tooltip="EMA smoothing of the curves: off, 0.6, 0.8, 0.9"),
+        Binding("L", "log_scale", "Log y", key_display="L", show=False, id="log-scale",
+                tooltip="Loss chart on a log scale"),
+        Binding("z", "zoom", "Zoom", show=False, id="zoom",
+                tooltip="Fill the screen with the focused pane"),
+        Binding("d", "delete", "Delete", show=False, id="delete",
+                tooltip="Delete the selected experiment (asks)"),
+        Binding("f2", "rename", "Rename", show=False, id="rename",
+                tooltip="Rename the selected experiment"),
+    ]  # fmt: skip
 
-    def __init__(self) -> None:
+    follow: reactive[bool] = reactive(True)
+    """Keep the runs table's cursor on the training run (off once the user moves it)."""
+
+    activity: reactive[Activity | None] = reactive(None)
+    """What the app is doing (set by the app): shown while its experiment is on screen."""
+
+    notice: reactive[str] = reactive("")
+    """A result to show for a while ("wrote ...", "copied ..."), set by the app."""
+
+    run_filter: reactive[RunFilter | None] = reactive(None)
+    """What `/` filters the runs by."""
+
+    sort: reactive[Sort | None] = reactive(None)
+    """The column the runs are sorted by (None: grid order)."""
+
+    grouped: reactive[bool] = reactive(False)
+    """One row per (size, arm) cell instead of one per run."""
+
+    def __init__(self, store: Store, *, poll_interval: float = 1.0, cwd: Path | None = None):
         super().__init__()
+        self.store = store
+        self.poll_interval = poll_interval
+        self.cwd = cwd
         self.experiment_id: int | None = None
-        self.focused_run: int | None = None  # chosen with enter; None follows the live run
         self.marked: set[int] = set()
-        self.grouped = False
         self.experiments: list[ExperimentView] = []
         self.runs: list[RunView] = []
-        self.report = None
+        self.shown_runs: list[RunView] = []
+        self.report: Any = None
         self._dirty = True
         self._version: int | None = None
-        self._report_sig: tuple | None = None
-        self._live_run: int | None = None
+        self._report_key: object = None
+        self._owner_store: Store | None = None
+        self._checking_owners = False
+        self._notice_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
             yield ExperimentList(id="experiments")
             yield RunsTable(id="runs")
         with Horizontal(id="bottom"):
-            yield EpochTable(id="epochs")
-            with TabbedContent(id="charts"):
-                with TabPane("loss", id="tab-loss"):
-                    yield MetricChart("loss", id="loss-chart")
-                with TabPane("accuracy", id="tab-acc"):
-                    yield MetricChart("acc", id="acc-chart")
-                with TabPane("by size", id="tab-size"):
-                    yield SizeChart(id="size-chart")
+            yield EpochPane(id="epoch-pane")
+            yield ChartPane(id="charts")
+        yield FilterBar(id="filter")
         yield StatusLine(id="status")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one(ExperimentList).border_title = "experiments"
-        self.query_one(RunsTable).border_title = "runs"
-        self.set_interval(self.app.poll_interval, self._poll)
+        self.set_interval(self.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
-        self.set_status(self.app.activity or f"store {self.app.store.path}  ·  ? for keys")
         self.refresh_data()
+
+    def on_unmount(self) -> None:
+        if self._owner_store is not None:
+            self._owner_store.close()
 
     # -- refresh ---------------------------------------------------------------------
 
@@ -109,10 +169,37 @@ class MainScreen(Screen):
         self._dirty = True
 
     def _poll(self) -> None:
-        version = self.app.store.data_version()
+        version = self.store.data_version()
         if version != self._version:
             self._version = version
             self._dirty = True
+        if not self._checking_owners:
+            self._checking_owners = True
+            self._check_owners()
+
+    @work(thread=True, group="owners", exit_on_error=False)
+    def _check_owners(self) -> None:
+        """`embtui list`'s liveness rule on the poll: dead owners become `interrupted`."""
+        try:
+            if self._owner_store is None:
+                self._owner_store = Store(self.store.path, create=False)
+            recovered = self._owner_store.recover()
+        except EmbtuiError:
+            recovered = []
+        finally:
+            self._checking_owners = False
+        if recovered:
+            self.post_message(OwnersChecked(recovered))
+
+    def on_owners_checked(self, message: OwnersChecked) -> None:
+        for exp_id in message.experiment_ids:
+            self.notify(
+                f"experiment {exp_id}: its training process is gone; marked interrupted "
+                "(r resumes it)",
+                severity="warning",
+                timeout=8,
+            )
+        self.refresh_data()
 
     def _flush(self) -> None:
         if self._dirty:
@@ -121,123 +208,196 @@ class MainScreen(Screen):
     def refresh_data(self) -> None:
         """Read the store and update every pane (cheap: a few indexed queries)."""
         self._dirty = False
-        store = self.app.store
-        self.experiments = load_experiments(store)
-        ids = [e.row.id for e in self.experiments]
-        elist = self.query_one(ExperimentList)
+        self.experiments = load_experiments(self.store)
+        ids = [e.id for e in self.experiments]
         with self.app.batch_update():
-            elist.show(self.experiments)
+            self.query_one(ExperimentList).experiments = tuple(self.experiments)
             if self.experiment_id not in ids:
                 self._select(self._default_experiment(), move_cursor=True)
             exp = self.experiment
-            self.runs = load_runs(store, exp.row) if exp else []
-            focused = self.focused_view
-            runs_table = self.query_one(RunsTable)
-            runs_table.border_title = (
-                f"runs · #{exp.row.id} {printable(exp.row.name)} · {exp.row.status} · "
-                f"{exp.progress} done"
-                if exp
-                else "runs · no experiments yet: press n"
-            )
-            summary = self.report.summary if self.report is not None else None
-            runs_table.show(self.runs, self.marked, self.grouped, summary)
-            self._follow_live_run(runs_table)
-            self.query_one(EpochTable).show(focused)
-            overlay = ([focused] if focused else []) + [r for r in self.runs if r.id in self.marked]
-            self.query_one("#loss-chart", MetricChart).show(overlay)
-            self.query_one("#acc-chart", MetricChart).show(overlay)
-            self.query_one(SizeChart).show(summary)
-            if self.app.activity:  # news the worker reported since the last redraw
-                self.set_status(self.app.activity, error=self.app.activity_error)
+            self.runs = load_runs(self.store, exp.row) if exp else []
+            self._show_runs()
         # Statistics import scipy: start them once this frame is on screen.
         self.call_after_refresh(self._maybe_build_report)
 
-    def _follow_live_run(self, runs_table: RunsTable) -> None:
-        """While no run is chosen, keep the cursor on the run that just started."""
-        live = next((r.id for r in self.runs if r.run.status == "running"), None)
-        if live is not None and live != self._live_run and self.focused_run is None:
-            for key, ids in runs_table.row_runs.items():
-                if live in ids:
-                    runs_table.move_to_key(key)
-        self._live_run = live
+    def _show_runs(self) -> None:
+        """The runs table, the epoch pane and the charts, from `self.runs` as it is."""
+        exp = self.experiment
+        table = self.query_one(RunsTable)
+        self.shown_runs = filter_runs(self.runs, self.run_filter)
+        shown = len(self.shown_runs)
+        count = f" · {shown} of {len(self.runs)} shown" if shown != len(self.runs) else ""
+        title = (
+            f"runs · #{exp.id} {exp.name} · {exp.row.status} · {exp.progress} done{count}"
+            if exp
+            else "runs · no experiments yet: press n"
+        )
+        summary = self.report.summary if self.report is not None else None
+        table.state = build_state(
+            self.shown_runs,
+            grouped=self.grouped,
+            marked=self.marked,
+            sort=self.sort,
+            summary=summary,
+            summary_key=self._report_key,
+        )
+        if table.hidden:
+            title += f" · w: +{' '.join(table.hidden)}"
+        table.border_title = title
+        self._follow_live_run()
+        self._show_cursor_run()
+        self._update_status()
+
+    def _follow_live_run(self) -> None:
+        if not self.follow:
+            return
+        live = next((r for r in self.shown_runs if r.running), None)
+        table = self.query_one(RunsTable)
+        key = table.key_of_run(live.id) if live is not None else None
+        if key is not None and table.current_key != key:
+            table.move_to_key(key)
+
+    def _show_cursor_run(self) -> None:
+        """The epoch pane and the charts show the run under the runs table's cursor."""
+        run = self.cursor_run
+        self.query_one(EpochPane).run = run
+        overlay = ([run] if run else []) + [r for r in self.runs if r.id in self.marked]
+        charts = self.query_one(ChartPane)
+        charts.runs = tuple(overlay)
+        arms = tuple(dict.fromkeys(r.arm for r in self.runs))
+        summary = self.report.summary if self.report is not None else None
+        charts.size_state = SizeState.of(
+            summary if summary is not None and summary.groups else None,
+            self._report_key,
+            size_means(self.runs, arms),
+            computing=self._report_wanted and summary is None,
+        )
+
+    @property
+    def cursor_run(self) -> RunView | None:
+        """The run under the cursor (of a group: its training run, else its latest)."""
+        ids = self.query_one(RunsTable).runs_under_cursor()
+        by_id = {r.id: r for r in self.runs}
+        runs = [by_id[i] for i in ids if i in by_id]
+        if not runs:
+            return None
+        running = [r for r in runs if r.running]
+        if running:
+            return running[0]
+        with_epochs = [r for r in runs if r.epochs]
+        return with_epochs[-1] if len(runs) > 1 and with_epochs else runs[0]
 
     @property
     def experiment(self) -> ExperimentView | None:
         for e in self.experiments:
-            if e.row.id == self.experiment_id:
+            if e.id == self.experiment_id:
                 return e
         return None
 
-    @property
-    def focused_view(self) -> RunView | None:
-        """The run shown in the epoch table: the chosen one, else the live one."""
-        by_id = {r.id: r for r in self.runs}
-        if self.focused_run in by_id:
-            return by_id[self.focused_run]
-        running = [r for r in self.runs if r.run.status == "running"]
-        if running:
-            return running[0]
-        with_epochs = [r for r in self.runs if r.epochs]
-        if with_epochs:
-            return with_epochs[-1]
-        return self.runs[0] if self.runs else None
-
     def _default_experiment(self) -> int | None:
-        running = [e.row.id for e in self.experiments if e.row.status == "running"]
+        running = [e.id for e in self.experiments if e.row.status == "running"]
         if running:
             return running[-1]
-        return self.experiments[-1].row.id if self.experiments else None
+        return self.experiments[-1].id if self.experiments else None
 
     def _select(self, experiment_id: int | None, *, move_cursor: bool) -> None:
         if experiment_id != self.experiment_id:
             self.experiment_id = experiment_id
-            self.focused_run = None
             self.marked = set()
             self.report = None
-            self._report_sig = None
+            self._report_key = None
+            self.follow = True  # a newly shown experiment: its cursor is nobody's yet
+            self.notice = ""
+            runs = self.query_one(RunsTable)
+            runs.sync([])
         if move_cursor and experiment_id is not None:
             self.query_one(ExperimentList).move_to_key(str(experiment_id))
 
     def select_experiment(self, experiment_id: int) -> None:
-        """Show this experiment (the console calls it when it starts training one)."""
+        """Show this experiment (the app calls it when it starts training one)."""
         self.refresh_data()
         self._select(experiment_id, move_cursor=True)
+        self.follow = True
         self.refresh_data()
+
+    # -- the status line --------------------------------------------------------------
+
+    def watch_activity(self) -> None:
+        self._update_status()
+
+    def watch_notice(self, notice: str) -> None:
+        if self._notice_timer is not None:
+            self._notice_timer.stop()
+            self._notice_timer = None
+        if notice:
+            self._notice_timer = self.set_timer(NOTICE_S, self._clear_notice)
+        self._update_status()
+
+    def _clear_notice(self) -> None:
+        self.notice = ""
+
+    def watch_follow(self) -> None:
+        if self.follow and self.is_mounted:
+            self._follow_live_run()
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if not self.is_mounted:
+            return
+        status = self.query_one(StatusLine)
+        exp = self.experiment
+        act = self.activity
+        if self.notice:
+            status.text, status.error = self.notice, False
+        elif act is not None and (act.experiment_id in (None, self.experiment_id)):
+            status.text, status.error = act.text, act.error
+        elif exp is not None:
+            status.text, status.error = f"{exp.describe()}  ·  ? for keys", False
+        else:
+            status.text = f"store {self.store.path}  ·  n starts an experiment  ·  ? for keys"
+            status.error = False
+        flags = []
+        if any(r.running for r in self.runs):
+            flags.append("following ▶" if self.follow else "f follows ▶")
+        if self.run_filter is not None:
+            flags.append(f"filter: {self.run_filter.text}")
+        if self.sort is not None:
+            flags.append(f"sort {self.sort.column}{self.sort.arrow}")
+        status.flags = " · ".join(flags)
 
     # -- statistics, off the UI thread ------------------------------------------------
 
-    def _maybe_build_report(self) -> None:
+    @property
+    def _report_wanted(self) -> bool:
         # Only when something on screen shows statistics: on a 2-core box the scipy import
         # and the tests would otherwise take CPU from the training they describe.
-        if self.experiment_id is None or not (self.grouped or self._size_chart_visible):
+        return self.experiment_id is not None and (
+            self.grouped or self.query_one(ChartPane).chart == "size"
+        )
+
+    def _maybe_build_report(self) -> None:
+        if not self.is_mounted or not self._report_wanted or self.experiment_id is None:
             return
-        sig = (
+        key = (
             self.experiment_id,
             tuple((r.id, r.run.status, len(r.epochs)) for r in self.runs if r.run.status == "done"),
         )
-        if sig != self._report_sig:
-            self._report_sig = sig
-            self._build_report(self.experiment_id)
-
-    @property
-    def _size_chart_visible(self) -> bool:
-        return self.query_one(TabbedContent).active == "tab-size"
-
-    @on(TabbedContent.TabActivated, "#charts")
-    def _chart_switched(self, event: TabbedContent.TabActivated) -> None:
-        self._maybe_build_report()
+        if key != self._report_key:
+            self._report_key = key
+            self._show_cursor_run()  # "computing" until it arrives
+            self._build_report(self.experiment_id, key)
 
     @work(thread=True, exclusive=True, group="report")
-    def _build_report(self, experiment_id: int) -> None:
+    def _build_report(self, experiment_id: int, key: object) -> None:
         from embtui.export.report import build_report
 
-        report = build_report(self.app.store, experiment_id)
-        self.post_message(ReportReady(experiment_id, "final", report))
+        report = build_report(self.store, experiment_id)
+        self.post_message(ReportReady(experiment_id, "final", report, key))
 
     def on_report_ready(self, message: ReportReady) -> None:
-        if message.experiment_id == self.experiment_id:
+        if message.experiment_id == self.experiment_id and message.key == self._report_key:
             self.report = message.report
-            self.refresh_data()
+            self._show_runs()
 
     # -- events from the widgets ------------------------------------------------------
 
@@ -251,12 +411,31 @@ class MainScreen(Screen):
             self._select(exp_id, move_cursor=False)
             self.refresh_data()
 
+    @on(DataTable.RowSelected, "#experiments")
+    def _experiment_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is None:
+            return
+        from embtui.app.screens.info import ExperimentInfoScreen
+
+        self.app.push_screen(ExperimentInfoScreen(self.store, int(event.row_key.value)))
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_cursor_run()
+
     @on(DataTable.RowSelected, "#runs")
     def _run_selected(self, event: DataTable.RowSelected) -> None:
-        ids = self.query_one(RunsTable).row_runs.get(event.row_key.value or "", [])
-        if ids:
-            self.focused_run = ids[0]
-            self.refresh_data()
+        self.query_one(EpochTable).focus()
+
+    @on(KeyedTable.UserMoved, "#runs")
+    def _runs_cursor_moved(self) -> None:
+        self.follow = False
+
+    @on(DataTable.HeaderSelected, "#runs")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        column = event.column_key.value
+        if column and column != "mark":
+            self._sort_by(column)
 
     def on_runs_table_mark_toggled(self, message: RunsTable.MarkToggled) -> None:
         ids = set(message.run_ids)
@@ -264,41 +443,130 @@ class MainScreen(Screen):
             self.marked -= ids
         else:
             self.marked |= ids
-        self.refresh_data()
+        self._show_runs()
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        try:
+            self.run_filter = RunFilter.parse(event.value) if event.value.strip() else None
+        except EmbtuiError as exc:
+            self.query_one(StatusLine).text, self.query_one(StatusLine).error = str(exc), True
+            return
+        self._show_runs()
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
+        self.query_one(RunsTable).focus()
 
     # -- actions ----------------------------------------------------------------------
 
     def action_new(self) -> None:
-        self.app.open_configure()
+        self.post_message(NewRequested(self.experiment_id))
 
     def action_compare(self) -> None:
-        if self.experiment_id is None:
+        exp = self.experiment
+        if exp is None:
             self.notify("no experiment to compare yet", severity="warning")
             return
         from embtui.app.screens.compare import CompareScreen
 
-        self.app.push_screen(CompareScreen(self.experiment_id))
+        self.app.push_screen(
+            CompareScreen(
+                self.store,
+                exp.id,
+                poll_interval=self.poll_interval,
+                name=exp.row.name,
+                cwd=self.cwd,
+            )
+        )
 
     def action_export(self) -> None:
-        if self.experiment_id is None:
+        exp = self.experiment
+        if exp is None:
             self.notify("no experiment to export yet", severity="warning")
             return
-        self.app.export(self.experiment_id)
+        from embtui.app.screens.export_dialog import ExportDialog
+
+        def chosen(fmt: str | None) -> None:
+            if fmt is not None:
+                self.post_message(ExportRequested(exp.id, "final", fmt))
+
+        self.app.push_screen(ExportDialog(exp.id, exp.row.name, cwd=self.cwd), chosen)
 
     def action_cancel(self) -> None:
-        self.app.request_cancel(self.experiment)
+        self.post_message(CancelRequested(self.experiment_id))
 
     def action_resume(self) -> None:
-        self.app.request_resume(self.experiment)
+        self.post_message(ResumeRequested(self.experiment_id))
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        self.notice = ""
+        self.notify(
+            "the cursor follows the training run"
+            if self.follow
+            else "the cursor stays where you put it"
+        )
+
+    def action_sort(self) -> None:
+        from embtui.app.screens.choice import ChoiceScreen
+
+        current = self.sort.column if self.sort else ""
+        options = [("", "grid order (as queued)")]
+        options += [(key, label) for key, label, _ in RUN_COLUMNS if key != "mark"]
+
+        def chosen(column: str | None) -> None:
+            if column is not None:
+                self._sort_by(column)
+
+        self.app.push_screen(
+            ChoiceScreen(
+                "Sort the runs by",
+                options,
+                highlighted=current,
+                describe=lambda k: (
+                    "choosing the sorted column again reverses it" if k == current and k else ""
+                ),
+            ),
+            chosen,
+        )
+
+    def _sort_by(self, column: str) -> None:
+        if not column:
+            self.sort = None
+        elif self.sort is not None and self.sort.column == column:
+            self.sort = Sort(column, not self.sort.descending)
+        else:
+            self.sort = Sort(column, column in DESCENDING_FIRST)
+        self._show_runs()
 
     def action_group(self) -> None:
         self.grouped = not self.grouped
-        self.refresh_data()
+        self._show_runs()
+        self._maybe_build_report()
+
+    def action_all_columns(self) -> None:
+        table = self.query_one(RunsTable)
+        table.all_columns = not table.all_columns
+        self._show_runs()
 
     def action_next_chart(self) -> None:
-        tabs = self.query_one(TabbedContent)
-        i = CHART_TABS.index(tabs.active) if tabs.active in CHART_TABS else -1
-        tabs.active = CHART_TABS[(i + 1) % len(CHART_TABS)]
+        self.query_one(ChartPane).action_next_chart()
+        self.call_after_refresh(self._maybe_build_report)
+
+    def action_smoothing(self) -> None:
+        charts = self.query_one(ChartPane)
+        i = SMOOTHING.index(charts.smoothing) if charts.smoothing in SMOOTHING else 0
+        charts.smoothing = SMOOTHING[(i + 1) % len(SMOOTHING)]
+
+    def action_log_scale(self) -> None:
+        charts = self.query_one(ChartPane)
+        charts.log_y = not charts.log_y
+        if charts.chart != "loss":
+            self.notify(f"loss chart: log scale {'on' if charts.log_y else 'off'} (v shows it)")
 
     def action_zoom(self) -> None:
         if self.maximized is not None:
@@ -306,5 +574,50 @@ class MainScreen(Screen):
         elif self.focused is not None:
             self.maximize(self.focused)
 
-    def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one(StatusLine).set(text, error=error)
+    def action_delete(self) -> None:
+        exp = self.experiment
+        if exp is None:
+            self.notify("no experiment selected", severity="warning")
+            return
+        if exp.row.status == "running":
+            self.notify(
+                f"experiment {exp.id} is training (pid {exp.row.pid} on {exp.row.host}); "
+                "stop it before deleting it",
+                severity="warning",
+            )
+            return
+        from embtui.app.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(DeleteRequested(exp.id))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete experiment {exp.id} '{exp.name}' with its {exp.total} runs and "
+                "their epochs?\nThis cannot be undone (an export keeps a copy: e)."
+            ),
+            answered,
+        )
+
+    def action_rename(self) -> None:
+        exp = self.experiment
+        if exp is None:
+            self.notify("no experiment selected", severity="warning")
+            return
+        from embtui.app.screens.prompt import PromptScreen
+
+        def check(name: str) -> str | None:
+            try:
+                check_name(name)
+            except EmbtuiError as exc:
+                return str(exc)
+            return None
+
+        def answered(name: str | None) -> None:
+            if name is not None and name != exp.row.name:
+                self.post_message(RenameRequested(exp.id, name))
+
+        self.app.push_screen(
+            PromptScreen(f"Rename experiment {exp.id}", exp.row.name, check), answered
+        )

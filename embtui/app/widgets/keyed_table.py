@@ -4,34 +4,76 @@ The console redraws its tables from the store a few times a second. Clearing and
 a DataTable would move the cursor and post highlight events for rows the user never chose;
 updating changed cells in place (and appending new rows) keeps the cursor where the user
 left it and redraws only what changed.
+
+Two more things every table of the console needs:
+
+* whether the *user* moved the cursor (keys or a click) as opposed to the program: the
+  runs table follows the live run only until the user moves (`UserMoved`);
+* a cursor that reads without colour: on a 16-colour terminal (TERM=screen) the cursor
+  row's and the header's backgrounds become the same colour, so the cursor is also bold
+  and underlined, and the header is not.
+
+A row cursor never scrolls the table sideways: a table wider than its pane keeps the
+column the user scrolled to while rows change under it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
+from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 Row = tuple[str, Sequence[Text]]
+_Signature = tuple[tuple[str, str, str | None], ...]
 
 
-def _signature(cells: Sequence[Text]) -> tuple:
+def _signature(cells: Sequence[Text]) -> _Signature:
     return tuple((c.plain, str(c.style), c.justify) for c in cells)
 
 
-class KeyedTable(DataTable):
+class KeyedTable(DataTable[Any]):
+    DEFAULT_CSS = """
+    KeyedTable {
+        height: 1fr;
+        & > .datatable--header {
+            text-style: bold;
+        }
+        & > .datatable--cursor {
+            text-style: bold underline;
+        }
+        &:focus > .datatable--cursor {
+            text-style: bold underline;
+        }
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="down", tooltip="Move down a row"),
         Binding("k", "cursor_up", "Up", show=False, id="up", tooltip="Move up a row"),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    class UserMoved(Message):
+        """The user moved this table's cursor (a key or a click), not the program."""
+
+        def __init__(self, table: KeyedTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", cell_padding=0, **kwargs)
-        self._columns_sig: tuple = ()
-        self._rows: dict[str, tuple] = {}
+        self._columns_sig: tuple[tuple[str, str], ...] = ()
+        self._rows: dict[str, _Signature] = {}
         self._order: list[str] = []
 
     def set_columns(self, columns: Sequence[tuple[str, Text]]) -> None:
@@ -39,11 +81,25 @@ class KeyedTable(DataTable):
         sig = tuple((key, label.plain) for key, label in columns)
         if sig == self._columns_sig:
             return
+        same_keys = [k for k, _ in sig] == [k for k, _ in self._columns_sig]
+        if same_keys and all(
+            len(a) == len(b) for (_, a), (_, b) in zip(sig, self._columns_sig, strict=True)
+        ):
+            # Only a label changed, not its width (a sort marker): relabel in place, so the
+            # rows, the cursor and the scroll position stay.
+            for key, label in columns:
+                self.columns[ColumnKey(key)].label = label
+            self._columns_sig = sig
+            self._clear_caches()
+            self.refresh()
+            return
+        scroll_x = self.scroll_x
         self.clear(columns=True)
         self._rows, self._order = {}, []
         for key, label in columns:
             self.add_column(label, key=key)
         self._columns_sig = sig
+        self._keep_scroll_x(scroll_x)
 
     @property
     def row_keys(self) -> list[str]:
@@ -60,6 +116,13 @@ class KeyedTable(DataTable):
         """The plain text of a row's cells (for tests and the help screen)."""
         return [str(c).strip() for c in self.get_row(key)]
 
+    def copy_text(self) -> str | None:
+        """What `y` copies: the row under the cursor, its cells separated by tabs."""
+        key = self.current_key
+        if key is None:
+            return None
+        return "\t".join(c for c in self.cells(key) if c)
+
     def sync(self, rows: Sequence[Row]) -> None:
         keys = [k for k, _ in rows]
         columns = [c.key.value for c in self.ordered_columns]
@@ -72,11 +135,11 @@ class KeyedTable(DataTable):
                     old = self._rows[key]
                     for i, (col, value) in enumerate(zip(columns, cells, strict=False)):
                         if i >= len(old) or old[i] != sig[i]:
-                            self.update_cell(key, col, value, update_width=True)
+                            self.update_cell(key, col or "", value, update_width=True)
                 self._rows[key] = sig
             self._order = keys
             return
-        current = self.current_key
+        current, scroll_x = self.current_key, self.scroll_x
         self.clear()
         self._rows = {}
         for key, cells in rows:
@@ -85,7 +148,57 @@ class KeyedTable(DataTable):
         self._order = keys
         if current in keys:
             self.move_cursor(row=keys.index(current), animate=False)
+        self._keep_scroll_x(scroll_x)
+
+    def _keep_scroll_x(self, scroll_x: float) -> None:
+        """After a rebuild: the columns the user had scrolled to stay in view."""
+        if scroll_x:
+            self.call_after_refresh(self.scroll_to, x=scroll_x, animate=False)
 
     def move_to_key(self, key: str) -> None:
         if key in self._order:
             self.move_cursor(row=self._order.index(key), animate=False)
+
+    # -- telling the user's moves from the program's ------------------------------------
+
+    def _user_moved(self) -> None:
+        self.post_message(self.UserMoved(self))
+
+    def action_cursor_up(self) -> None:
+        self._user_moved()
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self._user_moved()
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self._user_moved()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self._user_moved()
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self._user_moved()
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self._user_moved()
+        super().action_scroll_bottom()
+
+    async def _on_click(self, event: events.Click) -> None:
+        # Textual then calls DataTable._on_click itself (handlers run along the MRO).
+        if event.style.meta.get("row", -1) >= 0:
+            self._user_moved()
+
+    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+        """Bring the cursor row into view vertically, never sideways (see the module doc)."""
+        if self.cursor_type != "row":
+            super()._scroll_cursor_into_view(animate)
+            return
+        spacing = self._get_fixed_offset()
+        _, y, _, height = self._get_row_region(self.cursor_row)
+        region = Region(int(self.scroll_x) + spacing.left, y, 1, height)
+        self.scroll_to_region(region, animate=animate, spacing=spacing, force=True)

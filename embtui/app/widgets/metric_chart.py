@@ -1,20 +1,47 @@
 """Loss or accuracy per epoch, train and validation, for the focused and the marked runs.
 
-Each run has one colour and its own marker (the focused run first), so overlaid runs stay
-apart on a monochrome terminal too; validation is the line with the run's marker, training
-the dotted line in the same colour. `series` holds exactly what is drawn, for tests.
+Each run has a pair of colours (validation, training) and its own markers, so the two
+curves of a run differ by colour *and* line style (a solid braille line for validation,
+a dotted line for training), and overlaid runs stay apart on a monochrome terminal too.
+The legend is drawn outside the plot (by the chart pane, from `legend`), so it never
+covers a curve. `smoothing` applies an exponential moving average (as TensorBoard's
+slider); `log_y` draws the loss on a logarithmic axis. `series` holds exactly what is
+drawn, for tests.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.text import Text
+from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
-from embtui.app.model import RunView
+from embtui.app.view_state import RunView, ema
 
-COLOURS = ("cyan", "orange", "magenta", "green", "red", "blue", "yellow", "white")
-MARKERS = ("braille", "x", "+", "o", "*", "#", "@", "%")
+#: (validation, training) colour of the first, second, ... overlaid run, as plotext names
+#: them (its "orange" is the terminal's yellow).
+COLOURS = (
+    ("cyan", "orange"),
+    ("magenta", "green"),
+    ("blue+", "red"),
+    ("white", "gray"),
+)
+#: The terminal palette index of each plotext colour name: the legend's Rich style.
+ANSI = {"black": 0, "red": 1, "green": 2, "orange": 3, "blue": 4, "magenta": 5, "cyan": 6}
+ANSI |= {"gray+": 7, "gray": 8, "red+": 9, "green+": 10, "orange+": 11, "blue+": 12}
+ANSI |= {"magenta+": 13, "cyan+": 14, "white": 15}
+
+
+def rich_colour(name: str) -> str:
+    """The Rich style of a plotext colour name (the same terminal palette entry)."""
+    return f"color({ANSI[name]})"
+
+
+VAL_MARKERS = ("braille", "x", "+", "o")
+TRAIN_MARKERS = ("·", "-", ":", "~")
 TITLES = {"loss": "loss", "acc": "accuracy"}
 
 
@@ -29,59 +56,131 @@ class Series:
     marker: str
 
 
-class MetricChart(PlotextPlot):
-    can_focus = True
+def epoch_ticks(last: int) -> list[int]:
+    """Every epoch up to 10, else about ten evenly spaced ones, the last always among them
+    (what fits under a 30-column plot)."""
+    step = max(1, math.ceil(last / 10))
+    ticks = list(range(1, last + 1, step))
+    if ticks[-1] != last:
+        if last - ticks[-1] < step / 2:
+            ticks.pop()
+        ticks.append(last)
+    return ticks
 
-    def __init__(self, metric: str, **kwargs) -> None:
-        super().__init__(**kwargs)
+
+def unique_runs(runs: Sequence[RunView]) -> list[RunView]:
+    seen: set[int] = set()
+    out = []
+    for r in runs:
+        if r.id not in seen:
+            seen.add(r.id)
+            out.append(r)
+    return out
+
+
+def build_series(metric: str, runs: Sequence[RunView], smoothing: float) -> list[Series]:
+    """What the chart draws: per run its validation then its training curve."""
+    series: list[Series] = []
+    for i, r in enumerate(unique_runs(runs)):
+        val_colour, train_colour = COLOURS[i % len(COLOURS)]
+        x = tuple(e.epoch for e in r.epochs)
+        val = tuple(getattr(e, f"val_{metric}") for e in r.epochs)
+        train = tuple(getattr(e, metric) for e in r.epochs)
+        if smoothing:
+            val, train = ema(val, smoothing), ema(train, smoothing)
+        marker = VAL_MARKERS[i % len(VAL_MARKERS)]
+        series.append(Series(r.id, f"{r.label} val", "val", x, val, val_colour, marker))
+        train_marker = TRAIN_MARKERS[i % len(TRAIN_MARKERS)]
+        series.append(
+            Series(r.id, f"{r.label} train", "train", x, train, train_colour, train_marker)
+        )
+    return series
+
+
+def legend(runs: Sequence[RunView]) -> Text:
+    """`━ val ┄ train` in each run's colours, with the run's label (or id when several)."""
+    runs = unique_runs(runs)
+    text = Text()
+    for i, r in enumerate(runs):
+        val_colour, train_colour = COLOURS[i % len(COLOURS)]
+        if i:
+            text.append("  ")
+        val_style, train_style = rich_colour(val_colour), rich_colour(train_colour)
+        if len(runs) == 1:
+            text.append("━", style=val_style).append(" val ")
+            text.append("┄", style=train_style).append(f" train  {r.label}")
+        else:
+            text.append("━", style=val_style).append("┄", style=train_style)
+            text.append(f" #{r.id}")
+    return text
+
+
+class MetricChart(PlotextPlot):
+    DEFAULT_CSS = """
+    MetricChart {
+        height: 1fr;
+    }
+    """
+
+    runs: reactive[tuple[RunView, ...]] = reactive(tuple, always_update=False)
+    """The focused run first, then the marked ones (duplicates are drawn once)."""
+
+    smoothing: reactive[float] = reactive(0.0)
+    """EMA factor in [0, 1): 0 draws the values as they are."""
+
+    log_y: reactive[bool] = reactive(False)
+    """Draw the y axis on a log scale (the loss chart only)."""
+
+    def __init__(self, metric: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.metric = metric
         self.series: list[Series] = []
-        self.empty_text = "no run selected"
+
+    @property
+    def log_scale(self) -> bool:
+        """Whether the y axis is drawn on a log scale (`log_y`, for the loss only)."""
+        return self.log_y and self.metric == "loss"
+
+    @property
+    def empty_text(self) -> str:
+        if not self.runs:
+            return "no runs yet"
+        return f"{self.runs[0].label}: no epochs yet"
 
     def on_mount(self) -> None:
-        self.border_title = TITLES[self.metric]
         self.replot()
 
-    def show(self, runs: list[RunView]) -> None:
-        """`runs`: the focused run first, then the marked ones (duplicates ignored)."""
-        empty = f"{runs[0].label}: no epochs yet" if runs else "no runs yet"
-        if empty != self.empty_text:
-            self.empty_text = empty
-            if not any(s.x for s in self.series):
-                self.series = []
-                self.replot()
-        series: list[Series] = []
-        seen: set[int] = set()
-        for i, r in enumerate(r for r in runs if not (r.id in seen or seen.add(r.id))):
-            colour, marker = COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]
-            x = tuple(e.epoch for e in r.epochs)
-            val = tuple(getattr(e, f"val_{self.metric}") for e in r.epochs)
-            train = tuple(getattr(e, self.metric) for e in r.epochs)
-            series.append(Series(r.id, f"{r.label} val", "val", x, val, colour, marker))
-            series.append(Series(r.id, f"{r.label} train", "train", x, train, colour, "dot"))
-        if series != self.series:
-            self.series = series
-            self.replot()
+    def watch_runs(self) -> None:
+        self.replot()
+
+    def watch_smoothing(self) -> None:
+        self.replot()
+
+    def watch_log_y(self) -> None:
+        self.replot()
 
     def replot(self) -> None:
+        self.series = build_series(self.metric, self.runs, self.smoothing)
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("")
-        plt.xlabel("epoch")
+        plt.xaxes(True, False)
+        plt.yaxes(True, False)
         drawn = [s for s in self.series if s.x]
-        for s in drawn:
-            label = s.label if s.kind == "val" else "train"
-            plt.plot(
-                list(s.x),
-                list(s.y),
-                marker=s.marker,
-                color=s.colour,
-                label=label if (s.kind == "val" or s is drawn[1]) else None,
-            )
+        # Training first, so the validation curve (what the comparison is about) is on top.
+        for s in sorted(drawn, key=lambda s: s.kind != "train"):
+            plt.plot(list(s.x), list(s.y), marker=s.marker, color=s.colour)
         if drawn:
             top = max(max(s.x) for s in drawn)
-            plt.xticks(list(range(1, top + 1)) if top <= 12 else None)
-        else:
+            ticks = epoch_ticks(top)
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+            plt.xlim(0.5, top + 0.5)  # room for the first and last epoch's label
+            if self.log_scale and all(v > 0 for s in drawn for v in s.y):
+                plt.yscale("log")
+        else:  # no axes around nothing: just say why
+            plt.xaxes(False, False)
+            plt.yaxes(False, False)
+            plt.xticks([])
+            plt.yticks([])
             plt.title(self.empty_text)
         self.refresh()

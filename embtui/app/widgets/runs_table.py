@@ -1,45 +1,93 @@
 """The runs of the selected experiment, one row per run or one per (size, arm) cell.
 
-Columns: size, arm, seed, status, epoch k/N and the latest loss, acc, val_loss, val_acc,
-plus the best val_acc so far. A running row is bold and marked ▶; a run marked for the
-chart overlay (space) carries a ●. Grouped (g), a row holds every seed of a cell: the
-statistics' mean ± 95% CI half-width of the final val_acc once the seeds have finished.
+Columns: size, arm, seed, status (a failed run's with its reason: `failed: NaN`), epoch
+k/N and the latest loss, acc, val_loss, val_acc, plus the best val_acc so far. A running
+row is bold and marked ▶; a run marked for the chart overlay (space) carries a ●. Grouped
+(g), a row holds every seed of a cell: the statistics' mean ± 95% CI half-width of the
+final val_acc once the seeds have finished. The sorted column's header carries ▲ or ▼.
+
+What to show comes in one value, `state` (`RunsState`): the table redraws when it
+changes, and only the cells that changed.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import reactive
 
-from embtui.app.model import GroupView, RunView, group_runs
+from embtui.app.view_state import GroupView, RunView, group_runs
 from embtui.app.widgets.cells import cell, header, num
 from embtui.app.widgets.keyed_table import KeyedTable
 
+if TYPE_CHECKING:
+    from embtui.stats import Summary
+
 RUN_COLUMNS = [
-    ("mark", header(" ")),
-    ("size", header("size", right=True)),
-    ("arm", header("arm")),
-    ("seed", header("seed", right=True)),
-    ("status", header("status")),
-    ("epoch", header("epoch", right=True)),
-    ("loss", header("loss", right=True)),
-    ("acc", header("acc", right=True)),
-    ("val_loss", header("val_loss", right=True)),
-    ("val_acc", header("val_acc", right=True)),
-    ("best", header("best", right=True)),
+    ("mark", " ", False),
+    ("size", "size", True),
+    ("arm", "arm", False),
+    ("seed", "seed", True),
+    ("status", "status", False),
+    ("epoch", "epoch", True),
+    ("loss", "loss", True),
+    ("acc", "acc", True),
+    ("val_loss", "val_loss", True),
+    ("val_acc", "val_acc", True),
+    ("best", "best", True),
 ]
 
 GROUP_COLUMNS = [
-    ("mark", header(" ")),
-    ("size", header("size", right=True)),
-    ("arm", header("arm")),
-    ("n", header("n", right=True)),
-    ("status", header("status")),
-    ("val_acc", header("final val_acc (mean ± CI, n)", right=True)),
-    ("best", header("best (mean)", right=True)),
+    ("mark", " ", False),
+    ("size", "size", True),
+    ("arm", "arm", False),
+    ("n", "n", True),
+    ("status", "status", False),
+    ("val_acc", "final val_acc (mean ± CI, n)", True),
+    ("best", "best (mean)", True),
 ]
+
+
+@dataclass(frozen=True)
+class Sort:
+    column: str
+    descending: bool = False
+
+    @property
+    def arrow(self) -> str:
+        return "▼" if self.descending else "▲"
+
+
+@dataclass(frozen=True)
+class RunsState:
+    """Everything the runs table shows, in the order to show it."""
+
+    runs: tuple[RunView, ...] = ()
+    groups: tuple[GroupView, ...] = ()
+    grouped: bool = False
+    marked: frozenset[int] = frozenset()
+    sort: Sort | None = None
+    summary: Summary | None = field(default=None, compare=False)
+    summary_key: object = None  # what `summary` was built from: compared instead of it
+
+
+def _columns(spec: list[tuple[str, str, bool]], sort: Sort | None) -> list[tuple[str, Text]]:
+    out = []
+    for key, label, right in spec:
+        text = header(label, right=right)
+        if sort is not None and sort.column == key:
+            text = Text(sort.arrow + label, justify=text.justify)  # the leading space's place
+        out.append((key, text))
+    return out
+
+
+#: The columns left out first when a table does not fit its pane (a sweep's long arm names
+#: at 80 columns): training accuracy, then the best val_acc, then the training loss.
+DROP_FIRST = ("acc", "best", "loss", "val_loss")
 
 
 def _marker(running: bool, marked: bool) -> str:
@@ -47,14 +95,24 @@ def _marker(running: bool, marked: bool) -> str:
 
 
 class RunsTable(KeyedTable):
+    DEFAULT_CSS = """
+    RunsTable {
+        border: round $panel;
+        border-title-color: $text;
+        &:focus {
+            border: round $accent;
+        }
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",
             "select_cursor",
-            "Focus run",
+            "Epochs",
             show=False,
             id="focus-run",
-            tooltip="Show the run under the cursor in the epoch table and charts",
+            tooltip="Go to the epochs of the run under the cursor",
         ),
         Binding(
             "space",
@@ -72,32 +130,62 @@ class RunsTable(KeyedTable):
             super().__init__()
             self.run_ids = run_ids
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.grouped = False
-        self.row_runs: dict[str, list[int]] = {}
+    state: reactive[RunsState] = reactive(RunsState, always_update=False)
+    """The runs (or groups) to show, the marks, the sort."""
 
-    def show(
-        self,
-        runs: list[RunView],
-        marked: set[int],
-        grouped: bool = False,
-        summary: object | None = None,
-    ) -> None:
-        self.grouped = grouped
-        if grouped:
-            self.set_columns(GROUP_COLUMNS)
-            groups = group_runs(runs)
-            self.row_runs = {g.key: [r.id for r in g.runs] for g in groups}
-            self.sync([(g.key, self._group_cells(g, marked, summary)) for g in groups])
+    all_columns: reactive[bool] = reactive(False)
+    """Show every column, scrolling sideways, rather than leave out what does not fit."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.row_runs: dict[str, list[int]] = {}
+        self.hidden: tuple[str, ...] = ()  # columns left out for want of room
+
+    def watch_state(self) -> None:
+        self._show()
+
+    def watch_all_columns(self) -> None:
+        self._show()
+
+    def on_resize(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        state = self.state
+        if state.grouped:
+            spec = GROUP_COLUMNS
+            self.row_runs = {g.key: [r.id for r in g.runs] for g in state.groups}
+            rows = [
+                (g.key, self._group_cells(g, state.marked, state.summary)) for g in state.groups
+            ]
         else:
-            self.set_columns(RUN_COLUMNS)
-            self.row_runs = {str(r.id): [r.id] for r in runs}
-            self.sync([(str(r.id), self._run_cells(r, marked)) for r in runs])
+            spec = RUN_COLUMNS
+            self.row_runs = {str(r.id): [r.id] for r in state.runs}
+            rows = [(str(r.id), self._run_cells(r, state.marked)) for r in state.runs]
+        keys = [key for key, _, _ in spec]
+        widths = {
+            key: max([len(label) + 1, *(cells[i].cell_len for _, cells in rows)])
+            for i, (key, label, _) in enumerate(spec)
+        }
+        room = self.size.width - 2  # the vertical scrollbar
+        hidden: list[str] = []
+        if not self.all_columns and room > 0:
+            for key in DROP_FIRST:
+                if sum(w for k, w in widths.items() if k not in hidden) <= room:
+                    break
+                if key in keys:
+                    hidden.append(key)
+        self.hidden = tuple(hidden)
+        shown = [i for i, key in enumerate(keys) if key not in hidden]
+        self.set_columns(_columns([spec[i] for i in shown], state.sort))
+        self.sync([(key, [cells[i] for i in shown]) for key, cells in rows])
 
     def runs_under_cursor(self) -> list[int]:
         key = self.current_key
         return list(self.row_runs.get(key, [])) if key is not None else []
+
+    def key_of_run(self, run_id: int) -> str | None:
+        return next((k for k, ids in self.row_runs.items() if run_id in ids), None)
 
     def action_toggle_mark(self) -> None:
         ids = self.runs_under_cursor()
@@ -105,16 +193,15 @@ class RunsTable(KeyedTable):
             self.post_message(self.MarkToggled(ids))
 
     @staticmethod
-    def _run_cells(r: RunView, marked: set[int]) -> list:
-        running = r.run.status == "running"
-        style = "bold" if running else ""
+    def _run_cells(r: RunView, marked: frozenset[int]) -> list[Text]:
+        style = "bold" if r.running else ""
         last = r.latest
         return [
-            cell(_marker(running, r.id in marked), style=style),
+            cell(_marker(r.running, r.id in marked), style=style),
             cell(r.run.size, right=True, style=style),
-            cell(r.run.embedding, style=style),
+            cell(r.arm, style=style),
             cell(r.run.seed, right=True, style=style),
-            cell(r.run.status, style="bold reverse" if running else ""),
+            cell(r.status_text, style="bold reverse" if r.running else style),
             cell(f"{len(r.epochs)}/{r.total_epochs}", right=True, style=style),
             num(last.loss if last else None, style=style),
             num(last.acc if last else None, style=style),
@@ -124,18 +211,18 @@ class RunsTable(KeyedTable):
         ]
 
     @staticmethod
-    def _group_cells(g: GroupView, marked: set[int], summary: object | None) -> list:
+    def _group_cells(g: GroupView, marked: frozenset[int], summary: Summary | None) -> list[Text]:
         style = "bold" if g.running else ""
         all_marked = all(r.id in marked for r in g.runs)
         stats = summary.group(g.size, g.arm) if summary is not None else None
         finished = [r.latest.val_acc for r in g.runs if r.run.status == "done" and r.latest]
         if stats is not None:
-            value = stats.label()
+            value: str | None = stats.label()
         elif finished:
             value = f"{sum(finished) / len(finished):.3f} ({len(finished)})"
         else:
             value = None
-        bests = [r.best_val_acc for r in g.runs if r.best_val_acc is not None]
+        bests = [b for r in g.runs if (b := r.best_val_acc) is not None]
         return [
             cell(_marker(g.running, all_marked), style=style),
             cell(g.size, right=True, style=style),
@@ -145,3 +232,35 @@ class RunsTable(KeyedTable):
             cell(value, right=True, style=style),
             num(sum(bests) / len(bests) if bests else None, style=style),
         ]
+
+
+def build_state(
+    runs: list[RunView],
+    *,
+    grouped: bool,
+    marked: set[int],
+    sort: Sort | None,
+    summary: Summary | None,
+    summary_key: object,
+) -> RunsState:
+    """The rows in display order: filtered runs (already), grouped, then sorted."""
+    from embtui.app.view_state import sort_rows
+
+    if grouped:
+        groups = group_runs(runs)
+        if sort is not None:
+            column = sort.column
+            groups = sort_rows(groups, lambda g: g.sort_value(column), sort.descending)
+        return RunsState(
+            (),
+            tuple(groups),
+            True,
+            frozenset(marked),
+            sort,
+            summary,
+            summary_key,
+        )
+    if sort is not None:
+        column = sort.column
+        runs = sort_rows(runs, lambda r: r.sort_value(column), sort.descending)
+    return RunsState(tuple(runs), (), False, frozenset(marked), sort, summary, summary_key)

@@ -2,70 +2,127 @@
 
 The numbers are the statistics of `embtui.stats` (the same as the compare screen and the
 Markdown export): per (size, arm) the mean over seeds, and mean ± CI half-width as an error
-bar once a cell has two or more finished seeds. Sizes sit at evenly spaced positions
-labelled with the size, as in the export's learning curve. `series` holds what is drawn.
+bar once a cell has two or more finished seeds. The statistics import scipy and take a
+moment the first time; until they arrive the chart draws the plain means of the finished
+runs at once (`SizeState.means`) and says the intervals are being computed, so a finished
+experiment never reads "no finished runs". Sizes sit at evenly spaced positions labelled
+with the size, as in the export's learning curve. `series` holds what is drawn.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.reactive import reactive
 from textual_plotext import PlotextPlot
+
+from embtui.app.view_state import SizeSeries
+from embtui.app.widgets.metric_chart import rich_colour
+
+if TYPE_CHECKING:
+    from embtui.stats import Summary
 
 COLOURS = ("cyan", "orange", "magenta", "green")
 MARKERS = ("o", "x", "+", "*")
 
-# arm -> [(size, mean, half_width or None, n)]
-SizeSeries = dict[str, list[tuple[int, float, float | None, int]]]
+
+@dataclass(frozen=True)
+class SizeState:
+    """What the by-size chart shows: the statistics when built, else the plain means."""
+
+    summary: Summary | None = field(default=None, compare=False)
+    summary_key: object = None  # what `summary` was built from: compared instead of it
+    means: tuple[tuple[str, tuple[tuple[int, float, float | None, int], ...]], ...] = ()
+    computing: bool = False
+
+    @classmethod
+    def of(
+        cls, summary: Summary | None, summary_key: object, means: SizeSeries, computing: bool
+    ) -> SizeState:
+        frozen = tuple((arm, tuple(points)) for arm, points in means.items())
+        return cls(summary, summary_key, frozen, computing)
+
+
+def series_of(state: SizeState) -> tuple[SizeSeries, tuple[int, ...], float | None]:
+    """(arm -> points, sizes, chance) from the statistics, else from the plain means."""
+    summary = state.summary
+    if summary is not None and summary.groups:
+        series: SizeSeries = {}
+        for arm in summary.arms:
+            curve = summary.curve(arm)
+            if curve:
+                series[arm] = [(g.size, g.mean, g.half_width, g.n) for g in curve]
+        return series, tuple(summary.sizes), summary.chance
+    means = {arm: list(points) for arm, points in state.means}
+    sizes = tuple(sorted({p[0] for points in means.values() for p in points}))
+    return means, sizes, None
+
+
+def legend(state: SizeState) -> Text:
+    series, _, chance = series_of(state)
+    text = Text()
+    for j, arm in enumerate(series):
+        text.append(MARKERS[j % len(MARKERS)], style=rich_colour(COLOURS[j % len(COLOURS)]))
+        text.append(f" {arm}  ")
+    if chance is not None:
+        text.append("· chance  ")
+    if series:
+        with_ci = state.summary is not None and state.summary.groups
+        text.append("│ 95% CI" if with_ci else "95% CI: computing…" if state.computing else "")
+    return text
 
 
 class SizeChart(PlotextPlot):
-    can_focus = True
+    DEFAULT_CSS = """
+    SizeChart {
+        height: 1fr;
+    }
+    """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+    state: reactive[SizeState] = reactive(SizeState, always_update=False)
+    """The statistics, or the plain means while they are computed."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.series: SizeSeries = {}
         self.sizes: tuple[int, ...] = ()
         self.chance: float | None = None
-        self.metric = "final"
 
     def on_mount(self) -> None:
-        self.border_title = "val_acc by training-set size"
         self.replot()
 
-    def show(self, summary: object | None) -> None:
-        """`summary`: an `embtui.stats.Summary`, or None while nothing has finished."""
-        series: SizeSeries = {}
-        sizes: tuple[int, ...] = ()
-        chance = None
-        if summary is not None:
-            sizes = tuple(summary.sizes)
-            chance = summary.chance
-            self.metric = summary.metric
-            for arm in summary.arms:
-                curve = summary.curve(arm)
-                if curve:
-                    series[arm] = [(g.size, g.mean, g.half_width, g.n) for g in curve]
-        if (series, sizes, chance) != (self.series, self.sizes, self.chance):
-            self.series, self.sizes, self.chance = series, sizes, chance
-            self.replot()
+    def watch_state(self) -> None:
+        self.replot()
 
     def replot(self) -> None:
+        self.series, self.sizes, self.chance = series_of(self.state)
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        plt.xaxes(True, False)
+        plt.yaxes(True, False)
         if not self.series:
-            plt.title("no finished runs yet")
+            plt.xaxes(False, False)
+            plt.yaxes(False, False)
+            plt.xticks([])
+            plt.yticks([])
+            plt.title("computing…" if self.state.computing else "no finished runs yet")
             self.refresh()
             return
         pos = {size: i for i, size in enumerate(self.sizes)}
         k = len(self.series)
         if self.chance is not None:
-            plt.plot([-0.5, len(self.sizes) - 0.5], [self.chance] * 2, marker=".", label="chance")
-        for j, (arm, points) in enumerate(self.series.items()):
+            n = 4 * len(self.sizes) + 1  # points every quarter: plotext joins only near ones
+            xs = [-0.5 + i * len(self.sizes) / (n - 1) for i in range(n)]
+            plt.plot(xs, [self.chance] * n, marker=".", color="gray")
+        for j, points in enumerate(self.series.values()):
             shift = (j - (k - 1) / 2) * 0.12
             xs = [pos[s] + shift for s, *_ in points]
             ys = [m for _, m, _, _ in points]
             colour, marker = COLOURS[j % len(COLOURS)], MARKERS[j % len(MARKERS)]
-            plt.plot(xs, ys, marker=marker, color=colour, label=arm)
+            plt.plot(xs, ys, marker=marker, color=colour)
             bars = [(x, m, h) for x, (_, m, h, _) in zip(xs, points, strict=True) if h]
             if bars:
                 plt.error(
@@ -76,5 +133,4 @@ class SizeChart(PlotextPlot):
                 )
         plt.xticks(list(range(len(self.sizes))), [str(s) for s in self.sizes])
         plt.xlim(-0.5, len(self.sizes) - 0.5)
-        plt.xlabel("training reviews")
         self.refresh()

@@ -1,17 +1,49 @@
-"""One line at the bottom: what the console is doing (loading TensorFlow, training run
-k/N, stopping) or the last problem, so a long silent step is never a mystery."""
+"""One line at the bottom: what the console is doing, or what the shown experiment is.
+
+Left: the training activity of the experiment on screen (loading TensorFlow, run k/N,
+epoch e/E, stopping), or that experiment's own state when another one is training, or
+the last problem. Right: the modes that change what the tables show (follow, filter,
+sort), so a filtered table is never mistaken for the whole experiment.
+"""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
 
 
-class StatusLine(Static):
-    text = ""
+class StatusLine(Widget):
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        &.-error {
+            text-style: bold;
+            color: $error;
+        }
+    }
+    """
 
-    def set(self, text: str, *, error: bool = False) -> None:
-        if text == self.text and self.has_class("-error") == error:
-            return  # unchanged: no redraw
-        self.text = text
+    text: reactive[str] = reactive("")
+    """What the console is doing or showing (left)."""
+
+    error: reactive[bool] = reactive(False)
+    """Whether `text` reports a problem (drawn bold, in the error colour)."""
+
+    flags: reactive[str] = reactive("")
+    """The active modes, right-aligned: `follow`, `filter: glove`, `sort val_acc▼`."""
+
+    def watch_error(self, error: bool) -> None:
         self.set_class(error, "-error")
-        self.update(text)
+
+    def render(self) -> Text:
+        width = max(self.size.width, 1)
+        flags = f"  {self.flags}" if self.flags else ""
+        room = max(width - len(flags), 1)
+        text = self.text if len(self.text) <= room else self.text[: room - 1] + "…"
+        line = Text(text)
+        line.append(" " * max(room - len(text), 0))
+        line.append(flags, style="bold")
+        return line

@@ -2,10 +2,16 @@
 
 It follows `embtui.engine.runner` step for step (the same store writes in the same order,
 the same events, the same stop semantics: the current run ends `cancelled` after its epoch,
-the rest of the grid is cancelled, epochs are kept), but the numbers come from a formula, so
-console tests run in milliseconds and can assert exact values. `hold_after` parks the
-engine after that many epochs until `release()` or a stop, so a test can act mid-training
-without racing it.
+the rest of the grid is cancelled, epochs are kept; a diverging run ends `failed` with the
+engine's own reason), but the numbers come from a formula, so console tests run in
+milliseconds and can assert exact values. `hold_after` parks the engine after that many
+epochs (of this engine, over all its runs) until `advance(to)` moves the mark on,
+`release()` lifts it, or a stop; `held` is set while it is parked, so a test can act
+mid-training without racing it. A resumed run continues after the epochs it had, with the
+engine's own "continuing from the checkpoint after epoch k" stage, as the real one does.
+
+A learning rate of 1000 or more diverges as a real one does: the first epoch's loss is
+huge (294264872.96), the second is NaN and the run fails with "loss became NaN at epoch 2".
 """
 
 from __future__ import annotations
@@ -17,8 +23,12 @@ from typing import Any
 
 from embtui.config import ExperimentConfig, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
-from embtui.errors import DataError
+from embtui.errors import DataError, EmbtuiError
 from embtui.store import EpochMetrics, Store, experiment_status
+
+#: The first epoch's loss of a diverging run (learning_rate >= DIVERGES_AT).
+HUGE_LOSS = 294264872.96
+DIVERGES_AT = 1000.0
 
 
 def scripted_metrics(size: int, arm: str, seed: int, epoch: int) -> tuple[float, ...]:
@@ -46,16 +56,25 @@ class FakeEngine:
         delay: float = 0.0,
         hold_after: int | None = None,
         fail_prepare: str | None = None,
+        fail_kind: type[EmbtuiError] = DataError,
     ) -> None:
         self.delay = delay
         self.hold_after = hold_after
         self.fail_prepare = fail_prepare
+        self.fail_kind = fail_kind
         self.epochs_done = 0
-        self.held = threading.Event()  # set once the engine is parked at `hold_after`
-        self._release = threading.Event()
+        self.held = threading.Event()  # set while the engine is parked at `hold_after`
+        self._gate = threading.Condition()
+
+    def advance(self, to: int | None) -> None:
+        """Let the engine go on until it has trained `to` epochs (None: to the end)."""
+        with self._gate:
+            self.hold_after = to
+            self.held.clear()
+            self._gate.notify_all()
 
     def release(self) -> None:
-        self._release.set()
+        self.advance(None)
 
     def warm_up(self) -> None:
         """Nothing to load: the fake engine has no TensorFlow."""
@@ -63,13 +82,13 @@ class FakeEngine:
     def prepare(self, config: ExperimentConfig, sink: Any) -> FakePrepared:
         sink(Stage(None, f"loading data: {config.dataset}"))
         if self.fail_prepare:
-            raise DataError(self.fail_prepare)
+            raise self.fail_kind(self.fail_prepare)
         return FakePrepared(config)
 
     def create(self, store: Store, prepared: FakePrepared) -> int:
         cfg = prepared.config
         return store.create_experiment(
-            cfg.name, cfg.to_dict(), cfg.run_cells(), head=cfg.head, meta={"chance": 0.5}
+            cfg.name, cfg.to_dict(), cfg.run_cells(), meta={"chance": 0.5}
         )
 
     def prepare_resume(self, store: Store, experiment_id: int, sink: Any) -> FakePrepared:
@@ -99,7 +118,10 @@ class FakeEngine:
         for row in runs:
             if stop.is_set():
                 break
-            store.start_run(row.id, device="fake", params=1000, coverage=None)
+            arm = cfg.arm(row.factors)
+            kept = len(store.run_epochs(row.id))
+            kept = kept if kept < arm.epochs else 0
+            store.start_run(row.id, device="fake", params=1000, coverage=None, keep_epochs=kept)
             sink(
                 RunStarted(
                     experiment_id,
@@ -112,20 +134,31 @@ class FakeEngine:
                     "fake",
                 )
             )
-            finished = 0
-            for epoch in range(1, cfg.epochs + 1):
+            if kept:
+                sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
+            finished, failed = kept, False
+            for epoch in range(kept + 1, arm.epochs + 1):
                 self._pause(stop)
                 loss, acc, val_loss, val_acc = scripted_metrics(
                     row.size, row.embedding, row.seed, epoch
                 )
+                if arm.learning_rate >= DIVERGES_AT:
+                    loss = HUGE_LOSS if epoch == 1 else float("nan")
                 m = EpochMetrics(row.id, epoch, loss, acc, val_loss, val_acc, 0.01)
+                if problem := m.divergence():
+                    store.finish_run(row.id, "failed", problem)
+                    sink(RunFinished(experiment_id, row.id, "failed", problem))
+                    failed = True
+                    break
                 store.add_epoch(m)
                 sink(m)
                 finished = epoch
                 self.epochs_done += 1
                 if stop.is_set():
                     break
-            status = "done" if finished == cfg.epochs else "cancelled"
+            if failed:
+                continue  # recorded above; the grid goes on, as the engine's does
+            status = "done" if finished == arm.epochs else "cancelled"
             store.finish_run(row.id, status)
             sink(RunFinished(experiment_id, row.id, status))
         store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
@@ -135,9 +168,13 @@ class FakeEngine:
         return status
 
     def _pause(self, stop: threading.Event) -> None:
-        if self.hold_after is not None and self.epochs_done >= self.hold_after:
-            self.held.set()
-            while not (self._release.is_set() or stop.is_set()):
-                self._release.wait(0.01)
+        with self._gate:
+            while (
+                self.hold_after is not None
+                and self.epochs_done >= self.hold_after
+                and not stop.is_set()
+            ):
+                self.held.set()
+                self._gate.wait(0.01)
         if self.delay:
             stop.wait(self.delay)

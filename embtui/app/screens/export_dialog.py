@@ -1,0 +1,37 @@
+"""Choose the export format (e): Markdown, CSV, per-cell CSV or JSON, with the path shown.
+
+The path is where the export will go: `embtui-<name>-<id>.<ext>` in the folder embtui was
+started from, or the next free `-2`, `-3` name when that one exists (an earlier export is
+never overwritten).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from embtui.app.export import FORMATS, export_path
+from embtui.app.screens.choice import ChoiceScreen
+
+
+class ExportDialog(ChoiceScreen):
+    def __init__(
+        self,
+        experiment_id: int,
+        name: str,
+        metric: str = "final",
+        *,
+        cwd: Path | None = None,
+        fmt: str = "md",
+    ) -> None:
+        folder = cwd if cwd is not None else Path(os.getcwd())
+
+        def describe(key: str) -> str:
+            return f"writes {export_path(folder, name, experiment_id, key, metric)}"
+
+        super().__init__(
+            f"Export experiment {experiment_id} ({metric})",
+            [(key, f"{key:<12} {what}") for key, (what, _) in FORMATS.items()],
+            highlighted=fmt,
+            describe=describe,
+        )

@@ -1,0 +1,24 @@
+"""An Input whose own keys (ctrl+a, ctrl+k, escape, ...) act in the order they were typed.
+
+Textual hands a printable key to the focused Input at once, but runs a non-printable key's
+binding only after the key has bubbled up through every container to the app. In a burst
+(`ctrl+a ctrl+k abc` sent by tmux, or typed fast over SSH) the letters were inserted
+before ctrl+a and ctrl+k ran, which then deleted them: the field ended empty. Here the
+Input's own bindings run as the key arrives, in order with the letters.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+
+class FormInput(Input):
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            for binding in self._bindings.key_to_bindings.get(event.key, []):
+                if await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    return
+        await super()._on_key(event)

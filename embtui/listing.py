@@ -1,0 +1,64 @@
+"""What `embtui list` prints: every experiment with its status and its runs.
+
+A run that failed shows its status with a short reason (`failed: NaN`) and, in a last
+column that appears only when some run has one, the full error the engine recorded.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from embtui.display import status_with_reason
+from embtui.errors import printable
+from embtui.store import Store
+
+COLUMNS = ("run", "size", "arm", "seed", "status", "epochs", "final val_acc")
+LEFT = ("arm", "status", "error")
+
+
+def listing_tables(store: Store) -> list[Table]:
+    """One table per experiment, oldest first."""
+    tables = []
+    for exp in store.experiments():
+        runs = store.runs(exp.id)
+        epochs = store.epochs(exp.id)
+        done = sum(r.status == "done" for r in runs)
+        table = Table(
+            # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
+            title=escape(
+                f"{exp.id}  {printable(exp.name)}  [{exp.status}]  "
+                f"{done}/{len(runs)} runs done  {exp.created}"
+            ),
+            title_justify="left",
+        )
+        with_errors = any(r.error for r in runs)
+        for col in (*COLUMNS, *(("error",) if with_errors else ())):
+            table.add_column(col, justify="left" if col in LEFT else "right")
+        for r in runs:
+            eps = epochs.get(r.id, [])
+            cells = [
+                str(r.id),
+                str(r.size),
+                r.embedding,
+                str(r.seed),
+                status_with_reason(r.status, r.error),
+                str(len(eps)),
+                f"{eps[-1].val_acc:.4f}" if eps else "–",
+            ]
+            if with_errors:
+                cells.append(escape(printable(r.error or "")))
+            table.add_row(*cells)
+        tables.append(table)
+    return tables
+
+
+def print_listing(store: Store) -> None:
+    console = Console()
+    tables = listing_tables(store)
+    if not tables:
+        console.print(f"no experiments yet in {store.path}")
+        return
+    for table in tables:
+        console.print(table)

@@ -1,0 +1,71 @@
+"""The compare screen at 80 columns: the verdict in view, the other columns on `w`, and a
+table scrolled sideways that stays put while runs finish."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from embtui.app.screens.compare import CompareScreen
+from embtui.app.widgets.summary_table import SummaryTable
+from embtui.export.report import build_report
+from tests.app.conftest import record, screen_lines, settle, stored, until
+from tests.app.fake import FakeEngine
+
+
+async def test_at_80_columns_the_verdict_is_in_view_and_w_shows_the_rest(make_app, store_path):
+    exp_id = record(store_path)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        table = app.screen.query_one(SummaryTable)
+        summary = build_report(stored(store_path), exp_id).summary
+        verdicts = [c.verdict for c in summary.comparisons]
+        lines = screen_lines(app)
+        for size, verdict in zip(summary.sizes, verdicts, strict=True):
+            row = next(line for line in lines if line.strip().startswith(f"{size} "))
+            assert verdict in row  # whole, on screen, without scrolling
+        assert [k.value for k in table.columns] == ["size", "verdict", "arm:learned", "arm:glove"]
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        await pilot.press("w")
+        await pilot.pause()
+        assert [k.value for k in table.columns][-3:] == ["diff", "ci", "p"]
+        comp = summary.comparisons[0]
+        assert table.cells(f"{comp.size}:learned:glove")[4] == f"{comp.diff:+.3f}"
+        await pilot.press("w")
+        await pilot.pause()
+        assert "diff" not in [k.value for k in table.columns]
+
+
+async def test_a_table_scrolled_sideways_stays_put_while_runs_finish(make_app, store_path):
+    exp_id = record(store_path, stop_after=13)  # size 10 finished, size 50 to come
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("w")
+        await pilot.pause()
+        table = app.screen.query_one(SummaryTable)
+        table.focus()
+        await pilot.press("right", "right", "right", "right", "right")
+        await pilot.pause()
+        scrolled = table.scroll_x
+        assert scrolled > 0
+        rows_before = {k: table.cells(k) for k in table.row_keys}
+
+        def finish_elsewhere() -> None:  # `embtui run --resume` in another shell
+            engine, store = FakeEngine(), stored(store_path)
+            try:
+                prepared = engine.prepare_resume(store, exp_id, lambda e: None)
+                engine.resume(store, exp_id, prepared, lambda e: None, threading.Event())
+            finally:
+                store.close()
+
+        await asyncio.to_thread(finish_elsewhere)
+        await until(pilot, lambda: {k: table.cells(k) for k in table.row_keys} != rows_before)
+        await pilot.pause(0.3)
+        assert table.scroll_x == scrolled

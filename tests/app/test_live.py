@@ -1,0 +1,137 @@
+"""Watching a grid as it trains: the cursor stays where the user put it, a killed owner
+shows `interrupted` within two seconds, and the status line never says something stale."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+from embtui.app.screens.configure import ConfigureScreen
+from embtui.app.widgets.epoch_table import EpochTable
+from embtui.app.widgets.experiment_list import ExperimentList
+from embtui.app.widgets.runs_table import RunsTable
+from embtui.app.widgets.status_line import StatusLine
+from embtui.store import Store
+from tests.app.conftest import SMALL, record, settle, stored, until
+from tests.app.fake import FakeEngine
+
+
+async def _parked(pilot, engine: FakeEngine) -> None:
+    assert await asyncio.to_thread(engine.held.wait, 10)
+    await pilot.pause(0.3)  # two refreshes: the table shows what the engine wrote
+    pilot.app.main.refresh_data()
+    await pilot.pause()
+
+
+async def _start_parked(pilot, engine: FakeEngine) -> None:
+    assert isinstance(pilot.app.screen, ConfigureScreen)
+    await pilot.press("ctrl+s")
+    await _parked(pilot, engine)
+
+
+def _running_key(table: RunsTable) -> str:
+    return next(k for k in table.row_keys if table.cells(k)[4] == "running")
+
+
+async def test_the_cursor_follows_the_live_run_until_the_user_moves_it(make_app, store_path):
+    engine = FakeEngine(hold_after=4)  # run 1 done (3 epochs), run 2 after its first epoch
+    app = make_app(SMALL, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _start_parked(pilot, engine)
+        table = app.screen.query_one(RunsTable)
+        status = app.screen.query_one(StatusLine)
+        runs = stored(store_path).runs(1)
+        # Nobody has moved the cursor: it is on the run that trains, and says so.
+        assert table.current_key == str(runs[1].id) == _running_key(table)
+        assert app.main.follow and "following ▶" in status.flags
+        engine.advance(7)  # run 2 ends, run 3 starts: the cursor goes with it
+        await _parked(pilot, engine)
+        assert table.current_key == str(runs[2].id) == _running_key(table)
+
+        # The user browses the finished runs: k twice, to run 1.
+        await pilot.press("k", "k")
+        assert table.cursor_row == 0 and table.current_key == str(runs[0].id)
+        assert not app.main.follow and "f follows ▶" in status.flags
+        engine.advance(7 + 2 + 3 + 1)  # run 3 ends, run 4 starts and ends, run 5 starts
+        await _parked(pilot, engine)
+        assert _running_key(table) == str(runs[4].id)
+        # The cursor has not moved, and space marks the run the user is looking at.
+        assert table.cursor_row == 0 and table.current_key == str(runs[0].id)
+        assert app.screen.query_one(EpochTable).run_id == runs[0].id
+        await pilot.press("space")
+        assert app.main.marked == {runs[0].id}
+
+        # f: follow again, at once.
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.main.follow and table.current_key == str(runs[4].id)
+        engine.release()
+        await settle(pilot)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped): what kill -9 leaves."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+async def test_an_owner_killed_elsewhere_shows_interrupted_within_two_seconds(make_app, store_path):
+    """The liveness rule of `embtui list` (a dead pid) applied on the console's own poll,
+    at the console's real poll interval of one second."""
+    exp_id = record(store_path, stop_after=3)
+    with Store(store_path) as other:  # as `embtui run` in another shell: running, alive
+        other.claim(exp_id, resume=True)
+        run = other.reopen_runs(exp_id)[0]
+        other.start_run(run.id, device="CPU", params=1, coverage=None, keep_epochs=3)
+    app = make_app(poll_interval=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        experiments = app.screen.query_one(ExperimentList)
+        table = app.screen.query_one(RunsTable)
+        assert experiments.cells(str(exp_id))[2] == "▶ running"
+        await pilot.pause(1.5)  # a poll or two: still running (its owner, this pid, lives)
+        assert experiments.cells(str(exp_id))[2] == "▶ running"
+
+        # kill -9: the row is as the process left it, the process is gone.
+        with Store(store_path) as s, s._write() as db:
+            db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (_dead_pid(), exp_id))
+        killed = time.monotonic()
+        await until(pilot, lambda: experiments.cells(str(exp_id))[2] == "interrupted", 5)
+        assert time.monotonic() - killed <= 2.0
+        assert table.cells(str(run.id))[4] == "interrupted"
+        assert "r resumes" in app.screen.query_one(StatusLine).text
+        assert any(f"experiment {exp_id}: its training" in e.text for e in app.messages)
+
+
+async def test_the_status_line_never_shows_stale_news(make_app, store_path):
+    first = record(store_path, stop_after=3)  # cancelled mid-way: resumable
+    record(store_path, SMALL.replace(name="other", sizes="10", seeds=1))
+    engine = FakeEngine(hold_after=0)  # parks before the first epoch it would train
+    app = make_app(engine=engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        status = app.screen.query_one(StatusLine)
+        experiments = app.screen.query_one(ExperimentList)
+        experiments.focus()
+        await pilot.press("k")
+        await settle(pilot)
+        assert app.main.experiment_id == first
+        await pilot.press("r")  # resume: run 2 continues after its checkpoint
+        await _parked(pilot, engine)
+        assert "continuing from the checkpoint after epoch 1" in status.text
+        engine.advance(1)  # one more epoch: that stage is over
+        await _parked(pilot, engine)
+        assert "continuing from the checkpoint" not in status.text
+        assert "epoch 2/3" in status.text
+        engine.release()
+        await settle(pilot)
+        assert status.text == f"experiment {first} done"
+        # Another experiment on screen: its own state, not the first one's news.
+        await pilot.press("j")
+        await settle(pilot)
+        assert app.main.experiment_id != first
+        assert f"experiment {first}" not in status.text
+        assert status.text.startswith(f"#{app.main.experiment_id} other · done")
