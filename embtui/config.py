@@ -289,6 +289,21 @@ def naming_keys(factor_sets: Sequence[Mapping[str, Any]]) -> list[str]:
     return keys
 
 
+def arm_keys(
+    configs: Iterable[Mapping[str, Any]],
+    factor_sets: Sequence[Mapping[str, Any]],
+    extra_order: Sequence[str] = (),
+) -> list[str]:
+    """The factors that name the arms of experiments (their recorded configurations) from
+    their runs' factor values: those that tell the runs apart, and those a configuration
+    lists several values of (so a sweep's arms keep their names while only some have run).
+    Ordered as FACTOR_KEYS, then `extra_order` (differences between compared experiments)."""
+    keys = set(naming_keys(factor_sets)) | {k for c in configs for k in varied_keys(c)}
+    order = [*FACTOR_KEYS, *extra_order]
+    ordered = sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return ordered or (["embeddings"] if factor_sets else [])
+
+
 def level_text(key: str, value: Any) -> str:
     """One factor value as an arm's name shows it: `glove`, `lr=0.01`, `dataset=x.csv`."""
     label = FACTOR_LABELS.get(key, key)
@@ -559,6 +574,7 @@ __all__ = [
     "SUBSETS",
     "ArmConfig",
     "ExperimentConfig",
+    "arm_keys",
     "arm_name",
     "check_name",
     "check_sizes_fit",

@@ -1,7 +1,9 @@
 """What `embtui list` prints: every experiment with its status and its runs.
 
-A run that failed shows its status with a short reason (`failed: NaN`) and, in a last
-column that appears only when some run has one, the full error the engine recorded.
+Each run's arm is named as the exports name it (in a sweep, by the factors that vary:
+`glove avgpool lr=0.01`). A run that failed shows its status with a short reason
+(`failed: NaN`) and, in a last column that appears only when some run has one, the full
+error the engine recorded.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from embtui.config import arm_keys, arm_name
 from embtui.display import status_with_reason
 from embtui.errors import printable
 from embtui.store import Store
@@ -34,6 +37,7 @@ def listing_tables(store: Store) -> list[Table]:
             title_justify="left",
         )
         with_errors = any(r.error for r in runs)
+        keys = arm_keys([exp.config], [r.factors for r in runs])
         for col in (*COLUMNS, *(("error",) if with_errors else ())):
             table.add_column(col, justify="left" if col in LEFT else "right")
         for r in runs:
@@ -41,7 +45,7 @@ def listing_tables(store: Store) -> list[Table]:
             cells = [
                 str(r.id),
                 str(r.size),
-                r.embedding,
+                escape(printable(arm_name(r.factors, keys) if keys else r.embedding)),
                 str(r.seed),
                 status_with_reason(r.status, r.error),
                 str(len(eps)),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from embtui.config import FACTOR_KEYS, arm_name, naming_keys, varied_keys
+from embtui.config import arm_keys, arm_name
 from embtui.display import fit_number, short_reason, status_with_reason
 from embtui.errors import EmbtuiError, printable
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
@@ -196,14 +196,6 @@ def load_experiments(store: Store) -> list[ExperimentView]:
     return out
 
 
-def arm_keys(config: Mapping[str, Any], factor_sets: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The factors that name an experiment's arms, as its report names them: those whose
-    values differ among its runs, and those its configuration lists several values of."""
-    keys = set(naming_keys(factor_sets)) | set(varied_keys(config))
-    ordered = [k for k in FACTOR_KEYS if k in keys]
-    return ordered or (["embeddings"] if factor_sets else [])
-
-
 def epochs_of(run: RunRow, config: Mapping[str, Any]) -> int:
     """How many epochs a run trains: its own factor value in a sweep over epochs."""
     value = run.factors.get("epochs", config.get("epochs", 0))
@@ -215,7 +207,7 @@ def epochs_of(run: RunRow, config: Mapping[str, Any]) -> int:
 def load_runs(store: Store, experiment: ExperimentRow) -> list[RunView]:
     epochs = store.epochs(experiment.id)
     rows = store.runs(experiment.id)
-    keys = arm_keys(experiment.config, [r.factors for r in rows])
+    keys = arm_keys([experiment.config], [r.factors for r in rows])
     return [
         RunView(
             r,

@@ -52,7 +52,9 @@ def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
     return [rng.permutation(n).astype("int32") for _ in range(epochs)]
 
 
-def initial_weights(config: ArmConfig, arm: str, seed: int, glove: np.ndarray | None):
+def initial_weights(
+    config: ArmConfig, arm: str, seed: int, glove: np.ndarray | None
+) -> list[np.ndarray]:
     """The weights a freshly built model has for this seed (what `fit` would start from)."""
     import keras
 

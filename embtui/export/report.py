@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embtui import stats
-from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS, arm_name, naming_keys
+from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS, arm_keys, arm_name
 from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
 
@@ -143,7 +143,7 @@ def build_report(
         extra = {key: values[exp.id] for key, values in context.items()}
         for r in store.runs(exp.id):
             rows.append((r, tuple(epochs.get(r.id, ())), {**r.factors, **extra}))
-    keys = _arm_keys(experiments, [f for _, _, f in rows])
+    keys = arm_keys([e.config for e in experiments], [f for _, _, f in rows], CONTEXT_KEYS)
     runs = tuple(RunReport(r, e, arm_name(f, keys) if keys else r.embedding, f) for r, e, f in rows)
     done = [r for r in runs if r.run.status == "done" and r.epochs]
     order = _arm_order(experiments, runs, keys)
@@ -228,25 +228,6 @@ def _context(exp: ExperimentRow, key: str) -> str | None:
 
         return PurePath(str(exp.config.get("dataset", "?"))).name
     return str(exp.config.get(key, "?"))
-
-
-def _arm_keys(experiments: Sequence[ExperimentRow], factor_sets: list[dict[str, Any]]) -> list[str]:
-    """The factors that name the arms: those whose values differ among the runs, the
-    experiment's configured arms included even when only one of them has runs so far."""
-    keys = naming_keys(factor_sets)
-    configured = {k for exp in experiments for k in _configured_varied(exp)}
-    order = [*FACTOR_KEYS, *CONTEXT_KEYS]
-    keys = sorted(set(keys) | configured, key=lambda k: order.index(k) if k in order else 99)
-    return keys or (["embeddings"] if factor_sets else [])
-
-
-def _configured_varied(exp: ExperimentRow) -> list[str]:
-    config = exp.config
-    return [
-        k
-        for k in FACTOR_KEYS
-        if isinstance(config.get(k), list) and len(config[k]) > 1 and k != "embeddings"
-    ] + (["embeddings"] if len(config.get("embeddings") or []) > 1 else [])
 
 
 def _level_order(experiments: Sequence[ExperimentRow]) -> dict[str, list[Any]]:
