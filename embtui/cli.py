@@ -97,6 +97,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
         metavar="EXPERIMENT",
         help="finish an interrupted or cancelled experiment (an id or 'latest') instead",
     )
+    _add_ray(run)
     _add_config_flags(run)
 
     demo = command(
@@ -108,6 +109,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     )
     _add_store(demo)
     demo.add_argument("--plain", action="store_true", help="one log line per epoch")
+    _add_ray(demo)
     _add_config_flags(demo)
 
     _add_store(command("list", cmd_list, help="experiments and their runs"))
@@ -144,6 +146,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     res.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     _add_store(res)
     res.add_argument("--plain", action="store_true", help="one log line per epoch")
+    _add_ray(res)
 
     doc = command(
         "doctor", cmd_doctor, help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
@@ -152,6 +155,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
         "experiment", nargs="?", metavar="EXPERIMENT.toml", help="check for this experiment"
     )
     _add_store(doc)
+    _add_ray(doc, "also check this Ray cluster (auto: the one running here): nodes, CPUs, GPUs")
 
     tui = command("tui", cmd_tui, help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
@@ -221,12 +225,33 @@ def entry() -> NoReturn:
     sys.exit(code)
 
 
+def _add_ray(p: argparse.ArgumentParser, text: str | None = None) -> None:
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help=text
+        or "train on a Ray cluster: ADDRESS is a running one (auto: the one on this machine, "
+        "or HOST:6379); without it, embtui starts Ray here (pip install 'embtui[ray]')",
+    )
+
+
+def ray_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """`--ray [ADDRESS]` as the configuration keys it stands for."""
+    given = getattr(args, "ray", None)
+    if given is None:
+        return {}
+    return {"cluster": "ray", **({"ray_address": given} if given else {})}
+
+
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     overrides = {
         key: getattr(args, f"cfg_{key}")
         for key in config_keys()
         if getattr(args, f"cfg_{key}", None) is not None
     }
+    overrides.update(ray_overrides(args))
     if args.experiment:
         return load_toml(args.experiment, overrides)
     from embtui.config import from_mapping
@@ -246,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.experiment or given:
             raise EmbtuiError(
                 "--resume finishes an experiment with the configuration it was started with; "
-                "it takes no EXPERIMENT.toml or --KEY flags"
+                "it takes no EXPERIMENT.toml or --KEY flags (--ray may say where to train)"
             )
         args.experiment = args.resume
         return cmd_resume(args)
@@ -289,7 +314,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.
-            prepared = runner.prepare_resume(store, exp_id, sink=reporter)
+            prepared = runner.prepare_resume(
+                store, exp_id, sink=reporter, executor=ray_overrides(args)
+            )
         except AlreadyDone:
             print(f"experiment {exp_id} is already done")
             return 0
@@ -432,7 +459,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from embtui.doctor import run_doctor
 
     config = load_toml(args.experiment) if args.experiment else ExperimentConfig()
-    return run_doctor(config, args.store)
+    return run_doctor(config, args.store, ray=args.ray)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:

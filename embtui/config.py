@@ -81,6 +81,14 @@ class ExperimentConfig:
     tensorboard_dir: str | None = _key(
         None, "also write TensorBoard event files here, one subfolder per run"
     )
+    cluster: str = _key("local", "local (this machine) or ray (a Ray cluster; flag: --ray)")
+    ray_address: str | None = _key(
+        None, "the Ray cluster to use: auto, HOST:6379; unset: start one on this machine"
+    )
+    gpus_per_run: float | None = _key(
+        None, "GPUs each run asks Ray for (0.25 packs four); unset: 1 if the cluster has GPUs"
+    )
+    cpus_per_run: float = _key(1.0, "CPUs each run asks Ray for (1)")
 
     def __post_init__(self) -> None:
         # A factor given one value directly (`ExperimentConfig(head="avgpool")`) is a grid
@@ -229,7 +237,11 @@ _LIST_KEYS: dict[str, type] = {
     "vocab_size": int,
 }
 _INT_KEYS = {"seeds", "val_size", "workers", "checkpoint_every"}
-_OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir"}
+_OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir", "ray_address"}
+#: Keys that take a number with a fraction (Ray's resources per run).
+_FLOAT_KEYS = {"gpus_per_run", "cpus_per_run"}
+#: Where runs are trained: here (`workers` processes) or on a Ray cluster.
+CLUSTERS = ("local", "ray")
 #: Keys whose values are paths. In an experiment file a relative path is relative to the
 #: file's folder (as in every config format users know); on the command line and in the
 #: console's form, to the current folder. The store records them absolute.
@@ -364,6 +376,10 @@ def coerce(key: str, raw: Any) -> Any:
         return tuple(_coerce_scalar(key, item, item_type) for item in items)
     if key in _INT_KEYS:
         return _coerce_scalar(key, raw, int)
+    if key in _FLOAT_KEYS:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        return _coerce_scalar(key, raw, float)
     return _coerce_scalar(key, raw, str)
 
 
@@ -479,6 +495,12 @@ def _validate(cfg: ExperimentConfig) -> None:
                 raise ConfigError(f"{key} = {value!r}: one of {', '.join(allowed)}")
     if cfg.subset not in SUBSETS:
         raise bad("subset", f"one of {', '.join(SUBSETS)}")
+    if cfg.cluster not in CLUSTERS:
+        raise bad("cluster", f"one of {', '.join(CLUSTERS)}")
+    if cfg.gpus_per_run is not None and not 0 <= cfg.gpus_per_run <= 64:
+        raise bad("gpus_per_run", "between 0 and 64 (a fraction such as 0.25 packs runs)")
+    if not 0 < cfg.cpus_per_run <= 1024:
+        raise bad("cpus_per_run", "more than 0 and at most 1024")
     ranges = {
         "epochs": (1, 10_000),
         "batch_size": (1, 1_000_000),

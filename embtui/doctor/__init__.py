@@ -29,6 +29,7 @@ from embtui.doctor.data import check_data, keras_datasets_dir, probe_host
 from embtui.doctor.glove import check_glove
 from embtui.doctor.gpu import Driver, DriverGpu, check_gpu, probe_driver
 from embtui.doctor.metrics import check_metrics
+from embtui.doctor.ray import check_ray
 from embtui.doctor.runtime import check_embtui, load_tensorflow
 from embtui.doctor.store import check_store
 from embtui.doctor.terminal import check_terminal
@@ -85,7 +86,13 @@ def summary(checks: list[Check]) -> str:
     return "ready: `embtui run` will work" + (note if warned else "")
 
 
-def run_doctor(config: ExperimentConfig, store_path: str | None, *, console: Any = None) -> int:
+def run_doctor(
+    config: ExperimentConfig,
+    store_path: str | None,
+    *,
+    console: Any = None,
+    ray: str | None = None,
+) -> int:
     """Check this box for `config`, print the table and the verdict; 0 when a run would work."""
     from rich.console import Console
     from rich.table import Table
@@ -104,6 +111,7 @@ def run_doctor(config: ExperimentConfig, store_path: str | None, *, console: Any
     store = _guarded("store", check_store, store_path)
     terminal = _guarded("terminal", check_terminal, console=console)
     metrics = _guarded("metrics", check_metrics)
+    ray_row = _guarded("ray", check_ray, config, ray)
     tf_row, gpu_row = _tensorflow_rows(console)
     data_thread.join(30)
     data = data_box[0] if data_box else Check("data", FAIL, "the data check did not finish", "")
@@ -116,6 +124,7 @@ def run_doctor(config: ExperimentConfig, store_path: str | None, *, console: Any
         store,
         terminal,
         metrics,
+        ray_row,
     ]
 
     arms = ", ".join(config.embeddings)
@@ -154,6 +163,7 @@ __all__ = [
     "check_glove",
     "check_gpu",
     "check_metrics",
+    "check_ray",
     "check_store",
     "check_terminal",
     "keras_datasets_dir",

@@ -21,6 +21,7 @@ run with a checkpoint continues from it (see `embtui.engine.checkpoint`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,18 @@ def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:
         ) from None
 
 
-def prepare_resume(store: Store, experiment_id: int, sink: Sink = ignore) -> Prepared:
+#: Configuration keys that say where runs train, not what they compute: a resume may change
+#: them (a grid started on this machine finished on a Ray cluster, say).
+EXECUTOR_KEYS = ("workers", "cluster", "ray_address", "gpus_per_run", "cpus_per_run")
+
+
+def prepare_resume(
+    store: Store,
+    experiment_id: int,
+    sink: Sink = ignore,
+    *,
+    executor: Mapping[str, Any] | None = None,
+) -> Prepared:
     """Claim an experiment for this store, then load and check what it was started with.
 
     The claim comes first, in one transaction, so that two resumes started together never
@@ -206,6 +218,11 @@ def prepare_resume(store: Store, experiment_id: int, sink: Sink = ignore) -> Pre
     would silently mix two datasets. On any failure the claim is given back.
     """
     config = resume_config(store, experiment_id)
+    if executor:
+        unknown = set(executor) - set(EXECUTOR_KEYS)
+        if unknown:
+            raise EmbtuiError(f"a resume may change only {', '.join(EXECUTOR_KEYS)}")
+        config = config.replace(**executor)
     claim = store.claim(experiment_id, resume=True)
     try:
         prepared = prepare(config, sink)
