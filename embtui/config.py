@@ -467,6 +467,16 @@ def load_toml(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
 # -- validation ---------------------------------------------------------------------------
 
 
+def ray_host_port(address: str) -> tuple[str, int]:
+    """(host, port) of a Ray cluster address `HOST:PORT` (or a Ray Client `ray://HOST:PORT`);
+    raises ConfigError for anything else."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # an IPv6 address: [::1]:6379
+    if not host or any(c.isspace() for c in host) or not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"ray_address = {address!r}: auto, or HOST:PORT (such as gpu-box:6379)")
+    return host, int(port)
+
+
 def _validate(cfg: ExperimentConfig) -> None:
     def bad(key: str, allowed: str) -> ConfigError:
         value = getattr(cfg, key)
@@ -497,6 +507,8 @@ def _validate(cfg: ExperimentConfig) -> None:
         raise bad("subset", f"one of {', '.join(SUBSETS)}")
     if cfg.cluster not in CLUSTERS:
         raise bad("cluster", f"one of {', '.join(CLUSTERS)}")
+    if cfg.ray_address is not None and cfg.ray_address != "auto":
+        ray_host_port(cfg.ray_address)
     if cfg.gpus_per_run is not None and not 0 <= cfg.gpus_per_run <= 64:
         raise bad("gpus_per_run", "between 0 and 64 (a fraction such as 0.25 packs runs)")
     if not 0 < cfg.cpus_per_run <= 1024:

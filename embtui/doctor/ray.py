@@ -8,6 +8,7 @@ from typing import Any
 
 from embtui.config import ExperimentConfig
 from embtui.doctor.check import FAIL, OK, WARN, Check
+from embtui.errors import EmbtuiError
 from embtui.versions import distribution_version
 
 INSTALL = "pip install 'embtui[ray]'"
@@ -30,10 +31,12 @@ def check_ray(config: ExperimentConfig, address: str | None = None) -> Check:
         nodes, cpus, gpus = cluster_summary(target)
     except Exception as exc:  # whatever Ray raises, the row says it in one line
         text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        if not isinstance(exc, EmbtuiError):
+            text = f"cannot connect to {target}: {text}"
         return Check(
             "ray",
             FAIL,
-            f"Ray {version}: cannot connect to {target}: {text}",
+            f"Ray {version}: {text}",
             "start one: ray start --head (on this machine), then embtui run --ray auto",
         )
     status = OK if nodes else WARN
@@ -49,6 +52,10 @@ def cluster_summary(address: str) -> tuple[int, float, float]:
     """(alive nodes, CPUs, GPUs) of the Ray cluster at `address`; connects and leaves."""
     import ray
 
+    from embtui.engine.executors.ray import reachable
+
+    if address != "auto":
+        reachable(address)  # Ray itself retries an address that does not answer for minutes
     ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
         nodes: list[dict[str, Any]] = [n for n in ray.nodes() if n.get("Alive")]

@@ -15,7 +15,7 @@ import platform
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from embtui.engine.data import Dataset
 from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
 from embtui.engine.fingerprint import fingerprint
 from embtui.errors import EmbtuiError, StoreError, one_line
-from embtui.store import ExperimentRow, RunRow, Store, now
+from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
 
 
@@ -100,8 +100,93 @@ def training_subset(
     return data.x_train[idx], data.y_train[idx]
 
 
+class Checkpoints(Protocol):
+    """A run's checkpoints, wherever they are kept (see `embtui.engine.checkpoint`)."""
+
+    saved: int
+
+    def load(self) -> Checkpoint | None: ...
+    def due(self) -> bool: ...
+    def save(self, epoch: int, state: list[np.ndarray]) -> None: ...
+    def remove(self) -> None: ...
+
+
+class Ledger(Protocol):
+    """Where one run's record goes: the run store itself (`StoreLedger`), or, for a run
+    trained on another machine, the process that owns the store (the Ray executor's).
+    The write methods are the store's; so are their ownership rules."""
+
+    def experiment(self, exp_id: int) -> ExperimentRow: ...
+    def run_epochs(self, run_id: int) -> list[EpochMetrics]: ...
+    def start_run(
+        self,
+        run_id: int,
+        *,
+        device: str,
+        params: int | None,
+        coverage: float | None,
+        keep_epochs: int = 0,
+    ) -> None: ...
+    def add_epoch(self, m: EpochMetrics) -> None: ...
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None: ...
+    def set_run_cost(self, run_id: int, cost: RunCost) -> None: ...
+    def run_checkpoints(
+        self, experiment: ExperimentRow, run_row: RunRow, every_s: float
+    ) -> Checkpoints: ...
+    def log_failure(self, run_row: RunRow, exc: BaseException) -> str: ...
+    def event_log(
+        self, cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow
+    ) -> Any: ...
+
+
+class StoreLedger:
+    """A run recorded straight into the run store (this machine's executors)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def experiment(self, exp_id: int) -> ExperimentRow:
+        return self.store.experiment(exp_id)
+
+    def run_epochs(self, run_id: int) -> list[EpochMetrics]:
+        return self.store.run_epochs(run_id)
+
+    def start_run(
+        self,
+        run_id: int,
+        *,
+        device: str,
+        params: int | None,
+        coverage: float | None,
+        keep_epochs: int = 0,
+    ) -> None:
+        self.store.start_run(
+            run_id, device=device, params=params, coverage=coverage, keep_epochs=keep_epochs
+        )
+
+    def add_epoch(self, m: EpochMetrics) -> None:
+        self.store.add_epoch(m)
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        self.store.finish_run(run_id, status, error)
+
+    def set_run_cost(self, run_id: int, cost: RunCost) -> None:
+        self.store.set_run_cost(run_id, cost)
+
+    def run_checkpoints(
+        self, experiment: ExperimentRow, run_row: RunRow, every_s: float
+    ) -> Checkpoints:
+        return RunCheckpoints(self.store, experiment, run_row, every_s)
+
+    def log_failure(self, run_row: RunRow, exc: BaseException) -> str:
+        return _log_failure(self.store, run_row, exc)
+
+    def event_log(self, cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow) -> Any:
+        return _event_log(cfg, experiment, run_row, self.store)
+
+
 def train_one(
-    store: Store,
+    store: Store | Ledger,
     experiment_id: int,
     prepared: Prepared,
     run_row: RunRow,
@@ -117,8 +202,10 @@ def train_one(
     The run trains with its own factor values (its arm: embedding, head, learning rate,
     ...), recorded with it in the store. With a `meter` (this process's
     `embtui.sysmetrics.Sampler`), what the run cost (wall time, peak memory, GPU use) is
-    recorded with it when it ends, however it ends.
+    recorded with it when it ends, however it ends. `store` is the run store, or a `Ledger`
+    that carries the record to it from another machine.
     """
+    ledger: Ledger = StoreLedger(store) if isinstance(store, Store) else store
     cfg = prepared.config
     arm_cfg = cfg.arm(run_row.factors)
     arm = arm_cfg.embedding
@@ -126,15 +213,15 @@ def train_one(
     glove = vectors.matrix if vectors is not None else None
     coverage = vectors.coverage if vectors is not None else None
 
-    experiment = store.experiment(experiment_id)
-    checkpoints = RunCheckpoints(store, experiment, run_row, cfg.checkpoint_every)
+    experiment = ledger.experiment(experiment_id)
+    checkpoints = ledger.run_checkpoints(experiment, run_row, cfg.checkpoint_every)
 
     def finish(status: str, error: str | None = None) -> None:
         if meter is not None:
             cost = meter.finish_run(run_row.id, gpu_memory_peak(device))
             if cost is not None:
-                store.set_run_cost(run_row.id, cost)
-        store.finish_run(run_row.id, status, error)
+                ledger.set_run_cost(run_row.id, cost)
+        ledger.finish_run(run_row.id, status, error)
         if status in ("done", "failed"):
             checkpoints.remove()
         sink(RunFinished(experiment_id, run_row.id, status, error))
@@ -144,9 +231,9 @@ def train_one(
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
-    resumed = _usable(checkpoints.load(), store, run_row, arm_cfg.epochs)
+    resumed = _usable(checkpoints.load(), ledger, run_row, arm_cfg.epochs)
     kept = resumed.epoch if resumed else 0
-    store.start_run(
+    ledger.start_run(
         run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
     )
     if meter is not None:
@@ -162,7 +249,9 @@ def train_one(
             arm,
             run_row.seed,
             device,
-            arm_name(run_row.factors, cfg.varied()) if cfg.varied() != ["embeddings"] else arm,
+            arm_name(run_row.factors, cfg.varied())
+            if cfg.varied() not in ([], ["embeddings"])
+            else arm,
         )
     )
     if resumed:
@@ -171,9 +260,9 @@ def train_one(
     data = prepared.dataset_for(arm_cfg)
     finished = kept
     try:
-        events = _event_log(cfg, experiment, run_row, store)
+        events = ledger.event_log(cfg, experiment, run_row)
         if events is not None and resumed:
-            for earlier in store.run_epochs(run_row.id):  # the log starts afresh: rewrite
+            for earlier in ledger.run_epochs(run_row.id):  # the log starts afresh: rewrite
                 events.write(earlier)
     except (OSError, EmbtuiError) as exc:  # the folder changed under the grid: say so
         finish("failed", f"cannot write its TensorBoard files: {one_line(exc)}")
@@ -193,7 +282,7 @@ def train_one(
             if problem := metrics.divergence():
                 finish("failed", problem)
                 return
-            store.add_epoch(metrics)
+            ledger.add_epoch(metrics)
             if events is not None:
                 events.write(metrics)
             if metrics.epoch < arm_cfg.epochs and checkpoints.due():
@@ -204,7 +293,7 @@ def train_one(
         raise  # nothing more can be recorded: stop the grid, not just this run
     except Exception as exc:  # out of memory, a bad model: this run fails, the grid goes on
         cache.clear()  # the failed trainer's state is unknown; build afresh for the next run
-        finish("failed", _log_failure(store, run_row, exc))
+        finish("failed", ledger.log_failure(run_row, exc))
         return
     finally:
         if events is not None:
@@ -229,7 +318,7 @@ def _event_log(
 
 
 def _usable(
-    checkpoint: Checkpoint | None, store: Store, run_row: RunRow, epochs: int
+    checkpoint: Checkpoint | None, store: Store | Ledger, run_row: RunRow, epochs: int
 ) -> Checkpoint | None:
     """A checkpoint to continue from: its epochs 1..k must all be in the store."""
     if checkpoint is None or not 0 < checkpoint.epoch < epochs:

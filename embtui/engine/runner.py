@@ -82,6 +82,10 @@ def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
             # The vocabulary depends on vocab_size alone, not on maxlen.
             words = datasets[(vocab_size, config.maxlen[0])].word_index
             gloves[vocab_size] = glove_matrix(words, vocab_size, config.glove)
+    if config.cluster == "ray":  # before anything is recorded: a cluster that is not there
+        from embtui.engine.executors.ray import connect  # is bad input, like a missing file
+
+        connect(config.ray_address, sink)
     return Prepared(config, datasets, gloves)
 
 
@@ -134,7 +138,7 @@ def run(
     heart = _Heartbeat(store, experiment_id)
     sampler = Sampler(store, experiment_id).start()  # the box's samples, into the store
     try:
-        executor_for(prepared.config.workers, len(runs)).run(
+        executor_for(prepared.config, len(runs)).run(
             store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop, meter=sampler
         )
     except BaseException:

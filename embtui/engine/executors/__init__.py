@@ -8,6 +8,8 @@ chooses one from the configuration and never knows which it got:
   compiled graph per shape.
 * `ProcessPool` (`workers = K`): K worker processes on this machine, one GPU each where
   there are GPUs.
+* `RayCluster` (`cluster = "ray"`): one Ray task per run on a cluster of machines, the
+  store still here.
 
 Results per (size, arm, seed) are identical whichever executor trains them and however
 many workers it has.
@@ -21,6 +23,7 @@ from embtui.engine.events import Sink, StopFlag
 from embtui.store import RunRow, Store
 
 if TYPE_CHECKING:
+    from embtui.config import ExperimentConfig
     from embtui.engine.run import Prepared
     from embtui.sysmetrics import Sampler
 
@@ -44,13 +47,18 @@ class Executor(Protocol):
     ) -> None: ...
 
 
-def executor_for(workers: int, queued: int) -> Executor:
-    """The executor a configuration asks for: worker processes only when there are
-    several workers and several runs to share between them."""
-    if workers > 1 and queued > 1:
+def executor_for(config: ExperimentConfig, queued: int) -> Executor:
+    """The executor a configuration asks for: a Ray cluster (`cluster = "ray"`), worker
+    processes when there are several workers and several runs to share, else this
+    process."""
+    if config.cluster == "ray":
+        from embtui.engine.executors.ray import RayCluster
+
+        return RayCluster(config)
+    if config.workers > 1 and queued > 1:
         from embtui.engine.executors.pool import ProcessPool
 
-        return ProcessPool(workers)
+        return ProcessPool(config.workers)
     from embtui.engine.executors.local import InProcess
 
     return InProcess()

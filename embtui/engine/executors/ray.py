@@ -1,0 +1,535 @@
+"""Train an experiment's runs on a Ray cluster (`cluster = "ray"`, `embtui run --ray`).
+
+Each run is one Ray task asking for `cpus_per_run` CPUs and `gpus_per_run` GPUs (default: one
+GPU when the cluster has GPUs; a fraction such as 0.25 packs four small runs on one GPU).
+The prepared data and GloVe vectors go into Ray's object store once (`ray.put`), not once
+per task.
+
+The store stays one SQLite file on this machine (the driver's). Tasks send their record
+back through a `Board`, an actor pinned to this machine: every store write a run would make
+(start, each epoch, its finish and cost), every event for the progress display, every
+checkpoint. The driver drains the board a few times a second and makes the writes, so a
+console on this machine shows a cluster grid live exactly like a local one, each run with
+its device, host and Ray node (`GPU:0 NVIDIA H200 on gpu-box-2 (Ray node 3f2a91)`).
+Streaming generator tasks were the other choice; a retried generator task replays its whole
+output and must produce the same number of items, which a run continuing from its
+checkpoint does not.
+
+A run whose worker or node dies is retried by Ray (`max_retries`) on another worker, and
+continues from its last checkpoint, which the board holds (and this machine keeps on disk
+for `embtui run --resume`): it computes exactly the epochs the lost attempt would have.
+Stopping (Ctrl-C, a hangup, SIGTERM, `x` in the console) tells the running tasks to stop
+after their current epoch, each saving a checkpoint; tasks that had not started return at
+once, leaving their runs queued (then `cancelled`, for `embtui run --resume`). `ray.cancel`
+is not used: a task may have started a moment before the driver heard of it, and
+cancelling interrupts it anywhere, even between two writes of its run's record.
+Results per (size, arm, seed) are those of any other executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
+from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
+from embtui.errors import EmbtuiError, StoreError, one_line
+from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
+
+if TYPE_CHECKING:
+    from embtui.config import ExperimentConfig
+    from embtui.engine.run import Prepared
+    from embtui.sysmetrics import Sampler
+
+#: How often a task may be retried after its worker or node died.
+MAX_RETRIES = 3
+#: Seconds between the driver's drains of the board.
+DRAIN_EVERY_S = 0.2
+#: The store writes a task may ask the driver for.
+_STORE_WRITES = frozenset({"start_run", "add_epoch", "finish_run", "set_run_cost"})
+
+
+def import_ray() -> Any:
+    """Ray, or one line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise EmbtuiError(
+            "cluster = ray needs Ray: pip install 'embtui[ray]' (on every machine of the cluster)"
+        ) from None
+    return ray
+
+
+class RayCluster:
+    """The executor: runs as Ray tasks, their record drained into the store here."""
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.address = config.ray_address
+        self.gpus_per_run = config.gpus_per_run
+        self.cpus_per_run = config.cpus_per_run
+        self.checkpoint_every = config.checkpoint_every
+
+    def run(
+        self,
+        store: Store,
+        experiment_id: int,
+        prepared: Prepared,
+        runs: list[RunRow],
+        *,
+        total: int,
+        sink: Sink,
+        stop: StopFlag,
+        meter: Sampler | None = None,
+    ) -> None:
+        ray = import_ray()
+        connect(self.address, sink)  # done already by `runner.prepare`, unless called alone
+        try:
+            self._run(ray, store, experiment_id, prepared, runs, total, sink, stop)
+        finally:
+            ray.shutdown()  # this driver leaves; a cluster it joined keeps running
+
+    def _run(
+        self,
+        ray: Any,
+        store: Store,
+        experiment_id: int,
+        prepared: Prepared,
+        runs: list[RunRow],
+        total: int,
+        sink: Sink,
+        stop: StopFlag,
+    ) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        resources = ray.cluster_resources()
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        gpus = self.gpus_per_run
+        if gpus is None:
+            gpus = 1.0 if resources.get("GPU", 0) > 0 else 0.0
+        sink(
+            Stage(
+                experiment_id,
+                f"Ray: {nodes} node{'s' * (nodes != 1)}, {resources.get('CPU', 0):g} CPUs, "
+                f"{resources.get('GPU', 0):g} GPUs; each run asks {self.cpus_per_run:g} CPU, "
+                f"{gpus:g} GPU",
+            )
+        )
+        experiment = store.experiment(experiment_id)
+        every = self.checkpoint_every
+        on_disk = {r.id: RunCheckpoints(store, experiment, r, every) for r in runs}
+        here = ray.get_runtime_context().get_node_id()
+        board = (
+            ray.remote(Board)
+            .options(
+                num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
+            )
+            .remote(
+                {r.id: on_disk[r.id].load() for r in runs},
+                {r.id: store.run_epochs(r.id) for r in runs},
+            )
+        )
+        data = ray.put(prepared)
+        task = ray.remote(train_remote).options(
+            num_cpus=self.cpus_per_run, num_gpus=gpus, max_retries=MAX_RETRIES
+        )
+        pending = {
+            # The reference in a list is not resolved by Ray: each worker fetches it once.
+            task.remote([data], board, experiment, r, total, str(store.log_path)): r
+            for r in runs
+        }
+        driver = _Driver(store, experiment, prepared.config, on_disk, sink, {r.id: r for r in runs})
+        stopping = False
+        while pending:
+            driver.apply(ray.get(board.drain.remote()))
+            if stop.is_set() and not stopping:
+                stopping = True
+                ray.get(board.stop.remote())  # tasks not started yet return at once
+            done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=DRAIN_EVERY_S)
+            for ref in done:
+                run_row = pending.pop(ref)
+                driver.apply(ray.get(board.drain.remote()))
+                driver.ended(run_row, _outcome(ray, ref))
+        driver.apply(ray.get(board.drain.remote()))
+        driver.close()
+
+
+#: Seconds to wait for a cluster's address to answer before saying it does not.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def connect(address: str | None, sink: Sink | None = None) -> None:
+    """Join the cluster at `address` ("auto": the one running on this machine), or start a
+    Ray instance on this machine with its CPUs (and GPUs, which Ray finds). Already
+    connected: nothing. A cluster that cannot be reached is one line, within seconds."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return
+    if sink is not None:
+        sink(Stage(None, f"connecting to Ray at {address}" if address else "starting Ray here"))
+    if address and address != "auto":
+        reachable(address)
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            # "local": a new instance even when `ray start` runs here (that is `--ray auto`)
+            ray.init(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=False,
+                **options,
+            )
+    except Exception as exc:  # Ray raises many kinds; all mean "no cluster here"
+        where = address or "this machine"
+        raise EmbtuiError(
+            f"cannot use Ray on {where}: {' '.join(str(exc).split())[:300]} "
+            "(start one with ray start --head; see embtui doctor --ray)"
+        ) from None
+
+
+def reachable(address: str) -> None:
+    """Raise one line unless something listens at the address (`HOST:PORT`, or a Ray
+    Client `ray://HOST:PORT`). Ray itself retries an unreachable address for minutes."""
+    from embtui.config import ray_host_port
+
+    try:
+        socket.create_connection(ray_host_port(address), CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer in {CONNECT_TIMEOUT_S:g} s"
+        raise EmbtuiError(
+            f"cannot reach the Ray cluster at {address}: {reason.lower()} "
+            "(is `ray start --head` running there? see embtui doctor --ray)"
+        ) from None
+
+
+def _outcome(ray: Any, ref: Any) -> str | None:
+    """None when a task returned, else why it did not (its retries used up, cancelled)."""
+    try:
+        ray.get(ref)
+    except Exception as exc:
+        if type(exc).__name__ == "TaskCancelledError":
+            return "cancelled"
+        return one_line(exc)
+    return None
+
+
+class _Driver:
+    """Applies what the tasks sent: the store writes, the events, the checkpoints, the logs;
+    and writes the TensorBoard files of the runs, which live on this machine."""
+
+    def __init__(
+        self,
+        store: Store,
+        experiment: ExperimentRow,
+        config: ExperimentConfig,
+        on_disk: dict[int, RunCheckpoints],
+        sink: Sink,
+        runs: dict[int, RunRow],
+    ) -> None:
+        self.store = store
+        self.experiment = experiment
+        self.config = config
+        self.on_disk = on_disk
+        self.sink = sink
+        self.runs = runs
+        self.finished: set[int] = set()
+        self.logs: dict[int, Any] = {}
+
+    def apply(self, items: list[tuple]) -> None:
+        for item in items:
+            kind = item[0]
+            if kind == "store":
+                self._write(item[1], item[2], item[3])
+            elif kind == "event":
+                event: Event = item[1]
+                if isinstance(event, RunFinished):
+                    self.finished.add(event.run_id)
+                self.sink(event)
+            elif kind == "checkpoint":
+                _, run_id, epoch, state = item
+                self.on_disk[run_id].save(epoch, state)
+            elif kind == "log":
+                self._log(item[1])
+
+    def _write(self, method: str, args: tuple, kwargs: dict) -> None:
+        if method not in _STORE_WRITES:  # pragma: no cover - the board only sends these
+            raise StoreError(f"a Ray task asked for an unknown store write {method!r}")
+        getattr(self.store, method)(*args, **kwargs)
+        if method == "start_run":
+            run_id = args[0]
+            self._open_log(run_id, kwargs.get("keep_epochs", 0))
+        elif method == "add_epoch":
+            log = self.logs.get(args[0].run_id)
+            if log is not None:
+                log.write(args[0])
+        elif method == "finish_run":
+            run_id, status = args[0], args[1]
+            log = self.logs.pop(run_id, None)
+            if log is not None:
+                log.close()
+            if status in ("done", "failed"):
+                self.on_disk[run_id].remove()
+
+    def _open_log(self, run_id: int, kept: int) -> None:
+        if not self.config.tensorboard_dir:
+            return
+        from embtui.export.tensorboard import RunEventLog
+
+        old = self.logs.pop(run_id, None)
+        if old is not None:
+            old.close()
+        log = RunEventLog(
+            self.config.tensorboard_dir, self.experiment, self.runs[run_id], store=self.store.path
+        )
+        for earlier in self.store.run_epochs(run_id)[:kept]:
+            log.write(earlier)
+        self.logs[run_id] = log
+
+    def _log(self, text: str) -> None:
+        try:
+            with open(self.store.log_path, "a", encoding="utf-8") as log:
+                log.write(text)
+        except OSError:
+            pass
+
+    def ended(self, run_row: RunRow, problem: str | None) -> None:
+        """A task ended: if it could not record its run's end (its worker died more often
+        than the retries allow), the run is `failed` with Ray's reason."""
+        if problem is None or problem == "cancelled" or run_row.id in self.finished:
+            return
+        if self.store.run(run_row.id).status in ("queued", "running"):
+            error = f"lost on the Ray cluster after {MAX_RETRIES} retries: {problem}"
+            self.store.finish_run(run_row.id, "failed", error[:500])
+            self.sink(RunFinished(run_row.experiment_id, run_row.id, "failed", error[:500]))
+
+    def close(self) -> None:
+        for log in self.logs.values():
+            log.close()
+        self.logs.clear()
+
+
+class Board:
+    """The actor between the tasks and the driver (pinned to the driver's machine): holds
+    what tasks sent until the driver drains it, each run's epochs so far and latest
+    checkpoint (what a retried task continues from), and the stop request."""
+
+    def __init__(
+        self, checkpoints: dict[int, Checkpoint | None], epochs: dict[int, list[EpochMetrics]]
+    ) -> None:
+        self.items: list[tuple] = []
+        self.checkpoints = dict(checkpoints)
+        self.epochs = {run_id: list(e) for run_id, e in epochs.items()}
+        self.stopping = False
+
+    def post(self, item: tuple) -> None:
+        self.items.append(item)
+        if item[0] == "store" and item[1] == "add_epoch":
+            metrics: EpochMetrics = item[2][0]
+            kept = [e for e in self.epochs.get(metrics.run_id, []) if e.epoch < metrics.epoch]
+            self.epochs[metrics.run_id] = [*kept, metrics]
+        elif item[0] == "store" and item[1] == "start_run":
+            keep = item[3].get("keep_epochs", 0)
+            run_id = item[2][0]
+            self.epochs[run_id] = [e for e in self.epochs.get(run_id, []) if e.epoch <= keep]
+
+    def drain(self) -> list[tuple]:
+        out, self.items = self.items, []
+        return out
+
+    def run_epochs(self, run_id: int) -> list[EpochMetrics]:
+        return list(self.epochs.get(run_id, []))
+
+    def checkpoint(self, run_id: int) -> Checkpoint | None:
+        return self.checkpoints.get(run_id)
+
+    def save(self, run_id: int, checkpoint: Checkpoint) -> None:
+        self.checkpoints[run_id] = checkpoint
+        self.items.append(("checkpoint", run_id, checkpoint.epoch, checkpoint.state))
+
+    def remove(self, run_id: int) -> None:
+        self.checkpoints.pop(run_id, None)
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def is_stopping(self) -> bool:
+        return self.stopping
+
+    def ping(self) -> None:
+        """Nothing: a caller waits for it to know its earlier calls arrived."""
+
+
+# -- in the Ray worker ----------------------------------------------------------------------
+
+_CACHE: Any = None  # this worker process's trainers, reused by every task it runs
+#: This worker's copy of each grid's prepared data, by object id. Every task of the grid
+#: then trains on the same arrays, so the trainers' per-data caches (initial weights by
+#: seed, data on the device) hold across its runs, as in one process.
+_PREPARED: dict[str, Any] = {}
+
+
+def train_remote(
+    data: list[Any],
+    board: Any,
+    experiment: ExperimentRow,
+    run_row: RunRow,
+    total: int,
+    log_path: str,
+) -> None:
+    """A Ray task: train one run with `train_one`, recording through the board."""
+    global _CACHE
+    import ray
+
+    from embtui.engine.run import train_one
+    from embtui.engine.trainer import TrainerCache, describe_device
+    from embtui.sysmetrics import Sampler
+
+    stop = BoardStop(board)
+    if stop.is_set():  # the grid was stopped before this run started: it stays queued
+        return
+    if _CACHE is None:
+        _CACHE = TrainerCache()
+    key = data[0].hex()
+    if key not in _PREPARED:
+        _PREPARED.clear()  # another grid's: one at a time per worker
+        _PREPARED[key] = ray.get(data[0])
+    prepared: Prepared = _PREPARED[key]
+    node = ray.get_runtime_context().get_node_id()[:6]
+    device = f"{describe_device()} on {socket.gethostname()} (Ray node {node})"
+    ledger = BoardLedger(board, experiment, log_path)
+    with Sampler() as meter:
+        train_one(
+            ledger,
+            experiment.id,
+            prepared,
+            run_row,
+            total,
+            _CACHE,
+            device,
+            ledger.event,
+            stop,
+            meter,
+        )
+    ledger.flush()
+
+
+class BoardLedger:
+    """A run's record sent to the driver through the board (see `embtui.engine.run.Ledger`).
+    Calls from one task to the board arrive in order; `flush` waits until all have."""
+
+    def __init__(self, board: Any, experiment: ExperimentRow, log_path: str) -> None:
+        self.board = board
+        self._experiment = experiment
+        self.log_path = log_path
+
+    def _post(self, item: tuple) -> None:
+        self.board.post.remote(item)
+
+    def flush(self) -> None:
+        """Wait until the board has everything this task sent (calls arrive in order)."""
+        import ray
+
+        ray.get(self.board.ping.remote())
+
+    def event(self, event: Event) -> None:
+        self._post(("event", event))
+
+    def experiment(self, exp_id: int) -> ExperimentRow:
+        return self._experiment
+
+    def run_epochs(self, run_id: int) -> list[EpochMetrics]:
+        import ray
+
+        result: list[EpochMetrics] = ray.get(self.board.run_epochs.remote(run_id))
+        return result
+
+    def start_run(
+        self,
+        run_id: int,
+        *,
+        device: str,
+        params: int | None,
+        coverage: float | None,
+        keep_epochs: int = 0,
+    ) -> None:
+        kwargs = {
+            "device": device,
+            "params": params,
+            "coverage": coverage,
+            "keep_epochs": keep_epochs,
+        }
+        self._post(("store", "start_run", (run_id,), kwargs))
+
+    def add_epoch(self, m: EpochMetrics) -> None:
+        self._post(("store", "add_epoch", (m,), {}))
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        self._post(("store", "finish_run", (run_id, status, error), {}))
+
+    def set_run_cost(self, run_id: int, cost: RunCost) -> None:
+        self._post(("store", "set_run_cost", (run_id, cost), {}))
+
+    def run_checkpoints(
+        self, experiment: ExperimentRow, run_row: RunRow, every_s: float
+    ) -> BoardCheckpoints:
+        return BoardCheckpoints(self.board, run_row.id, every_s)
+
+    def log_failure(self, run_row: RunRow, exc: BaseException) -> str:
+        text = (
+            f"--- {now()} experiment {run_row.experiment_id} run {run_row.id} "
+            f"(size {run_row.size}, {run_row.embedding}, seed {run_row.seed}) failed on "
+            f"{socket.gethostname()}\n" + "".join(traceback.format_exception(exc))
+        )
+        self._post(("log", text))
+        return f"{one_line(exc)} (traceback in {self.log_path})"
+
+    def event_log(self, cfg: Any, experiment: ExperimentRow, run_row: RunRow) -> None:
+        return None  # the driver writes the TensorBoard files, on its machine
+
+
+class BoardCheckpoints:
+    """A run's checkpoints kept by the board (and, through it, on the driver's disk)."""
+
+    def __init__(self, board: Any, run_id: int, every_s: float) -> None:
+        self.board = board
+        self.run_id = run_id
+        self.every_s = every_s
+        self.saved = 0
+        self._last = time.monotonic()
+
+    def load(self) -> Checkpoint | None:
+        import ray
+
+        result: Checkpoint | None = ray.get(self.board.checkpoint.remote(self.run_id))
+        return result
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every_s
+
+    def save(self, epoch: int, state: list[Any]) -> None:
+        self.board.save.remote(self.run_id, Checkpoint(epoch, state))
+        self.saved = epoch
+        self._last = time.monotonic()
+
+    def remove(self) -> None:
+        self.board.remove.remote(self.run_id)
+
+
+class BoardStop:
+    """The driver's stop request, read once per epoch."""
+
+    def __init__(self, board: Any) -> None:
+        self.board = board
+
+    def is_set(self) -> bool:
+        import ray
+
+        return bool(ray.get(self.board.is_stopping.remote()))
