@@ -30,11 +30,19 @@ if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for th
 
 
 class PlainReporter:
-    """One line per epoch and per run, flushed at once (safe for `tail -f`)."""
+    """One line per epoch and per run, flushed at once (safe for `tail -f`). While several
+    runs train at once (worker processes, a Ray cluster) each epoch line names its run."""
 
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stdout
         self.current: RunStarted | None = None
+        self.in_flight: dict[int, str] = {}  # run id -> "run 3/20"
+
+    def _whose(self, run_id: int) -> str:
+        """'run 3/20 ' while other runs train too, else nothing (the line above says)."""
+        if len(self.in_flight) > 1 or (self.current and self.current.run_id != run_id):
+            return f"{self.in_flight.get(run_id, f'run id {run_id}')} "
+        return ""
 
     def __enter__(self) -> PlainReporter:
         return self
@@ -50,18 +58,23 @@ class PlainReporter:
             line = f"{event.text}"
         elif isinstance(event, RunStarted):
             self.current = event
+            self.in_flight[event.run_id] = f"run {event.position + 1}/{event.total}"
             line = (
                 f"run {event.position + 1}/{event.total}: size {event.size}, {event.label}, "
                 f"seed {event.seed} on {event.device}"
             )
         elif isinstance(event, EpochMetrics):
             line = (
-                f"  epoch {event.epoch}: loss {event.loss:.4f} acc {event.acc:.4f} "
+                f"  {self._whose(event.run_id)}epoch {event.epoch}: "
+                f"loss {event.loss:.4f} acc {event.acc:.4f} "
                 f"val_loss {event.val_loss:.4f} val_acc {event.val_acc:.4f} "
                 f"({event.seconds:.2f}s)"
             )
         elif isinstance(event, RunFinished):
-            line = f"  {event.status}" + (f": {event.error}" if event.error else "")
+            line = f"  {self._whose(event.run_id)}{event.status}" + (
+                f": {event.error}" if event.error else ""
+            )
+            self.in_flight.pop(event.run_id, None)
         elif isinstance(event, ExperimentFinished):
             line = f"experiment {event.experiment_id} {event.status}"
         else:  # pragma: no cover - every event type is handled above
