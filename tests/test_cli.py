@@ -446,6 +446,31 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
     ),
     ("size zero", lambda t, p, s: _run_args(t, s, sizes="0"), ("sizes = 0", "at least 1")),
     (
+        "a Ray cluster that does not answer",
+        lambda t, p, s: [*_run_args(t, s), "--ray", "127.0.0.1:1"],
+        ("cannot reach the Ray cluster at 127.0.0.1:1: connection refused", "ray start --head"),
+    ),
+    (
+        "a Ray address that is not HOST:PORT",
+        lambda t, p, s: [*_run_args(t, s), "--ray", "gpu box"],
+        ("ray_address = 'gpu box'", "auto, or HOST:PORT"),
+    ),
+    (
+        "a resume that would change the experiment",
+        lambda t, p, s: ["run", "--resume", "latest", "--epochs", "5", "--store", s],
+        ("takes no EXPERIMENT.toml or --KEY flags", "--ray may say where to train"),
+    ),
+    (
+        "unknown cluster",
+        lambda t, p, s: _run_args(t, s, cluster="k8s"),
+        ("cluster = 'k8s'", "one of local, ray"),
+    ),
+    (
+        "negative GPUs per run",
+        lambda t, p, s: _run_args(t, s, gpus_per_run="-1"),
+        ("gpus_per_run = -1.0", "between 0 and 64"),
+    ),
+    (
         "epochs zero",
         lambda t, p, s: _run_args(t, s, epochs="0"),
         ("epochs = 0", "between 1 and 10000"),

@@ -520,6 +520,21 @@ def test_prepare_resume_claims_first_and_gives_the_claim_back_on_bad_data(small,
         assert store.experiment(exp_id) == before
 
 
+def test_a_resume_may_change_where_it_trains_and_nothing_else(small, tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, small)
+        store.cancel_queued(exp_id)
+        store.set_experiment_status(exp_id, "cancelled")
+        before = store.experiment(exp_id)
+        with pytest.raises(EmbtuiError, match="a resume may change only workers, cluster"):
+            runner.prepare_resume(store, exp_id, executor={"workers": 2, "epochs": 5})
+        assert store.experiment(exp_id) == before  # not claimed, not changed
+        prepared = runner.prepare_resume(store, exp_id, executor={"workers": 2})
+        assert prepared.config == dataclasses.replace(small.config, workers=2)
+        # The recorded configuration is what the experiment started with.
+        assert runner.resume_config(store, exp_id) == small.config
+
+
 def test_each_run_records_what_it_cost_and_the_experiment_the_box_samples(three):
     """Wall time and peak memory per run (no GPU here: its figures stay empty), and the
     sampler's CPU rows for the experiment, from the training process."""

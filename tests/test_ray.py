@@ -1,0 +1,270 @@
+"""Grids on a Ray cluster, against real local Ray clusters (never a mock).
+
+`embtui run --ray` starts Ray on this machine (2 CPUs); the two-node test starts a real
+cluster with `ray start --head` and a second `ray start --address` on this machine, and
+stops it after. Every grid's histories must equal the same grid trained without Ray.
+Skip these with `-m "not ray"`; CI runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from embtui.store import Store
+from tests.helpers import embtui, epoch_count, histories, write_reviews
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'embtui[ray]')")
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+KEYS = {
+    "name": "on-ray",
+    "sizes": "150,300",
+    "embeddings": "learned",
+    "epochs": "12",
+    "seeds": "2",
+    "val_size": "200",
+    "maxlen": "80",
+    "vocab_size": "400",
+    "embedding_dim": "16",
+    "batch_size": "16",
+    "checkpoint_every": "0",
+}
+RUNS = 4
+RAY_BIN = Path(sys.executable).with_name("ray")
+RUN = [sys.executable, "-m", "embtui", "run", "--plain", "--ray"]
+HEAD = [str(RAY_BIN), "start", "--head", "--num-cpus=1", "--port=6390", "--disable-usage-stats"]
+
+
+def flags(**overrides: str) -> list[str]:
+    return [f"--{k.replace('_', '-')}={v}" for k, v in {**KEYS, **overrides}.items()]
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory) -> Path:
+    return write_reviews(tmp_path_factory.mktemp("ray") / "reviews.csv")
+
+
+@pytest.fixture(scope="module")
+def reference(reviews: Path, tmp_path_factory) -> dict:
+    """The grid trained without Ray (this process's executor)."""
+    store = tmp_path_factory.mktemp("serial") / "s.sqlite"
+    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags())
+    assert result.returncode == 0, result.stderr
+    return histories(store)
+
+
+@pytest.fixture(scope="module")
+def long_reference(reviews: Path, tmp_path_factory) -> dict:
+    """The grid with 40 epochs a run, trained without Ray: long enough to interrupt."""
+    store = tmp_path_factory.mktemp("serial-long") / "s.sqlite"
+    result = embtui(
+        "run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags(epochs="40")
+    )
+    assert result.returncode == 0, result.stderr
+    return histories(store)
+
+
+def devices(store: Path) -> list[str]:
+    with Store(store, create=False) as s:
+        return [r.device or "" for r in s.runs(s.resolve("latest"))]
+
+
+def statuses(store: Path) -> tuple[str, list[str]]:
+    with Store(store, create=False) as s:
+        exp = s.experiment(s.resolve("latest"))
+        return exp.status, [r.status for r in s.runs(exp.id)]
+
+
+def test_a_ray_grid_gives_exactly_the_histories_of_the_serial_run(reviews, reference, tmp_path):
+    store = tmp_path / "s.sqlite"
+    result = embtui(
+        "run", "--plain", "--ray", "--store", str(store), f"--dataset={reviews}", *flags()
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "starting Ray here" in result.stdout
+    assert histories(store) == reference  # every epoch of every run, exactly
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    # Each run says where it trained: device, host and Ray node.
+    assert all(" on " in d and "(Ray node " in d for d in devices(store)), devices(store)
+    with Store(store, create=False) as s:
+        runs = s.runs(s.resolve("latest"))
+        assert all(r.wall_s and r.peak_rss for r in runs)  # the cost came back too
+
+
+def ray_workers() -> list[int]:
+    """Ray worker processes training a run (their title names the task)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if b"train_remote" in handle.read():
+                    out.append(int(entry))
+        except OSError:
+            continue
+    return out
+
+
+def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_reference, tmp_path):
+    """SIGKILL of the worker process training a run: Ray retries the task, which continues
+    from the run's last checkpoint; the grid finishes with the uninterrupted histories."""
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen(
+        [*RUN, "--store", str(store), f"--dataset={reviews}", *flags(epochs="40")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    while epoch_count(store) < 10:  # runs well under way, with checkpoints behind them
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = ray_workers()
+    assert workers, "no Ray worker found training a run"
+    for worker in workers:  # whichever is training which run: every run in flight is hit
+        os.kill(worker, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert "continuing from the checkpoint after epoch" in out
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert histories(store) == long_reference
+
+
+def test_ctrl_c_on_the_driver_stops_the_grid_and_it_resumes_exactly(
+    reviews, long_reference, tmp_path
+):
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen(
+        [*RUN, "--store", str(store), f"--dataset={reviews}", *flags(epochs="40")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while epoch_count(store) < 3:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err
+    status, runs = statuses(store)
+    assert status == "cancelled" and set(runs) <= {"done", "cancelled"} and "cancelled" in runs
+    with Store(store, create=False) as s:  # every stopped run left a checkpoint behind
+        stopped = [r for r in s.runs(1) if r.status == "cancelled" and s.run_epochs(r.id)]
+        assert all((s.checkpoint_folder / f"run-{r.id}.npz").is_file() for r in stopped)
+    again = embtui("run", "--resume", "latest", "--ray", "--plain", "--store", str(store))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert histories(store) == long_reference  # as if never stopped
+
+
+def _kill_cluster(*marks: str) -> None:
+    """Stop the processes of the cluster started by `two_nodes` and only those: the ones
+    whose command line names its folder or address, and their children (`ray stop` would
+    stop every Ray on the machine, other tests' and the developer's own too)."""
+    parents, lines = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                parents[int(entry)] = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                lines[int(entry)] = handle.read()
+        except (OSError, IndexError, ValueError):
+            continue
+    doomed = {pid for pid, line in lines.items() if any(m.encode() in line for m in marks)}
+    doomed.discard(os.getpid())
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+        if not more:
+            break
+        doomed |= more
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+
+
+@pytest.fixture
+def two_nodes():
+    """A real two-node Ray cluster on this machine: a head and a second node, 1 CPU each,
+    sharing a token (Ray authenticates its nodes and drivers), with its files in its own
+    folder so that nothing else on the machine finds it. Yields (address, env)."""
+    temp_dir = tempfile.mkdtemp(prefix="embtui-ray-", dir="/tmp")  # short: socket paths
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(16),
+    }
+    env.pop("RAY_ADDRESS", None)
+    address = ""
+    try:
+        head = subprocess.run(
+            [*HEAD, f"--temp-dir={temp_dir}", "--include-dashboard=false"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert head.returncode == 0, head.stderr
+        found = re.search(r"ray start --address='([^']+)'", head.stdout + head.stderr)
+        assert found, head.stdout
+        address = found.group(1)
+        second = subprocess.run(
+            [str(RAY_BIN), "start", f"--address={address}", "--num-cpus=1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert second.returncode == 0, second.stderr
+        yield address, env
+    finally:
+        _kill_cluster(temp_dir, *([f"={address}"] if address else []))
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_two_node_cluster_trains_on_both_nodes(two_nodes, reviews, reference, tmp_path):
+    address, env = two_nodes
+    doctor = embtui("doctor", "--ray", address, env={**env, "COLUMNS": "250"})
+    row = next(line for line in doctor.stdout.splitlines() if "cluster at" in line)
+    assert "2 nodes, 2 CPUs, 0 GPUs" in " ".join(row.split())
+    store = tmp_path / "s.sqlite"
+    result = embtui(
+        "run",
+        "--plain",
+        "--ray",
+        address,
+        "--store",
+        str(store),
+        f"--dataset={reviews}",
+        *flags(),
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Ray: 2 nodes, 2 CPUs, 0 GPUs" in result.stdout
+    nodes = {d.rsplit("(Ray node ", 1)[1] for d in devices(store)}
+    assert len(nodes) == 2, devices(store)  # runs went to both nodes
+    assert histories(store) == reference
+    listing = embtui("export", "latest", "--format", "json", "--store", str(store), env=env)
+    assert {r["device"] for r in json.loads(listing.stdout)["runs"]} == set(devices(store))
