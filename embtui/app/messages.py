@@ -88,6 +88,17 @@ class OwnersChecked(Message):
         self.experiment_ids = experiment_ids
 
 
+class SystemSampled(Message):
+    """The console's own probe read the box (CPU, RAM, GPUs), about once a second;
+    `problems` says, in the probe's words, which devices it cannot read."""
+
+    def __init__(self, t: float, samples: list[Any], problems: tuple[str, ...]) -> None:
+        super().__init__()
+        self.t = t
+        self.samples = samples
+        self.problems = problems
+
+
 # -- from screens: requests the app carries out ---------------------------------------
 
 

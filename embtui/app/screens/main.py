@@ -22,6 +22,9 @@ wait on them. Until they arrive the size chart draws the plain means.
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +46,7 @@ from embtui.app.messages import (
     RenameRequested,
     ReportReady,
     ResumeRequested,
+    SystemSampled,
 )
 from embtui.app.view_state import (
     Activity,
@@ -59,9 +63,16 @@ from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.filter_bar import FilterBar
 from embtui.app.widgets.keyed_table import KeyedTable
-from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable, Sort, build_state
+from embtui.app.widgets.runs_table import (
+    COST_COLUMNS,
+    RUN_COLUMNS,
+    RunsTable,
+    Sort,
+    build_state,
+)
 from embtui.app.widgets.size_chart import SizeState
 from embtui.app.widgets.status_line import StatusLine
+from embtui.app.widgets.system_pane import WINDOW_S, SystemPane, SystemState, histories
 from embtui.config import check_name
 from embtui.errors import EmbtuiError
 from embtui.store import Store
@@ -71,6 +82,10 @@ NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
 SMOOTHING = (0.0, 0.6, 0.8, 0.9)
 #: Metrics sorted best-first the first time: the highest accuracies.
 DESCENDING_FIRST = ("acc", "val_acc", "best")
+#: From this width the system pane shows beside the charts unless `m` hid it.
+SYSTEM_WIDE = 120
+#: Below this width a shown system pane takes the charts' place (they would be unreadable).
+SYSTEM_BESIDE = 110
 
 
 class MainScreen(Screen[None]):
@@ -93,6 +108,10 @@ class MainScreen(Screen[None]):
                 tooltip="Group the runs table by (size, arm)"),
         Binding("w", "all_columns", "Columns", show=False, id="columns",
                 tooltip="Every column of the runs table (those left out at this width)"),
+        Binding("dollar_sign", "costs", "Costs", key_display="$", show=False, id="costs",
+                tooltip="Runs table: what each run cost (time, peak RSS, GPU memory, GPU %)"),
+        Binding("m", "system", "System", show=False, id="system",
+                tooltip="Show or hide the system pane: CPU, RAM and GPU use over the last minutes"),
         Binding("v", "next_chart", "Chart", show=False, id="chart",
                 tooltip="Next chart: loss, accuracy, by size"),
         Binding("s", "smoothing", "Smooth", show=False, id="smoothing",
@@ -125,11 +144,28 @@ class MainScreen(Screen[None]):
     grouped: reactive[bool] = reactive(False)
     """One row per (size, arm) cell instead of one per run."""
 
-    def __init__(self, store: Store, *, poll_interval: float = 1.0, cwd: Path | None = None):
+    costs: reactive[bool] = reactive(False)
+    """The runs table shows what each run cost instead of its metrics."""
+
+    system_shown: reactive[bool | None] = reactive(None)
+    """Show the system pane (True), hide it (False), or by width (None: from 120 columns)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        poll_interval: float = 1.0,
+        cwd: Path | None = None,
+        probe: Callable[[], Any] | None = None,
+        sample_every_s: float = 1.0,
+    ):
         super().__init__()
         self.store = store
         self.poll_interval = poll_interval
         self.cwd = cwd
+        #: Makes the console's own `embtui.sysmetrics.Probe` (tests pass recorded samples).
+        self.probe_factory = probe
+        self.sample_every_s = sample_every_s
         self.experiment_id: int | None = None
         self.marked: set[int] = set()
         self.experiments: list[ExperimentView] = []
@@ -142,6 +178,14 @@ class MainScreen(Screen[None]):
         self._owner_store: Store | None = None
         self._checking_owners = False
         self._notice_timer: Timer | None = None
+        # The system pane: the console's own samples, and those of a training experiment.
+        self._monitor_samples: deque[tuple[float, Any]] = deque()
+        self._monitor_problems: tuple[str, ...] = ()
+        self._monitor_wanted = False
+        self._sampling = False
+        self._probe: Any = None
+        self._stored_samples: list[tuple[float, Any]] = []
+        self._samples_of: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -150,6 +194,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="bottom"):
             yield EpochPane(id="epoch-pane")
             yield ChartPane(id="charts")
+            yield SystemPane(id="system")
         yield FilterBar(id="filter")
         yield StatusLine(id="status")
         yield Footer(compact=True, show_command_palette=False)
@@ -158,8 +203,12 @@ class MainScreen(Screen[None]):
         self.set_interval(self.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
         self.refresh_data()
+        self._place_system()
+        self.set_interval(self.sample_every_s, self._tick_monitor)
 
     def on_unmount(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
         if self._owner_store is not None:
             self._owner_store.close()
 
@@ -217,6 +266,7 @@ class MainScreen(Screen[None]):
             exp = self.experiment
             self.runs = load_runs(self.store, exp.row) if exp else []
             self._show_runs()
+        self._show_system()
         # Statistics import scipy: start them once this frame is on screen.
         self.call_after_refresh(self._maybe_build_report)
 
@@ -240,7 +290,10 @@ class MainScreen(Screen[None]):
             sort=self.sort,
             summary=summary,
             summary_key=self._report_key,
+            costs=self.costs,
         )
+        if self.costs:
+            title += " · costs ($: metrics)"
         if table.hidden:
             title += f" · w: +{' '.join(table.hidden)}"
         table.border_title = title
@@ -319,6 +372,100 @@ class MainScreen(Screen[None]):
         self._select(experiment_id, move_cursor=True)
         self.follow = True
         self.refresh_data()
+
+    # -- the system pane --------------------------------------------------------------
+
+    @property
+    def showing_system(self) -> bool:
+        if self.system_shown is not None:
+            return self.system_shown
+        return self.size.width >= SYSTEM_WIDE
+
+    def watch_system_shown(self) -> None:
+        if self.is_mounted:
+            self._place_system()
+
+    def on_resize(self) -> None:
+        self._place_system()
+
+    def _place_system(self) -> None:
+        if not self.is_mounted:
+            return
+        shown = self.showing_system
+        self.query_one(SystemPane).display = shown
+        charts = self.query_one(ChartPane)
+        charts.display = not (shown and self.size.width < SYSTEM_BESIDE)
+        if not charts.display and self.focused is charts:
+            self.query_one(RunsTable).focus()
+        self._show_system()
+
+    def _show_system(self) -> None:
+        """The samples of the selected experiment while it trains (here or in another
+        process: read from the store), else the console's own probe's."""
+        pane = self.query_one(SystemPane)
+        exp = self.experiment
+        training = exp is not None and exp.row.status == "running"
+        self._monitor_wanted = pane.display and not training
+        if not pane.display:
+            return
+        if exp is not None and training:
+            devices = histories(self._read_samples(exp.id))
+            gpus = any(d.latest.device != "cpu" for d in devices)
+            pane.state = SystemState(
+                f"#{exp.id} training",
+                devices,
+                () if gpus or not devices else (f"no GPU in experiment {exp.id}'s samples",),
+                waiting=f"no samples from experiment {exp.id} yet",
+            )
+        else:
+            pane.state = SystemState(
+                "this machine", histories(self._monitor_samples), self._monitor_problems
+            )
+
+    def _read_samples(self, exp_id: int) -> list[tuple[float, Any]]:
+        """The experiment's samples of the last minutes: only the new ones are read."""
+        if self._samples_of != exp_id:
+            self._samples_of, self._stored_samples = exp_id, []
+        since = self._stored_samples[-1][0] if self._stored_samples else 0.0
+        rows = self._stored_samples + self.store.samples(exp_id, since)
+        newest = rows[-1][0] if rows else 0.0
+        self._stored_samples = [(t, s) for t, s in rows if t >= newest - WINDOW_S]
+        return self._stored_samples
+
+    def _tick_monitor(self) -> None:
+        if self._monitor_wanted and not self._sampling:
+            self._sampling = True
+            self._sample_once()
+
+    @work(thread=True, group="system", exit_on_error=False)
+    def _sample_once(self) -> None:
+        """One reading of the console's own probe (made here, on the first reading: psutil
+        and NVML never load on the UI thread, nor before the first frame)."""
+        try:
+            if self._probe is None:
+                if self.probe_factory is not None:
+                    self._probe = self.probe_factory()
+                else:
+                    from embtui.sysmetrics import Probe
+
+                    self._probe = Probe()
+            probe = self._probe
+            samples = probe.sample()
+            problems = tuple(p for p in (probe.cpu_problem, probe.gpu_problem) if p)
+            self.post_message(SystemSampled(time.time(), samples, problems))
+        finally:
+            self._sampling = False
+
+    def on_system_sampled(self, message: SystemSampled) -> None:
+        samples = self._monitor_samples
+        samples.extend((message.t, s) for s in message.samples)
+        while samples and samples[0][0] < message.t - WINDOW_S:
+            samples.popleft()
+        self._monitor_problems = message.problems
+        self._show_system()
+
+    def action_system(self) -> None:
+        self.system_shown = not self.showing_system
 
     # -- the status line --------------------------------------------------------------
 
@@ -516,7 +663,8 @@ class MainScreen(Screen[None]):
 
         current = self.sort.column if self.sort else ""
         options = [("", "grid order (as queued)")]
-        options += [(key, label) for key, label, _ in RUN_COLUMNS if key != "mark"]
+        columns = COST_COLUMNS if self.costs else RUN_COLUMNS
+        options += [(key, label) for key, label, _ in columns if key != "mark"]
 
         def chosen(column: str | None) -> None:
             if column is not None:
@@ -551,6 +699,10 @@ class MainScreen(Screen[None]):
     def action_all_columns(self) -> None:
         table = self.query_one(RunsTable)
         table.all_columns = not table.all_columns
+        self._show_runs()
+
+    def action_costs(self) -> None:
+        self.costs = not self.costs
         self._show_runs()
 
     def action_next_chart(self) -> None:
