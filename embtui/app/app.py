@@ -479,11 +479,14 @@ class EmbtuiApp(App[int]):
 
     @on(ExportRequested)
     def _export_requested(self, message: ExportRequested) -> None:
-        self.main.notice = f"exporting experiment {message.experiment_id} as {message.fmt}…"
+        from embtui.app.export import ids_text
+
+        what = ids_text(message.experiment_id, " + ")
+        self.main.notice = f"exporting experiment {what} as {message.fmt}…"
         self._export(message.experiment_id, message.metric, message.fmt)
 
     @work(thread=True, group="export", exit_on_error=False)
-    def _export(self, experiment_id: int, metric: str, fmt: str) -> None:
+    def _export(self, experiment_id: int | tuple[int, ...], metric: str, fmt: str) -> None:
         from embtui.app.export import write_export
 
         try:

@@ -43,6 +43,7 @@ from embtui.app.messages import (
     ExportRequested,
     NewRequested,
     OwnersChecked,
+    PoolChecked,
     RenameRequested,
     ReportReady,
     ResumeRequested,
@@ -94,7 +95,8 @@ class MainScreen(Screen[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New", id="new", tooltip="New experiment, from the selected one"),
-        Binding("c", "compare", "Compare", id="compare", tooltip="Compare the arms per size"),
+        Binding("c", "compare", "Compare", id="compare",
+                tooltip="Compare the arms per size (of the marked experiments as one, if any)"),
         Binding("e", "export", "Export", id="export", tooltip="Export: md, csv or json"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running experiment"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Finish an interrupted experiment"),
@@ -167,7 +169,13 @@ class MainScreen(Screen[None]):
         self.probe_factory = probe
         self.sample_every_s = sample_every_s
         self.experiment_id: int | None = None
-        self.marked: set[int] = set()
+        #: Runs marked for the charts' overlay, by id, with their experiment's: marks
+        #: outlive a switch of experiment, so an overlay may mix experiments.
+        self.marked_runs: dict[int, int] = {}
+        #: Experiments marked to compare as one pool (`space` in the experiment list).
+        self.marked_experiments: set[int] = set()
+        self._marked_elsewhere: list[RunView] = []
+        self._notice_error = False
         self.experiments: list[ExperimentView] = []
         self.runs: list[RunView] = []
         self.shown_runs: list[RunView] = []
@@ -260,15 +268,37 @@ class MainScreen(Screen[None]):
         self.experiments = load_experiments(self.store)
         ids = [e.id for e in self.experiments]
         with self.app.batch_update():
-            self.query_one(ExperimentList).experiments = tuple(self.experiments)
+            experiments = self.query_one(ExperimentList)
+            experiments.experiments = tuple(self.experiments)
+            self.marked_experiments &= set(ids)  # deleted ones are no longer marked
+            experiments.marked = frozenset(self.marked_experiments)
             if self.experiment_id not in ids:
                 self._select(self._default_experiment(), move_cursor=True)
             exp = self.experiment
             self.runs = load_runs(self.store, exp.row) if exp else []
+            self._load_marked_elsewhere()
             self._show_runs()
         self._show_system()
         # Statistics import scipy: start them once this frame is on screen.
         self.call_after_refresh(self._maybe_build_report)
+
+    @property
+    def marked(self) -> set[int]:
+        """Every marked run's id, whichever experiment it belongs to."""
+        return set(self.marked_runs)
+
+    def _load_marked_elsewhere(self) -> None:
+        """The marked runs of experiments other than the one shown, for the overlay."""
+        rows = {e.id: e.row for e in self.experiments}
+        here = {r.id for r in self.runs}
+        elsewhere: list[RunView] = []
+        for exp_id in sorted(set(self.marked_runs.values()) - {self.experiment_id}):
+            if exp_id in rows:
+                elsewhere += [r for r in load_runs(self.store, rows[exp_id]) if r.id in self.marked]
+        found = here | {r.id for r in elsewhere}
+        # A run whose experiment was deleted is no longer marked.
+        self.marked_runs = {i: e for i, e in self.marked_runs.items() if i in found}
+        self._marked_elsewhere = elsewhere
 
     def _show_runs(self) -> None:
         """The runs table, the epoch pane and the charts, from `self.runs` as it is."""
@@ -314,7 +344,8 @@ class MainScreen(Screen[None]):
         """The epoch pane and the charts show the run under the runs table's cursor."""
         run = self.cursor_run
         self.query_one(EpochPane).run = run
-        overlay = ([run] if run else []) + [r for r in self.runs if r.id in self.marked]
+        marked = [r for r in self.runs if r.id in self.marked_runs] + self._marked_elsewhere
+        overlay = ([run] if run else []) + [r for r in marked if run is None or r.id != run.id]
         charts = self.query_one(ChartPane)
         charts.runs = tuple(overlay)
         arms = tuple(dict.fromkeys(r.arm for r in self.runs))
@@ -356,7 +387,6 @@ class MainScreen(Screen[None]):
     def _select(self, experiment_id: int | None, *, move_cursor: bool) -> None:
         if experiment_id != self.experiment_id:
             self.experiment_id = experiment_id
-            self.marked = set()
             self.report = None
             self._report_key = None
             self.follow = True  # a newly shown experiment: its cursor is nobody's yet
@@ -473,6 +503,8 @@ class MainScreen(Screen[None]):
         self._update_status()
 
     def watch_notice(self, notice: str) -> None:
+        if not notice:
+            self._notice_error = False
         if self._notice_timer is not None:
             self._notice_timer.stop()
             self._notice_timer = None
@@ -482,6 +514,12 @@ class MainScreen(Screen[None]):
 
     def _clear_notice(self) -> None:
         self.notice = ""
+
+    def show_problem(self, text: str) -> None:
+        """A one-line refusal in the status line, in the error colour, for a while."""
+        self._notice_error = True
+        self.notice = text
+        self._update_status()
 
     def watch_follow(self) -> None:
         if self.follow and self.is_mounted:
@@ -495,7 +533,7 @@ class MainScreen(Screen[None]):
         exp = self.experiment
         act = self.activity
         if self.notice:
-            status.text, status.error = self.notice, False
+            status.text, status.error = self.notice, self._notice_error
         elif act is not None and (act.experiment_id in (None, self.experiment_id)):
             status.text, status.error = act.text, act.error
         elif exp is not None:
@@ -506,6 +544,12 @@ class MainScreen(Screen[None]):
         flags = []
         if any(r.running for r in self.runs):
             flags.append("following ▶" if self.follow else "f follows ▶")
+        if self.marked_runs:
+            n, k = len(self.marked_runs), len(set(self.marked_runs.values()))
+            flags.append(f"● {n} run{'s' * (n != 1)}" + (f" in {k} experiments" if k > 1 else ""))
+        if self.marked_experiments:
+            n = len(self.marked_experiments)
+            flags.append(f"● {n} experiment{'s' * (n != 1)}")
         if self.run_filter is not None:
             flags.append(f"filter: {self.run_filter.text}")
         if self.sort is not None:
@@ -586,11 +630,18 @@ class MainScreen(Screen[None]):
 
     def on_runs_table_mark_toggled(self, message: RunsTable.MarkToggled) -> None:
         ids = set(message.run_ids)
+        exp_of = {r.id: r.run.experiment_id for r in self.runs}
         if ids <= self.marked:
-            self.marked -= ids
+            for i in ids:
+                self.marked_runs.pop(i, None)
         else:
-            self.marked |= ids
+            self.marked_runs.update({i: exp_of[i] for i in ids if i in exp_of})
         self._show_runs()
+
+    def on_experiment_list_mark_toggled(self, message: ExperimentList.MarkToggled) -> None:
+        self.marked_experiments ^= {message.experiment_id}
+        self.query_one(ExperimentList).marked = frozenset(self.marked_experiments)
+        self._update_status()
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
@@ -611,6 +662,12 @@ class MainScreen(Screen[None]):
         self.post_message(NewRequested(self.experiment_id))
 
     def action_compare(self) -> None:
+        if self.marked_experiments:
+            ids = sorted(self.marked_experiments)
+            self._notice_error = False
+            self.notice = f"comparing experiments {', '.join(map(str, ids))} as one…"
+            self._check_pool(ids)
+            return
         exp = self.experiment
         if exp is None:
             self.notify("no experiment to compare yet", severity="warning")
@@ -624,6 +681,39 @@ class MainScreen(Screen[None]):
                 poll_interval=self.poll_interval,
                 name=exp.row.name,
                 cwd=self.cwd,
+            )
+        )
+
+    @work(thread=True, exclusive=True, group="pool")
+    def _check_pool(self, ids: list[int]) -> None:
+        """The marked experiments pooled as `embtui export 3,5` pools them (the same
+        `build_report`), or why they cannot be: its message, word for word."""
+        from embtui.export.report import build_report
+
+        try:
+            report = build_report(self.store, ids)
+        except EmbtuiError as exc:
+            self.post_message(PoolChecked(ids, None, str(exc)))
+            return
+        self.post_message(PoolChecked(ids, report))
+
+    def on_pool_checked(self, message: PoolChecked) -> None:
+        if message.error is not None:
+            self.show_problem(message.error)
+            self.notify(message.error, severity="error", timeout=10)
+            return
+        from embtui.app.screens.compare import CompareScreen
+
+        self.notice = ""
+        names = {e.id: e.row.name for e in self.experiments}
+        self.app.push_screen(
+            CompareScreen(
+                self.store,
+                message.experiment_ids,
+                poll_interval=self.poll_interval,
+                name=names.get(message.experiment_ids[0], ""),  # an export's file name
+                cwd=self.cwd,
+                report=message.report,
             )
         )
 
