@@ -684,16 +684,21 @@ class MainScreen(Screen[None]):
             )
         )
 
-    @work(thread=True, exclusive=True, group="pool")
+    @work(thread=True, exclusive=True, group="pool", exit_on_error=False)
     def _check_pool(self, ids: list[int]) -> None:
         """The marked experiments pooled as `embtui export 3,5` pools them (the same
         `build_report`), or why they cannot be: its message, word for word."""
+        import sqlite3
+
         from embtui.export.report import build_report
 
         try:
             report = build_report(self.store, ids)
         except EmbtuiError as exc:
             self.post_message(PoolChecked(ids, None, str(exc)))
+            return
+        except sqlite3.Error as exc:  # as the CLI words a store fault on read
+            self.post_message(PoolChecked(ids, None, f"run store: {exc}"))
             return
         self.post_message(PoolChecked(ids, report))
 
