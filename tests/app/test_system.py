@@ -72,6 +72,8 @@ async def test_the_pane_hides_at_80x24_shows_at_120x40_and_m_toggles_it(make_app
         if pane.display:
             await drawn(pilot, probe)
             assert pane_lines(app)[0].startswith("CPU (2 cores)")
+            assert pane.region.right == size[0]  # the charts' room is the pane's
+            assert pane.region.width > 32
         await pilot.press("m")
         assert pane.display is wide
         assert charts.display is True

@@ -425,6 +425,7 @@ class MainScreen(Screen[None]):
         self.query_one(SystemPane).display = shown
         charts = self.query_one(ChartPane)
         charts.display = not (shown and self.size.width < SYSTEM_BESIDE)
+        self.query_one(SystemPane).set_class(not charts.display, "-alone")
         if not charts.display and self.focused is charts:
             self.query_one(RunsTable).focus()
         self._show_system()
