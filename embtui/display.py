@@ -63,3 +63,15 @@ def status_with_reason(status: str, error: str | None) -> str:
     if status == "failed" and error:
         return f"failed: {short_reason(error)}"
     return status
+
+
+def format_seconds(value: float | None) -> str:
+    """A run's wall time in a narrow column: `8.4 s`, `4m05s`, `2h07m` (None is a dash)."""
+    if value is None:
+        return "–"
+    if value < 60:
+        return f"{value:.1f} s"
+    seconds = round(value)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -129,6 +129,8 @@ class EmbtuiApp(App[int]):
         poll_interval: float = 1.0,
         open_configure: bool | None = None,
         clock: Callable[[], datetime] | None = None,
+        probe: Callable[[], Any] | None = None,
+        sample_every_s: float = 1.0,
     ) -> None:
         super().__init__()
         self.store = Store(store_path)
@@ -140,7 +142,15 @@ class EmbtuiApp(App[int]):
         self._open_configure_first = (
             config is not None if open_configure is None else open_configure
         )
-        self.main = MainScreen(self.store, poll_interval=poll_interval, cwd=self.cwd)
+        # `probe` makes what the system pane samples when nothing trains (default: an
+        # `embtui.sysmetrics.Probe` of this machine; the snapshots use recorded samples).
+        self.main = MainScreen(
+            self.store,
+            poll_interval=poll_interval,
+            cwd=self.cwd,
+            probe=probe,
+            sample_every_s=sample_every_s,
+        )
         self.messages: list[LogEntry] = []
         self.form: ConfigureScreen | None = None
         self.training: Worker[None] | None = None
@@ -469,11 +479,14 @@ class EmbtuiApp(App[int]):
 
     @on(ExportRequested)
     def _export_requested(self, message: ExportRequested) -> None:
-        self.main.notice = f"exporting experiment {message.experiment_id} as {message.fmt}…"
+        from embtui.app.export import ids_text
+
+        what = ids_text(message.experiment_id, " + ")
+        self.main.notice = f"exporting experiment {what} as {message.fmt}…"
         self._export(message.experiment_id, message.metric, message.fmt)
 
     @work(thread=True, group="export", exit_on_error=False)
-    def _export(self, experiment_id: int, metric: str, fmt: str) -> None:
+    def _export(self, experiment_id: int | tuple[int, ...], metric: str, fmt: str) -> None:
         from embtui.app.export import write_export
 
         try:

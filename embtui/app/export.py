@@ -5,12 +5,15 @@ The text is exactly what `embtui export ID --format FMT --metric M` prints (the 
 CLI never differ. The file is `embtui-<name>-<id>.<ext>` (with `-<metric>` for a metric
 other than the final epoch's, since their numbers differ); when that name is taken, the
 export is written as `...-2.<ext>`, `...-3.<ext>` and so on: an earlier export (perhaps
-edited since) is never overwritten, and the console says which path it wrote.
+edited since) is never overwritten, and the console says which path it wrote. Several
+experiments compared as one pool are written as `embtui-<first name>-3+5.<ext>`, with
+the text `embtui export 3,5` prints.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from embtui.store import Store
@@ -24,15 +27,26 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-def export_stem(name: str, experiment_id: int, metric: str = "final") -> str:
+def ids_text(experiment_id: int | Sequence[int], sep: str = "+") -> str:
+    """`3`, or a pool's ids joined: `3+5` (a file name), `3,5` (the CLI's argument)."""
+    if isinstance(experiment_id, int):
+        return str(experiment_id)
+    return sep.join(map(str, experiment_id))
+
+
+def export_stem(name: str, experiment_id: int | Sequence[int], metric: str = "final") -> str:
     """`embtui-<name>-<id>[-<metric>]`; characters a shell would trip over become '-'."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"
     suffix = "" if metric == "final" else f"-{metric.replace('_', '-')}"
-    return f"embtui-{safe}-{experiment_id}{suffix}"
+    return f"embtui-{safe}-{ids_text(experiment_id)}{suffix}"
 
 
 def export_path(
-    cwd: Path, name: str, experiment_id: int, fmt: str = "md", metric: str = "final"
+    cwd: Path,
+    name: str,
+    experiment_id: int | Sequence[int],
+    fmt: str = "md",
+    metric: str = "final",
 ) -> Path:
     """The first free path for this export: the plain name, else `-2`, `-3`, ..."""
     stem, ending = export_stem(name, experiment_id, metric), FORMATS[fmt][1]
@@ -45,13 +59,18 @@ def export_path(
 
 
 def write_export(
-    store: Store, experiment_id: int, cwd: Path, fmt: str = "md", metric: str = "final"
+    store: Store,
+    experiment_id: int | Sequence[int],
+    cwd: Path,
+    fmt: str = "md",
+    metric: str = "final",
 ) -> Path:
     from embtui.export import render
     from embtui.export.report import build_report
     from embtui.files import write_atomically
 
-    report = build_report(store, experiment_id, metric=metric)
+    ids = experiment_id if isinstance(experiment_id, int) else list(experiment_id)
+    report = build_report(store, ids, metric=metric)
     path = export_path(cwd, report.experiment.name, experiment_id, fmt, metric)
     write_atomically(path, render(report, fmt))
     return path

@@ -73,7 +73,9 @@ class ReportReady(Message):
 class ExportDone(Message):
     """An export was written to `path`, or failed with `error`."""
 
-    def __init__(self, experiment_id: int, path: Path | None, error: str | None = None) -> None:
+    def __init__(
+        self, experiment_id: int | tuple[int, ...], path: Path | None, error: str | None = None
+    ) -> None:
         super().__init__()
         self.experiment_id = experiment_id
         self.path = path
@@ -86,6 +88,28 @@ class OwnersChecked(Message):
     def __init__(self, experiment_ids: list[int]) -> None:
         super().__init__()
         self.experiment_ids = experiment_ids
+
+
+class SystemSampled(Message):
+    """The console's own probe read the box (CPU, RAM, GPUs), about once a second;
+    `problems` says, in the probe's words, which devices it cannot read."""
+
+    def __init__(self, t: float, samples: list[Any], problems: tuple[str, ...]) -> None:
+        super().__init__()
+        self.t = t
+        self.samples = samples
+        self.problems = problems
+
+
+class PoolChecked(Message):
+    """The marked experiments' pooled report (or, in `error`, why they cannot be compared:
+    the same one line `embtui export 3,5` prints)."""
+
+    def __init__(self, experiment_ids: list[int], report: Any, error: str | None = None) -> None:
+        super().__init__()
+        self.experiment_ids = experiment_ids
+        self.report = report
+        self.error = error
 
 
 # -- from screens: requests the app carries out ---------------------------------------
@@ -125,9 +149,12 @@ class ResumeRequested(Message):
 
 
 class ExportRequested(Message):
-    """Write the experiment's summary in `fmt` (md, csv, summary-csv, json) for `metric`."""
+    """Write the experiment's summary in `fmt` (md, csv, summary-csv, json) for `metric`;
+    given several ids (a tuple), their comparison as one pool."""
 
-    def __init__(self, experiment_id: int, metric: str = "final", fmt: str = "md") -> None:
+    def __init__(
+        self, experiment_id: int | tuple[int, ...], metric: str = "final", fmt: str = "md"
+    ) -> None:
         super().__init__()
         self.experiment_id = experiment_id
         self.metric = metric

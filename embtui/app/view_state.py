@@ -140,6 +140,10 @@ class RunView:
             "val_loss": last.val_loss if last else None,
             "val_acc": last.val_acc if last else None,
             "best": self.best_val_acc,
+            "wall_s": self.run.wall_s,
+            "peak_rss": self.run.peak_rss,
+            "peak_gpu_mem": self.run.peak_gpu_mem,
+            "mean_gpu_util": self.run.mean_gpu_util,
         }
         return values.get(column)
 
@@ -178,6 +182,13 @@ class GroupView:
             "val_acc": sum(finals) / len(finals) if finals else None,
             "best": sum(bests) / len(bests) if bests else None,
         }
+        if column in ("wall_s", "mean_gpu_util"):
+            known = [v for r in self.runs if (v := getattr(r.run, column)) is not None]
+            return sum(known) / len(known) if known else None
+        if column in ("peak_rss", "peak_gpu_mem"):
+            return max(
+                (v for r in self.runs if (v := getattr(r.run, column)) is not None), default=None
+            )
         return values.get(column)
 
 

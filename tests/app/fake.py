@@ -7,7 +7,8 @@ engine's own reason), but the numbers come from a formula, so console tests run 
 milliseconds and can assert exact values. `hold_after` parks the engine after that many
 epochs (of this engine, over all its runs) until `advance(to)` moves the mark on,
 `release()` lifts it, or a stop; `held` is set while it is parked, so a test can act
-mid-training without racing it. A resumed run continues after the epochs it had, with the
+mid-training without racing it. Each run that ends records what it cost
+(`scripted_cost`), as the engine does. A resumed run continues after the epochs it had, with the
 engine's own "continuing from the checkpoint after epoch k" stage, as the real one does.
 
 A learning rate of 1000 or more diverges as a real one does: the first epoch's loss is
@@ -16,6 +17,7 @@ huge (294264872.96), the second is NaN and the run fails with "loss became NaN a
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from typing import Any
 from embtui.config import ExperimentConfig, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
 from embtui.errors import DataError, EmbtuiError
-from embtui.store import EpochMetrics, Store, experiment_status
+from embtui.store import DeviceSample, EpochMetrics, RunCost, Store, experiment_status
 
 #: The first epoch's loss of a diverging run (learning_rate >= DIVERGES_AT).
 HUGE_LOSS = 294264872.96
@@ -40,6 +42,17 @@ def scripted_metrics(size: int, arm: str, seed: int, epoch: int) -> tuple[float,
     loss = round(0.7 / (1 + 0.5 * epoch), 6)
     val_loss = round(0.7 / (1 + 0.3 * epoch) + 0.01 * seed, 6)
     return loss, acc, val_loss, val_acc
+
+
+def scripted_cost(size: int, seed: int, epochs: int) -> RunCost:
+    """What one scripted run cost, as the engine records it after a run: as if it trained
+    on a GPU, the larger sizes longer and with more memory."""
+    return RunCost(
+        wall_s=round(0.75 * epochs * (1 + size / 10), 3),
+        peak_rss=(600 + 2 * size) * 1e6,
+        peak_gpu_mem=(1.5 + size / 100) * 1e9,
+        mean_gpu_util=60.0 + 5 * seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -87,8 +100,14 @@ class FakeEngine:
 
     def create(self, store: Store, prepared: FakePrepared) -> int:
         cfg = prepared.config
+        # The validation reviews' identity, as the engine's fingerprint records it: the
+        # same data file and validation size give the same reviews.
+        val = hashlib.sha256(f"{cfg.dataset}|{cfg.val_size}".encode()).hexdigest()[:32]
         return store.create_experiment(
-            cfg.name, cfg.to_dict(), cfg.run_cells(), meta={"chance": 0.5}
+            cfg.name,
+            cfg.to_dict(),
+            cfg.run_cells(),
+            meta={"chance": 0.5, "fingerprint": {"val_reviews": val}},
         )
 
     def prepare_resume(self, store: Store, experiment_id: int, sink: Any) -> FakePrepared:
@@ -159,6 +178,7 @@ class FakeEngine:
             if failed:
                 continue  # recorded above; the grid goes on, as the engine's does
             status = "done" if finished == arm.epochs else "cancelled"
+            store.set_run_cost(row.id, scripted_cost(row.size, row.seed, finished))
             store.finish_run(row.id, status)
             sink(RunFinished(experiment_id, row.id, status))
         store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
@@ -178,3 +198,53 @@ class FakeEngine:
                 self._gate.wait(0.01)
         if self.delay:
             stop.wait(self.delay)
+
+
+#: A recording of one box, as `embtui.sysmetrics.Probe` reads it: a CPU that gets busy and
+#: calms down, RAM filling, no GPU (and the probe's own reason why).
+def recorded_samples(n: int = 24) -> list[list[DeviceSample]]:
+    out = []
+    for i in range(n):
+        busy = 10 + 80 * math.sin(math.pi * i / (n - 1))
+        out.append(
+            [
+                DeviceSample(
+                    "cpu",
+                    "CPU (2 cores)",
+                    util=round(busy, 1),
+                    mem_used=(6.0 + 0.25 * i) * 1e9,
+                    mem_total=16e9,
+                    rss=(0.5 + 0.05 * i) * 1e9,
+                )
+            ]
+        )
+    return out
+
+
+NO_DRIVER = "no NVIDIA driver: GPU metrics off"
+
+
+class RecordedProbe:
+    """Same calls as `embtui.sysmetrics.Probe`, answering from a recording: each `sample()`
+    is the next recorded one, and once the recording is over, nothing (as a device that
+    does not answer), so a console shows exactly the recording however long it runs."""
+
+    def __init__(
+        self, recording: list[list[DeviceSample]] | None = None, gpu_problem: str | None = NO_DRIVER
+    ) -> None:
+        self.recording = list(recording if recording is not None else recorded_samples())
+        self.gpu_problem = gpu_problem
+        self.cpu_problem: str | None = None
+        self.calls = 0
+        self.closed = False
+
+    @property
+    def done(self) -> bool:
+        return self.calls >= len(self.recording)
+
+    def sample(self) -> list[DeviceSample]:
+        self.calls += 1
+        return self.recording[self.calls - 1] if self.calls <= len(self.recording) else []
+
+    def close(self) -> None:
+        self.closed = True

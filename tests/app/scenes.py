@@ -2,7 +2,9 @@
 
 Each scene is a store filled by the fake engine (fixed numbers, fixed ids, no clocks on
 screen: the message log's clock is fixed too) and the keys that bring the console to the
-screen. `tests/app/test_snapshots.py` compares them with the committed SVGs; the README's
+screen. The system pane (shown at 120 columns) draws a recorded machine (`RecordedProbe`),
+never this one's live CPU and RAM, and each scene waits until it has drawn all of it.
+`tests/app/test_snapshots.py` compares them with the committed SVGs; the README's
 images in assets/screenshots/ are copies of those SVGs, checked to be identical, and
 refreshed with
 
@@ -20,9 +22,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from embtui.app.app import EmbtuiApp
+from embtui.app.widgets.system_pane import SystemPane
 from embtui.config import ExperimentConfig
-from tests.app.conftest import SMALL, fixed_clock, record, settle
-from tests.app.fake import FakeEngine
+from tests.app.conftest import SMALL, fixed_clock, record, settle, until
+from tests.app.fake import FakeEngine, RecordedProbe
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE / "__snapshots__" / "test_snapshots"
@@ -50,6 +53,15 @@ def fill(store: Path) -> None:
     record(store, GRID)
 
 
+async def _recorded(pilot: Pilot) -> None:
+    """Settled, with the system pane (where shown) drawing the whole recording."""
+    await settle(pilot)
+    main = pilot.app.main  # type: ignore[attr-defined]
+    if main.query_one(SystemPane).display:
+        await until(pilot, lambda: main._probe is not None and main._probe.done)
+        await settle(pilot)
+
+
 async def _quiet(pilot: Pilot) -> None:
     """Nothing that moves: no blinking cursor, no toast."""
     for field in pilot.app.screen.query(Input):
@@ -59,34 +71,34 @@ async def _quiet(pilot: Pilot) -> None:
 
 
 async def main_screen(pilot: Pilot) -> None:
-    await settle(pilot)
+    await _recorded(pilot)
     await pilot.press("j", "j", "j", "space", "j", "j", "j")  # one run marked for overlay
     await _quiet(pilot)
 
 
 async def compare_screen(pilot: Pilot) -> None:
-    await settle(pilot)
+    await _recorded(pilot)
     await pilot.press("c")
     await settle(pilot)
     await _quiet(pilot)
 
 
 async def configure_screen(pilot: Pilot) -> None:
-    await settle(pilot)
+    await _recorded(pilot)
     await pilot.press("n")  # new from the selected experiment
     await _quiet(pilot)
 
 
 async def help_screen(pilot: Pilot) -> None:
-    await settle(pilot)
+    await _recorded(pilot)
     await pilot.press("question_mark")
     await _quiet(pilot)
 
 
 async def log_screen(pilot: Pilot) -> None:
-    await settle(pilot)
+    await _recorded(pilot)
     await pilot.press("n", "ctrl+s")  # keras-imdb offline: the form shows why, in full
-    await settle(pilot)
+    await _recorded(pilot)
     await pilot.press("escape", "x", "y", "ctrl+l")  # nothing to cancel; copy a row
     await _quiet(pilot)
 
@@ -111,7 +123,15 @@ SIZES = ((80, 24), (120, 40))
 def app_for(scene: Scene, folder: Path) -> EmbtuiApp:
     store = folder / "runs.sqlite"
     fill(store)
-    return EmbtuiApp(store, None, folder, engine=scene.engine(), clock=fixed_clock)
+    return EmbtuiApp(
+        store,
+        None,
+        folder,
+        engine=scene.engine(),
+        clock=fixed_clock,
+        probe=RecordedProbe,
+        sample_every_s=0.01,
+    )
 
 
 def snapshot_file(name: str, size: tuple[int, int]) -> Path:

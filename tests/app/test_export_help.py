@@ -196,9 +196,11 @@ def test_every_binding_has_an_id_and_a_tooltip():
 
 
 def test_importing_the_console_does_not_import_tensorflow_or_scipy():
+    """Nor psutil and NVML: the system pane loads them on a worker, after the first frame."""
     code = (
         "import sys, embtui.app.app\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'scipy')]\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'scipy', 'psutil', 'pynvml')]\n"
         "print(heavy)\n"
         "assert not heavy, heavy\n"
     )

@@ -6,12 +6,17 @@ and p; then the val_acc-by-size chart with the same CI bars, and the conclusion.
 switches the per-run metric (final, best, at lowest val_loss); `e` exports it. The screen
 follows the store while runs are still finishing, rebuilding only when a run finished,
 so a table scrolled sideways stays where it is.
+
+Given several experiments (marked with `space` in the experiment list), it compares them
+as one pool, exactly as `embtui export 3,5` does: the same report, arms matched by their
+factor values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -37,14 +42,20 @@ METRIC_NAMES = {
 WIDE = 110
 
 
-def finished_signature(store: Store, experiment_id: int) -> tuple[tuple[int, str, int], ...]:
+def finished_signature(
+    store: Store, experiment_id: int | Sequence[int]
+) -> tuple[tuple[int, str, int], ...]:
     """What the statistics depend on: the finished runs and their epoch counts."""
-    epochs = store.epochs(experiment_id)
-    return tuple(
-        (r.id, r.status, len(epochs.get(r.id, ())))
-        for r in store.runs(experiment_id)
-        if r.status == "done"
-    )
+    ids = [experiment_id] if isinstance(experiment_id, int) else list(experiment_id)
+    out: list[tuple[int, str, int]] = []
+    for exp_id in ids:
+        epochs = store.epochs(exp_id)
+        out += [
+            (r.id, r.status, len(epochs.get(r.id, ())))
+            for r in store.runs(exp_id)
+            if r.status == "done"
+        ]
+    return tuple(out)
 
 
 class CompareScreen(Screen[None]):
@@ -97,17 +108,22 @@ class CompareScreen(Screen[None]):
     def __init__(
         self,
         store: Store,
-        experiment_id: int,
+        experiment_id: int | Sequence[int],
         *,
         poll_interval: float = 1.0,
         metric: str = "final",
         name: str = "",
         cwd: Path | None = None,
+        report: Any = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.cwd = cwd
-        self.experiment_id = experiment_id
+        ids = [experiment_id] if isinstance(experiment_id, int) else list(experiment_id)
+        #: The experiments compared (several: as one pool).
+        self.experiment_ids = ids
+        self.experiment_id = ids[0]
+        self._given = report  # already built for the final metric (the pool's check)
         self.experiment_name = name
         self.poll_interval = poll_interval
         self.metric = metric
@@ -136,9 +152,18 @@ class CompareScreen(Screen[None]):
     def showing_all_columns(self) -> bool:
         return self.all_columns if self.all_columns is not None else self.size.width >= WIDE
 
+    @property
+    def pooled(self) -> bool:
+        return len(self.experiment_ids) > 1
+
     def _title(self) -> None:
+        what = (
+            f"experiments {' + '.join(map(str, self.experiment_ids))} as one pool"
+            if self.pooled
+            else f"experiment {self.experiment_id}"
+        )
         self.query_one("#compare-title", Static).update(
-            f"Compare · experiment {self.experiment_id} · {METRIC_NAMES[self.metric]}"
+            f"Compare · {what} · {METRIC_NAMES[self.metric]}"
         )
 
     def _poll(self) -> None:
@@ -148,21 +173,33 @@ class CompareScreen(Screen[None]):
             self._rebuild()
 
     def _rebuild(self) -> None:
-        signature = (self.metric, finished_signature(self.store, self.experiment_id))
+        signature = (self.metric, finished_signature(self.store, self.experiment_ids))
         if signature != self._signature:
             self._signature = signature
+            if self._given is not None and self.metric == "final":
+                report, self._given = self._given, None
+                self.post_message(ReportReady(self.experiment_id, self.metric, report, signature))
+                return
             self._build(signature)
 
     @work(thread=True, exclusive=True, group="compare")
     def _build(self, signature: object) -> None:
+        from embtui.errors import EmbtuiError
         from embtui.export.report import build_report
 
-        report = build_report(self.store, self.experiment_id, metric=self.metric)
+        try:
+            report = build_report(self.store, self.experiment_ids, metric=self.metric)
+        except EmbtuiError as exc:  # a pooled experiment deleted or changed meanwhile
+            self.post_message(ReportReady(self.experiment_id, self.metric, str(exc), signature))
+            return
         self.post_message(ReportReady(self.experiment_id, self.metric, report, signature))
 
     def on_report_ready(self, message: ReportReady) -> None:
         if message.key != self._signature:
             return  # built for a metric or a state since replaced
+        if isinstance(message.report, str):
+            self.query_one("#conclusion", Static).update(message.report)
+            return
         self.report = message.report
         summary = message.report.summary
         self.query_one("#conclusion", Static).update(summary.conclusion())
@@ -191,11 +228,12 @@ class CompareScreen(Screen[None]):
         self.all_columns = not self.showing_all_columns
 
     def action_export(self) -> None:
+        what = tuple(self.experiment_ids) if self.pooled else self.experiment_id
+
         def chosen(fmt: str | None) -> None:
             if fmt is not None:
-                self.post_message(ExportRequested(self.experiment_id, self.metric, fmt))
+                self.post_message(ExportRequested(what, self.metric, fmt))
 
         self.app.push_screen(
-            ExportDialog(self.experiment_id, self.experiment_name, self.metric, cwd=self.cwd),
-            chosen,
+            ExportDialog(what, self.experiment_name, self.metric, cwd=self.cwd), chosen
         )

@@ -8,16 +8,17 @@ never overwritten).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from embtui.app.export import FORMATS, export_path
+from embtui.app.export import FORMATS, export_path, ids_text
 from embtui.app.screens.choice import ChoiceScreen
 
 
 class ExportDialog(ChoiceScreen):
     def __init__(
         self,
-        experiment_id: int,
+        experiment_id: int | Sequence[int],
         name: str,
         metric: str = "final",
         *,
@@ -30,7 +31,9 @@ class ExportDialog(ChoiceScreen):
             return f"writes {export_path(folder, name, experiment_id, key, metric)}"
 
         super().__init__(
-            f"Export experiment {experiment_id} ({metric})",
+            f"Export experiment {experiment_id} ({metric})"
+            if isinstance(experiment_id, int)
+            else f"Export experiments {ids_text(experiment_id, ' + ')} as one pool ({metric})",
             [(key, f"{key:<12} {what}") for key, (what, _) in FORMATS.items()],
             highlighted=fmt,
             describe=describe,

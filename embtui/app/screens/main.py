@@ -22,6 +22,9 @@ wait on them. Until they arrive the size chart draws the plain means.
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,9 +43,11 @@ from embtui.app.messages import (
     ExportRequested,
     NewRequested,
     OwnersChecked,
+    PoolChecked,
     RenameRequested,
     ReportReady,
     ResumeRequested,
+    SystemSampled,
 )
 from embtui.app.view_state import (
     Activity,
@@ -59,9 +64,16 @@ from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.filter_bar import FilterBar
 from embtui.app.widgets.keyed_table import KeyedTable
-from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable, Sort, build_state
+from embtui.app.widgets.runs_table import (
+    COST_COLUMNS,
+    RUN_COLUMNS,
+    RunsTable,
+    Sort,
+    build_state,
+)
 from embtui.app.widgets.size_chart import SizeState
 from embtui.app.widgets.status_line import StatusLine
+from embtui.app.widgets.system_pane import WINDOW_S, SystemPane, SystemState, histories
 from embtui.config import check_name
 from embtui.errors import EmbtuiError
 from embtui.store import Store
@@ -71,6 +83,10 @@ NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
 SMOOTHING = (0.0, 0.6, 0.8, 0.9)
 #: Metrics sorted best-first the first time: the highest accuracies.
 DESCENDING_FIRST = ("acc", "val_acc", "best")
+#: From this width the system pane shows beside the charts unless `m` hid it.
+SYSTEM_WIDE = 120
+#: Below this width a shown system pane takes the charts' place (they would be unreadable).
+SYSTEM_BESIDE = 110
 
 
 class MainScreen(Screen[None]):
@@ -79,7 +95,8 @@ class MainScreen(Screen[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New", id="new", tooltip="New experiment, from the selected one"),
-        Binding("c", "compare", "Compare", id="compare", tooltip="Compare the arms per size"),
+        Binding("c", "compare", "Compare", id="compare",
+                tooltip="Compare the arms per size (of the marked experiments as one, if any)"),
         Binding("e", "export", "Export", id="export", tooltip="Export: md, csv or json"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running experiment"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Finish an interrupted experiment"),
@@ -93,6 +110,10 @@ class MainScreen(Screen[None]):
                 tooltip="Group the runs table by (size, arm)"),
         Binding("w", "all_columns", "Columns", show=False, id="columns",
                 tooltip="Every column of the runs table (those left out at this width)"),
+        Binding("dollar_sign", "costs", "Costs", key_display="$", show=False, id="costs",
+                tooltip="Runs table: what each run cost (time, peak RSS, GPU memory, GPU %)"),
+        Binding("m", "system", "System", show=False, id="system",
+                tooltip="Show or hide the system pane: CPU, RAM and GPU use over the last minutes"),
         Binding("v", "next_chart", "Chart", show=False, id="chart",
                 tooltip="Next chart: loss, accuracy, by size"),
         Binding("s", "smoothing", "Smooth", show=False, id="smoothing",
@@ -125,13 +146,36 @@ class MainScreen(Screen[None]):
     grouped: reactive[bool] = reactive(False)
     """One row per (size, arm) cell instead of one per run."""
 
-    def __init__(self, store: Store, *, poll_interval: float = 1.0, cwd: Path | None = None):
+    costs: reactive[bool] = reactive(False)
+    """The runs table shows what each run cost instead of its metrics."""
+
+    system_shown: reactive[bool | None] = reactive(None)
+    """Show the system pane (True), hide it (False), or by width (None: from 120 columns)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        poll_interval: float = 1.0,
+        cwd: Path | None = None,
+        probe: Callable[[], Any] | None = None,
+        sample_every_s: float = 1.0,
+    ):
         super().__init__()
         self.store = store
         self.poll_interval = poll_interval
         self.cwd = cwd
+        #: Makes the console's own `embtui.sysmetrics.Probe` (tests pass recorded samples).
+        self.probe_factory = probe
+        self.sample_every_s = sample_every_s
         self.experiment_id: int | None = None
-        self.marked: set[int] = set()
+        #: Runs marked for the charts' overlay, by id, with their experiment's: marks
+        #: outlive a switch of experiment, so an overlay may mix experiments.
+        self.marked_runs: dict[int, int] = {}
+        #: Experiments marked to compare as one pool (`space` in the experiment list).
+        self.marked_experiments: set[int] = set()
+        self._marked_elsewhere: list[RunView] = []
+        self._notice_error = False
         self.experiments: list[ExperimentView] = []
         self.runs: list[RunView] = []
         self.shown_runs: list[RunView] = []
@@ -142,6 +186,14 @@ class MainScreen(Screen[None]):
         self._owner_store: Store | None = None
         self._checking_owners = False
         self._notice_timer: Timer | None = None
+        # The system pane: the console's own samples, and those of a training experiment.
+        self._monitor_samples: deque[tuple[float, Any]] = deque()
+        self._monitor_problems: tuple[str, ...] = ()
+        self._monitor_wanted = False
+        self._sampling = False
+        self._probe: Any = None
+        self._stored_samples: list[tuple[float, Any]] = []
+        self._samples_of: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -150,6 +202,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="bottom"):
             yield EpochPane(id="epoch-pane")
             yield ChartPane(id="charts")
+            yield SystemPane(id="system")
         yield FilterBar(id="filter")
         yield StatusLine(id="status")
         yield Footer(compact=True, show_command_palette=False)
@@ -158,8 +211,12 @@ class MainScreen(Screen[None]):
         self.set_interval(self.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
         self.refresh_data()
+        self._place_system()
+        self.set_interval(self.sample_every_s, self._tick_monitor)
 
     def on_unmount(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
         if self._owner_store is not None:
             self._owner_store.close()
 
@@ -211,14 +268,37 @@ class MainScreen(Screen[None]):
         self.experiments = load_experiments(self.store)
         ids = [e.id for e in self.experiments]
         with self.app.batch_update():
-            self.query_one(ExperimentList).experiments = tuple(self.experiments)
+            experiments = self.query_one(ExperimentList)
+            experiments.experiments = tuple(self.experiments)
+            self.marked_experiments &= set(ids)  # deleted ones are no longer marked
+            experiments.marked = frozenset(self.marked_experiments)
             if self.experiment_id not in ids:
                 self._select(self._default_experiment(), move_cursor=True)
             exp = self.experiment
             self.runs = load_runs(self.store, exp.row) if exp else []
+            self._load_marked_elsewhere()
             self._show_runs()
+        self._show_system()
         # Statistics import scipy: start them once this frame is on screen.
         self.call_after_refresh(self._maybe_build_report)
+
+    @property
+    def marked(self) -> set[int]:
+        """Every marked run's id, whichever experiment it belongs to."""
+        return set(self.marked_runs)
+
+    def _load_marked_elsewhere(self) -> None:
+        """The marked runs of experiments other than the one shown, for the overlay."""
+        rows = {e.id: e.row for e in self.experiments}
+        here = {r.id for r in self.runs}
+        elsewhere: list[RunView] = []
+        for exp_id in sorted(set(self.marked_runs.values()) - {self.experiment_id}):
+            if exp_id in rows:
+                elsewhere += [r for r in load_runs(self.store, rows[exp_id]) if r.id in self.marked]
+        found = here | {r.id for r in elsewhere}
+        # A run whose experiment was deleted is no longer marked.
+        self.marked_runs = {i: e for i, e in self.marked_runs.items() if i in found}
+        self._marked_elsewhere = elsewhere
 
     def _show_runs(self) -> None:
         """The runs table, the epoch pane and the charts, from `self.runs` as it is."""
@@ -240,7 +320,10 @@ class MainScreen(Screen[None]):
             sort=self.sort,
             summary=summary,
             summary_key=self._report_key,
+            costs=self.costs,
         )
+        if self.costs:
+            title += " · costs ($: metrics)"
         if table.hidden:
             title += f" · w: +{' '.join(table.hidden)}"
         table.border_title = title
@@ -261,7 +344,8 @@ class MainScreen(Screen[None]):
         """The epoch pane and the charts show the run under the runs table's cursor."""
         run = self.cursor_run
         self.query_one(EpochPane).run = run
-        overlay = ([run] if run else []) + [r for r in self.runs if r.id in self.marked]
+        marked = [r for r in self.runs if r.id in self.marked_runs] + self._marked_elsewhere
+        overlay = ([run] if run else []) + [r for r in marked if run is None or r.id != run.id]
         charts = self.query_one(ChartPane)
         charts.runs = tuple(overlay)
         arms = tuple(dict.fromkeys(r.arm for r in self.runs))
@@ -303,7 +387,6 @@ class MainScreen(Screen[None]):
     def _select(self, experiment_id: int | None, *, move_cursor: bool) -> None:
         if experiment_id != self.experiment_id:
             self.experiment_id = experiment_id
-            self.marked = set()
             self.report = None
             self._report_key = None
             self.follow = True  # a newly shown experiment: its cursor is nobody's yet
@@ -320,12 +403,109 @@ class MainScreen(Screen[None]):
         self.follow = True
         self.refresh_data()
 
+    # -- the system pane --------------------------------------------------------------
+
+    @property
+    def showing_system(self) -> bool:
+        if self.system_shown is not None:
+            return self.system_shown
+        return self.size.width >= SYSTEM_WIDE
+
+    def watch_system_shown(self) -> None:
+        if self.is_mounted:
+            self._place_system()
+
+    def on_resize(self) -> None:
+        self._place_system()
+
+    def _place_system(self) -> None:
+        if not self.is_mounted:
+            return
+        shown = self.showing_system
+        self.query_one(SystemPane).display = shown
+        charts = self.query_one(ChartPane)
+        charts.display = not (shown and self.size.width < SYSTEM_BESIDE)
+        self.query_one(SystemPane).set_class(not charts.display, "-alone")
+        if not charts.display and self.focused is charts:
+            self.query_one(RunsTable).focus()
+        self._show_system()
+
+    def _show_system(self) -> None:
+        """The samples of the selected experiment while it trains (here or in another
+        process: read from the store), else the console's own probe's."""
+        pane = self.query_one(SystemPane)
+        exp = self.experiment
+        training = exp is not None and exp.row.status == "running"
+        self._monitor_wanted = pane.display and not training
+        if not pane.display:
+            return
+        if exp is not None and training:
+            devices = histories(self._read_samples(exp.id))
+            gpus = any(d.latest.device != "cpu" for d in devices)
+            pane.state = SystemState(
+                f"#{exp.id} training",
+                devices,
+                () if gpus or not devices else (f"no GPU in experiment {exp.id}'s samples",),
+                waiting=f"no samples from experiment {exp.id} yet",
+            )
+        else:
+            pane.state = SystemState(
+                "this machine", histories(self._monitor_samples), self._monitor_problems
+            )
+
+    def _read_samples(self, exp_id: int) -> list[tuple[float, Any]]:
+        """The experiment's samples of the last minutes: only the new ones are read."""
+        if self._samples_of != exp_id:
+            self._samples_of, self._stored_samples = exp_id, []
+        since = self._stored_samples[-1][0] if self._stored_samples else 0.0
+        rows = self._stored_samples + self.store.samples(exp_id, since)
+        newest = rows[-1][0] if rows else 0.0
+        self._stored_samples = [(t, s) for t, s in rows if t >= newest - WINDOW_S]
+        return self._stored_samples
+
+    def _tick_monitor(self) -> None:
+        if self._monitor_wanted and not self._sampling:
+            self._sampling = True
+            self._sample_once()
+
+    @work(thread=True, group="system", exit_on_error=False)
+    def _sample_once(self) -> None:
+        """One reading of the console's own probe (made here, on the first reading: psutil
+        and NVML never load on the UI thread, nor before the first frame)."""
+        try:
+            if self._probe is None:
+                if self.probe_factory is not None:
+                    self._probe = self.probe_factory()
+                else:
+                    from embtui.sysmetrics import Probe
+
+                    self._probe = Probe()
+            probe = self._probe
+            samples = probe.sample()
+            problems = tuple(p for p in (probe.cpu_problem, probe.gpu_problem) if p)
+            self.post_message(SystemSampled(time.time(), samples, problems))
+        finally:
+            self._sampling = False
+
+    def on_system_sampled(self, message: SystemSampled) -> None:
+        samples = self._monitor_samples
+        samples.extend((message.t, s) for s in message.samples)
+        while samples and samples[0][0] < message.t - WINDOW_S:
+            samples.popleft()
+        self._monitor_problems = message.problems
+        self._show_system()
+
+    def action_system(self) -> None:
+        self.system_shown = not self.showing_system
+
     # -- the status line --------------------------------------------------------------
 
     def watch_activity(self) -> None:
         self._update_status()
 
     def watch_notice(self, notice: str) -> None:
+        if not notice:
+            self._notice_error = False
         if self._notice_timer is not None:
             self._notice_timer.stop()
             self._notice_timer = None
@@ -335,6 +515,12 @@ class MainScreen(Screen[None]):
 
     def _clear_notice(self) -> None:
         self.notice = ""
+
+    def show_problem(self, text: str) -> None:
+        """A one-line refusal in the status line, in the error colour, for a while."""
+        self._notice_error = True
+        self.notice = text
+        self._update_status()
 
     def watch_follow(self) -> None:
         if self.follow and self.is_mounted:
@@ -348,7 +534,7 @@ class MainScreen(Screen[None]):
         exp = self.experiment
         act = self.activity
         if self.notice:
-            status.text, status.error = self.notice, False
+            status.text, status.error = self.notice, self._notice_error
         elif act is not None and (act.experiment_id in (None, self.experiment_id)):
             status.text, status.error = act.text, act.error
         elif exp is not None:
@@ -359,6 +545,12 @@ class MainScreen(Screen[None]):
         flags = []
         if any(r.running for r in self.runs):
             flags.append("following ▶" if self.follow else "f follows ▶")
+        if self.marked_runs:
+            n, k = len(self.marked_runs), len(set(self.marked_runs.values()))
+            flags.append(f"● {n} run{'s' * (n != 1)}" + (f" in {k} experiments" if k > 1 else ""))
+        if self.marked_experiments:
+            n = len(self.marked_experiments)
+            flags.append(f"● {n} experiment{'s' * (n != 1)}")
         if self.run_filter is not None:
             flags.append(f"filter: {self.run_filter.text}")
         if self.sort is not None:
@@ -439,11 +631,18 @@ class MainScreen(Screen[None]):
 
     def on_runs_table_mark_toggled(self, message: RunsTable.MarkToggled) -> None:
         ids = set(message.run_ids)
+        exp_of = {r.id: r.run.experiment_id for r in self.runs}
         if ids <= self.marked:
-            self.marked -= ids
+            for i in ids:
+                self.marked_runs.pop(i, None)
         else:
-            self.marked |= ids
+            self.marked_runs.update({i: exp_of[i] for i in ids if i in exp_of})
         self._show_runs()
+
+    def on_experiment_list_mark_toggled(self, message: ExperimentList.MarkToggled) -> None:
+        self.marked_experiments ^= {message.experiment_id}
+        self.query_one(ExperimentList).marked = frozenset(self.marked_experiments)
+        self._update_status()
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
@@ -464,6 +663,12 @@ class MainScreen(Screen[None]):
         self.post_message(NewRequested(self.experiment_id))
 
     def action_compare(self) -> None:
+        if self.marked_experiments:
+            ids = sorted(self.marked_experiments)
+            self._notice_error = False
+            self.notice = f"comparing experiments {', '.join(map(str, ids))} as one…"
+            self._check_pool(ids)
+            return
         exp = self.experiment
         if exp is None:
             self.notify("no experiment to compare yet", severity="warning")
@@ -477,6 +682,44 @@ class MainScreen(Screen[None]):
                 poll_interval=self.poll_interval,
                 name=exp.row.name,
                 cwd=self.cwd,
+            )
+        )
+
+    @work(thread=True, exclusive=True, group="pool", exit_on_error=False)
+    def _check_pool(self, ids: list[int]) -> None:
+        """The marked experiments pooled as `embtui export 3,5` pools them (the same
+        `build_report`), or why they cannot be: its message, word for word."""
+        import sqlite3
+
+        from embtui.export.report import build_report
+
+        try:
+            report = build_report(self.store, ids)
+        except EmbtuiError as exc:
+            self.post_message(PoolChecked(ids, None, str(exc)))
+            return
+        except sqlite3.Error as exc:  # as the CLI words a store fault on read
+            self.post_message(PoolChecked(ids, None, f"run store: {exc}"))
+            return
+        self.post_message(PoolChecked(ids, report))
+
+    def on_pool_checked(self, message: PoolChecked) -> None:
+        if message.error is not None:
+            self.show_problem(message.error)
+            self.notify(message.error, severity="error", timeout=10)
+            return
+        from embtui.app.screens.compare import CompareScreen
+
+        self.notice = ""
+        names = {e.id: e.row.name for e in self.experiments}
+        self.app.push_screen(
+            CompareScreen(
+                self.store,
+                message.experiment_ids,
+                poll_interval=self.poll_interval,
+                name=names.get(message.experiment_ids[0], ""),  # an export's file name
+                cwd=self.cwd,
+                report=message.report,
             )
         )
 
@@ -516,7 +759,8 @@ class MainScreen(Screen[None]):
 
         current = self.sort.column if self.sort else ""
         options = [("", "grid order (as queued)")]
-        options += [(key, label) for key, label, _ in RUN_COLUMNS if key != "mark"]
+        columns = COST_COLUMNS if self.costs else RUN_COLUMNS
+        options += [(key, label) for key, label, _ in columns if key != "mark"]
 
         def chosen(column: str | None) -> None:
             if column is not None:
@@ -551,6 +795,10 @@ class MainScreen(Screen[None]):
     def action_all_columns(self) -> None:
         table = self.query_one(RunsTable)
         table.all_columns = not table.all_columns
+        self._show_runs()
+
+    def action_costs(self) -> None:
+        self.costs = not self.costs
         self._show_runs()
 
     def action_next_chart(self) -> None:

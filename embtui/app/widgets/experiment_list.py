@@ -1,11 +1,16 @@
 """The experiments in the store: id, name, status and runs done of all.
 
 Moving the cursor here selects the experiment that the rest of the main screen shows;
-enter shows its configuration and environment.
+enter shows its configuration and environment. `space` marks experiments (a ● before its
+id) to compare as one pool with `c`; the title counts them.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import reactive
 
 from embtui.app.view_state import ExperimentView
@@ -31,12 +36,45 @@ class ExperimentList(KeyedTable):
     }
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            id="mark-experiment",
+            tooltip="Mark/unmark the experiment under the cursor: c compares the marked as one",
+        ),
+    ]
+
+    class MarkToggled(Message):
+        """The user marked or unmarked the experiment under the cursor."""
+
+        def __init__(self, experiment_id: int) -> None:
+            super().__init__()
+            self.experiment_id = experiment_id
+
     experiments: reactive[tuple[ExperimentView, ...]] = reactive(tuple, always_update=False)
     """Every experiment of the store, oldest first."""
 
+    marked: reactive[frozenset[int]] = reactive(frozenset, always_update=False)
+    """The experiments marked to compare as one pool."""
+
     def on_mount(self) -> None:
-        self.border_title = "experiments"
         self.set_columns(COLUMNS)
+        self._title()
+
+    def _title(self) -> None:
+        count = len(self.marked)
+        self.border_title = f"experiments · {count} marked: c compares" if count else "experiments"
+
+    def action_toggle_mark(self) -> None:
+        key = self.current_key
+        if key is not None:
+            self.post_message(self.MarkToggled(int(key)))
+
+    def watch_marked(self) -> None:
+        self._title()
+        self.watch_experiments(self.experiments)
 
     def watch_experiments(self, experiments: tuple[ExperimentView, ...]) -> None:
         if not self.is_mounted:
@@ -51,7 +89,11 @@ class ExperimentList(KeyedTable):
                 (
                     str(e.row.id),
                     [
-                        cell(e.row.id, right=True, style=style),
+                        cell(
+                            f"{'● ' if e.row.id in self.marked else ''}{e.row.id}",
+                            right=True,
+                            style=style,
+                        ),
                         cell(e.name, style=style),
                         cell(status, style=style),
                         cell(e.progress, right=True, style=style),

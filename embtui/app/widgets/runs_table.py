@@ -5,6 +5,8 @@ k/N and the latest loss, acc, val_loss, val_acc, plus the best val_acc so far. A
 row is bold and marked ▶; a run marked for the chart overlay (space) carries a ●. Grouped
 (g), a row holds every seed of a cell: the statistics' mean ± 95% CI half-width of the
 final val_acc once the seeds have finished. The sorted column's header carries ▲ or ▼.
+`$` shows what each run cost instead of its metrics: wall time, peak RSS, peak GPU memory
+and mean GPU utilisation (a cell's: mean time, highest peaks, mean utilisation).
 
 What to show comes in one value, `state` (`RunsState`): the table redraws when it
 changes, and only the cells that changed.
@@ -23,6 +25,8 @@ from textual.reactive import reactive
 from embtui.app.view_state import GroupView, RunView, group_runs
 from embtui.app.widgets.cells import cell, header, num
 from embtui.app.widgets.keyed_table import KeyedTable
+from embtui.display import format_seconds
+from embtui.sysmetrics import format_bytes
 
 if TYPE_CHECKING:
     from embtui.stats import Summary
@@ -41,6 +45,16 @@ RUN_COLUMNS = [
     ("best", "best", True),
 ]
 
+#: What each run cost, instead of its metrics (`$`): wall time, peak resident memory of its
+#: process, peak GPU memory (from TensorFlow) and its GPU's mean utilisation.
+COST_COLUMNS = [
+    *RUN_COLUMNS[:5],
+    ("wall_s", "time", True),
+    ("peak_rss", "peak RSS", True),
+    ("peak_gpu_mem", "GPU mem", True),
+    ("mean_gpu_util", "GPU %", True),
+]
+
 GROUP_COLUMNS = [
     ("mark", " ", False),
     ("size", "size", True),
@@ -49,6 +63,15 @@ GROUP_COLUMNS = [
     ("status", "status", False),
     ("val_acc", "final val_acc (mean ± CI, n)", True),
     ("best", "best (mean)", True),
+]
+
+#: A cell's costs: its runs' mean wall time, highest peaks and mean GPU utilisation.
+GROUP_COST_COLUMNS = [
+    *GROUP_COLUMNS[:5],
+    ("wall_s", "time (mean)", True),
+    ("peak_rss", "peak RSS", True),
+    ("peak_gpu_mem", "GPU mem", True),
+    ("mean_gpu_util", "GPU %", True),
 ]
 
 
@@ -69,6 +92,7 @@ class RunsState:
     runs: tuple[RunView, ...] = ()
     groups: tuple[GroupView, ...] = ()
     grouped: bool = False
+    costs: bool = False  # what the runs cost instead of their metrics
     marked: frozenset[int] = frozenset()
     sort: Sort | None = None
     summary: Summary | None = field(default=None, compare=False)
@@ -153,15 +177,18 @@ class RunsTable(KeyedTable):
     def _show(self) -> None:
         state = self.state
         if state.grouped:
-            spec = GROUP_COLUMNS
+            spec = GROUP_COST_COLUMNS if state.costs else GROUP_COLUMNS
             self.row_runs = {g.key: [r.id for r in g.runs] for g in state.groups}
             rows = [
-                (g.key, self._group_cells(g, state.marked, state.summary)) for g in state.groups
+                (g.key, self._group_cells(g, state.marked, state.summary, costs=state.costs))
+                for g in state.groups
             ]
         else:
-            spec = RUN_COLUMNS
+            spec = COST_COLUMNS if state.costs else RUN_COLUMNS
             self.row_runs = {str(r.id): [r.id] for r in state.runs}
-            rows = [(str(r.id), self._run_cells(r, state.marked)) for r in state.runs]
+            rows = [
+                (str(r.id), self._run_cells(r, state.marked, costs=state.costs)) for r in state.runs
+            ]
         keys = [key for key, _, _ in spec]
         widths = {
             key: max([len(label) + 1, *(cells[i].cell_len for _, cells in rows)])
@@ -193,15 +220,23 @@ class RunsTable(KeyedTable):
             self.post_message(self.MarkToggled(ids))
 
     @staticmethod
-    def _run_cells(r: RunView, marked: frozenset[int]) -> list[Text]:
+    def _run_cells(r: RunView, marked: frozenset[int], *, costs: bool = False) -> list[Text]:
         style = "bold" if r.running else ""
         last = r.latest
-        return [
+        first = [
             cell(_marker(r.running, r.id in marked), style=style),
             cell(r.run.size, right=True, style=style),
             cell(r.arm, style=style),
             cell(r.run.seed, right=True, style=style),
             cell(r.status_text, style="bold reverse" if r.running else style),
+        ]
+        if costs:
+            run = r.run
+            return first + _cost_cells(
+                run.wall_s, run.peak_rss, run.peak_gpu_mem, run.mean_gpu_util, style
+            )
+        return [
+            *first,
             cell(f"{len(r.epochs)}/{r.total_epochs}", right=True, style=style),
             num(last.loss if last else None, style=style),
             num(last.acc if last else None, style=style),
@@ -211,9 +246,27 @@ class RunsTable(KeyedTable):
         ]
 
     @staticmethod
-    def _group_cells(g: GroupView, marked: frozenset[int], summary: Summary | None) -> list[Text]:
+    def _group_cells(
+        g: GroupView, marked: frozenset[int], summary: Summary | None, *, costs: bool = False
+    ) -> list[Text]:
         style = "bold" if g.running else ""
         all_marked = all(r.id in marked for r in g.runs)
+        if costs:
+            runs = [r.run for r in g.runs]
+            return [
+                cell(_marker(g.running, all_marked), style=style),
+                cell(g.size, right=True, style=style),
+                cell(g.arm, style=style),
+                cell(len(g.runs), right=True, style=style),
+                cell(g.status, style=style),
+                *_cost_cells(
+                    _mean([r.wall_s for r in runs]),
+                    max((v for r in runs if (v := r.peak_rss) is not None), default=None),
+                    max((v for r in runs if (v := r.peak_gpu_mem) is not None), default=None),
+                    _mean([r.mean_gpu_util for r in runs]),
+                    style,
+                ),
+            ]
         stats = summary.group(g.size, g.arm) if summary is not None else None
         finished = [r.latest.val_acc for r in g.runs if r.run.status == "done" and r.latest]
         if stats is not None:
@@ -234,6 +287,27 @@ class RunsTable(KeyedTable):
         ]
 
 
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _cost_cells(
+    wall_s: float | None,
+    peak_rss: float | None,
+    peak_gpu_mem: float | None,
+    gpu_util: float | None,
+    style: str,
+) -> list[Text]:
+    """Time as `4m05s`, memory as `874 MB` (nvidia-smi's units), utilisation as `87%`."""
+    return [
+        cell(format_seconds(wall_s), right=True, style=style),
+        cell(format_bytes(peak_rss), right=True, style=style),
+        cell(format_bytes(peak_gpu_mem), right=True, style=style),
+        cell("–" if gpu_util is None else f"{gpu_util:.0f}%", right=True, style=style),
+    ]
+
+
 def build_state(
     runs: list[RunView],
     *,
@@ -242,6 +316,7 @@ def build_state(
     sort: Sort | None,
     summary: Summary | None,
     summary_key: object,
+    costs: bool = False,
 ) -> RunsState:
     """The rows in display order: filtered runs (already), grouped, then sorted."""
     from embtui.app.view_state import sort_rows
@@ -255,6 +330,7 @@ def build_state(
             (),
             tuple(groups),
             True,
+            costs,
             frozenset(marked),
             sort,
             summary,
@@ -263,4 +339,4 @@ def build_state(
     if sort is not None:
         column = sort.column
         runs = sort_rows(runs, lambda r: r.sort_value(column), sort.descending)
-    return RunsState(tuple(runs), (), False, frozenset(marked), sort, summary, summary_key)
+    return RunsState(tuple(runs), (), False, costs, frozenset(marked), sort, summary, summary_key)
