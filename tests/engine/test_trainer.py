@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from itertools import pairwise
 
 import keras
 import numpy as np
@@ -167,7 +168,7 @@ def test_trainer_matches_plain_keras_fit_epoch_by_epoch(arm, head, optimizer):
     # Not vacuous: training moves the metrics by far more than the tolerance, so equal
     # histories mean equal training.
     assert ours[-1].loss < ours[0].loss - 100 * LOSS_TOL
-    assert min(abs(a.val_loss - b.val_loss) for a, b in zip(ours, ours[1:])) > 10 * LOSS_TOL
+    assert min(abs(a.val_loss - b.val_loss) for a, b in pairwise(ours)) > 10 * LOSS_TOL
 
 
 def test_the_lazy_rmsprop_update_ends_each_epoch_with_keras_velocity_and_weights():
