@@ -126,10 +126,15 @@ class Trainer:
                 for grad, var in zip(grads, trainable, strict=True):
                     if rows is not None and isinstance(grad, tf.IndexedSlices):
                         rows.apply(var, grad)
+                    elif rows is not None:
+                        rows.dense(var, grad)
                     else:
                         dense_grads.append(grad)
                         dense_vars.append(var)
-                optimizer.apply(dense_grads, dense_vars)
+                if rows is not None:
+                    optimizer.iterations.assign_add(1)  # what apply() counts
+                else:
+                    optimizer.apply(dense_grads, dense_vars)
                 size = tf.cast(tf.shape(idx)[0], tf.float32)
                 loss_sum += loss * size
                 correct += tf.reduce_sum(
@@ -267,7 +272,8 @@ def _plain_rmsprop(optimizer: Any) -> bool:
 
 
 class LazyRMSpropRows:
-    """Keras' RMSprop step for an embedding's sparse gradient, touching only the batch's rows.
+    """Keras' plain RMSprop step, made cheap: an embedding's sparse gradient updates only
+    the batch's rows (`apply`), dense variables skip `optimizer.apply`'s overhead (`dense`).
 
     Keras densifies the (vocab_size x dim) gradient of an embedding lookup and updates the
     whole table every step, which costs several times the forward and backward pass of a
@@ -277,7 +283,8 @@ class LazyRMSpropRows:
       it was last brought up to date; when a batch touches it again, the decays it missed
       are applied at once (velocity * rho^k), and at the end of every epoch (`catch_up`)
       every row is brought up to date, so checkpoints, exported weights and the next
-      epoch see exactly the velocity table Keras would hold.
+      epoch see the velocity table Keras would hold (to float32 rounding). Epoch ends
+      are the only such points, so a resumed run computes what an uninterrupted one does.
     * A touched row's velocity then adds (1 - rho) * the sum of its occurrences' g^2 (as
       Keras does for a sparse gradient), and its weights move by lr * (sum of its
       occurrences' g) / sqrt(velocity + epsilon); rows without a gradient do not move.
@@ -324,6 +331,23 @@ class LazyRMSpropRows:
         lr = tf.cast(optimizer.learning_rate, var.dtype)
         moved = tf.gather(var.value, rows) - lr * g / tf.sqrt(fresh + optimizer.epsilon)
         var.value.scatter_update(tf.IndexedSlices(moved, rows))
+
+    def dense(self, var: Any, grad: Any) -> None:
+        """Keras' RMSprop `update_step` for a dense variable, the same ops in the same order.
+
+        Called directly rather than through `optimizer.apply`, whose per-call bookkeeping
+        (filtering, clipping and weight-decay checks, the learning-rate schedule) costs more
+        than the update of a small Dense layer; the step counter is advanced once per batch
+        as `apply` would."""
+        import tensorflow as tf
+
+        optimizer = self.optimizer
+        velocity = optimizer._velocities[optimizer._get_variable_index(var)].value
+        rho = optimizer.rho
+        lr = tf.cast(optimizer.learning_rate, var.dtype)
+        fresh = rho * velocity + (1 - rho) * tf.square(grad)
+        velocity.assign(fresh)
+        var.value.assign_sub(lr * grad / tf.sqrt(fresh + optimizer.epsilon))
 
     def catch_up(self) -> None:
         """Apply every row's missed decays: the velocity table becomes what Keras holds."""

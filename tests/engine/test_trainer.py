@@ -187,6 +187,7 @@ def test_the_lazy_rmsprop_update_ends_each_epoch_with_keras_velocity_and_weights
     untouched = ~np.isin(np.arange(VOCAB), X)
     assert (theirs[untouched] == 0).all() and (theirs[~untouched] > 0).any()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-12)
+    assert int(trainer.optimizer.iterations.numpy()) == int(fitted[0].optimizer.iterations)
     np.testing.assert_allclose(
         trainer.model.get_weights()[0], fitted[0].get_weights()[0], rtol=1e-4, atol=1e-6
     )
