@@ -7,18 +7,26 @@ run, as the reference notebook does). Both run as child processes and alternate 
 `--reps` repetitions, so that other work on the machine hits both alike; the script prints
 every wall time (whole process, TensorFlow's import included), the medians and the ratio.
 
+With `--before PATH` (another checkout of embtui, e.g. `git worktree add /tmp/old HEAD~3`),
+`embtui run` from that tree joins the same alternation, and embtui now / before is printed.
+
 Then, unless `--no-seeds-ratio`, the same grid through `embtui run` with 10 seeds against 1
 seed (alternated, `--seed-reps` repetitions): what extra seeds cost.
 
     python bench/realsize.py [--reps 3] [--seed-reps 1] [--sizes 1000,2000,4000] [--seeds 3]
+                             [--before PATH] [--no-seeds-ratio]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
 
 from grid import DEFAULT_DATA, timed
 
@@ -49,15 +57,30 @@ def embtui_cmd(args: argparse.Namespace, seeds: int, store: str) -> list[str]:
     ]
 
 
-def alternate(cmds: dict[str, list[str]], reps: int) -> dict[str, float]:
-    """Run each command once per repetition, in turn; the medians of their wall times."""
+def alternate(
+    cmds: dict[str, list[str]], reps: int, trees: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Run each command once per repetition, in turn; the medians of their wall times.
+    A command named in `trees` runs with that embtui tree first on PYTHONPATH."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for rep in range(1, reps + 1):
         for name, cmd in cmds.items():
-            t = timed(cmd)
+            tree = (trees or {}).get(name)
+            t = timed(cmd) if tree is None else timed_in(cmd, tree)
             times[name].append(t)
             print(f"rep {rep} {name:14s} {t:7.2f} s", flush=True)
     return {name: statistics.median(v) for name, v in times.items()}
+
+
+def timed_in(cmd: list[str], tree: str) -> float:
+    """Wall time of `cmd` run from `tree` (`python -m` imports from the current folder)."""
+    env = {**os.environ, "PYTHONPATH": tree}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}) in {tree}: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return elapsed
 
 
 def main() -> None:
@@ -70,6 +93,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--no-seeds-ratio", action="store_true")
+    ap.add_argument("--before", help="another embtui tree to time in the same alternation")
     args = ap.parse_args()
 
     baseline = [
@@ -97,13 +121,20 @@ def main() -> None:
             f"real-size grid: sizes {args.sizes} x learned,glove x {args.seeds} seeds "
             f"({runs} runs), {args.epochs} epochs, {args.val_size} validation reviews"
         )
-        med = alternate(
-            {"baseline": baseline, "embtui": embtui_cmd(args, args.seeds, f"{tmp}/a.sqlite")},
-            args.reps,
-        )
+        cmds = {"baseline": baseline, "embtui": embtui_cmd(args, args.seeds, f"{tmp}/a.sqlite")}
+        trees = {}
+        if args.before:
+            cmds["embtui before"] = embtui_cmd(args, args.seeds, f"{tmp}/b.sqlite")
+            trees["embtui before"] = str(Path(args.before).resolve())
+        med = alternate(cmds, args.reps, trees)
         print(f"median baseline (plain Keras fit per run): {med['baseline']:.2f} s")
         print(f"median embtui run (headless):              {med['embtui']:.2f} s")
         print(f"ratio embtui / baseline: {med['embtui'] / med['baseline']:.3f}  (target <= 0.15)")
+        if args.before:
+            before = med["embtui before"]
+            print(f"median embtui before ({args.before}): {before:.2f} s")
+            print(f"ratio before / baseline: {before / med['baseline']:.3f}")
+            print(f"ratio embtui now / before: {med['embtui'] / before:.3f}")
         if args.no_seeds_ratio:
             return
         seeds = alternate(
