@@ -7,7 +7,10 @@ model, one optimizer and two compiled `tf.function`s (a whole epoch as an in-gra
 batches, and a whole-set validation pass), and for each run only resets the weights and the
 optimizer state. The computation per run is the one `fit` does: the same initial weights for
 a seed, mini-batches of `batch_size` in a shuffled order each epoch, the same loss, optimizer
-step and accuracy, validation on every example after every epoch.
+step and accuracy, validation on every example after every epoch. With plain RMSprop, the
+optimizer step is Keras' own arithmetic done more cheaply (`LazyRMSpropRows`): an
+embedding's update touches only the rows of the batch, so an epoch costs what its batches
+touch, not vocab_size x steps.
 
 Metrics match Keras' definitions: the epoch's `loss`/`acc` are batch-size-weighted means of
 the per-batch values computed before each update, `val_loss`/`val_acc` are means over the
