@@ -227,9 +227,12 @@ def test_epoch_orders_are_seeded_permutations():
     assert first[0].tolist() != epoch_orders(4, 10, 1)[0].tolist()
 
 
-def test_a_reused_trainer_resets_weights_and_optimizer_state():
-    """A grid trains many runs on one Trainer: each must be what a fresh one would give."""
-    cfg = config(optimizer="adam", lr=0.01)  # Adam's step count matters: it must be reset
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_a_reused_trainer_resets_weights_and_optimizer_state(optimizer):
+    """A grid trains many runs on one Trainer: each must be what a fresh one would give.
+    Adam's step count must be reset, and RMSprop's velocity table, which is updated row
+    by row outside `optimizer.apply`."""
+    cfg = config(optimizer=optimizer, lr=0.01)
     trainer = Trainer(cfg, "learned", None)
     first = trainer_history(cfg, "learned", 0, trainer)
     other = trainer_history(cfg, "learned", 1, trainer)
