@@ -13,8 +13,9 @@ epoch at the largest size (read back from embtui's store) against the epoch's un
 memory traffic at the device's bandwidth, which it measures itself (a large on-device
 elementwise op through TensorFlow on a GPU, numpy on a CPU; see bench/limit.py).
 
-Unattended it takes under 8 minutes on one recent GPU. `--quick` (sizes 200,400, 2 epochs,
-200 validation reviews) checks the script on a CPU in under a minute.
+It is sized to run unattended in under 8 minutes on one recent GPU (not yet timed on one:
+no GPU has been available). `--quick` (sizes 200,400, 2 epochs, 200 validation reviews)
+checks the script on a CPU in under a minute (38 s on the 2-core development machine).
 
     python bench/gpu.py [--quick]
 """
