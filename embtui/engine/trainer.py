@@ -260,7 +260,7 @@ def _graph_options(tf: Any) -> None:
 
 
 def _plain_rmsprop(optimizer: Any) -> bool:
-    """RMSprop without momentum or centering: the case `_rmsprop_rows` reproduces."""
+    """RMSprop without momentum or centering: the case `LazyRMSpropRows` reproduces."""
     import keras
 
     return (
