@@ -260,17 +260,29 @@ def _graph_options(tf: Any) -> None:
 
 
 def _plain_rmsprop(optimizer: Any) -> bool:
-    """RMSprop without momentum or centering: the case `LazyRMSpropRows` reproduces."""
+    """RMSprop without momentum or centering, in a Keras whose optimizer keeps its velocity
+    slots where `LazyRMSpropRows` reads them: the case it reproduces. Anything else (another
+    optimizer, or a Keras release that moved those internals) trains with Keras' own
+    `optimizer.apply`, which gives the same numbers, more slowly."""
     import keras
 
     return (
         isinstance(optimizer, keras.optimizers.RMSprop)
+        and _has_velocity_slots(optimizer)
         and not optimizer.centered
         and optimizer.momentum == 0
         and optimizer.clipnorm is None
         and optimizer.global_clipnorm is None
         and optimizer.clipvalue is None
         and not optimizer.weight_decay
+    )
+
+
+def _has_velocity_slots(optimizer: Any) -> bool:
+    """Whether `optimizer` keeps one velocity slot per variable in `_velocities`, found
+    with `_get_variable_index` (Keras 3's RMSprop does; these names are not public API)."""
+    return isinstance(getattr(optimizer, "_velocities", None), list) and callable(
+        getattr(optimizer, "_get_variable_index", None)
     )
 
 

@@ -193,6 +193,37 @@ def test_the_lazy_rmsprop_update_ends_each_epoch_with_keras_velocity_and_weights
     )
 
 
+def test_without_keras_velocity_slots_rmsprop_trains_with_keras_own_update(monkeypatch):
+    """The row-wise update reads Keras internals (`_velocities`, `_get_variable_index`).
+    A Keras release without them must fall back to `optimizer.apply`, with the same
+    numbers: both paths are checked against plain Keras `fit`."""
+    from embtui.engine import trainer as trainer_module
+
+    cfg = config("flatten", "rmsprop", lr=0.01)
+    fast = Trainer(cfg, "learned", None)
+    assert fast._rows is not None  # this Keras has the slots: the row-wise path
+    monkeypatch.setattr(trainer_module, "_has_velocity_slots", lambda optimizer: False)
+    fallback = Trainer(cfg, "learned", None)
+    assert fallback._rows is None  # Keras' own update
+    theirs = keras_reference(cfg, "learned", seed=5)
+    assert_same_metrics(trainer_history(cfg, "learned", seed=5, trainer=fallback), theirs)
+    assert_same_metrics(trainer_history(cfg, "learned", seed=5, trainer=fast), theirs)
+
+
+def test_velocity_slots_are_detected_on_keras_rmsprop_only():
+    from embtui.engine.trainer import _has_velocity_slots
+
+    built = keras.optimizers.RMSprop()
+    built.build([keras.Variable(np.zeros((3, 2), "float32"))])
+    assert _has_velocity_slots(built)
+    assert not _has_velocity_slots(object())
+
+    class Moved:  # a release that renamed the slots
+        _get_variable_index = staticmethod(lambda var: 0)
+
+    assert not _has_velocity_slots(Moved())
+
+
 def test_the_frozen_glove_arm_starts_from_the_vectors_and_keeps_them():
     cfg = config()
     weights = initial_weights(cfg, "glove", 0, GLOVE)
