@@ -282,3 +282,56 @@ async def test_at_80_columns_a_sweeps_runs_table_leaves_out_what_does_not_fit(ma
         await pilot.press("w")
         assert [c.value for c in table.columns] == [key for key, _, _ in RUN_COLUMNS]
         assert "w: +" not in table.border_title
+
+
+@pytest.mark.parametrize(
+    ("sweep", "keys"),
+    [(False, ("dollar_sign",)), (False, ("dollar_sign", "dollar_sign")), (True, ("w", "w"))],
+)
+async def test_a_rebuilt_runs_table_keeps_the_cursor_on_its_run(make_app, store_path, sweep, keys):
+    """Issue 13: the cursor never moves under a user who has moved it; `$` and `w` change
+    the columns (the table is rebuilt), the cursor stays on the same run, and the epoch
+    pane with it. (`w` changes them at 80 columns only where a sweep's arms take the room.)"""
+    exp_id = record(store_path, SMALL.replace(head="flatten,avgpool") if sweep else SMALL)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        runs = stored(store_path).runs(exp_id)
+        table = app.screen.query_one(RunsTable)
+        await pilot.press("j", "j", "j", "j", "j")  # row 6
+        target = runs[5]
+        assert table.current_key == str(target.id)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+            assert table.cursor_row == 5
+            assert table.current_key == str(target.id)
+            assert app.screen.query_one(EpochTable).run_id == target.id
+
+
+async def test_leaving_and_entering_grouped_view_keeps_the_cursor_on_its_run(make_app, store_path):
+    exp_id = record(store_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runs = stored(store_path).runs(exp_id)
+        table = app.screen.query_one(RunsTable)
+        await pilot.press("j", "j", "j", "j", "j")  # 50/learned, seed 1
+        target = runs[5]
+        assert (target.size, target.embedding, target.seed) == (50, "learned", 1)
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.current_key == "50/learned"  # its group
+        assert table.cursor_row == 2
+        await pilot.press("dollar_sign")
+        await settle(pilot)
+        assert table.current_key == "50/learned"
+        await pilot.press("dollar_sign", "j")  # 50/glove
+        await settle(pilot)
+        group_run = app.main.cursor_run
+        assert group_run is not None and group_run.arm == "glove" and group_run.run.size == 50
+        await pilot.press("g")
+        await settle(pilot)
+        # Back to the runs: the run the epoch pane showed for that group.
+        assert table.current_key == str(group_run.id)
+        assert app.screen.query_one(EpochTable).run_id == group_run.id

@@ -75,6 +75,7 @@ class KeyedTable(DataTable[Any]):
         self._columns_sig: tuple[tuple[str, str], ...] = ()
         self._rows: dict[str, _Signature] = {}
         self._order: list[str] = []
+        self._cursor_key: str | None = None  # where the cursor goes once rows are back
 
     def set_columns(self, columns: Sequence[tuple[str, Text]]) -> None:
         """(column key, label) pairs; changing them rebuilds the table."""
@@ -94,6 +95,9 @@ class KeyedTable(DataTable[Any]):
             self.refresh()
             return
         scroll_x = self.scroll_x
+        # The rows come back with the next `sync`: the cursor goes back to the row it was
+        # on then, not to the first (the cursor never moves under the user).
+        self._cursor_key = self.current_key
         self.clear(columns=True)
         self._rows, self._order = {}, []
         for key, label in columns:
@@ -138,6 +142,7 @@ class KeyedTable(DataTable[Any]):
                             self.update_cell(key, col or "", value, update_width=True)
                 self._rows[key] = sig
             self._order = keys
+            self._restore_cursor()
             return
         current, scroll_x = self.current_key, self.scroll_x
         self.clear()
@@ -149,6 +154,13 @@ class KeyedTable(DataTable[Any]):
         if current in keys:
             self.move_cursor(row=keys.index(current), animate=False)
         self._keep_scroll_x(scroll_x)
+        self._cursor_key = None
+
+    def _restore_cursor(self) -> None:
+        """After `set_columns` rebuilt the table: the cursor back on the row it was on."""
+        key, self._cursor_key = self._cursor_key, None
+        if key is not None and key in self._order and self.current_key != key:
+            self.move_cursor(row=self._order.index(key), animate=False)
 
     def _keep_scroll_x(self, scroll_x: float) -> None:
         """After a rebuild: the columns the user had scrolled to stay in view."""

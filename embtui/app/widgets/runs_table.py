@@ -176,6 +176,7 @@ class RunsTable(KeyedTable):
 
     def _show(self) -> None:
         state = self.state
+        before, before_runs = self.current_key, set(self.runs_under_cursor())
         if state.grouped:
             spec = GROUP_COST_COLUMNS if state.costs else GROUP_COLUMNS
             self.row_runs = {g.key: [r.id for r in g.runs] for g in state.groups}
@@ -206,6 +207,12 @@ class RunsTable(KeyedTable):
         shown = [i for i, key in enumerate(keys) if key not in hidden]
         self.set_columns(_columns([spec[i] for i in shown], state.sort))
         self.sync([(key, [cells[i] for i in shown]) for key, cells in rows])
+        if before is not None and before not in self.row_runs:
+            # Grouped or not, the rows are others now: the cursor goes to the row that
+            # holds the run(s) it was on (a run's group, a group's first run).
+            key = next((k for k, ids in self.row_runs.items() if before_runs & set(ids)), None)
+            if key is not None:
+                self.move_to_key(key)
 
     def runs_under_cursor(self) -> list[int]:
         key = self.current_key
