@@ -14,7 +14,7 @@ from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart
 from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable
-from tests.app.conftest import SMALL, record, screen_lines, settle, stored
+from tests.app.conftest import SMALL, record, screen_lines, settle, stored, until
 from tests.app.fake import scripted_metrics
 
 
@@ -335,3 +335,29 @@ async def test_leaving_and_entering_grouped_view_keeps_the_cursor_on_its_run(mak
         # Back to the runs: the run the epoch pane showed for that group.
         assert table.current_key == str(group_run.id)
         assert app.screen.query_one(EpochTable).run_id == group_run.id
+
+
+async def test_switching_experiments_at_80_columns_fits_the_columns_to_the_new_rows(
+    make_app, store_path
+):
+    """Seen in tmux: after `k` `j` in the experiment list the runs table kept the widths of
+    its freshly rebuilt columns (the labels'), `10 lea 0 done 2/2 0.35 0.6`, until focus
+    moved."""
+    sweep = record(
+        store_path, SMALL.replace(name="sweep", sizes="10", seeds=1, head="flatten,lstm")
+    )
+    plain = record(store_path, SMALL.replace(name="plain", epochs=2))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(ExperimentList).focus()
+        for key, exp_id in (("k", sweep), ("j", plain)):
+            await pilot.press(key)
+            await until(pilot, lambda exp_id=exp_id: app.main.experiment_id == exp_id)
+            await pilot.pause(0.3)  # the console idle, as the user sees it (no re-read)
+            table = app.screen.query_one(RunsTable)
+            cells = [value for value in table.cells(table.row_keys[0]) if value]
+            lines = screen_lines(app)
+            header = lines.index(next(line for line in lines if "─runs" in line)) + 1
+            # The first run's row, every cell whole.
+            assert lines[header + 1].split() == " ".join(cells).split(), lines[header : header + 2]

@@ -19,7 +19,7 @@ column the user scrolled to while rows change under it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
 Row = tuple[str, Sequence[Text]]
 _Signature = tuple[tuple[str, str, str | None], ...]
@@ -166,6 +166,30 @@ class KeyedTable(DataTable[Any]):
         """After a rebuild: the columns the user had scrolled to stay in view."""
         if scroll_x:
             self.call_after_refresh(self.scroll_to, x=scroll_x, animate=False)
+
+    # -- column widths --------------------------------------------------------------------
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        widths = self._column_widths()
+        super()._update_dimensions(new_rows)
+        self._forget_stale_rows(widths)
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        widths = self._column_widths()
+        super()._update_column_widths(updated_cells)
+        self._forget_stale_rows(widths)
+
+    def _column_widths(self) -> list[int]:
+        return [c.content_width for c in self.ordered_columns]
+
+    def _forget_stale_rows(self, widths: list[int]) -> None:
+        """DataTable measures new rows when idle, after it may have drawn them at the old
+        widths (a rebuilt table's: its labels'), and keeps those lines cached: a switched
+        experiment's runs showed `10 lea 0 done` until focus moved. Widths that changed
+        throw the cached lines away."""
+        if self._column_widths() != widths:
+            self._clear_caches()
+            self.refresh()
 
     def move_to_key(self, key: str) -> None:
         if key in self._order:
