@@ -361,3 +361,23 @@ async def test_switching_experiments_at_80_columns_fits_the_columns_to_the_new_r
             header = lines.index(next(line for line in lines if "─runs" in line)) + 1
             # The first run's row, every cell whole.
             assert lines[header + 1].split() == " ".join(cells).split(), lines[header : header + 2]
+
+
+async def test_at_80x24_the_selected_experiment_is_in_view_when_the_console_opens(
+    make_app, store_path
+):
+    """The list has three lines at 80x24; the console opens on the newest experiment (#3),
+    and the list shows it, not #1 and #2."""
+    for name in ("one", "two", "three"):
+        record(store_path, SMALL.replace(name=name, sizes="10", seeds=1))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.2)
+        experiments = app.screen.query_one(ExperimentList)
+        assert app.main.experiment_id == 3
+        assert experiments.current_key == "3"
+        lines = screen_lines(app)
+        top = lines.index(next(line for line in lines if "─experiments" in line))
+        shown = [line.split()[:2] for line in lines[top + 2 : top + 4]]
+        assert ["3", "three"] in shown, lines[top : top + 4]

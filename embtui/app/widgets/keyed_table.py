@@ -76,6 +76,7 @@ class KeyedTable(DataTable[Any]):
         self._rows: dict[str, _Signature] = {}
         self._order: list[str] = []
         self._cursor_key: str | None = None  # where the cursor goes once rows are back
+        self._scroll_pending = False  # bring the cursor into view once rows are measured
 
     def set_columns(self, columns: Sequence[tuple[str, Text]]) -> None:
         """(column key, label) pairs; changing them rebuilds the table."""
@@ -173,11 +174,24 @@ class KeyedTable(DataTable[Any]):
         widths = self._column_widths()
         super()._update_dimensions(new_rows)
         self._forget_stale_rows(widths)
+        self._scroll_if_pending()
 
     def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
         widths = self._column_widths()
         super()._update_column_widths(updated_cells)
         self._forget_stale_rows(widths)
+
+    def on_resize(self) -> None:
+        # A table laid out anew (the first frame, a smaller terminal) keeps its cursor row
+        # in view.
+        self._scroll_pending = self._scroll_pending or bool(self._order)
+        self._scroll_if_pending()
+
+    def _scroll_if_pending(self) -> None:
+        """The cursor into view, once its rows are measured and the table has a size."""
+        if self._scroll_pending and self.size.height and not self._require_update_dimensions:
+            self._scroll_pending = False
+            self._scroll_cursor_into_view()
 
     def _column_widths(self) -> list[int]:
         return [c.content_width for c in self.ordered_columns]
@@ -194,6 +208,10 @@ class KeyedTable(DataTable[Any]):
     def move_to_key(self, key: str) -> None:
         if key in self._order:
             self.move_cursor(row=self._order.index(key), animate=False)
+            # Rows just added are measured when idle: until then the table has no height
+            # to scroll (the newest of three experiments stayed below a 2-row list), so
+            # the cursor is brought into view again once they are.
+            self._scroll_pending = True
 
     # -- telling the user's moves from the program's ------------------------------------
 
