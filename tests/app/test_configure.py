@@ -9,7 +9,7 @@ from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
 from embtui.config import ExperimentConfig, config_keys
-from tests.app.conftest import SMALL, burst, record, settle, stored, text_of
+from tests.app.conftest import SMALL, burst, record, screen_lines, settle, stored, text_of
 from tests.app.fake import FakeEngine
 
 
@@ -187,3 +187,19 @@ async def test_n_on_an_experiment_starts_the_form_from_its_configuration(make_ap
             [10, 20, 30],
             "avgpool",
         )
+
+
+async def test_every_key_of_the_form_has_room_before_its_value(make_app):
+    """The labels were 16 wide: `checkpoint_every` (16 characters) ran into its value."""
+    app = make_app(SMALL, open_configure=False)
+    async with app.run_test(size=(80, 200)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        lines = screen_lines(app)
+        left = app.screen.query_one("#form").content_region.x
+        for key in config_keys():
+            field = app.screen.query_one(f"#f-{key}", Input)
+            line = lines[field.region.y][left:]
+            assert line.startswith(f"{key} "), line
+            assert line[len(key) :].strip().startswith(field.value), line
+            assert field.region.x - left > len(key)

@@ -81,6 +81,10 @@ def field_for_error(message: str, kind: str | None, values: dict[str, str]) -> s
     return KIND_FIELDS.get(kind or "")
 
 
+#: The labels' column: the longest key and a space before its value.
+LABEL_WIDTH = max(len(key) for key in config_keys()) + 1
+
+
 class ConfigureScreen(Screen[None]):
     DEFAULT_CSS = """
     ConfigureScreen {
@@ -97,13 +101,13 @@ class ConfigureScreen(Screen[None]):
             height: 1;
         }
         .field-label {
-            width: 16;
+            width: LABEL_WIDTH;
         }
         .field Input {
             width: 1fr;
         }
         .hint {
-            padding-left: 16;
+            padding-left: LABEL_WIDTH;
             color: $text-muted;
         }
         .hint.-invalid, #form-status.-invalid {
@@ -117,7 +121,7 @@ class ConfigureScreen(Screen[None]):
             background: $panel;
         }
     }
-    """
+    """.replace("LABEL_WIDTH", str(LABEL_WIDTH))
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
