@@ -105,9 +105,9 @@ async def test_g_groups_runs_by_size_and_arm_with_the_statistics(make_app, store
         assert table.row_keys == ["10/learned", "10/glove", "50/learned", "50/glove"]
         row = table.cells("10/glove")
         report = app.main.report
-        assert row[:5] == ["", "10", "glove", "2", "2 done"]
-        assert row[5] == report.summary.group(10, "glove").label()
-        assert "±" in row[5]
+        assert row[:4] == ["", "10", "glove", "2 done"]  # the seeds' count, by status
+        assert row[4] == report.summary.group(10, "glove").label()
+        assert "±" in row[4]
         await pilot.press("g")
         await settle(pilot)
         assert len(table.row_keys) == 8
@@ -381,3 +381,23 @@ async def test_at_80x24_the_selected_experiment_is_in_view_when_the_console_open
         top = lines.index(next(line for line in lines if "─experiments" in line))
         shown = [line.split()[:2] for line in lines[top + 2 : top + 4]]
         assert ["3", "three"] in shown, lines[top : top + 4]
+
+
+async def test_grouped_at_80_columns_each_cell_reads_its_runs_once(make_app, store_path):
+    """The grouped table had an `n` column before `status`: `2 2 done`. The runs of a cell
+    are counted once, by status, under a `runs` header."""
+    record(store_path, SMALL, stop_after=3)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert [c.value for c in table.columns][:4] == ["mark", "size", "arm", "status"]
+        assert table.cells("10/learned")[:4] == ["", "10", "learned", "1 done, 1 cancelled"]
+        assert table.cells("10/glove")[:4] == ["", "10", "glove", "2 cancelled"]
+        lines = screen_lines(app)
+        top = lines.index(next(line for line in lines if "─runs" in line))
+        assert lines[top + 1].split()[:3] == ["size", "arm", "runs"]
+        assert lines[top + 2].split()[:6] == ["10", "learned", "1", "done,", "1", "cancelled"]
+        assert table.virtual_size.width <= table.scrollable_content_region.width

@@ -55,19 +55,20 @@ COST_COLUMNS = [
     ("mean_gpu_util", "GPU %", True),
 ]
 
+#: A cell's runs are counted once, by status (`2 done`, `1 done, 1 running`): an `n`
+#: column beside it read `2 2 done`.
 GROUP_COLUMNS = [
     ("mark", " ", False),
     ("size", "size", True),
     ("arm", "arm", False),
-    ("n", "n", True),
-    ("status", "status", False),
+    ("status", "runs", False),
     ("val_acc", "final val_acc (mean ± CI, n)", True),
     ("best", "best (mean)", True),
 ]
 
 #: A cell's costs: its runs' mean wall time, highest peaks and mean GPU utilisation.
 GROUP_COST_COLUMNS = [
-    *GROUP_COLUMNS[:5],
+    *GROUP_COLUMNS[:4],
     ("wall_s", "time (mean)", True),
     ("peak_rss", "peak RSS", True),
     ("peak_gpu_mem", "GPU mem", True),
@@ -264,7 +265,6 @@ class RunsTable(KeyedTable):
                 cell(_marker(g.running, all_marked), style=style),
                 cell(g.size, right=True, style=style),
                 cell(g.arm, style=style),
-                cell(len(g.runs), right=True, style=style),
                 cell(g.status, style=style),
                 *_cost_cells(
                     _mean([r.wall_s for r in runs]),
@@ -287,7 +287,6 @@ class RunsTable(KeyedTable):
             cell(_marker(g.running, all_marked), style=style),
             cell(g.size, right=True, style=style),
             cell(g.arm, style=style),
-            cell(len(g.runs), right=True, style=style),
             cell(g.status, style=style),
             cell(value, right=True, style=style),
             num(sum(bests) / len(bests) if bests else None, style=style),
