@@ -211,9 +211,9 @@ class RunsTable(KeyedTable):
         if before is not None and before not in self.row_runs:
             # Grouped or not, the rows are others now: the cursor goes to the row that
             # holds the run(s) it was on (a run's group, a group's first run).
-            key = next((k for k, ids in self.row_runs.items() if before_runs & set(ids)), None)
-            if key is not None:
-                self.move_to_key(key)
+            now = next((k for k, ids in self.row_runs.items() if before_runs & set(ids)), None)
+            if now is not None:
+                self.move_to_key(now)
 
     def runs_under_cursor(self) -> list[int]:
         key = self.current_key
