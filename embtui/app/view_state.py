@@ -165,7 +165,7 @@ class GroupView:
         counts: dict[str, int] = {}
         for r in self.runs:
             counts[r.run.status] = counts.get(r.run.status, 0) + 1
-        return " ".join(f"{n} {s}" for s, n in counts.items())
+        return ", ".join(f"{n} {s}" for s, n in counts.items())
 
     @property
     def running(self) -> bool:
@@ -177,7 +177,6 @@ class GroupView:
         values: dict[str, float | str | None] = {
             "size": self.size,
             "arm": self.arm,
-            "n": len(self.runs),
             "status": self.status,
             "val_acc": sum(finals) / len(finals) if finals else None,
             "best": sum(bests) / len(bests) if bests else None,

@@ -9,7 +9,7 @@ from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
 from embtui.config import ExperimentConfig, config_keys
-from tests.app.conftest import SMALL, burst, record, settle, stored, text_of
+from tests.app.conftest import SMALL, burst, record, screen_lines, settle, stored, text_of
 from tests.app.fake import FakeEngine
 
 
@@ -187,3 +187,42 @@ async def test_n_on_an_experiment_starts_the_form_from_its_configuration(make_ap
             [10, 20, 30],
             "avgpool",
         )
+
+
+async def test_every_key_of_the_form_has_room_before_its_value(make_app):
+    """The labels were 16 wide: `checkpoint_every` (16 characters) ran into its value."""
+    app = make_app(SMALL, open_configure=False)
+    async with app.run_test(size=(80, 200)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        lines = screen_lines(app)
+        left = app.screen.query_one("#form").content_region.x
+        for key in config_keys():
+            field = app.screen.query_one(f"#f-{key}", Input)
+            line = lines[field.region.y][left:]
+            assert line.startswith(f"{key} "), line
+            assert line[len(key) :].strip().startswith(field.value), line
+            assert field.region.x - left > len(key)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            SMALL.replace(sizes="10", embeddings="learned", seeds=1, epochs=1),
+            "1 run: 1 size × 1 arm × 1 seed, 1 epoch each",
+        ),
+        (
+            SMALL.replace(sizes="10", seeds=2, epochs=3),
+            "4 runs: 1 size × 2 arms × 2 seeds, 3 epochs each",
+        ),
+        (SMALL.replace(epochs=(1, 2)), "16 runs: 2 sizes × 4 arms × 2 seeds, 1/2 epochs each"),
+    ],
+)
+async def test_the_run_count_says_one_size_one_arm_one_seed(make_app, config, expected):
+    app = make_app(config, open_configure=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        status = text_of(app.screen.query_one("#form-status", Static))
+        assert status == f"{expected}  ·  ctrl+s starts"

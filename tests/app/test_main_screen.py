@@ -14,7 +14,7 @@ from embtui.app.widgets.epoch_table import EpochPane, EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.metric_chart import MetricChart
 from embtui.app.widgets.runs_table import RUN_COLUMNS, RunsTable
-from tests.app.conftest import SMALL, record, screen_lines, settle, stored
+from tests.app.conftest import SMALL, record, screen_lines, settle, stored, until
 from tests.app.fake import scripted_metrics
 
 
@@ -105,9 +105,9 @@ async def test_g_groups_runs_by_size_and_arm_with_the_statistics(make_app, store
         assert table.row_keys == ["10/learned", "10/glove", "50/learned", "50/glove"]
         row = table.cells("10/glove")
         report = app.main.report
-        assert row[:5] == ["", "10", "glove", "2", "2 done"]
-        assert row[5] == report.summary.group(10, "glove").label()
-        assert "±" in row[5]
+        assert row[:4] == ["", "10", "glove", "2 done"]  # the seeds' count, by status
+        assert row[4] == report.summary.group(10, "glove").label()
+        assert "±" in row[4]
         await pilot.press("g")
         await settle(pilot)
         assert len(table.row_keys) == 8
@@ -282,3 +282,122 @@ async def test_at_80_columns_a_sweeps_runs_table_leaves_out_what_does_not_fit(ma
         await pilot.press("w")
         assert [c.value for c in table.columns] == [key for key, _, _ in RUN_COLUMNS]
         assert "w: +" not in table.border_title
+
+
+@pytest.mark.parametrize(
+    ("sweep", "keys"),
+    [(False, ("dollar_sign",)), (False, ("dollar_sign", "dollar_sign")), (True, ("w", "w"))],
+)
+async def test_a_rebuilt_runs_table_keeps_the_cursor_on_its_run(make_app, store_path, sweep, keys):
+    """Issue 13: the cursor never moves under a user who has moved it; `$` and `w` change
+    the columns (the table is rebuilt), the cursor stays on the same run, and the epoch
+    pane with it. (`w` changes them at 80 columns only where a sweep's arms take the room.)"""
+    exp_id = record(store_path, SMALL.replace(head="flatten,avgpool") if sweep else SMALL)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        runs = stored(store_path).runs(exp_id)
+        table = app.screen.query_one(RunsTable)
+        await pilot.press("j", "j", "j", "j", "j")  # row 6
+        target = runs[5]
+        assert table.current_key == str(target.id)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+            assert table.cursor_row == 5
+            assert table.current_key == str(target.id)
+            assert app.screen.query_one(EpochTable).run_id == target.id
+
+
+async def test_leaving_and_entering_grouped_view_keeps_the_cursor_on_its_run(make_app, store_path):
+    exp_id = record(store_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runs = stored(store_path).runs(exp_id)
+        table = app.screen.query_one(RunsTable)
+        await pilot.press("j", "j", "j", "j", "j")  # 50/learned, seed 1
+        target = runs[5]
+        assert (target.size, target.embedding, target.seed) == (50, "learned", 1)
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.current_key == "50/learned"  # its group
+        assert table.cursor_row == 2
+        await pilot.press("dollar_sign")
+        await settle(pilot)
+        assert table.current_key == "50/learned"
+        await pilot.press("dollar_sign", "j")  # 50/glove
+        await settle(pilot)
+        group_run = app.main.cursor_run
+        assert group_run is not None and group_run.arm == "glove" and group_run.run.size == 50
+        await pilot.press("g")
+        await settle(pilot)
+        # Back to the runs: the run the epoch pane showed for that group.
+        assert table.current_key == str(group_run.id)
+        assert app.screen.query_one(EpochTable).run_id == group_run.id
+
+
+async def test_switching_experiments_at_80_columns_fits_the_columns_to_the_new_rows(
+    make_app, store_path
+):
+    """Seen in tmux: after `k` `j` in the experiment list the runs table kept the widths of
+    its freshly rebuilt columns (the labels'), `10 lea 0 done 2/2 0.35 0.6`, until focus
+    moved."""
+    sweep = record(
+        store_path, SMALL.replace(name="sweep", sizes="10", seeds=1, head="flatten,lstm")
+    )
+    plain = record(store_path, SMALL.replace(name="plain", epochs=2))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(ExperimentList).focus()
+        for key, exp_id in (("k", sweep), ("j", plain)):
+            await pilot.press(key)
+            await until(pilot, lambda exp_id=exp_id: app.main.experiment_id == exp_id)
+            await pilot.pause(0.3)  # the console idle, as the user sees it (no re-read)
+            table = app.screen.query_one(RunsTable)
+            cells = [value for value in table.cells(table.row_keys[0]) if value]
+            lines = screen_lines(app)
+            header = lines.index(next(line for line in lines if "─runs" in line)) + 1
+            # The first run's row, every cell whole.
+            assert lines[header + 1].split() == " ".join(cells).split(), lines[header : header + 2]
+
+
+async def test_at_80x24_the_selected_experiment_is_in_view_when_the_console_opens(
+    make_app, store_path
+):
+    """The list has three lines at 80x24; the console opens on the newest experiment (#3),
+    and the list shows it, not #1 and #2."""
+    for name in ("one", "two", "three"):
+        record(store_path, SMALL.replace(name=name, sizes="10", seeds=1))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.2)
+        experiments = app.screen.query_one(ExperimentList)
+        assert app.main.experiment_id == 3
+        assert experiments.current_key == "3"
+        lines = screen_lines(app)
+        top = lines.index(next(line for line in lines if "─experiments" in line))
+        shown = [line.split()[:2] for line in lines[top + 2 : top + 4]]
+        assert ["3", "three"] in shown, lines[top : top + 4]
+
+
+async def test_grouped_at_80_columns_each_cell_reads_its_runs_once(make_app, store_path):
+    """The grouped table had an `n` column before `status`: `2 2 done`. The runs of a cell
+    are counted once, by status, under a `runs` header."""
+    record(store_path, SMALL, stop_after=3)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert [c.value for c in table.columns][:4] == ["mark", "size", "arm", "status"]
+        assert table.cells("10/learned")[:4] == ["", "10", "learned", "1 done, 1 cancelled"]
+        assert table.cells("10/glove")[:4] == ["", "10", "glove", "2 cancelled"]
+        lines = screen_lines(app)
+        top = lines.index(next(line for line in lines if "─runs" in line))
+        assert lines[top + 1].split()[:3] == ["size", "arm", "runs"]
+        assert lines[top + 2].split()[:6] == ["10", "learned", "1", "done,", "1", "cancelled"]
+        assert table.virtual_size.width <= table.scrollable_content_region.width

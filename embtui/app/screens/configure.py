@@ -81,6 +81,15 @@ def field_for_error(message: str, kind: str | None, values: dict[str, str]) -> s
     return KIND_FIELDS.get(kind or "")
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 size`, `2 sizes`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+#: The labels' column: the longest key and a space before its value.
+LABEL_WIDTH = max(len(key) for key in config_keys()) + 1
+
+
 class ConfigureScreen(Screen[None]):
     DEFAULT_CSS = """
     ConfigureScreen {
@@ -97,13 +106,13 @@ class ConfigureScreen(Screen[None]):
             height: 1;
         }
         .field-label {
-            width: 16;
+            width: LABEL_WIDTH;
         }
         .field Input {
             width: 1fr;
         }
         .hint {
-            padding-left: 16;
+            padding-left: LABEL_WIDTH;
             color: $text-muted;
         }
         .hint.-invalid, #form-status.-invalid {
@@ -117,7 +126,7 @@ class ConfigureScreen(Screen[None]):
             background: $panel;
         }
     }
-    """
+    """.replace("LABEL_WIDTH", str(LABEL_WIDTH))
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -239,8 +248,9 @@ class ConfigureScreen(Screen[None]):
             return
         epochs = "/".join(str(e) for e in cfg.epochs)
         status.update(
-            f"{cfg.grid_size} runs: {len(cfg.sizes)} sizes × {len(cfg.arms())} arms × "
-            f"{cfg.seeds} seeds, {epochs} epochs each  ·  ctrl+s starts"
+            f"{_count(cfg.grid_size, 'run')}: {_count(len(cfg.sizes), 'size')} × "
+            f"{_count(len(cfg.arms()), 'arm')} × {_count(cfg.seeds, 'seed')}, "
+            f"{epochs} {'epoch' if cfg.epochs == (1,) else 'epochs'} each  ·  ctrl+s starts"
         )
         status.set_class(False, "-invalid")
 

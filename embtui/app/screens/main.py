@@ -788,8 +788,14 @@ class MainScreen(Screen[None]):
         self._show_runs()
 
     def action_group(self) -> None:
+        run = self.cursor_run  # leaving a group: the run the epoch pane shows of it
         self.grouped = not self.grouped
         self._show_runs()
+        table = self.query_one(RunsTable)
+        key = table.key_of_run(run.id) if run is not None else None
+        if key is not None and table.current_key != key:
+            table.move_to_key(key)
+            self._show_cursor_run()
         self._maybe_build_report()
 
     def action_all_columns(self) -> None:

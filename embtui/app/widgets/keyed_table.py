@@ -19,7 +19,7 @@ column the user scrolled to while rows change under it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
 Row = tuple[str, Sequence[Text]]
 _Signature = tuple[tuple[str, str, str | None], ...]
@@ -75,6 +75,8 @@ class KeyedTable(DataTable[Any]):
         self._columns_sig: tuple[tuple[str, str], ...] = ()
         self._rows: dict[str, _Signature] = {}
         self._order: list[str] = []
+        self._cursor_key: str | None = None  # where the cursor goes once rows are back
+        self._scroll_pending = False  # bring the cursor into view once rows are measured
 
     def set_columns(self, columns: Sequence[tuple[str, Text]]) -> None:
         """(column key, label) pairs; changing them rebuilds the table."""
@@ -94,6 +96,9 @@ class KeyedTable(DataTable[Any]):
             self.refresh()
             return
         scroll_x = self.scroll_x
+        # The rows come back with the next `sync`: the cursor goes back to the row it was
+        # on then, not to the first (the cursor never moves under the user).
+        self._cursor_key = self.current_key
         self.clear(columns=True)
         self._rows, self._order = {}, []
         for key, label in columns:
@@ -138,6 +143,7 @@ class KeyedTable(DataTable[Any]):
                             self.update_cell(key, col or "", value, update_width=True)
                 self._rows[key] = sig
             self._order = keys
+            self._restore_cursor()
             return
         current, scroll_x = self.current_key, self.scroll_x
         self.clear()
@@ -149,15 +155,63 @@ class KeyedTable(DataTable[Any]):
         if current in keys:
             self.move_cursor(row=keys.index(current), animate=False)
         self._keep_scroll_x(scroll_x)
+        self._cursor_key = None
+
+    def _restore_cursor(self) -> None:
+        """After `set_columns` rebuilt the table: the cursor back on the row it was on."""
+        key, self._cursor_key = self._cursor_key, None
+        if key is not None and key in self._order and self.current_key != key:
+            self.move_cursor(row=self._order.index(key), animate=False)
 
     def _keep_scroll_x(self, scroll_x: float) -> None:
         """After a rebuild: the columns the user had scrolled to stay in view."""
         if scroll_x:
             self.call_after_refresh(self.scroll_to, x=scroll_x, animate=False)
 
+    # -- column widths --------------------------------------------------------------------
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        widths = self._column_widths()
+        super()._update_dimensions(new_rows)
+        self._forget_stale_rows(widths)
+        self._scroll_if_pending()
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        widths = self._column_widths()
+        super()._update_column_widths(updated_cells)
+        self._forget_stale_rows(widths)
+
+    def on_resize(self) -> None:
+        # A table laid out anew (the first frame, a smaller terminal) keeps its cursor row
+        # in view.
+        self._scroll_pending = self._scroll_pending or bool(self._order)
+        self._scroll_if_pending()
+
+    def _scroll_if_pending(self) -> None:
+        """The cursor into view, once its rows are measured and the table has a size."""
+        if self._scroll_pending and self.size.height and not self._require_update_dimensions:
+            self._scroll_pending = False
+            self._scroll_cursor_into_view()
+
+    def _column_widths(self) -> list[int]:
+        return [c.content_width for c in self.ordered_columns]
+
+    def _forget_stale_rows(self, widths: list[int]) -> None:
+        """DataTable measures new rows when idle, after it may have drawn them at the old
+        widths (a rebuilt table's: its labels'), and keeps those lines cached: a switched
+        experiment's runs showed `10 lea 0 done` until focus moved. Widths that changed
+        throw the cached lines away."""
+        if self._column_widths() != widths:
+            self._clear_caches()
+            self.refresh()
+
     def move_to_key(self, key: str) -> None:
         if key in self._order:
             self.move_cursor(row=self._order.index(key), animate=False)
+            # Rows just added are measured when idle: until then the table has no height
+            # to scroll (the newest of three experiments stayed below a 2-row list), so
+            # the cursor is brought into view again once they are.
+            self._scroll_pending = True
 
     # -- telling the user's moves from the program's ------------------------------------
 

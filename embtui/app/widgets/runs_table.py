@@ -55,19 +55,20 @@ COST_COLUMNS = [
     ("mean_gpu_util", "GPU %", True),
 ]
 
+#: A cell's runs are counted once, by status (`2 done`, `1 done, 1 running`): an `n`
+#: column beside it read `2 2 done`.
 GROUP_COLUMNS = [
     ("mark", " ", False),
     ("size", "size", True),
     ("arm", "arm", False),
-    ("n", "n", True),
-    ("status", "status", False),
+    ("status", "runs", False),
     ("val_acc", "final val_acc (mean ± CI, n)", True),
     ("best", "best (mean)", True),
 ]
 
 #: A cell's costs: its runs' mean wall time, highest peaks and mean GPU utilisation.
 GROUP_COST_COLUMNS = [
-    *GROUP_COLUMNS[:5],
+    *GROUP_COLUMNS[:4],
     ("wall_s", "time (mean)", True),
     ("peak_rss", "peak RSS", True),
     ("peak_gpu_mem", "GPU mem", True),
@@ -176,6 +177,7 @@ class RunsTable(KeyedTable):
 
     def _show(self) -> None:
         state = self.state
+        before, before_runs = self.current_key, set(self.runs_under_cursor())
         if state.grouped:
             spec = GROUP_COST_COLUMNS if state.costs else GROUP_COLUMNS
             self.row_runs = {g.key: [r.id for r in g.runs] for g in state.groups}
@@ -206,6 +208,12 @@ class RunsTable(KeyedTable):
         shown = [i for i, key in enumerate(keys) if key not in hidden]
         self.set_columns(_columns([spec[i] for i in shown], state.sort))
         self.sync([(key, [cells[i] for i in shown]) for key, cells in rows])
+        if before is not None and before not in self.row_runs:
+            # Grouped or not, the rows are others now: the cursor goes to the row that
+            # holds the run(s) it was on (a run's group, a group's first run).
+            now = next((k for k, ids in self.row_runs.items() if before_runs & set(ids)), None)
+            if now is not None:
+                self.move_to_key(now)
 
     def runs_under_cursor(self) -> list[int]:
         key = self.current_key
@@ -257,7 +265,6 @@ class RunsTable(KeyedTable):
                 cell(_marker(g.running, all_marked), style=style),
                 cell(g.size, right=True, style=style),
                 cell(g.arm, style=style),
-                cell(len(g.runs), right=True, style=style),
                 cell(g.status, style=style),
                 *_cost_cells(
                     _mean([r.wall_s for r in runs]),
@@ -280,7 +287,6 @@ class RunsTable(KeyedTable):
             cell(_marker(g.running, all_marked), style=style),
             cell(g.size, right=True, style=style),
             cell(g.arm, style=style),
-            cell(len(g.runs), right=True, style=style),
             cell(g.status, style=style),
             cell(value, right=True, style=style),
             num(sum(bests) / len(bests) if bests else None, style=style),
