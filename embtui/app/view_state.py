@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from embtui.config import arm_keys, arm_name
+from embtui.config import arm_keys, arm_name, level_text
 from embtui.display import fit_number, short_reason, status_with_reason
 from embtui.errors import EmbtuiError, printable
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
@@ -150,11 +150,18 @@ class RunView:
 
 @dataclass(frozen=True)
 class GroupView:
-    """All seeds of one (size, arm) cell, for the grouped runs table."""
+    """All seeds of one (size, arm) cell, for the grouped runs table; grouped by a factor,
+    the runs of one (size, that factor's value) cell, pooled over the other factors, and
+    `arm` is that value as an arm's name shows it (`glove`, `lr=0.01`)."""
 
     size: int
     arm: str
     runs: tuple[RunView, ...]
+
+    @property
+    def finals(self) -> list[float]:
+        """The final val_acc of each finished run."""
+        return [r.latest.val_acc for r in self.runs if r.run.status == "done" and r.latest]
 
     @property
     def key(self) -> str:
@@ -172,7 +179,7 @@ class GroupView:
         return any(r.running for r in self.runs)
 
     def sort_value(self, column: str) -> float | str | None:
-        finals = [r.latest.val_acc for r in self.runs if r.run.status == "done" and r.latest]
+        finals = self.finals
         bests = [b for r in self.runs if (b := r.best_val_acc) is not None]
         values: dict[str, float | str | None] = {
             "size": self.size,
@@ -229,12 +236,22 @@ def load_runs(store: Store, experiment: ExperimentRow) -> list[RunView]:
     ]
 
 
-def group_runs(runs: Sequence[RunView]) -> list[GroupView]:
-    """Runs grouped by (size, arm), in the order of their first run."""
+def group_runs(runs: Sequence[RunView], by: str = "arm") -> list[GroupView]:
+    """Runs grouped by (size, arm), or by (size, the value of factor `by`) pooling the
+    other factors, in the order of their first run."""
     cells: dict[tuple[int, str], list[RunView]] = {}
     for r in runs:
-        cells.setdefault((r.run.size, r.arm), []).append(r)
+        label = r.arm if by == "arm" else level_text(by, r.run.factors.get(by, r.run.embedding))
+        cells.setdefault((r.run.size, label), []).append(r)
     return [GroupView(size, arm, tuple(rs)) for (size, arm), rs in cells.items()]
+
+
+def groupings(experiment: ExperimentRow, runs: Sequence[RunView]) -> list[str]:
+    """What `g` groups the runs by, in turn: "arm", then each factor that names the arms
+    (`arm_keys`) whose groups are not the arms' own (the only varying factor's are)."""
+    keys = arm_keys([experiment.config], [r.run.factors for r in runs])
+    arms = len(group_runs(runs))
+    return ["arm", *(k for k in keys if len(group_runs(runs, k)) != arms)]
 
 
 # -- filtering and sorting ------------------------------------------------------------

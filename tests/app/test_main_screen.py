@@ -4,6 +4,7 @@ grouping, switching experiments, runs from other processes, tab stops."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from rich.color import ColorSystem
@@ -108,9 +109,115 @@ async def test_g_groups_runs_by_size_and_arm_with_the_statistics(make_app, store
         assert row[:4] == ["", "10", "glove", "2 done"]  # the seeds' count, by status
         assert row[4] == report.summary.group(10, "glove").label()
         assert "±" in row[4]
+        assert table.border_title.endswith(" · grouped by arm")
+        # Only the embeddings vary: grouped by them is grouped by arm, so `g` skips it.
         await pilot.press("g")
         await settle(pilot)
         assert len(table.row_keys) == 8
+        assert "grouped" not in table.border_title
+
+
+def _interval(values: list[float]) -> str:
+    """Mean ± 95% Student-t half-width (n), computed here from the values."""
+    from math import sqrt
+    from statistics import mean, stdev
+
+    from scipy.stats import t
+
+    n = len(values)
+    half = t.ppf(0.975, n - 1) * stdev(values) / sqrt(n)
+    return f"{mean(values):.3f} ± {half:.3f} ({n})"
+
+
+async def test_g_cycles_by_arm_then_by_each_varying_factor_then_off(make_app, store_path):
+    """Issue 14: a sweep over embeddings, head and epochs. `g` groups by arm, then by each
+    factor alone (its cells pool the runs over the other factors: n = 4 of 8 at a size),
+    then shows the runs again; the title says what the rows are grouped by and the cursor
+    stays on the group of the run it was on."""
+    sweep = SMALL.replace(sizes="10", seeds=2, head="flatten,avgpool", epochs="2,3")
+    exp_id = record(store_path, sweep)
+    store = stored(store_path)
+    runs = store.runs(exp_id)
+    epochs = store.epochs(exp_id)
+    final = {r.id: epochs[r.id][-1].val_acc for r in runs}
+    assert len(runs) == 16 and all(r.status == "done" for r in runs)
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        run_keys = list(table.row_keys)
+        await pilot.press(*"j" * 15)  # glove avgpool epochs=3, seed 1: the last row
+        target = next(r for r in runs if str(r.id) == table.current_key)
+        assert target.factors["embeddings"] == "glove"
+        assert (target.factors["head"], target.factors["epochs"]) == ("avgpool", 3)
+
+        def cells_by(label: Callable[[dict], str]) -> dict[str, list[float]]:
+            cells: dict[str, list[float]] = {}
+            for r in runs:
+                cells.setdefault(f"10/{label(r.factors)}", []).append(final[r.id])
+            return cells
+
+        steps = [
+            ("arm", "arm", lambda f: f"{f['embeddings']} {f['head']} epochs={f['epochs']}"),
+            ("embeddings", "embeddings", lambda f: f["embeddings"]),
+            ("head", "head", lambda f: f["head"]),
+            ("epochs", "epochs", lambda f: f"epochs={f['epochs']}"),
+        ]
+        for name, header, label in steps:
+            await pilot.press("g")
+            await until(pilot, lambda: app.main.report is not None)
+            await settle(pilot)
+            cells = cells_by(label)
+            assert table.border_title.endswith(f" · grouped by {name}")
+            assert table.row_keys == list(cells), name
+            assert [c.value for c in table.columns][:4] == ["mark", "size", "arm", "status"]
+            labels = {k.value: str(c.label).strip() for k, c in table.columns.items()}
+            assert labels["arm"] == header
+            for key, values in cells.items():
+                row = table.cells(key)
+                assert row[1:4] == ["10", key[3:], f"{len(values)} done"], key
+                assert row[4] == _interval(values), key
+                assert row[5] == f"{sum(values) / len(values):.4f}"  # best = final here
+            # The cursor is on the target run's group, not on the first row.
+            assert table.current_key == f"10/{label(target.factors)}"
+            assert table.cursor_row == list(cells).index(table.current_key) > 0
+            assert app.main.cursor_run is not None
+            assert target.id in table.runs_under_cursor()
+        await pilot.press("g")
+        await settle(pilot)
+        assert table.row_keys == run_keys
+        assert "grouped" not in table.border_title
+        # Back on the run it started on, and the epoch pane with it.
+        assert table.current_key == str(target.id)
+        assert table.cursor_row == 15
+        assert app.screen.query_one(EpochTable).run_id == target.id
+
+
+async def test_grouped_by_a_factor_another_experiment_is_grouped_by_arm(make_app, store_path):
+    """A factor that does not vary in the experiment switched to groups nothing: its runs
+    are grouped by arm, and the next `g` shows them ungrouped."""
+    plain = record(store_path, SMALL.replace(name="plain", sizes="10"))
+    sweep = record(store_path, SMALL.replace(name="sweep", sizes="10", head="flatten,avgpool"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.main.experiment_id == sweep
+        await pilot.press("g", "g")
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert table.border_title.endswith(" · grouped by embeddings")
+        assert table.row_keys == ["10/learned", "10/glove"]
+        app.screen.query_one(ExperimentList).focus()
+        await pilot.press("k")
+        await until(pilot, lambda: app.main.experiment_id == plain)
+        await settle(pilot)
+        assert table.border_title.endswith(" · grouped by arm")
+        assert table.row_keys == ["10/learned", "10/glove"]
+        table.focus()
+        await pilot.press("g")
+        await settle(pilot)
+        assert len(table.row_keys) == 4
+        assert "grouped" not in table.border_title
 
 
 async def test_moving_in_the_experiment_list_switches_experiment(make_app, store_path):

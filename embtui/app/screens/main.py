@@ -55,6 +55,7 @@ from embtui.app.view_state import (
     RunFilter,
     RunView,
     filter_runs,
+    groupings,
     load_experiments,
     load_runs,
     size_means,
@@ -107,7 +108,7 @@ class MainScreen(Screen[None]):
         Binding("o", "sort", "Sort", show=False, id="sort",
                 tooltip="Sort the runs by a column (or click its header)"),
         Binding("g", "group", "Group", show=False, id="group",
-                tooltip="Group the runs table by (size, arm)"),
+                tooltip="Group the runs, cycling: by arm, by each factor, off"),
         Binding("w", "all_columns", "Columns", show=False, id="columns",
                 tooltip="Every column of the runs table (those left out at this width)"),
         Binding("dollar_sign", "costs", "Costs", key_display="$", show=False, id="costs",
@@ -143,8 +144,9 @@ class MainScreen(Screen[None]):
     sort: reactive[Sort | None] = reactive(None)
     """The column the runs are sorted by (None: grid order)."""
 
-    grouped: reactive[bool] = reactive(False)
-    """One row per (size, arm) cell instead of one per run."""
+    group_by: reactive[str | None] = reactive(None)
+    """One row per (size, arm) cell ("arm"), or per (size, value of this factor) pooling the
+    other factors, instead of one per run (None)."""
 
     costs: reactive[bool] = reactive(False)
     """The runs table shows what each run cost instead of its metrics."""
@@ -175,6 +177,7 @@ class MainScreen(Screen[None]):
         #: Experiments marked to compare as one pool (`space` in the experiment list).
         self.marked_experiments: set[int] = set()
         self._marked_elsewhere: list[RunView] = []
+        self._group_anchor: int | None = None  # the run `g` keeps the cursor on
         self._notice_error = False
         self.experiments: list[ExperimentView] = []
         self.runs: list[RunView] = []
@@ -312,10 +315,14 @@ class MainScreen(Screen[None]):
             if exp
             else "runs · no experiments yet: press n"
         )
+        if self.group_by not in (None, "arm") and self.group_by not in self._groupings:
+            self.group_by = "arm"  # another experiment, where that factor does not vary
+        if self.group_by is not None:
+            title += f" · grouped by {self.group_by}"
         summary = self.report.summary if self.report is not None else None
         table.state = build_state(
             self.shown_runs,
-            grouped=self.grouped,
+            group_by=self.group_by,
             marked=self.marked,
             sort=self.sort,
             summary=summary,
@@ -370,6 +377,12 @@ class MainScreen(Screen[None]):
             return running[0]
         with_epochs = [r for r in runs if r.epochs]
         return with_epochs[-1] if len(runs) > 1 and with_epochs else runs[0]
+
+    @property
+    def _groupings(self) -> list[str]:
+        """What `g` groups by in turn (after off): "arm", then each factor that varies."""
+        exp = self.experiment
+        return groupings(exp.row, self.runs) if exp is not None else ["arm"]
 
     @property
     def experiment(self) -> ExperimentView | None:
@@ -564,7 +577,7 @@ class MainScreen(Screen[None]):
         # Only when something on screen shows statistics: on a 2-core box the scipy import
         # and the tests would otherwise take CPU from the training they describe.
         return self.experiment_id is not None and (
-            self.grouped or self.query_one(ChartPane).chart == "size"
+            self.group_by is not None or self.query_one(ChartPane).chart == "size"
         )
 
     def _maybe_build_report(self) -> None:
@@ -788,11 +801,19 @@ class MainScreen(Screen[None]):
         self._show_runs()
 
     def action_group(self) -> None:
-        run = self.cursor_run  # leaving a group: the run the epoch pane shows of it
-        self.grouped = not self.grouped
-        self._show_runs()
+        # The cursor goes to the row of the run it was on before `g` grouped the runs while
+        # its group is under the cursor; of another group, the run the epoch pane shows.
         table = self.query_one(RunsTable)
-        key = table.key_of_run(run.id) if run is not None else None
+        run = self.cursor_run
+        anchor = self._group_anchor
+        if self.group_by is None or anchor not in table.runs_under_cursor():
+            anchor = run.id if run is not None else None
+        self._group_anchor = anchor
+        cycle = [None, *self._groupings]
+        at = cycle.index(self.group_by) if self.group_by in cycle else 0
+        self.group_by = cycle[(at + 1) % len(cycle)]
+        self._show_runs()
+        key = table.key_of_run(anchor) if anchor is not None else None
         if key is not None and table.current_key != key:
             table.move_to_key(key)
             self._show_cursor_run()

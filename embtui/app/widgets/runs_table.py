@@ -1,10 +1,12 @@
-"""The runs of the selected experiment, one row per run or one per (size, arm) cell.
+"""The runs of the selected experiment, one row per run or one per (size, arm) cell, or
+one per (size, value of one factor) cell pooling the runs over the other factors.
 
 Columns: size, arm, seed, status (a failed run's with its reason: `failed: NaN`), epoch
 k/N and the latest loss, acc, val_loss, val_acc, plus the best val_acc so far. A running
 row is bold and marked ▶; a run marked for the chart overlay (space) carries a ●. Grouped
-(g), a row holds every seed of a cell: the statistics' mean ± 95% CI half-width of the
-final val_acc once the seeds have finished. The sorted column's header carries ▲ or ▼.
+(g, which cycles: by arm, by each factor, off), a row holds every run of a cell: the
+statistics' mean ± 95% CI half-width of the final val_acc once the runs have finished.
+The sorted column's header carries ▲ or ▼.
 `$` shows what each run cost instead of its metrics: wall time, peak RSS, peak GPU memory
 and mean GPU utilisation (a cell's: mean time, highest peaks, mean utilisation).
 
@@ -98,6 +100,7 @@ class RunsState:
     sort: Sort | None = None
     summary: Summary | None = field(default=None, compare=False)
     summary_key: object = None  # what `summary` was built from: compared instead of it
+    group_by: str = "arm"  # grouped: "arm" or the factor whose values the cells pool over
 
 
 def _columns(spec: list[tuple[str, str, bool]], sort: Sort | None) -> list[tuple[str, Text]]:
@@ -180,6 +183,8 @@ class RunsTable(KeyedTable):
         before, before_runs = self.current_key, set(self.runs_under_cursor())
         if state.grouped:
             spec = GROUP_COST_COLUMNS if state.costs else GROUP_COLUMNS
+            if state.group_by != "arm":  # the factor's values head their column
+                spec = [(k, state.group_by if k == "arm" else v, r) for k, v, r in spec]
             self.row_runs = {g.key: [r.id for r in g.runs] for g in state.groups}
             rows = [
                 (g.key, self._group_cells(g, state.marked, state.summary, costs=state.costs))
@@ -275,7 +280,7 @@ class RunsTable(KeyedTable):
                 ),
             ]
         stats = summary.group(g.size, g.arm) if summary is not None else None
-        finished = [r.latest.val_acc for r in g.runs if r.run.status == "done" and r.latest]
+        finished = g.finals
         if stats is not None:
             value: str | None = stats.label()
         elif finished:
@@ -317,18 +322,28 @@ def _cost_cells(
 def build_state(
     runs: list[RunView],
     *,
-    grouped: bool,
+    group_by: str | None,
     marked: set[int],
     sort: Sort | None,
     summary: Summary | None,
     summary_key: object,
     costs: bool = False,
 ) -> RunsState:
-    """The rows in display order: filtered runs (already), grouped, then sorted."""
+    """The rows in display order: filtered runs (already), grouped (`group_by`: "arm", a
+    factor, None), then sorted. Grouped by a factor, the statistics of its pooled cells
+    come from `summary`'s own rule (`stats.summarize`), once `summary` (by arm) is there."""
     from embtui.app.view_state import sort_rows
 
-    if grouped:
-        groups = group_runs(runs)
+    if group_by is not None:
+        groups = group_runs(runs, group_by)
+        if group_by != "arm" and summary is not None:
+            from embtui.stats import summarize  # imported already: `summary` is built
+
+            summary = summarize(
+                [(g.size, g.arm, v) for g in groups for v in g.finals],
+                metric=summary.metric,
+                alpha=summary.alpha,
+            )
         if sort is not None:
             column = sort.column
             groups = sort_rows(groups, lambda g: g.sort_value(column), sort.descending)
@@ -341,6 +356,7 @@ def build_state(
             sort,
             summary,
             summary_key,
+            group_by,
         )
     if sort is not None:
         column = sort.column
