@@ -130,7 +130,7 @@ def app_for(scene: Scene, folder: Path) -> EmbtuiApp:
         engine=scene.engine(),
         clock=fixed_clock,
         probe=RecordedProbe,
-        sample_every_s=0.01,
+        sample_every_s=0.05,
     )
 
 

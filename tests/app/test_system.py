@@ -54,7 +54,7 @@ def test_histories_keep_each_devices_last_minutes_in_order():
 async def test_the_pane_hides_at_80x24_shows_at_120x40_and_m_toggles_it(make_app, store_path, size):
     record(store_path)
     probe = RecordedProbe()
-    app = make_app(probe=lambda: probe, sample_every_s=0.01)
+    app = make_app(probe=lambda: probe, sample_every_s=0.05)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         pane = app.main.query_one(SystemPane)
@@ -83,7 +83,7 @@ async def test_the_pane_shows_the_recorded_machine_in_friendly_units(make_app, s
     record(store_path)
     recording = recorded_samples()
     probe = RecordedProbe(recording)
-    app = make_app(probe=lambda: probe, sample_every_s=0.01)
+    app = make_app(probe=lambda: probe, sample_every_s=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await drawn(pilot, probe)
         pane = app.main.query_one(SystemPane)
@@ -113,7 +113,7 @@ async def test_with_a_gpu_the_pane_draws_it_too(make_app, store_path):
     )
     cpu = DeviceSample("cpu", "CPU (16 cores)", util=43.0, mem_used=21.3e9, mem_total=128e9)
     probe = RecordedProbe([[cpu, gpu]] * 3, gpu_problem=None)
-    app = make_app(probe=lambda: probe, sample_every_s=0.01)
+    app = make_app(probe=lambda: probe, sample_every_s=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await drawn(pilot, probe)
         text = app.main.query_one(SystemPane).text.plain
@@ -152,7 +152,7 @@ async def test_while_an_experiment_trains_the_pane_shows_its_recorded_samples(ma
 
     store.add_samples(exp_id, [gpu(i, 50.0 + i) for i in range(10)])
     probe = RecordedProbe()
-    app = make_app(probe=lambda: probe, sample_every_s=0.01)
+    app = make_app(probe=lambda: probe, sample_every_s=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         pane = app.main.query_one(SystemPane)
