@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from embtui.store import Store
-from tests.helpers import embtui, epoch_count, histories, write_reviews
+from tests.helpers import embtui, epoch_count, flags, histories, write_reviews
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'embtui[ray]')")
 
@@ -48,8 +48,9 @@ RUN = [sys.executable, "-m", "embtui", "run", "--plain", "--ray"]
 HEAD = [str(RAY_BIN), "start", "--head", "--num-cpus=1", "--port=6390", "--disable-usage-stats"]
 
 
-def flags(**overrides: str) -> list[str]:
-    return [f"--{k.replace('_', '-')}={v}" for k, v in {**KEYS, **overrides}.items()]
+def grid(**overrides: str) -> list[str]:
+    """The grid's flags, with `overrides` replacing some."""
+    return flags(**{**KEYS, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def reviews(tmp_path_factory) -> Path:
 def reference(reviews: Path, tmp_path_factory) -> dict:
     """The grid trained without Ray (this process's executor)."""
     store = tmp_path_factory.mktemp("serial") / "s.sqlite"
-    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags())
+    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *grid())
     assert result.returncode == 0, result.stderr
     return histories(store)
 
@@ -71,7 +72,7 @@ def long_reference(reviews: Path, tmp_path_factory) -> dict:
     """The grid with 40 epochs a run, trained without Ray: long enough to interrupt."""
     store = tmp_path_factory.mktemp("serial-long") / "s.sqlite"
     result = embtui(
-        "run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags(epochs="40")
+        "run", "--plain", "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")
     )
     assert result.returncode == 0, result.stderr
     return histories(store)
@@ -91,7 +92,7 @@ def statuses(store: Path) -> tuple[str, list[str]]:
 def test_a_ray_grid_gives_exactly_the_histories_of_the_serial_run(reviews, reference, tmp_path):
     store = tmp_path / "s.sqlite"
     result = embtui(
-        "run", "--plain", "--ray", "--store", str(store), f"--dataset={reviews}", *flags()
+        "run", "--plain", "--ray", "--store", str(store), f"--dataset={reviews}", *grid()
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "starting Ray here" in result.stdout
@@ -124,7 +125,7 @@ def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_r
     from the run's last checkpoint; the grid finishes with the uninterrupted histories."""
     store = tmp_path / "s.sqlite"
     proc = subprocess.Popen(
-        [*RUN, "--store", str(store), f"--dataset={reviews}", *flags(epochs="40")],
+        [*RUN, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -150,7 +151,7 @@ def test_ctrl_c_on_the_driver_stops_the_grid_and_it_resumes_exactly(
 ):
     store = tmp_path / "s.sqlite"
     proc = subprocess.Popen(
-        [*RUN, "--store", str(store), f"--dataset={reviews}", *flags(epochs="40")],
+        [*RUN, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -258,7 +259,7 @@ def test_a_two_node_cluster_trains_on_both_nodes(two_nodes, reviews, reference, 
         "--store",
         str(store),
         f"--dataset={reviews}",
-        *flags(),
+        *grid(),
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]

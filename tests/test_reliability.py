@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from embtui.store import Store
-from tests.helpers import embtui, epoch_count, histories, write_reviews
+from tests.helpers import embtui, epoch_count, flags, histories, write_reviews
 
 #: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow
@@ -40,8 +40,9 @@ KEYS = {
 RUNS = 4
 
 
-def flags(**overrides: str) -> list[str]:
-    return [f"--{k.replace('_', '-')}={v}" for k, v in {**KEYS, **overrides}.items()]
+def grid(**overrides: str) -> list[str]:
+    """The grid's flags, with `overrides` replacing some."""
+    return flags(**{**KEYS, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def reviews(tmp_path_factory) -> Path:
 def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[float]]:
     """val_acc histories of the grid run once, without interruption."""
     store = tmp_path_factory.mktemp("reference") / "ref.sqlite"
-    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags())
+    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *grid())
     assert result.returncode == 0, result.stderr
     return histories(store)
 
@@ -139,7 +140,7 @@ def resume(store: Path, **kw) -> subprocess.CompletedProcess:
 
 def test_two_resumes_started_together_train_every_run_exactly_once(reviews, reference, tmp_path):
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *flags())
+    proc = start(store, f"--dataset={reviews}", *grid())
     wait_for_epochs(store, proc, 3)
     proc.kill()
     proc.communicate(timeout=60)
@@ -230,7 +231,7 @@ def test_the_bundled_quick_experiment_runs_from_any_folder(tmp_path):
 def test_a_killed_parent_takes_its_workers_with_it(reviews, tmp_path):
     """Long runs (80 epochs), so that orphaned workers would have plenty left to train."""
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *flags(workers="2", epochs="80"))
+    proc = start(store, f"--dataset={reviews}", *grid(workers="2", epochs="80"))
     wait_for_epochs(store, proc, 2)
     workers = workers_of(proc.pid)
     assert len(workers) == 2
@@ -260,7 +261,7 @@ def test_ctrl_c_to_the_process_group_stops_the_workers_after_their_epoch(
 ):
     """A terminal sends Ctrl-C to every process of the job: workers must not die of it."""
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *flags(workers="2"))
+    proc = start(store, f"--dataset={reviews}", *grid(workers="2"))
     wait_for_epochs(store, proc, 3)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -280,7 +281,7 @@ def test_ctrl_c_to_the_process_group_stops_the_workers_after_their_epoch(
 
 def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, reference, tmp_path):
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *flags(workers="2"))
+    proc = start(store, f"--dataset={reviews}", *grid(workers="2"))
     deadline = time.monotonic() + 60
     # Killed while they load TensorFlow, before either trains a run.
     while len(workers := [w for w in workers_of(proc.pid) if loading_tensorflow(w)]) < 2:
@@ -309,7 +310,7 @@ def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, refe
 def test_a_closed_stdout_cancels_the_grid_with_a_non_zero_exit(reviews, reference, tmp_path):
     """`embtui run ... | head -4`: the reader leaves; the grid stops, resumable."""
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *flags())
+    proc = start(store, f"--dataset={reviews}", *grid())
     lines = [proc.stdout.readline() for _ in range(4)]
     assert any(line.startswith("experiment 1: races") for line in lines), lines
     proc.stdout.close()
