@@ -147,40 +147,31 @@ class Trainer:
                 rows.catch_up()  # every epoch ends with the velocity Keras would hold
             return loss_sum, correct
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, maxlen], tf.int32),
-                tf.TensorSpec([None], tf.float32),
-            ],
-            reduce_retracing=True,
-        )
-        def evaluate(x, y):
-            n = tf.shape(x)[0]
-            loss_sum = tf.constant(0.0)
-            correct = tf.constant(0.0)
-            for step in tf.range((n + VAL_CHUNK - 1) // VAL_CHUNK):
-                xb = x[step * VAL_CHUNK : (step + 1) * VAL_CHUNK]
-                yb = y[step * VAL_CHUNK : (step + 1) * VAL_CHUNK][:, None]
-                p = forward(xb, training=False)
-                loss_sum += tf.reduce_sum(bce(yb, p))
-                correct += tf.reduce_sum(
-                    tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), yb), tf.float32)
-                )
-            return loss_sum, correct
+        def score(xb, yb):
+            yb = yb[:, None]
+            p = forward(xb, training=False)
+            hits = tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), yb), tf.float32)
+            return tf.reduce_sum(bce(yb, p)), tf.reduce_sum(hits)
+
+        evaluate = compiled_validation(maxlen, score, lambda: tf.constant(0.0))
 
         self._train_epoch = train_epoch
         self._evaluate = evaluate
         self._tf = tf
 
-    def reset(self, seed: int) -> None:
-        """Start weights and optimizer state as a new model built with this seed would."""
+    def initial(self, seed: int) -> list[np.ndarray]:
+        """The initial weights of a run with this seed (`initial_weights`, cached)."""
         weights = self._inits.pop(seed, None)
         if weights is None:
             weights = initial_weights(self.config, self.arm, seed, self.glove)
         self._inits[seed] = weights  # most recently used last
         while len(self._inits) > INIT_CACHE_SIZE:
             self._inits.pop(next(iter(self._inits)))
-        self.model.set_weights(weights)
+        return weights
+
+    def reset(self, seed: int) -> None:
+        """Start weights and optimizer state as a new model built with this seed would."""
+        self.model.set_weights(self.initial(seed))
         for var, value in zip(self.optimizer.variables, self._opt_start, strict=True):
             var.assign(value)
         if self._rows is not None:
@@ -247,6 +238,33 @@ class Trainer:
             yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
 
 
+def compiled_validation(maxlen: int, score: Any, zero: Any) -> Any:
+    """One compiled pass over a validation set (x, y), in chunks of `VAL_CHUNK` examples:
+    `score(x_chunk, y_chunk)` gives a chunk's (loss sum, correct count), added up from
+    `zero()`. Shared by `Trainer` and the stacked trainer."""
+    import tensorflow as tf
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, maxlen], tf.int32),
+            tf.TensorSpec([None], tf.float32),
+        ],
+        reduce_retracing=True,
+    )
+    def evaluate(x, y):
+        n = tf.shape(x)[0]
+        loss_sum, correct = zero(), zero()
+        for step in tf.range((n + VAL_CHUNK - 1) // VAL_CHUNK):
+            xb = x[step * VAL_CHUNK : (step + 1) * VAL_CHUNK]
+            yb = y[step * VAL_CHUNK : (step + 1) * VAL_CHUNK]
+            loss, hits = score(xb, yb)
+            loss_sum += loss
+            correct += hits
+        return loss_sum, correct
+
+    return evaluate
+
+
 def _graph_options(tf: Any) -> None:
     """Run embtui's small graphs as written, without Grappler's rewrites.
 
@@ -308,28 +326,68 @@ class LazyRMSpropRows:
     Keras' dense update to float32 rounding (rho^k rounds once where Keras rounds k times;
     the equivalence tests in tests/engine/test_trainer.py bound it). It reads the
     optimizer's own velocity slot, so resetting `optimizer.variables` and then calling
-    `restart` starts a run afresh.
+    `restart` starts a run afresh. The arithmetic itself is `RowRMSprop`'s, which the
+    stacked trainer (`embtui.engine.stacked`) shares.
     """
 
     def __init__(self, optimizer: Any, vocab_size: int) -> None:
-        import tensorflow as tf
-
         self.optimizer = optimizer
-        self.step = tf.Variable(0, dtype=tf.int32, trainable=False)
-        self.last = tf.Variable(tf.zeros([vocab_size], tf.int32), trainable=False)
+        self.math = RowRMSprop(optimizer.rho, optimizer.epsilon, vocab_size)
         self.velocity: Any = None  # the embedding's velocity slot, known at its first step
 
     def restart(self) -> None:
         """Every row is up to date (after a reset or a restore of the optimizer's state)."""
+        self.math.restart()
+
+    def _slot(self, var: Any) -> Any:
+        optimizer = self.optimizer
+        return optimizer._velocities[optimizer._get_variable_index(var)].value
+
+    def apply(self, var: Any, grad: Any) -> None:
+        self.velocity = self._slot(var)
+        self.math.rows(var.value, self.velocity, grad, self.optimizer.learning_rate)
+
+    def dense(self, var: Any, grad: Any) -> None:
+        """Keras' RMSprop `update_step` for a dense variable, the same ops in the same order.
+
+        Called directly rather than through `optimizer.apply`, whose per-call bookkeeping
+        (filtering, clipping and weight-decay checks, the learning-rate schedule) costs more
+        than the update of a small Dense layer; the step counter is advanced once per batch
+        as `apply` would."""
+        self.math.dense(var.value, self._slot(var), grad, self.optimizer.learning_rate)
+
+    def catch_up(self) -> None:
+        """Apply every row's missed decays: the velocity table becomes what Keras holds."""
+        if self.velocity is not None:
+            self.math.catch_up(self.velocity)
+
+
+class RowRMSprop:
+    """The arithmetic of Keras' plain RMSprop (rho, epsilon), applied lazily by rows to one
+    embedding table of `rows` rows (see `LazyRMSpropRows`) and directly to dense variables.
+
+    `rows` and `dense` take the variable, its velocity and the learning rate; the table's
+    per-row "last step" lives here, so one instance serves one table.
+    """
+
+    def __init__(self, rho: float, epsilon: float, rows: int) -> None:
+        import tensorflow as tf
+
+        self.rho = rho
+        self.epsilon = epsilon
+        self.step = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self.last = tf.Variable(tf.zeros([rows], tf.int32), trainable=False)
+
+    def restart(self) -> None:
+        """Every row is up to date (after a reset or a restore of the velocity)."""
         self.step.assign(0)
         self.last.assign(self.last * 0)
 
-    def apply(self, var: Any, grad: Any) -> None:
+    def rows(self, var: Any, velocity: Any, grad: Any, learning_rate: Any) -> None:
+        """One step for the rows in `grad` (IndexedSlices) of `var`, a table."""
         import tensorflow as tf
 
-        optimizer = self.optimizer
-        self.velocity = velocity = optimizer._velocities[optimizer._get_variable_index(var)].value
-        rho = tf.cast(optimizer.rho, var.dtype)
+        rho = tf.cast(self.rho, var.dtype)
         step = self.step.assign_add(1)
         rows, position = tf.unique(grad.indices)
         # Sum each row's occurrences in occurrence order, as one sorted segment sum per
@@ -343,36 +401,27 @@ class LazyRMSpropRows:
         fresh = fresh + (1 - rho) * squares
         velocity.scatter_update(tf.IndexedSlices(fresh, rows))
         self.last.scatter_update(tf.IndexedSlices(tf.fill(tf.shape(rows), step), rows))
-        lr = tf.cast(optimizer.learning_rate, var.dtype)
-        moved = tf.gather(var.value, rows) - lr * g / tf.sqrt(fresh + optimizer.epsilon)
-        var.value.scatter_update(tf.IndexedSlices(moved, rows))
+        lr = tf.cast(learning_rate, var.dtype)
+        moved = tf.gather(var, rows) - lr * g / tf.sqrt(fresh + self.epsilon)
+        var.scatter_update(tf.IndexedSlices(moved, rows))
 
-    def dense(self, var: Any, grad: Any) -> None:
-        """Keras' RMSprop `update_step` for a dense variable, the same ops in the same order.
-
-        Called directly rather than through `optimizer.apply`, whose per-call bookkeeping
-        (filtering, clipping and weight-decay checks, the learning-rate schedule) costs more
-        than the update of a small Dense layer; the step counter is advanced once per batch
-        as `apply` would."""
+    def dense(self, var: Any, velocity: Any, grad: Any, learning_rate: Any) -> None:
+        """Keras' RMSprop `update_step` for a dense variable, the same ops in the same order."""
         import tensorflow as tf
 
-        optimizer = self.optimizer
-        velocity = optimizer._velocities[optimizer._get_variable_index(var)].value
-        rho = optimizer.rho
-        lr = tf.cast(optimizer.learning_rate, var.dtype)
+        rho = self.rho
+        lr = tf.cast(learning_rate, var.dtype)
         fresh = rho * velocity + (1 - rho) * tf.square(grad)
         velocity.assign(fresh)
-        var.value.assign_sub(lr * grad / tf.sqrt(fresh + optimizer.epsilon))
+        var.assign_sub(lr * grad / tf.sqrt(fresh + self.epsilon))
 
-    def catch_up(self) -> None:
-        """Apply every row's missed decays: the velocity table becomes what Keras holds."""
+    def catch_up(self, velocity: Any) -> None:
+        """Apply every row's missed decays to the table's `velocity`."""
         import tensorflow as tf
 
-        if self.velocity is None:
-            return
-        rho = tf.cast(self.optimizer.rho, self.velocity.dtype)
-        behind = tf.cast(self.step - self.last, self.velocity.dtype)
-        self.velocity.assign(self.velocity * tf.pow(rho, behind)[:, None])
+        rho = tf.cast(self.rho, velocity.dtype)
+        behind = tf.cast(self.step - self.last, velocity.dtype)
+        velocity.assign(velocity * tf.pow(rho, behind)[:, None])
         self.last.assign(tf.fill(tf.shape(self.last), self.step))
 
 
