@@ -11,7 +11,9 @@ times, as child processes (whole process, TensorFlow's import included):
 and prints the wall times, embtui / Keras, 5 seeds / 1 seed, and the median learned-arm
 epoch at the largest size (read back from embtui's store) against the epoch's unavoidable
 memory traffic at the device's bandwidth, which it measures itself (a large on-device
-elementwise op through TensorFlow on a GPU, numpy on a CPU; see bench/limit.py).
+elementwise op through TensorFlow on a GPU, numpy on a CPU; see bench/limit.py). Last, a
+learned-arm epoch at the largest size alone and per run in a stack of 5 seeds
+(`StackedTrainer`, bench/stacked.py): whether training seeds side by side pays there.
 
 It is sized to run unattended in under 8 minutes on one recent GPU (not yet timed on one:
 no GPU has been available). `--quick` (sizes 200,400, 2 epochs, 200 validation reviews)
@@ -33,6 +35,7 @@ from pathlib import Path
 from grid import timed
 from limit import epoch_traffic, numpy_bandwidth
 from realsize import DEFAULT_DATA
+from stacked import compare
 
 
 def tiled_csv(source: str, rows: int, out: Path) -> None:
@@ -121,6 +124,14 @@ def main() -> None:
             f"{traffic / 1e9:.2f} GB -> limit {limit * 1000:.1f} ms; epoch / limit "
             f"{epoch / limit:.1f}x"
         )
+
+        # Seeds side by side: one run's epoch alone and in a stack of 5 (bench/stacked.py).
+        from embtui.config import ExperimentConfig
+        from embtui.engine.trainer import Trainer
+
+        arm_cfg = ExperimentConfig().arm({})
+        print(f"seeds side by side at {largest} reviews ({device}):")
+        compare(Trainer(arm_cfg, "learned", None), prepared, largest, [5], 2, 1)
 
 
 if __name__ == "__main__":
