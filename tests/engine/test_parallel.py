@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import pytest
 
 from embtui.engine import runner
 from embtui.engine.events import EpochMetrics, RunFinished, RunStarted
 from embtui.store import Store
-from tests.helpers import histories_by_cell
+from tests.helpers import TINY_GRID, histories_by_cell
 
 #: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow
@@ -37,3 +40,50 @@ def test_two_workers_give_the_same_histories_as_one_process(three_seed_experimen
     assert sorted(e.run_id for e in events if isinstance(e, RunStarted)) == [r.id for r in runs]
     assert sum(isinstance(e, EpochMetrics) for e in events) == 4 * cfg.epochs[0]
     assert sorted(e.run_id for e in events if isinstance(e, RunFinished)) == [r.id for r in runs]
+
+
+#: What Textual puts in sys.stderr while the console runs: its fileno() is -1.
+_UNDER_THE_CONSOLE = """
+import sys
+from embtui.config import from_mapping
+from embtui.engine import runner
+from embtui.store import Store
+
+
+class PrintCapture:
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return -1
+
+
+config = from_mapping({**TINY, "dataset": CSV, "workers": "2", "embeddings": "learned"})
+prepared = runner.prepare(config)
+real_stderr, sys.stderr = sys.stderr, PrintCapture()
+sys.excepthook = lambda *exc: __import__("traceback").print_exception(*exc, file=real_stderr)
+with Store(STORE) as store:
+    exp_id = runner.create(store, prepared)
+    status = runner.run(store, exp_id, prepared)
+sys.stdout.write(status + " " + " ".join(r.status for r in Store(STORE).runs(exp_id)))
+"""
+
+
+def test_worker_processes_start_where_sys_stderr_has_no_file(tiny, tmp_path):
+    """The console (Textual) replaces sys.stderr with a capture whose fileno() is -1, and
+    multiprocessing hands that fd to its resource tracker: `workers = 2` failed there with
+    "bad value(s) in fds_to_keep" before any run trained. A fresh interpreter, so that no
+    resource tracker is running yet, as in the console."""
+    script = (
+        f"TINY = {TINY_GRID!r}\nCSV = {str(tiny.csv)!r}\nSTORE = {str(tmp_path / 's.sqlite')!r}\n"
+        + _UNDER_THE_CONSOLE
+    )
+    env = {**os.environ, "EMBTUI_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout == "done " + " ".join(["done"] * 4)

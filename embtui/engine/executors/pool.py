@@ -115,6 +115,7 @@ def run_parallel(
     never `done`). If this process is interrupted, the workers are killed before it goes.
     """
     ctx = mp.get_context("spawn")  # fork would copy a possibly initialised TensorFlow
+    _start_resource_tracker()
     tasks: Any = ctx.Queue()
     events: Any = ctx.Queue()
     stop_all = ctx.Event()
@@ -179,6 +180,33 @@ def run_parallel(
         if store.run(run_id).status == "running":
             code = f" (exit code {', '.join(map(str, codes))})" if codes else ""
             store.finish_run(run_id, "failed", f"worker process ended unexpectedly{code}")
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker, which starting a worker needs, with a
+    stderr it can inherit.
+
+    The tracker is handed `sys.stderr.fileno()`. Under the console, sys.stderr is Textual's
+    print capture, whose fileno() is -1, and starting the first worker failed with
+    "bad value(s) in fds_to_keep". Here the tracker gets fd 2 itself (under the console,
+    the store's log file: `embtui.app.native_log`). sys.stderr is swapped only when it has
+    no usable fd, and only while the tracker starts (once per process)."""
+    from multiprocessing import resource_tracker
+
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        resource_tracker.ensure_running()
+        return
+    saved = sys.stderr
+    with open(2, "w", closefd=False) as fd2:
+        sys.stderr = fd2
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
 
 
 class _StopOrOrphaned:
