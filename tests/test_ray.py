@@ -269,3 +269,43 @@ def test_a_two_node_cluster_trains_on_both_nodes(two_nodes, reviews, reference, 
     assert histories(store) == reference
     listing = embtui("export", "latest", "--format", "json", "--store", str(store), env=env)
     assert {r["device"] for r in json.loads(listing.stdout)["runs"]} == set(devices(store))
+
+
+def test_ray_starts_where_sys_stderr_has_no_file():
+    """The console (Textual) replaces sys.stderr with a capture whose fileno() is -1;
+    `ray.init` enables faulthandler on it and failed there ("file.fileno() is not a valid
+    file descriptor"), so no Ray grid could start from the console. A fresh interpreter."""
+    script = """
+import sys
+from embtui.engine.executors.ray import connect, import_ray
+
+
+class PrintCapture:
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return -1
+
+
+real_stderr, sys.stderr = sys.stderr, PrintCapture()
+try:
+    connect(None)
+    sys.stdout.write(f"connected {import_ray().is_initialized()}")
+except Exception as exc:
+    real_stderr.write(f"{type(exc).__name__}: {exc}")
+finally:
+    import_ray().shutdown()
+"""
+    temp_dir = tempfile.mkdtemp(prefix="embtui-ray-", dir="/tmp")  # short: socket paths
+    try:
+        env = {**os.environ, "RAY_TMPDIR": temp_dir}
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+        )
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    assert proc.stdout == "connected True", proc.stderr[-3000:]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
+from embtui.engine.executors.streams import stderr_with_fd
 from embtui.errors import StoreError, one_line
 from embtui.store import RunRow, Store
 from embtui.sysmetrics import Sampler
@@ -183,30 +184,12 @@ def run_parallel(
 
 
 def _start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker, which starting a worker needs, with a
-    stderr it can inherit.
-
-    The tracker is handed `sys.stderr.fileno()`. Under the console, sys.stderr is Textual's
-    print capture, whose fileno() is -1, and starting the first worker failed with
-    "bad value(s) in fds_to_keep". Here the tracker gets fd 2 itself (under the console,
-    the store's log file: `embtui.app.native_log`). sys.stderr is swapped only when it has
-    no usable fd, and only while the tracker starts (once per process)."""
+    """Start multiprocessing's resource tracker, which starting a worker needs. It is
+    handed `sys.stderr.fileno()`, which under the console is -1 (see `stderr_with_fd`)."""
     from multiprocessing import resource_tracker
 
-    try:
-        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
-    except (AttributeError, OSError, ValueError):
-        usable = False
-    if usable:
+    with stderr_with_fd():
         resource_tracker.ensure_running()
-        return
-    saved = sys.stderr
-    with open(2, "w", closefd=False) as fd2:
-        sys.stderr = fd2
-        try:
-            resource_tracker.ensure_running()
-        finally:
-            sys.stderr = saved
 
 
 class _StopOrOrphaned:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
+from embtui.engine.executors.streams import stderr_with_fd
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 
@@ -175,16 +176,17 @@ def connect(address: str | None, sink: Sink | None = None) -> None:
         reachable(address)
     options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     try:
-        if address:
-            ray.init(address=address, **options)
-        else:
-            # "local": a new instance even when `ray start` runs here (that is `--ray auto`)
-            ray.init(
-                address="local",
-                num_cpus=os.cpu_count() or 1,
-                include_dashboard=False,
-                **options,
-            )
+        with stderr_with_fd():  # under the console, sys.stderr has none
+            if address:
+                ray.init(address=address, **options)
+            else:
+                # "local": a new instance even when `ray start` runs here (`--ray auto`)
+                ray.init(
+                    address="local",
+                    num_cpus=os.cpu_count() or 1,
+                    include_dashboard=False,
+                    **options,
+                )
     except Exception as exc:  # Ray raises many kinds; all mean "no cluster here"
         where = address or "this machine"
         raise EmbtuiError(
