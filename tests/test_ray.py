@@ -309,3 +309,45 @@ finally:
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     assert proc.stdout == "connected True", proc.stderr[-3000:]
+
+
+def test_a_ray_grid_trains_no_more_runs_at_once_than_the_cluster_holds(tmp_path):
+    """Each run asks for half the machine's CPUs, so two fit at once. Ray lends a task's
+    CPUs to other tasks while it waits on the board every epoch, and started three or four
+    runs at once here before the driver kept its own count. In flight is counted from the
+    driver's events (a run's start to its finish), which it hands on in the order the
+    tasks posted them."""
+    from embtui.config import from_mapping
+    from embtui.engine import runner
+    from embtui.engine.events import RunFinished, RunStarted
+
+    cpus = os.cpu_count() or 2
+    config = from_mapping(
+        {
+            "dataset": str(write_reviews(tmp_path / "reviews.csv", 1500)),
+            "sizes": "1000,1200,1400",
+            "embeddings": "learned",
+            "seeds": "2",
+            "epochs": "100",
+            "val_size": "50",
+            "vocab_size": "200",
+            "maxlen": "20",
+            "cluster": "ray",
+            "cpus_per_run": str(cpus / 2),
+        }
+    )
+    events: list = []
+    prepared = runner.prepare(config, sink=events.append)
+    with Store(tmp_path / "s.sqlite") as store:
+        exp_id = runner.create(store, prepared)
+        assert runner.run(store, exp_id, prepared, sink=events.append) == "done"
+        assert [r.status for r in store.runs(exp_id)] == ["done"] * 6
+    in_flight, most = 0, 0
+    for event in events:
+        if isinstance(event, RunStarted):
+            in_flight += 1
+            most = max(most, in_flight)
+        elif isinstance(event, RunFinished):
+            in_flight -= 1
+    assert in_flight == 0
+    assert most == 2  # never more than fit, and the two did run side by side

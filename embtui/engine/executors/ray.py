@@ -2,7 +2,9 @@
 
 Each run is one Ray task asking for `cpus_per_run` CPUs and `gpus_per_run` GPUs (default: one
 GPU when the cluster has GPUs; a fraction such as 0.25 packs four small runs on one GPU).
-The prepared data and GloVe vectors go into Ray's object store once (`ray.put`), not once
+The driver submits only as many tasks as the cluster's CPUs and GPUs hold at once (Ray
+itself would start more, since it lends a task's CPUs away while the task waits on the
+board). The prepared data and GloVe vectors go into Ray's object store once (`ray.put`), not once
 per task.
 
 The store stays one SQLite file on this machine (the driver's). Tasks send their record
@@ -138,25 +140,47 @@ class RayCluster:
         task = ray.remote(train_remote).options(
             num_cpus=self.cpus_per_run, num_gpus=gpus, max_retries=MAX_RETRIES
         )
-        pending = {
-            # The reference in a list is not resolved by Ray: each worker fetches it once.
-            task.remote([data], board, experiment, r, total, str(store.log_path)): r
-            for r in runs
-        }
+        waiting = list(runs)
+        pending: dict[Any, RunRow] = {}
+
+        def submit() -> None:
+            # At most as many tasks as the cluster has room for: Ray lends a task's CPUs to
+            # others while it waits on the board (`ray.get`, every epoch), and would start
+            # more runs at once than `cpus_per_run` allows. Runs never submitted (stopped)
+            # stay queued, and the runner marks them cancelled.
+            while waiting and len(pending) < self.room(ray.cluster_resources(), gpus):
+                r = waiting.pop(0)
+                # The reference in a list is not resolved by Ray: each worker fetches it once.
+                ref = task.remote([data], board, experiment, r, total, str(store.log_path))
+                pending[ref] = r
+
         driver = _Driver(store, experiment, prepared.config, on_disk, sink, {r.id: r for r in runs})
         stopping = False
+        submit()
         while pending:
             driver.apply(ray.get(board.drain.remote()))
             if stop.is_set() and not stopping:
                 stopping = True
+                waiting.clear()
                 ray.get(board.stop.remote())  # tasks not started yet return at once
             done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=DRAIN_EVERY_S)
             for ref in done:
                 run_row = pending.pop(ref)
                 driver.apply(ray.get(board.drain.remote()))
                 driver.ended(run_row, _outcome(ray, ref))
+            if not stop.is_set():
+                submit()
         driver.apply(ray.get(board.drain.remote()))
         driver.close()
+
+    def room(self, resources: dict[str, float], gpus: float) -> int:
+        """How many runs the cluster's CPUs and GPUs hold at once (at least one)."""
+        limits = [
+            int(resources.get(name, 0) / need + 1e-9)
+            for name, need in (("CPU", self.cpus_per_run), ("GPU", gpus))
+            if need > 0
+        ]
+        return max(1, min(limits)) if limits else 1 << 30
 
 
 #: Seconds to wait for a cluster's address to answer before saying it does not.
