@@ -155,7 +155,9 @@ class EmbtuiApp(App[int]):
         self.form: ConfigureScreen | None = None
         self.training: Worker[None] | None = None
         self.training_experiment: int | None = None
-        self.training_epochs = 0
+        #: Runs training now (several with worker processes or Ray): what the status line
+        #: calls each, and how many epochs each trains.
+        self._in_flight: dict[int, tuple[str, int]] = {}
         self.training_thread: threading.Thread | None = None
         self.stop_event = threading.Event()
         self.exit_signal: int | None = None
@@ -296,7 +298,7 @@ class EmbtuiApp(App[int]):
         self.config = message.config
         self.stop_event = threading.Event()
         self.training_experiment = None
-        self.training_epochs = 0
+        self._in_flight = {}
         self._run_text, self._epoch_text, self._stage_text = "", "", ""
         self._set_activity(f"preparing {printable(message.config.name)}…")
         self.training = self._train(message.config, None)
@@ -321,7 +323,7 @@ class EmbtuiApp(App[int]):
         else:
             self.stop_event = threading.Event()
             self.training_experiment = row.id
-            self.training_epochs = 0
+            self._in_flight = {}
             self._run_text, self._epoch_text, self._stage_text = "", "", ""
             self._set_activity(f"resuming experiment {row.id}…")
             self.training = self._train(None, row.id)
@@ -410,6 +412,12 @@ class EmbtuiApp(App[int]):
         except EmbtuiError:
             return 0
 
+    def _run_name(self, run_id: int) -> str:
+        """The status line's name for a run in flight, and how many others train with it."""
+        name = self._in_flight.get(run_id, ("", 0))[0]
+        others = len(self._in_flight) - 1
+        return f"{name} (+{others} more running)" if name and others > 0 else name
+
     def _sink(self, event: object) -> None:
         """Called on the training thread: post and return at once."""
         self.post_message(EngineEvent(event))
@@ -430,18 +438,24 @@ class EmbtuiApp(App[int]):
             if self.form is not None and ev.experiment_id is None:
                 self.form.show_progress(self._stage_text)
         elif isinstance(ev, RunStarted):
-            self._run_text = (
+            name = (
                 f"run {ev.position + 1}/{ev.total}: size {ev.size}, {ev.label}, "
                 f"seed {ev.seed} on {ev.device}"
             )
+            self._in_flight[ev.run_id] = (name, self._epochs_of(ev.run_id))
+            self._run_text = self._run_name(ev.run_id)
             self._epoch_text = self._stage_text = ""
-            self.training_epochs = self._epochs_of(ev.run_id)
         elif isinstance(ev, EpochMetrics):
-            total = f"/{self.training_epochs}" if self.training_epochs else ""
+            # With several runs at once, the line names the run whose epoch it shows.
+            epochs = self._in_flight.get(ev.run_id, ("", 0))[1]
+            total = f"/{epochs}" if epochs else ""
+            self._run_text = self._run_name(ev.run_id) or self._run_text
             self._epoch_text = f"epoch {ev.epoch}{total} val_acc {ev.val_acc:.4f}"
             self._stage_text = ""
-        elif isinstance(ev, RunFinished) and ev.status == "failed":
-            self.notify(f"run {ev.run_id} failed: {ev.error}", severity="error", timeout=10)
+        elif isinstance(ev, RunFinished):
+            self._in_flight.pop(ev.run_id, None)
+            if ev.status == "failed":
+                self.notify(f"run {ev.run_id} failed: {ev.error}", severity="error", timeout=10)
         if self.stop_event.is_set() and not isinstance(ev, ExperimentFinished):
             self._stage_text = "stopping after the current epoch…"
         if isinstance(ev, ExperimentFinished):

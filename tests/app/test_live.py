@@ -135,3 +135,48 @@ async def test_the_status_line_never_shows_stale_news(make_app, store_path):
         assert app.main.experiment_id != first
         assert f"experiment {first}" not in status.text
         assert status.text.startswith(f"#{app.main.experiment_id} other · done")
+
+
+async def test_with_runs_in_flight_at_once_the_status_line_names_the_run_of_each_epoch(
+    make_app, store_path
+):
+    """Worker processes and Ray train several runs at once, and their events interleave:
+    the status line pairs each epoch with its own run and that run's epoch count (a sweep
+    over epochs: 3 and 7), and says how many others train meanwhile."""
+    from embtui.app.messages import EngineEvent
+    from embtui.engine.events import RunFinished, RunStarted
+    from embtui.store import EpochMetrics
+
+    exp_id = record(
+        store_path, SMALL.replace(sizes=(10,), embeddings=("learned",), seeds=1, epochs=(3, 7))
+    )
+    short, long = stored(store_path).runs(exp_id)
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        status = app.screen.query_one(StatusLine)
+
+        async def send(event) -> str:
+            app.post_message(EngineEvent(event))
+            await pilot.pause()
+            return status.text
+
+        def started(run, position: int) -> RunStarted:
+            return RunStarted(exp_id, run.id, position, 2, 10, "learned", 0, "CPU")
+
+        def epoch(run, n: int) -> EpochMetrics:
+            return EpochMetrics(run.id, n, 0.5, 0.7, 0.6, 0.6 + n / 100, 0.1)
+
+        await send(started(short, 0))
+        await send(started(long, 1))
+        text = await send(epoch(short, 2))
+        assert text.startswith("run 1/2: size 10, learned, seed 0 on CPU (+1 more running)")
+        assert "epoch 2/3 val_acc 0.6200" in text
+        text = await send(epoch(long, 5))
+        assert text.startswith("run 2/2: size 10, learned, seed 0 on CPU (+1 more running)")
+        assert "epoch 5/7 val_acc 0.6500" in text
+        await send(epoch(short, 3))
+        await send(RunFinished(exp_id, short.id, "done"))
+        text = await send(epoch(long, 6))
+        assert text.startswith("run 2/2: size 10, learned, seed 0 on CPU  ·  epoch 6/7")
+        assert "more running" not in text
