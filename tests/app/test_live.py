@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
+
+from textual.widgets import Input, Static
 
 from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
+from embtui.engine.events import Stage
 from embtui.store import Store
 from tests.app.conftest import SMALL, record, settle, stored, until
 from tests.app.fake import FakeEngine
@@ -180,3 +184,35 @@ async def test_with_runs_in_flight_at_once_the_status_line_names_the_run_of_each
         text = await send(epoch(long, 6))
         assert text.startswith("run 2/2: size 10, learned, seed 0 on CPU  ·  epoch 6/7")
         assert "more running" not in text
+
+
+async def test_keys_typed_while_an_experiment_starts_do_not_edit_the_submitted_form(
+    make_app, store_path
+):
+    """Starting can take seconds (loading data, starting Ray). Meanwhile the form's fields
+    are locked: x, pressed to cancel, once went into the focused name field, and the form's
+    status fell back to 'ctrl+s starts' while the grid was starting."""
+    gate = threading.Event()
+
+    class SlowStart(FakeEngine):
+        def prepare(self, config, sink):
+            sink(Stage(None, "starting Ray here"))
+            assert gate.wait(10)
+            return super().prepare(config, sink)
+
+    app = make_app(SMALL, SlowStart())
+    async with app.run_test(size=(100, 40)) as pilot:
+        form = app.screen
+        assert isinstance(form, ConfigureScreen)
+        name = form.query_one("#f-name", Input)
+        name.focus()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("x", "y")
+        await pilot.pause()
+        assert name.value == "small" and name.disabled
+        status = str(form.query_one("#form-status", Static).render())
+        assert status.startswith("starting")
+        gate.set()
+        await settle(pilot)
+        assert stored(store_path).experiments()[0].name == "small"

@@ -254,6 +254,13 @@ class ConfigureScreen(Screen[None]):
         )
         status.set_class(False, "-invalid")
 
+    def watch_starting(self, starting: bool) -> None:
+        """While the experiment starts, its fields are what was submitted: locked, so that
+        keys typed meanwhile (x, meant to cancel) cannot edit them; unlocked again if it
+        could not start."""
+        for field in self.query(Input):
+            field.disabled = starting
+
     # -- what the app reports back ----------------------------------------------------
 
     def show_progress(self, text: str) -> None:
