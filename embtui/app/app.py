@@ -251,8 +251,10 @@ class EmbtuiApp(App[int]):
         """Tell the main screen what training is doing; `text` replaces the composed line
         (run, epoch, and the stage under way) with a final word or an error."""
         if text is None:
-            parts = [p for p in (self._run_text, self._epoch_text, self._stage_text) if p]
-            text = "  ·  ".join(parts)
+            parts = [self._run_text, self._epoch_text, self._stage_text]
+            if self.stop_event.is_set():  # "stopping…" first: a narrow line cuts the end
+                parts.insert(0, parts.pop())
+            text = "  ·  ".join(p for p in parts if p)
         self.main.activity = Activity(self.training_experiment, text, error)
 
     # -- starting, cancelling, resuming -----------------------------------------------

@@ -216,3 +216,25 @@ async def test_keys_typed_while_an_experiment_starts_do_not_edit_the_submitted_f
         gate.set()
         await settle(pilot)
         assert stored(store_path).experiments()[0].name == "small"
+
+
+async def test_once_cancelled_the_status_line_says_stopping_first(make_app, store_path):
+    """At 110 columns the line 'run ... · epoch ... · cancelling: stopping after the current
+    epoch…' was cut to 'cancelling: sto…': what the user just asked for must not be the
+    part that is cut."""
+    from embtui.app.messages import EngineEvent
+    from embtui.engine.events import RunStarted
+    from embtui.store import EpochMetrics
+
+    exp_id = record(store_path, SMALL.replace(sizes=(10,), embeddings=("learned",), seeds=1))
+    (run,) = stored(store_path).runs(exp_id)
+    app = make_app()
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        status = app.screen.query_one(StatusLine)
+        app.post_message(EngineEvent(RunStarted(exp_id, run.id, 0, 1, 10, "learned", 0, "CPU")))
+        app.stop_event.set()
+        app.post_message(EngineEvent(EpochMetrics(run.id, 2, 0.5, 0.7, 0.6, 0.62, 0.1)))
+        await pilot.pause()
+        assert status.text.startswith("stopping after the current epoch…  ·  run 1/1: size 10")
+        assert "epoch 2/3 val_acc 0.6200" in status.text
