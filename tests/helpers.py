@@ -71,6 +71,28 @@ TINY_GRID = {
 }
 
 
+#: Python source for a script run in a fresh interpreter: from here on, sys.stderr is what
+#: Textual makes it while the console runs, a print capture whose fileno() is -1 (the
+#: real stream stays in `real_stderr`).
+UNDER_THE_CONSOLE = """
+import sys
+
+
+class PrintCapture:
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return -1
+
+
+real_stderr, sys.stderr = sys.stderr, PrintCapture()
+"""
+
+
 def tiny_reviews(n: int, offset: int = 0) -> list[tuple[list[str], int]]:
     """`n` reviews (words, label); labels alternate, words follow a fixed rotation.
 

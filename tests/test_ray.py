@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 
 from embtui.store import Store
-from tests.helpers import embtui, epoch_count, flags, histories, write_reviews
+from tests.helpers import (
+    UNDER_THE_CONSOLE,
+    embtui,
+    epoch_count,
+    flags,
+    histories,
+    write_reviews,
+)
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'embtui[ray]')")
 
@@ -275,23 +282,11 @@ def test_ray_starts_where_sys_stderr_has_no_file():
     """The console (Textual) replaces sys.stderr with a capture whose fileno() is -1;
     `ray.init` enables faulthandler on it and failed there ("file.fileno() is not a valid
     file descriptor"), so no Ray grid could start from the console. A fresh interpreter."""
-    script = """
-import sys
+    script = (
+        UNDER_THE_CONSOLE
+        + """
 from embtui.engine.executors.ray import connect, import_ray
 
-
-class PrintCapture:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-    def fileno(self):
-        return -1
-
-
-real_stderr, sys.stderr = sys.stderr, PrintCapture()
 try:
     connect(None)
     sys.stdout.write(f"connected {import_ray().is_initialized()}")
@@ -300,6 +295,7 @@ except Exception as exc:
 finally:
     import_ray().shutdown()
 """
+    )
     temp_dir = tempfile.mkdtemp(prefix="embtui-ray-", dir="/tmp")  # short: socket paths
     try:
         env = {**os.environ, "RAY_TMPDIR": temp_dir}

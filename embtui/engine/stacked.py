@@ -56,10 +56,6 @@ from embtui.store import EpochMetrics
 #: Heads whose stacked forward pass is written here. conv1d and lstm train alone.
 STACKABLE_HEADS = ("flatten", "avgpool")
 
-#: The most runs trained in one stack: bounds the memory of a validation chunk
-#: (S x VAL_CHUNK x maxlen x dim floats, about 150 MB at 10 x 256 x 150 x 100).
-MAX_STACK = 10
-
 
 def stackable(config: ArmConfig) -> bool:
     """Whether runs of this arm train in stacks (`StackedTrainer`) rather than alone."""
@@ -92,11 +88,10 @@ class StackedTrainer:
         self.base = base
         self.stack = stack
         self.config = config = base.config
-        self.params = base.params
         model = base.model
         embedding, dense = model.layers[0], model.layers[-1]
         vocab, dim = (int(d) for d in embedding.embeddings.shape)
-        self.vocab, self.dim = vocab, dim
+        self.vocab = vocab
         self.tuned = bool(embedding.trainable)
         features = int(dense.kernel.shape[0])
         optimizer = base.optimizer

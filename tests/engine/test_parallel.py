@@ -12,7 +12,7 @@ import pytest
 from embtui.engine import runner
 from embtui.engine.events import EpochMetrics, RunFinished, RunStarted
 from embtui.store import Store
-from tests.helpers import TINY_GRID, histories_by_cell
+from tests.helpers import TINY_GRID, UNDER_THE_CONSOLE, histories_by_cell
 
 #: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow
@@ -42,28 +42,14 @@ def test_two_workers_give_the_same_histories_as_one_process(three_seed_experimen
     assert sorted(e.run_id for e in events if isinstance(e, RunFinished)) == [r.id for r in runs]
 
 
-#: What Textual puts in sys.stderr while the console runs: its fileno() is -1.
-_UNDER_THE_CONSOLE = """
-import sys
+#: A `workers = 2` grid, trained after UNDER_THE_CONSOLE.
+_GRID = """
 from embtui.config import from_mapping
 from embtui.engine import runner
 from embtui.store import Store
 
-
-class PrintCapture:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-    def fileno(self):
-        return -1
-
-
 config = from_mapping({**TINY, "dataset": CSV, "workers": "2", "embeddings": "learned"})
 prepared = runner.prepare(config)
-real_stderr, sys.stderr = sys.stderr, PrintCapture()
 sys.excepthook = lambda *exc: __import__("traceback").print_exception(*exc, file=real_stderr)
 with Store(STORE) as store:
     exp_id = runner.create(store, prepared)
@@ -79,7 +65,8 @@ def test_worker_processes_start_where_sys_stderr_has_no_file(tiny, tmp_path):
     resource tracker is running yet, as in the console."""
     script = (
         f"TINY = {TINY_GRID!r}\nCSV = {str(tiny.csv)!r}\nSTORE = {str(tmp_path / 's.sqlite')!r}\n"
-        + _UNDER_THE_CONSOLE
+        + UNDER_THE_CONSOLE
+        + _GRID
     )
     env = {**os.environ, "EMBTUI_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(

@@ -161,7 +161,6 @@ class RayCluster:
             driver.apply(ray.get(board.drain.remote()))
             if stop.is_set() and not stopping:
                 stopping = True
-                waiting.clear()
                 ray.get(board.stop.remote())  # tasks not started yet return at once
             done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=DRAIN_EVERY_S)
             for ref in done:
