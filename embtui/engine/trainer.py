@@ -19,6 +19,8 @@ whole validation set (accuracy thresholds the sigmoid at 0.5).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Iterator
 from threading import Event
@@ -75,7 +77,7 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        _graph_options(tf)
+        _runtime_options(tf)
         self.config = config
         self.arm = arm
         self.glove = glove
@@ -265,16 +267,31 @@ def compiled_validation(maxlen: int, score: Any, zero: Any) -> Any:
     return evaluate
 
 
-def _graph_options(tf: Any) -> None:
-    """Run embtui's small graphs as written, without Grappler's rewrites.
+def _runtime_options(tf: Any) -> None:
+    """Run embtui's small graphs as written, without Grappler's rewrites, and each op on
+    one thread. Both are process-wide TensorFlow settings, and embtui's processes train
+    only through `Trainer`.
 
-    For these models Grappler's whole-graph optimisation takes longer than it saves: with
-    it off, the first call of each compiled function is about twice as fast and a training
-    step or validation pass 20-40% faster on a 2-core CPU (alternating A/B
-    measurements). It is a process-wide TensorFlow setting, and embtui's processes
-    train only through `Trainer`.
+    * Grappler: for these models its whole-graph optimisation takes longer than it saves.
+      With it off, the first call of each compiled function is about twice as fast and a
+      training step or validation pass 20-40% faster on a 2-core CPU (alternating A/B
+      measurements).
+    * One intra-op thread: a step is some sixty ops on a batch of 32, each far too small to
+      gain from being split across cores; handing the pieces to other threads costs more
+      than it saves. On the 2-core machine a learned-arm epoch at 4,000 reviews is 28%
+      faster with one thread, the real-size grid 20% faster (`bench/realsize.py`). It also
+      makes the numbers independent of the machine's core count: an op that splits a sum
+      across threads (conv1d's, for one) adds in an order that depends on how many there
+      are. Several runs at once (`workers`, Ray) are how a grid uses more cores. Setting
+      TF_NUM_INTRAOP_THREADS yourself overrides this (and TensorFlow reads it).
+
+    The thread count can only be set before TensorFlow's runtime starts; in a process that
+    already ran TensorFlow ops (a notebook, a test session) it stays what it was.
     """
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    if "TF_NUM_INTRAOP_THREADS" not in os.environ:
+        with contextlib.suppress(RuntimeError):  # the runtime has started: too late
+            tf.config.threading.set_intra_op_parallelism_threads(1)
 
 
 def _plain_rmsprop(optimizer: Any) -> bool:

@@ -74,3 +74,45 @@ def test_worker_processes_start_where_sys_stderr_has_no_file(tiny, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout == "done " + " ".join(["done"] * 4)
+
+
+#: A grid trained in this process (`workers = 1`), then TensorFlow's intra-op thread count.
+_THREADS = """
+import sys
+from embtui.config import from_mapping
+from embtui.engine import runner
+from embtui.store import Store
+import tensorflow as tf
+
+config = from_mapping({**TINY, "dataset": CSV, "embeddings": "learned", "seeds": "1"})
+prepared = runner.prepare(config)
+with Store(STORE) as store:
+    status = runner.run(store, runner.create(store, prepared), prepared)
+sys.stdout.write(f"{status} {tf.config.threading.get_intra_op_parallelism_threads()}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("env_threads", "expected"),
+    [(None, "done 1"), ("2", "done 0")],
+    ids=["one-thread-per-run", "user-override"],
+)
+def test_runs_train_with_one_intra_op_thread_unless_told_otherwise(
+    tiny, tmp_path, env_threads, expected
+):
+    """A grid's ops each run on one thread (faster for these small ops, and the numbers do
+    not depend on the machine's core count); TF_NUM_INTRAOP_THREADS set by the user is left
+    for TensorFlow to read (its config then still says 0, "TensorFlow decides")."""
+    script = (
+        f"TINY = {TINY_GRID!r}\nCSV = {str(tiny.csv)!r}\nSTORE = {str(tmp_path / 's.sqlite')!r}\n"
+        + _THREADS
+    )
+    env = {**os.environ, "EMBTUI_CACHE": str(tmp_path / "cache")}
+    env.pop("TF_NUM_INTRAOP_THREADS", None)
+    if env_threads is not None:
+        env["TF_NUM_INTRAOP_THREADS"] = env_threads
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout == expected
