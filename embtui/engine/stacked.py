@@ -50,7 +50,13 @@ from typing import Any
 import numpy as np
 
 from embtui.config import ArmConfig
-from embtui.engine.trainer import RowRMSprop, Trainer, compiled_validation, epoch_orders
+from embtui.engine.trainer import (
+    RowRMSprop,
+    Trainer,
+    compiled_validation,
+    epoch_orders,
+    in_graph_loop,
+)
 from embtui.store import EpochMetrics
 
 #: Heads whose stacked forward pass is written here. conv1d and lstm train alone.
@@ -135,13 +141,12 @@ class StackedTrainer:
                 tf.TensorSpec([s, None], tf.int32),
             ],
             reduce_retracing=True,
+            autograph=False,
         )
         def train_epoch(x, y, order):
             n = tf.shape(order)[1]
-            steps = (n + bs - 1) // bs
-            loss_sum = tf.zeros([s])
-            correct = tf.zeros([s])
-            for step in tf.range(steps):
+
+            def step_fn(step, loss_sum, correct):
                 idx = order[:, step * bs : tf.minimum((step + 1) * bs, n)]  # [S, B]
                 xb = tf.gather(x, idx)
                 yb = tf.gather(y, idx)[..., None]
@@ -157,9 +162,11 @@ class StackedTrainer:
                 math.dense(kernel, v_kernel, g_kernel, lr)
                 math.dense(bias, v_bias, g_bias, lr)
                 size = tf.cast(tf.shape(idx)[1], tf.float32)
-                loss_sum += losses * size
                 hits = tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), yb), tf.float32)
-                correct += tf.reduce_sum(hits, axis=[1, 2])
+                return loss_sum + losses * size, correct + tf.reduce_sum(hits, axis=[1, 2])
+
+            totals = (tf.zeros([s]), tf.zeros([s]))
+            loss_sum, correct = in_graph_loop((n + bs - 1) // bs, step_fn, totals)
             if self.tuned:
                 math.catch_up(v_table)
             return loss_sum, correct
