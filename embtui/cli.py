@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import sqlite3
@@ -349,8 +350,11 @@ def _train(job: Any, reporter: Any) -> int | None:
     `cancelled`, ready for `--resume`. A second signal aborts at once (the run in progress
     is then `interrupted`). Under nohup SIGHUP is ignored, and stays ignored.
     """
+    from embtui.engine.events import EpochMetrics
+
     stop = threading.Event()
     received: list[int] = []
+    warming: list[threading.Thread] = []
 
     def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
@@ -366,6 +370,8 @@ def _train(job: Any, reporter: Any) -> int | None:
         """The reporter; a reader that went away (`| head`) stops the grid like a signal."""
         if signal.SIGPIPE in received:
             return
+        if not warming and isinstance(event, EpochMetrics):
+            warming.append(_import_aside("embtui.export.report"))
         try:
             reporter(event)
         except BrokenPipeError:
@@ -385,6 +391,24 @@ def _train(job: Any, reporter: Any) -> int | None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return received[0] if received else None
+
+
+def _import_aside(module: str) -> threading.Thread:
+    """Import `module` on a side thread, for later use.
+
+    The summary printed at the end of a grid needs scipy.stats, about 0.5 s of imports.
+    Once the first epoch is in (TensorFlow imported, the graphs traced), training spends
+    its time in TensorFlow's kernels, which release the GIL, so the import overlaps with
+    it instead of holding up the summary. A failure is left for the summary's own import
+    to report."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="import-aside", daemon=True)
+    thread.start()
+    return thread
 
 
 def _detach_from_terminal(*, stderr: bool = True) -> None:

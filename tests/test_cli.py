@@ -1035,3 +1035,18 @@ def test_the_time_and_memory_each_bad_input_case_reports_are_real(tmp_path):
     assert result.rc == 0, result.stderr
     assert result.max_rss_mb > 280
     assert result.seconds > 0.3
+
+
+def test_a_module_imported_aside_is_ready_later_and_a_failure_stays_quiet(capfd):
+    """`embtui run` imports the summary's modules (scipy.stats) on a side thread once the
+    first epoch is in; the summary's own import finds them loaded. A module that fails to
+    import there prints nothing: the summary's import reports it, in one line."""
+    from embtui.cli import _import_aside
+
+    sys.modules.pop("json.tool", None)
+    _import_aside("json.tool").join(timeout=30)
+    assert "json.tool" in sys.modules
+    _import_aside("embtui.no_such_module").join(timeout=30)
+    assert "embtui.no_such_module" not in sys.modules
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
