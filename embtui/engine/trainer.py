@@ -75,9 +75,8 @@ INIT_CACHE_SIZE = 8
 class Trainer:
     def __init__(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> None:
         import keras
-        import tensorflow as tf
 
-        _runtime_options(tf)
+        tf = configure_tensorflow()
         self.config = config
         self.arm = arm
         self.glove = glove
@@ -290,10 +289,11 @@ def in_graph_loop(steps: Any, body: Any, totals: tuple[Any, ...]) -> tuple[Any, 
     return tuple(out)
 
 
-def _runtime_options(tf: Any) -> None:
-    """Run embtui's small graphs as written, without Grappler's rewrites, and each op on
-    one thread. Both are process-wide TensorFlow settings, and embtui's processes train
-    only through `Trainer`.
+def configure_tensorflow() -> Any:
+    """TensorFlow, set up to run embtui's small graphs as written, without Grappler's
+    rewrites, and each op on one thread. Both are process-wide settings, applied by every
+    executor before its first TensorFlow op (`describe_device`) and by every `Trainer`;
+    embtui's processes train only through `Trainer`.
 
     * Grappler: for these models its whole-graph optimisation takes longer than it saves.
       With it off, the first call of each compiled function is about twice as fast and a
@@ -311,10 +311,13 @@ def _runtime_options(tf: Any) -> None:
     The thread count can only be set before TensorFlow's runtime starts; in a process that
     already ran TensorFlow ops (a notebook, a test session) it stays what it was.
     """
+    import tensorflow as tf
+
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     if "TF_NUM_INTRAOP_THREADS" not in os.environ:
         with contextlib.suppress(RuntimeError):  # the runtime has started: too late
             tf.config.threading.set_intra_op_parallelism_threads(1)
+    return tf
 
 
 def _plain_rmsprop(optimizer: Any) -> bool:
@@ -491,7 +494,7 @@ class TrainerCache:
 
 def describe_device() -> str:
     """The device TensorFlow trains on: the first GPU when it sees one, else the CPU."""
-    import tensorflow as tf
+    tf = configure_tensorflow()
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
