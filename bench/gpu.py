@@ -52,8 +52,12 @@ def tiled_csv(source: str, rows: int, out: Path) -> None:
 
 
 def device_bandwidth() -> tuple[str, float]:
-    """The training device's name and its measured bytes per second."""
-    import tensorflow as tf
+    """The training device's name and its measured bytes per second. TensorFlow is set up
+    as embtui's runs set it up, before this first op: the stacked comparison after it then
+    runs as `embtui run` would."""
+    from embtui.engine.trainer import configure_tensorflow
+
+    tf = configure_tensorflow()
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,3 +277,25 @@ def test_the_callback_overrides_no_batch_hook():
     assert len(hooks) >= 8
     for hook in hooks:
         assert getattr(EmbtuiCallback, hook) is getattr(keras.callbacks.Callback, hook), hook
+
+
+def test_recording_a_fit_leaves_the_users_tensorflow_settings_alone(tmp_path):
+    """embtui's own runs switch Grappler off and use one thread per op; a user's `fit`
+    recorded with the callback keeps its process's settings (a fresh interpreter, so no
+    embtui Trainer in this test session has changed them first)."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+import tensorflow as tf
+from embtui.callbacks import EmbtuiCallback
+from tests.helpers import fit, tiny_model
+
+fit(tiny_model(), [EmbtuiCallback(store={str(tmp_path / "s.sqlite")!r}, experiment="mine")])
+options = tf.config.optimizer.get_experimental_options()
+print(options.get("disable_meta_optimizer", False))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["False"]

@@ -1037,6 +1037,36 @@ def test_the_time_and_memory_each_bad_input_case_reports_are_real(tmp_path):
     assert result.seconds > 0.3
 
 
+def test_the_summary_modules_are_imported_aside_once_the_first_epoch_is_in(monkeypatch):
+    from embtui import cli
+    from embtui.engine.events import Stage
+    from embtui.store import EpochMetrics
+
+    asked: list[tuple[str, int]] = []
+    heard: list[object] = []
+    monkeypatch.setattr(cli, "_import_aside", lambda module: asked.append((module, len(heard))))
+
+    class Reporter:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __call__(self, event):
+            heard.append(event)
+
+    def job(stop, sink):
+        sink(Stage(1, "loading TensorFlow"))
+        for epoch in (1, 2):
+            sink(EpochMetrics(1, epoch, 0.6, 0.7, 0.65, 0.6, 0.1))
+
+    assert cli._train(job, Reporter()) is None
+    # Once, before the first epoch reaches the reporter (after the stage line before it).
+    assert asked == [("embtui.export.report", 1)]
+    assert len(heard) == 3
+
+
 def test_a_module_imported_aside_is_ready_later_and_a_failure_stays_quiet(capfd):
     """`embtui run` imports the summary's modules (scipy.stats) on a side thread once the
     first epoch is in; the summary's own import finds them loaded. A module that fails to

@@ -292,8 +292,9 @@ def in_graph_loop(steps: Any, body: Any, totals: tuple[Any, ...]) -> tuple[Any, 
 def configure_tensorflow() -> Any:
     """TensorFlow, set up to run embtui's small graphs as written, without Grappler's
     rewrites, and each op on one thread. Both are process-wide settings, applied by every
-    executor before its first TensorFlow op (`describe_device`) and by every `Trainer`;
-    embtui's processes train only through `Trainer`.
+    executor before its first TensorFlow op (`training_device`) and by every `Trainer`;
+    embtui's processes train only through `Trainer`. (A user's own `fit` recorded with
+    `EmbtuiCallback` keeps its process's settings.)
 
     * Grappler: for these models its whole-graph optimisation takes longer than it saves.
       With it off, the first call of each compiled function is about twice as fast and a
@@ -306,7 +307,8 @@ def configure_tensorflow() -> Any:
       makes the numbers independent of the machine's core count: an op that splits a sum
       across threads (conv1d's, for one) adds in an order that depends on how many there
       are. Several runs at once (`workers`, Ray) are how a grid uses more cores. Setting
-      TF_NUM_INTRAOP_THREADS yourself overrides this (and TensorFlow reads it).
+      TF_NUM_INTRAOP_THREADS yourself overrides this (TensorFlow reads it; 0 means its
+      own default, one thread per core).
 
     The thread count can only be set before TensorFlow's runtime starts; in a process that
     already ran TensorFlow ops (a notebook, a test session) it stays what it was.
@@ -314,7 +316,7 @@ def configure_tensorflow() -> Any:
     import tensorflow as tf
 
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    if "TF_NUM_INTRAOP_THREADS" not in os.environ:
+    if not os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip():
         with contextlib.suppress(RuntimeError):  # the runtime has started: too late
             tf.config.threading.set_intra_op_parallelism_threads(1)
     return tf
@@ -492,9 +494,17 @@ class TrainerCache:
         keras.backend.clear_session()
 
 
+def training_device() -> str:
+    """Set up TensorFlow for training in this process (`configure_tensorflow`) and say
+    where it trains (`describe_device`): what every executor does before its first run."""
+    configure_tensorflow()
+    return describe_device()
+
+
 def describe_device() -> str:
-    """The device TensorFlow trains on: the first GPU when it sees one, else the CPU."""
-    tf = configure_tensorflow()
+    """The device TensorFlow trains on: the first GPU when it sees one, else the CPU.
+    Changes nothing: `EmbtuiCallback` asks it inside a user's own `fit`."""
+    import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:

@@ -30,9 +30,9 @@ class InProcess:
     ) -> None:
         sink(Stage(experiment_id, "loading TensorFlow"))
         from embtui.engine.run import train_one
-        from embtui.engine.trainer import TrainerCache, describe_device
+        from embtui.engine.trainer import TrainerCache, training_device
 
-        device = describe_device()
+        device = training_device()
         store.update_meta(experiment_id, **framework_versions(), device=device)
         cache = TrainerCache()
         for run_row in runs:

@@ -242,10 +242,10 @@ def _worker(
     try:
         try:
             from embtui.engine.run import train_one
-            from embtui.engine.trainer import TrainerCache, describe_device
+            from embtui.engine.trainer import TrainerCache, training_device
 
             store = Store(store_path, owner=owner)
-            device = describe_device()
+            device = training_device()
             if gpu is not None and device.startswith("GPU"):
                 device = f"GPU {gpu}" + device[len("GPU:0") :]
             cache = TrainerCache()

@@ -414,7 +414,7 @@ def train_remote(
     import ray
 
     from embtui.engine.run import train_one
-    from embtui.engine.trainer import TrainerCache, describe_device
+    from embtui.engine.trainer import TrainerCache, training_device
     from embtui.sysmetrics import Sampler
 
     stop = BoardStop(board)
@@ -428,7 +428,7 @@ def train_remote(
         _PREPARED[key] = ray.get(data[0])
     prepared: Prepared = _PREPARED[key]
     node = ray.get_runtime_context().get_node_id()[:6]
-    device = f"{describe_device()} on {socket.gethostname()} (Ray node {node})"
+    device = f"{training_device()} on {socket.gethostname()} (Ray node {node})"
     ledger = BoardLedger(board, experiment, log_path)
     with Sampler() as meter:
         train_one(
