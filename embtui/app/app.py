@@ -155,17 +155,21 @@ class EmbtuiApp(App[int]):
         self.form: ConfigureScreen | None = None
         self.training: Worker[None] | None = None
         self.training_experiment: int | None = None
-        #: Runs training now (several with worker processes or Ray): what the status line
-        #: calls each, and how many epochs each trains.
-        self._in_flight: dict[int, tuple[str, int]] = {}
+        #: Runs training now (several with worker processes or Ray): the status line's
+        #: name for each ("run 2/4"), what it trains ("size 1000, learned, seed 1 on CPU"),
+        #: and how many epochs.
+        self._in_flight: dict[int, tuple[str, str, int]] = {}
         self.training_thread: threading.Thread | None = None
         self.stop_event = threading.Event()
         self.exit_signal: int | None = None
         #: Set by run_console: points the terminal's descriptors at /dev/null after a hangup.
         self.detach_terminal: Callable[[], None] | None = None
         self._quitting = False
+        #: The status line while training: the run and its progress, then what it
+        #: trains, then the stage under way. Progress comes first: a narrow terminal
+        #: (80 columns) cuts the end of the line.
         self._run_text = ""
-        self._epoch_text = ""
+        self._detail_text = ""
         self._stage_text = ""
 
     # -- lifecycle --------------------------------------------------------------------
@@ -251,7 +255,7 @@ class EmbtuiApp(App[int]):
         """Tell the main screen what training is doing; `text` replaces the composed line
         (run, epoch, and the stage under way) with a final word or an error."""
         if text is None:
-            parts = [self._run_text, self._epoch_text, self._stage_text]
+            parts = [self._run_text, self._detail_text, self._stage_text]
             if self.stop_event.is_set():  # "stopping…" first: a narrow line cuts the end
                 parts.insert(0, parts.pop())
             text = "  ·  ".join(p for p in parts if p)
@@ -301,7 +305,7 @@ class EmbtuiApp(App[int]):
         self.stop_event = threading.Event()
         self.training_experiment = None
         self._in_flight = {}
-        self._run_text, self._epoch_text, self._stage_text = "", "", ""
+        self._run_text, self._detail_text, self._stage_text = "", "", ""
         self._set_activity(f"preparing {printable(message.config.name)}…")
         self.training = self._train(message.config, None)
 
@@ -326,7 +330,7 @@ class EmbtuiApp(App[int]):
             self.stop_event = threading.Event()
             self.training_experiment = row.id
             self._in_flight = {}
-            self._run_text, self._epoch_text, self._stage_text = "", "", ""
+            self._run_text, self._detail_text, self._stage_text = "", "", ""
             self._set_activity(f"resuming experiment {row.id}…")
             self.training = self._train(None, row.id)
 
@@ -416,7 +420,7 @@ class EmbtuiApp(App[int]):
 
     def _run_name(self, run_id: int) -> str:
         """The status line's name for a run in flight, and how many others train with it."""
-        name = self._in_flight.get(run_id, ("", 0))[0]
+        name = self._in_flight.get(run_id, ("", "", 0))[0]
         others = len(self._in_flight) - 1
         return f"{name} (+{others} more running)" if name and others > 0 else name
 
@@ -440,19 +444,18 @@ class EmbtuiApp(App[int]):
             if self.form is not None and ev.experiment_id is None:
                 self.form.show_progress(self._stage_text)
         elif isinstance(ev, RunStarted):
-            name = (
-                f"run {ev.position + 1}/{ev.total}: size {ev.size}, {ev.label}, "
-                f"seed {ev.seed} on {ev.device}"
-            )
-            self._in_flight[ev.run_id] = (name, self._epochs_of(ev.run_id))
-            self._run_text = self._run_name(ev.run_id)
-            self._epoch_text = self._stage_text = ""
+            name = f"run {ev.position + 1}/{ev.total}"
+            detail = f"size {ev.size}, {ev.label}, seed {ev.seed} on {ev.device}"
+            self._in_flight[ev.run_id] = (name, detail, self._epochs_of(ev.run_id))
+            self._run_text = f"{self._run_name(ev.run_id)}: {detail}"
+            self._detail_text = self._stage_text = ""
         elif isinstance(ev, EpochMetrics):
             # With several runs at once, the line names the run whose epoch it shows.
-            epochs = self._in_flight.get(ev.run_id, ("", 0))[1]
+            name, detail, epochs = self._in_flight.get(ev.run_id, ("", "", 0))
             total = f"/{epochs}" if epochs else ""
-            self._run_text = self._run_name(ev.run_id) or self._run_text
-            self._epoch_text = f"epoch {ev.epoch}{total} val_acc {ev.val_acc:.4f}"
+            progress = f"epoch {ev.epoch}{total} val_acc {ev.val_acc:.4f}"
+            self._run_text = f"{self._run_name(ev.run_id)}: {progress}" if name else progress
+            self._detail_text = detail
             self._stage_text = ""
         elif isinstance(ev, RunFinished):
             self._in_flight.pop(ev.run_id, None)

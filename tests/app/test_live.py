@@ -18,7 +18,7 @@ from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.engine.events import Stage
 from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle, stored, until
+from tests.app.conftest import SMALL, record, screen_lines, settle, stored, until
 from tests.app.fake import FakeEngine
 
 
@@ -174,16 +174,16 @@ async def test_with_runs_in_flight_at_once_the_status_line_names_the_run_of_each
         await send(started(short, 0))
         await send(started(long, 1))
         text = await send(epoch(short, 2))
-        assert text.startswith("run 1/2: size 10, learned, seed 0 on CPU (+1 more running)")
-        assert "epoch 2/3 val_acc 0.6200" in text
+        assert text == (
+            "run 1/2 (+1 more running): epoch 2/3 val_acc 0.6200  ·  "
+            "size 10, learned, seed 0 on CPU"
+        )
         text = await send(epoch(long, 5))
-        assert text.startswith("run 2/2: size 10, learned, seed 0 on CPU (+1 more running)")
-        assert "epoch 5/7 val_acc 0.6500" in text
+        assert text.startswith("run 2/2 (+1 more running): epoch 5/7 val_acc 0.6500  ·  size 10")
         await send(epoch(short, 3))
         await send(RunFinished(exp_id, short.id, "done"))
         text = await send(epoch(long, 6))
-        assert text.startswith("run 2/2: size 10, learned, seed 0 on CPU  ·  epoch 6/7")
-        assert "more running" not in text
+        assert text == "run 2/2: epoch 6/7 val_acc 0.6600  ·  size 10, learned, seed 0 on CPU"
 
 
 async def test_keys_typed_while_an_experiment_starts_do_not_edit_the_submitted_form(
@@ -236,5 +236,29 @@ async def test_once_cancelled_the_status_line_says_stopping_first(make_app, stor
         app.stop_event.set()
         app.post_message(EngineEvent(EpochMetrics(run.id, 2, 0.5, 0.7, 0.6, 0.62, 0.1)))
         await pilot.pause()
-        assert status.text.startswith("stopping after the current epoch…  ·  run 1/1: size 10")
-        assert "epoch 2/3 val_acc 0.6200" in status.text
+        assert status.text.startswith(
+            "stopping after the current epoch…  ·  run 1/1: epoch 2/3 val_acc 0.6200  ·  size 10"
+        )
+
+
+async def test_at_80_columns_the_status_line_keeps_each_runs_progress(make_app, store_path):
+    """At 80 x 24 the line 'run 2/2: size 10, learned, seed 1 on CPU (+1 more running)  ·
+    epoch 2/3 val_acc 0.6500' lost its end: the accuracy here, the whole epoch with a size
+    of 1,000 or a sweep's longer label. Progress now comes right after the run's number;
+    what the run trains comes last."""
+    from embtui.app.messages import EngineEvent
+    from embtui.engine.events import RunStarted
+    from embtui.store import EpochMetrics
+
+    exp_id = record(store_path, SMALL.replace(sizes=(10,), embeddings=("learned",), seeds=2))
+    first, second = stored(store_path).runs(exp_id)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for position, run in enumerate((first, second)):
+            started = RunStarted(exp_id, run.id, position, 2, 10, "learned", run.seed, "CPU")
+            app.post_message(EngineEvent(started))
+        app.post_message(EngineEvent(EpochMetrics(second.id, 2, 0.5, 0.7, 0.6, 0.65, 0.1)))
+        await pilot.pause()
+        line = next(text for text in screen_lines(app) if "run 2/2" in text)
+        assert "run 2/2 (+1 more running): epoch 2/3 val_acc 0.6500  ·  size 10" in line
