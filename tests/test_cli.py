@@ -26,8 +26,10 @@ from tests.helpers import (
     TINY_GRID,
     CliResult,
     TinyInputs,
+    cli_env,
     copy_store,
     flags,
+    run_cli_in,
     store_counts,
     store_snapshot,
     write_acl,
@@ -1080,3 +1082,20 @@ def test_a_module_imported_aside_is_ready_later_and_a_failure_stays_quiet(capfd)
     assert "embtui.no_such_module" not in sys.modules
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TF_NUM_INTRAOP_THREADS", "-1"), ("TF_NUM_INTEROP_THREADS", "two")],
+)
+def test_a_bad_tensorflow_thread_count_is_one_line_before_anything_is_recorded(
+    tiny, cli_experiment, session_home, tmp_path, variable, value
+):
+    """TensorFlow aborts the process, silently under embtui's output, on a negative thread
+    count (and ignores one that is not a number): refused first, in one line."""
+    store = copy_store(cli_experiment.store, tmp_path / "store.sqlite")
+    before = store_snapshot(store)
+    env = {**cli_env(session_home), variable: value}
+    result = run_cli_in(env, _run_args(tiny, store))
+    assert_one_line_error(result, f"{variable}={value}", "whole number >= 0")
+    assert store_snapshot(store) == before

@@ -32,6 +32,7 @@ from embtui.engine.events import ExperimentFinished, Sink, Stage, StopFlag, igno
 from embtui.engine.executors import executor_for
 from embtui.engine.fingerprint import changed_inputs, fingerprint
 from embtui.engine.run import Prepared, training_subset
+from embtui.engine.trainer import check_thread_settings
 from embtui.errors import EmbtuiError, StoreError
 from embtui.store import HEARTBEAT_S, Store, experiment_status
 from embtui.sysmetrics import Sampler
@@ -57,6 +58,7 @@ def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
     really was and a resume from another folder reads the same files.
     """
     config = absolute_paths(config, Path.cwd())
+    check_thread_settings()
     if config.tensorboard_dir:
         from embtui.export.tensorboard import check_root
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from threading import Event
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 
 from embtui.config import ArmConfig
 from embtui.engine.models import build_model, embedding_dim, make_optimizer
+from embtui.errors import ConfigError, printable
 from embtui.store import EpochMetrics
 
 #: Validation examples per in-graph step. Batch size does not change the metrics, only the
@@ -287,6 +288,24 @@ def in_graph_loop(steps: Any, body: Any, totals: tuple[Any, ...]) -> tuple[Any, 
 
     _, *out = tf.while_loop(cond, advance, (tf.constant(0), *totals), maximum_iterations=steps)
     return tuple(out)
+
+
+#: TensorFlow's own thread-count variables. It aborts the whole process, before embtui can
+#: say anything, when one is negative, and ignores one that is not a number.
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def check_thread_settings(env: Mapping[str, str] | None = None) -> None:
+    """Refuse, in one line, a TensorFlow thread count that is not a whole number >= 0
+    (0: TensorFlow's default, one thread per core). Checked before anything is recorded."""
+    env = os.environ if env is None else env
+    for name in THREAD_VARIABLES:
+        value = env.get(name, "").strip()
+        if value and not value.isdigit():
+            raise ConfigError(
+                f"{name}={printable(env[name])}: a thread count must be a whole number >= 0 "
+                "(0: TensorFlow's default); unset it to let embtui choose"
+            )
 
 
 def configure_tensorflow() -> Any:
