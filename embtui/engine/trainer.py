@@ -513,6 +513,22 @@ class TrainerCache:
         keras.backend.clear_session()
 
 
+def threads_per_op(tf: Any | None = None) -> str:
+    """The threads TensorFlow gives each op of a run, for the experiment's record: conv1d's
+    last bits depend on it. With `tf` (this process trains), what its runtime was actually
+    set to; without (a parent whose workers train), what they will set."""
+    chosen = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
+    cores = os.cpu_count() or 1
+    if chosen:
+        threads = chosen if chosen != "0" else f"one per core, {cores},"
+        return f"{threads} (TF_NUM_INTRAOP_THREADS={chosen})"
+    if tf is not None:
+        set_to = tf.config.threading.get_intra_op_parallelism_threads()
+        if set_to != 1:
+            return f"{set_to or cores} (TensorFlow had started before embtui could set 1)"
+    return "1"
+
+
 def training_device() -> str:
     """Set up TensorFlow for training in this process (`configure_tensorflow`) and say
     where it trains (`describe_device`): what every executor does before its first run."""

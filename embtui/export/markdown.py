@@ -102,6 +102,7 @@ def to_markdown(report: Report) -> str:
         ("keras", "Keras"),
         ("python", "Python"),
         ("device", "Device"),
+        ("threads_per_op", "Threads per TensorFlow op"),
     ):
         if meta.get(key):
             out.append(f"- {label}: {meta[key]}")

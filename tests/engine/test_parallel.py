@@ -28,6 +28,7 @@ def test_two_workers_give_the_same_histories_as_one_process(three_seed_experimen
         assert runner.run(store, exp_id, prepared, sink=events.append) == "done"
         parallel = histories_by_cell(store, exp_id)
         runs = store.runs(exp_id)
+        threads = store.experiment(exp_id).meta["threads_per_op"]
     with Store(three.store, create=False) as store:
         single = histories_by_cell(store, three.experiment_id)
 
@@ -36,6 +37,7 @@ def test_two_workers_give_the_same_histories_as_one_process(three_seed_experimen
         assert (len(history),) == cfg.epochs
         assert history == single[cell], cell
     assert all(r.status == "done" and r.device for r in runs)
+    assert threads == "1"  # what each worker sets
     # The parent heard every worker's events: each run started, every epoch, each finish.
     assert sorted(e.run_id for e in events if isinstance(e, RunStarted)) == [r.id for r in runs]
     assert sum(isinstance(e, EpochMetrics) for e in events) == 4 * cfg.epochs[0]
@@ -87,14 +89,17 @@ import tensorflow as tf
 config = from_mapping({**TINY, "dataset": CSV, "embeddings": "learned", "seeds": "1"})
 prepared = runner.prepare(config)
 with Store(STORE) as store:
-    status = runner.run(store, runner.create(store, prepared), prepared)
-sys.stdout.write(f"{status} {tf.config.threading.get_intra_op_parallelism_threads()}")
+    exp_id = runner.create(store, prepared)
+    status = runner.run(store, exp_id, prepared)
+    recorded = store.experiment(exp_id).meta["threads_per_op"]
+threads = tf.config.threading.get_intra_op_parallelism_threads()
+sys.stdout.write(f"{status} {threads} | {recorded}")
 """
 
 
 @pytest.mark.parametrize(
     ("env_threads", "expected"),
-    [(None, "done 1"), ("2", "done 0")],
+    [(None, "done 1 | 1"), ("2", "done 0 | 2 (TF_NUM_INTRAOP_THREADS=2)")],
     ids=["one-thread-per-run", "user-override"],
 )
 def test_runs_train_with_one_intra_op_thread_unless_told_otherwise(
@@ -102,7 +107,8 @@ def test_runs_train_with_one_intra_op_thread_unless_told_otherwise(
 ):
     """A grid's ops each run on one thread (faster for these small ops, and the numbers do
     not depend on the machine's core count); TF_NUM_INTRAOP_THREADS set by the user is left
-    for TensorFlow to read (its config then still says 0, "TensorFlow decides")."""
+    for TensorFlow to read (its config then still says 0, "TensorFlow decides"). The
+    experiment records which it was."""
     script = (
         f"TINY = {TINY_GRID!r}\nCSV = {str(tiny.csv)!r}\nSTORE = {str(tmp_path / 's.sqlite')!r}\n"
         + _THREADS

@@ -200,6 +200,8 @@ def test_markdown_has_config_environment_curve_and_conclusion(exported, tmp_path
     assert f"- Python: {platform.python_version()}" in env
     assert f"- embtui: {__version__}" in env
     assert f"- Device: {doc['runs'][0]['device']}" in env
+    threads = doc["experiment"]["meta"]["threads_per_op"]
+    assert f"- Threads per TensorFlow op: {threads}" in env
     curve = section(md, "Learning curve")
     assert "```text" in curve and "o learned" in curve and "x glove" in curve
     conclusion = section(md, "Conclusion").strip()

@@ -33,6 +33,7 @@ META_NAMES = {
     "glove_coverage": "GloVe coverage",
     "python": "Python",
     "embtui": "embtui",
+    "threads_per_op": "threads per TensorFlow op",
     "fingerprint": "data fingerprint",
 }
 

@@ -85,7 +85,9 @@ class ProcessPool:
         meter: Sampler | None = None,
     ) -> None:
         sink(Stage(experiment_id, f"starting {self.workers} worker processes"))
-        store.update_meta(experiment_id, **framework_versions())
+        from embtui.engine.trainer import threads_per_op
+
+        store.update_meta(experiment_id, **framework_versions(), threads_per_op=threads_per_op())
         run_parallel(
             store,
             experiment_id,
