@@ -513,16 +513,18 @@ class TrainerCache:
         keras.backend.clear_session()
 
 
-def threads_per_op(tf: Any | None = None) -> str:
+def threads_per_op(*, here: bool) -> str:
     """The threads TensorFlow gives each op of a run, for the experiment's record: conv1d's
-    last bits depend on it. With `tf` (this process trains), what its runtime was actually
-    set to; without (a parent whose workers train), what they will set."""
+    last bits depend on it. `here`: this process trains, and its TensorFlow runtime says
+    what it was set to; otherwise (a parent whose workers train) what they will set."""
     chosen = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
     cores = os.cpu_count() or 1
     if chosen:
-        threads = chosen if chosen != "0" else f"one per core, {cores},"
+        threads = chosen if chosen != "0" else f"{cores}, one per core"
         return f"{threads} (TF_NUM_INTRAOP_THREADS={chosen})"
-    if tf is not None:
+    if here:
+        import tensorflow as tf
+
         set_to = tf.config.threading.get_intra_op_parallelism_threads()
         if set_to != 1:
             return f"{set_to or cores} (TensorFlow had started before embtui could set 1)"

@@ -30,19 +30,14 @@ class InProcess:
     ) -> None:
         sink(Stage(experiment_id, "loading TensorFlow"))
         from embtui.engine.run import train_one
-        from embtui.engine.trainer import (
-            TrainerCache,
-            configure_tensorflow,
-            threads_per_op,
-            training_device,
-        )
+        from embtui.engine.trainer import TrainerCache, threads_per_op, training_device
 
         device = training_device()
         store.update_meta(
             experiment_id,
             **framework_versions(),
             device=device,
-            threads_per_op=threads_per_op(configure_tensorflow()),
+            threads_per_op=threads_per_op(here=True),
         )
         cache = TrainerCache()
         for run_row in runs:

@@ -87,7 +87,9 @@ class ProcessPool:
         sink(Stage(experiment_id, f"starting {self.workers} worker processes"))
         from embtui.engine.trainer import threads_per_op
 
-        store.update_meta(experiment_id, **framework_versions(), threads_per_op=threads_per_op())
+        store.update_meta(
+            experiment_id, **framework_versions(), threads_per_op=threads_per_op(here=False)
+        )
         run_parallel(
             store,
             experiment_id,
