@@ -253,7 +253,8 @@ class EmbtuiApp(App[int]):
 
     def _set_activity(self, text: str | None = None, *, error: bool = False) -> None:
         """Tell the main screen what training is doing; `text` replaces the composed line
-        (run, epoch, and the stage under way) with a final word or an error."""
+        (the run and its progress, what it trains, the stage under way) with a final word
+        or an error."""
         if text is None:
             parts = [self._run_text, self._detail_text, self._stage_text]
             if self.stop_event.is_set():  # "stopping…" first: a narrow line cuts the end
