@@ -295,6 +295,11 @@ def in_graph_loop(steps: Any, body: Any, totals: tuple[Any, ...]) -> tuple[Any, 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
+def chosen_intra_op_threads() -> str:
+    """TF_NUM_INTRAOP_THREADS as the user set it ("" when unset or blank: embtui sets 1)."""
+    return os.environ.get(THREAD_VARIABLES[0], "").strip()
+
+
 def check_thread_settings(env: Mapping[str, str] | None = None) -> None:
     """Refuse, in one line, a TensorFlow thread count that is not a whole number >= 0
     (0: TensorFlow's default, one thread per core). Checked before anything is recorded."""
@@ -335,7 +340,7 @@ def configure_tensorflow() -> Any:
     import tensorflow as tf
 
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    if not os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip():
+    if not chosen_intra_op_threads():
         with contextlib.suppress(RuntimeError):  # the runtime has started: too late
             tf.config.threading.set_intra_op_parallelism_threads(1)
     return tf
@@ -517,7 +522,7 @@ def threads_per_op(*, here: bool) -> str:
     """The threads TensorFlow gives each op of a run, for the experiment's record: conv1d's
     last bits depend on it. `here`: this process trains, and its TensorFlow runtime says
     what it was set to; otherwise (a parent whose workers train) what they will set."""
-    chosen = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
+    chosen = chosen_intra_op_threads()
     cores = os.cpu_count() or 1
     if chosen:
         threads = chosen if chosen != "0" else f"{cores}, one per core"

@@ -148,7 +148,8 @@ class RayCluster:
             # others while it waits on the board (`ray.get`, every epoch), and would start
             # more runs at once than `cpus_per_run` allows. Runs never submitted (stopped)
             # stay queued, and the runner marks them cancelled.
-            while waiting and len(pending) < self.room(ray.cluster_resources(), gpus):
+            room = self.room(ray.cluster_resources(), gpus)  # asked once per round
+            while waiting and len(pending) < room:
                 r = waiting.pop(0)
                 # The reference in a list is not resolved by Ray: each worker fetches it once.
                 ref = task.remote([data], board, experiment, r, total, str(store.log_path))
