@@ -66,6 +66,9 @@ class ExperimentConfig:
     optimizer: tuple[str, ...] = _key(("rmsprop",), "rmsprop, adam or sgd (or a list)")
     learning_rate: tuple[float, ...] = _key((0.001,), "learning rate (0.001)")
     seeds: int = _key(3, "runs per size and arm, one per seed (3)")
+    first_seed: int = _key(
+        0, "the first seed: seeds first_seed, first_seed+1, ... (0; 3 adds seeds 3-5 to 0-2)"
+    )
     subset: str = _key("random", "random (a sample per seed) or first (the first N reviews)")
     val_size: int = _key(10000, "validation reviews (10000)")
     glove: str | None = _key(
@@ -135,29 +138,54 @@ class ExperimentConfig:
 
     def arms(self) -> list[dict[str, Any]]:
         """Every combination of factor values (an arm), in grid order: the first factor
-        outermost, so the arms of one embedding stay together."""
-        return [
-            dict(zip(FACTOR_KEYS, values, strict=True))
-            for values in itertools.product(*(self.levels(k) for k in FACTOR_KEYS))
-        ]
+        outermost, so the arms of one embedding stay together. A factor that does not apply
+        to an arm (`embedding_dim` for a GloVe arm, see `APPLIES_TO`) is None there and
+        makes no arms of its own: `learned` x `dim=8,32` and `glove` are three arms."""
+        out: list[dict[str, Any]] = []
+        for values in itertools.product(*(self.levels(k) for k in FACTOR_KEYS)):
+            arm = applicable(dict(zip(FACTOR_KEYS, values, strict=True)))
+            if arm not in out:
+                out.append(arm)
+        return out
+
+    def seed_values(self) -> range:
+        """The seeds each cell runs: `seeds` of them from `first_seed`."""
+        return range(self.first_seed, self.first_seed + self.seeds)
 
     def run_cells(self) -> list[tuple[int, dict[str, Any], int]]:
         """The grid in the order it is run: (size, arm's factors, seed), seeds innermost."""
         arms = self.arms()
         return [
-            (size, arm, seed) for size in self.sizes for arm in arms for seed in range(self.seeds)
+            (size, arm, seed) for size in self.sizes for arm in arms for seed in self.seed_values()
         ]
 
     @property
     def grid_size(self) -> int:
-        """How many runs the grid has: sizes x every factor's values x seeds."""
-        return len(self.sizes) * math.prod(len(self.levels(k)) for k in FACTOR_KEYS) * self.seeds
+        """How many runs the grid has: sizes x arms x seeds."""
+        return len(self.sizes) * self._arm_count() * self.seeds
+
+    def _arm_count(self) -> int:
+        """len(self.arms()), counted without building the product (validation refuses a
+        grid of millions before anything is listed): for each embedding, the product of
+        the levels of every factor that applies to it."""
+        others = math.prod(
+            len(self.levels(k)) for k in FACTOR_KEYS if k != "embeddings" and k not in APPLIES_TO
+        )
+        return others * sum(
+            math.prod(
+                len(self.levels(k)) if arm in embeddings else 1
+                for k, embeddings in APPLIES_TO.items()
+            )
+            for arm in self.embeddings
+        )
 
     def arm(self, factors: Mapping[str, Any]) -> ArmConfig:
         """What trains one run: this experiment's settings with one value per factor (the
         run's), falling back to the experiment's first value for factors the run's record
         does not name (runs of an older store)."""
         values = {k: factors.get(k, self.levels(k)[0]) for k in FACTOR_KEYS}
+        # A factor that does not apply to this arm (None) keeps a value the model ignores.
+        values = {k: self.levels(k)[0] if v is None else v for k, v in values.items()}
         return ArmConfig(
             embedding=str(values["embeddings"]),
             head=str(values["head"]),
@@ -190,18 +218,21 @@ class ArmConfig:
     vocab_size: int
 
     def factors(self) -> dict[str, Any]:
-        """The arm as the store records a run's factor values."""
-        return {
-            "embeddings": self.embedding,
-            "head": self.head,
-            "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
-            "embedding_dim": self.embedding_dim,
-            "batch_size": self.batch_size,
-            "epochs": self.epochs,
-            "maxlen": self.maxlen,
-            "vocab_size": self.vocab_size,
-        }
+        """The arm as the store records a run's factor values (None for a factor that
+        does not apply to it)."""
+        return applicable(
+            {
+                "embeddings": self.embedding,
+                "head": self.head,
+                "optimizer": self.optimizer,
+                "learning_rate": self.learning_rate,
+                "embedding_dim": self.embedding_dim,
+                "batch_size": self.batch_size,
+                "epochs": self.epochs,
+                "maxlen": self.maxlen,
+                "vocab_size": self.vocab_size,
+            }
+        )
 
 
 # -- building from outside input --------------------------------------------------------
@@ -236,7 +267,7 @@ _LIST_KEYS: dict[str, type] = {
     "maxlen": int,
     "vocab_size": int,
 }
-_INT_KEYS = {"seeds", "val_size", "workers", "checkpoint_every"}
+_INT_KEYS = {"seeds", "first_seed", "val_size", "workers", "checkpoint_every"}
 _OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir", "ray_address"}
 #: Keys that take a number with a fraction (Ray's resources per run).
 _FLOAT_KEYS = {"gpus_per_run", "cpus_per_run"}
@@ -253,6 +284,25 @@ NAMED_DATASETS = ("keras-imdb",)
 CALLBACK_SOURCE = "keras-callback"
 #: Longest experiment name: it becomes part of file and folder names (TensorBoard, exports).
 MAX_NAME = 100
+
+
+#: Factors that apply to some arms only, with the embeddings they apply to: the width of a
+#: GloVe arm is the vectors' own, so `embedding_dim` changes nothing there. Such a factor is
+#: None in those arms' runs; it makes no arms of its own there (a sweep of dim=8,32 trains
+#: GloVe once), and its main effect is computed over the runs it applies to.
+APPLIES_TO: dict[str, tuple[str, ...]] = {"embedding_dim": ("learned",)}
+
+
+def applies(key: str, factors: Mapping[str, Any]) -> bool:
+    """Whether factor `key` changes what a run with these factor values trains."""
+    arms = APPLIES_TO.get(key)
+    return arms is None or factors.get("embeddings") in arms
+
+
+def applicable(factors: Mapping[str, Any]) -> dict[str, Any]:
+    """Factor values with those that do not apply set to None (a run recorded before this
+    rule, a GloVe run with `embedding_dim = 32`, reads as the same arm as one without)."""
+    return {k: (v if applies(k, factors) else None) for k, v in factors.items()}
 
 
 #: Factor keys in the order names and tables list them, with the short label a numeric
@@ -317,15 +367,21 @@ def arm_keys(
 
 
 def level_text(key: str, value: Any) -> str:
-    """One factor value as an arm's name shows it: `glove`, `lr=0.01`, `dataset=x.csv`."""
+    """One factor value as an arm's name shows it: `glove`, `lr=0.01`, `dataset=x.csv`
+    (`dim=n/a` for a factor that does not apply to the arm)."""
     label = FACTOR_LABELS.get(key, key)
+    if value is None:
+        return f"{label or key}=n/a"
     shown = f"{value:g}" if isinstance(value, float) else str(value)
     return f"{label}={shown}" if label else shown
 
 
 def arm_name(factors: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """An arm's name from the values of the varying factors `keys`."""
-    return " ".join(level_text(k, factors[k]) for k in keys) or "all runs"
+    """An arm's name from the values of the varying factors `keys`; a factor that does
+    not apply to the arm (None) is left out of its name: `learned dim=8`, `glove`."""
+    return " ".join(level_text(k, factors[k]) for k in keys if factors.get(k) is not None) or (
+        "all runs"
+    )
 
 
 def config_keys() -> list[str]:
@@ -520,6 +576,7 @@ def _validate(cfg: ExperimentConfig) -> None:
         "vocab_size": (4, 10_000_000),
         "embedding_dim": (1, 10_000),
         "seeds": (1, 1_000),
+        "first_seed": (0, 2**31 - 1_000),
         "val_size": (1, 10_000_000),
         "workers": (1, 256),
         "checkpoint_every": (0, 86_400),
@@ -540,11 +597,11 @@ def _validate(cfg: ExperimentConfig) -> None:
         if len(set(values)) != len(values):
             raise bad(key, "each value at most once")
     if cfg.grid_size > MAX_RUNS:
-        product = " x ".join(
-            [f"{len(cfg.sizes)} sizes"]
-            + [f"{len(cfg.levels(k))} {k}" for k in FACTOR_KEYS if len(cfg.levels(k)) > 1]
-            + [f"{cfg.seeds} seeds"]
-        )
+        levels = [f"{len(cfg.levels(k))} {k}" for k in FACTOR_KEYS if len(cfg.levels(k)) > 1]
+        arms = cfg._arm_count()
+        if arms != math.prod(len(cfg.levels(k)) for k in FACTOR_KEYS):
+            levels = [f"{arms:,} arms ({' x '.join(levels)}, where they apply)"]
+        product = " x ".join([f"{len(cfg.sizes)} sizes", *levels, f"{cfg.seeds} seeds"])
         raise ConfigError(
             f"the grid is {product} = {cfg.grid_size:,} runs, more than {MAX_RUNS:,}; "
             "list fewer values or seeds"
@@ -598,6 +655,7 @@ def _toml_value(value: Any) -> str:
 
 
 __all__ = [
+    "APPLIES_TO",
     "ARMS",
     "CALLBACK_SOURCE",
     "FACTOR_KEYS",
@@ -608,6 +666,8 @@ __all__ = [
     "SUBSETS",
     "ArmConfig",
     "ExperimentConfig",
+    "applicable",
+    "applies",
     "arm_keys",
     "arm_name",
     "check_name",

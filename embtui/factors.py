@@ -102,6 +102,10 @@ class Effect:
     p: float | None
     p_holm: float | None
     alpha: float
+    #: Which runs the effect is computed over, where a factor does not apply to every arm:
+    #: "over the learned runs (embedding_dim does not apply to glove)", or "learned at
+    #: dim=8". Empty where every factor applies to every run.
+    scope: str = ""
 
     @property
     def significant(self) -> bool:
@@ -223,30 +227,64 @@ def _effects(
     alpha: float,
     level_order: Mapping[str, Sequence[Any]],
 ) -> tuple[Effect, ...]:
-    rows: list[tuple[str, str, str, list[float]]] = []
+    """Each factor's levels against its first, over runs matched on everything else.
+
+    A factor that does not apply to some arms (None in their runs: `embedding_dim` of a
+    GloVe arm) is computed over the runs it applies to. Where another factor applies to
+    only some of this factor's levels (comparing `glove` with `learned` at dim=8 and
+    dim=32), the runs it applies to are matched at its first level, so each run is paired
+    once and the scope says so.
+    """
+    rows: list[tuple[str, str, str, list[float], str]] = []
     for key in keys:
-        levels = _levels(runs, key, level_order.get(key))
+        used = [r for r in runs if r.factors.get(key) is not None]
+        levels = _levels(used, key, level_order.get(key))
+        if len(levels) < 2:
+            continue
         base = levels[0]
-        rest = [k for k in keys if k != key]
+        scope = []
+        if len(used) < len(runs):
+            skipped = sorted({_other(r, key) for r in runs if r.factors.get(key) is None})
+            kept = sorted({_other(r, key) for r in used})
+            scope.append(
+                f"over the {', '.join(kept)} runs ({key} does not apply to {', '.join(skipped)})"
+            )
+        partial = [
+            k for k in keys if k != key and len({r.factors.get(k) is None for r in used}) > 1
+        ]
+        for k in partial:
+            first = _levels(
+                [r for r in used if r.factors.get(k) is not None], k, level_order.get(k)
+            )[0]
+            used = [r for r in used if r.factors.get(k) is None or r.factors[k] == first]
+            scope.append(f"{k} at {level_text(k, first)} where it applies")
+        rest = [k for k in keys if k != key and k not in partial]
 
         # Each run's place apart from this factor: size, seed and every other factor.
         def place(r: RunValue, rest: list[str] = rest) -> tuple:
             return (r.size, r.seed, *(repr(r.factors[k]) for k in rest))
 
-        baseline = {place(r): r.value for r in runs if r.factors[key] == base}
+        baseline = {place(r): r.value for r in used if r.factors[key] == base}
         for level in levels[1:]:
             diffs = [
                 r.value - baseline[place(r)]
-                for r in runs
+                for r in used
                 if r.factors[key] == level and place(r) in baseline
             ]
-            rows.append((key, level_text(key, level), level_text(key, base), diffs))
-    tests = [_paired(diffs) for _, _, _, diffs in rows]
+            rows.append(
+                (key, level_text(key, level), level_text(key, base), diffs, "; ".join(scope))
+            )
+    tests = [_paired(diffs) for _, _, _, diffs, _ in rows]
     adjusted = holm([t[3] for t in tests])
     return tuple(
-        Effect(key, level, base, len(diffs), *test, p_adj, alpha)
-        for (key, level, base, diffs), test, p_adj in zip(rows, tests, adjusted, strict=True)
+        Effect(key, level, base, len(diffs), *test, p_adj, alpha, scope)
+        for (key, level, base, diffs, scope), test, p_adj in zip(rows, tests, adjusted, strict=True)
     )
+
+
+def _other(run: RunValue, key: str) -> str:
+    """The embedding of a run, which decides where `key` applies."""
+    return str(run.factors.get("embeddings", "?"))
 
 
 def _levels(runs: Sequence[RunValue], key: str, order: Sequence[Any] | None) -> list[Any]:

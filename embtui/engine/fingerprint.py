@@ -40,21 +40,38 @@ def digest(*arrays: np.ndarray) -> str:
 def fingerprint(
     config: Any, datasets: Mapping[Any, Any], gloves: Mapping[Any, Any]
 ) -> dict[str, Any]:
-    """The hashes of a prepared experiment's inputs (every shape a sweep prepared), the
-    identity of its validation reviews (the same whatever vocab_size or maxlen: what
-    comparisons across experiments check), and its data file's size and mtime."""
+    """The hashes of a prepared experiment's inputs: over every shape a sweep prepared
+    (`train`, `val`, `glove`: what a resume checks), and per shape (`shapes`, keyed
+    `VOCABxMAXLEN`, and `gloves`, keyed by vocab_size: what tells whether two runs of
+    different experiments saw the same data, see `embtui.export.duplicates`); the identity
+    of its validation reviews (the same whatever vocab_size or maxlen: what comparisons
+    across experiments check); and its data file's size and mtime. For an experiment of one
+    shape, a shape's hashes equal the whole ones."""
     shapes = list(datasets.values())
     out: dict[str, Any] = {
         "train": digest(*(a for d in shapes for a in (d.x_train, d.y_train))),
         "val": digest(*(a for d in shapes for a in (d.x_val, d.y_val))),
         "val_reviews": shapes[0].val_reviews,
+        "shapes": {
+            shape_key(*key): {
+                "train": digest(d.x_train, d.y_train),
+                "val": digest(d.x_val, d.y_val),
+            }
+            for key, d in datasets.items()
+        },
     }
     if gloves:
         out["glove"] = digest(*(g.matrix for g in gloves.values()))
+        out["gloves"] = {str(vocab): digest(g.matrix) for vocab, g in gloves.items()}
     stat = file_stat(config.dataset)
     if stat is not None:
         out["file"] = stat
     return out
+
+
+def shape_key(vocab_size: int, maxlen: int) -> str:
+    """How `fingerprint()["shapes"]` names a prepared shape: `10000x150`."""
+    return f"{int(vocab_size)}x{int(maxlen)}"
 
 
 def file_stat(dataset: str) -> dict[str, Any] | None:

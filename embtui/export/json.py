@@ -57,6 +57,8 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "device": r.run.device,
                 "params": r.run.params,
                 "coverage": r.run.coverage,
+                "experiment": r.run.experiment_id,
+                "duplicate_of": r.duplicate_of,
                 **r.cost(),
                 "epochs": [e.as_dict() for e in r.epochs],
             }
@@ -73,6 +75,19 @@ def report_dict(report: Report) -> dict[str, Any]:
         },
         "factors": list(report.factors),
         "arms": list(report.arms),
+        "duplicates": {
+            "set_aside": [
+                {
+                    "run": d.run.id,
+                    "experiment": d.run.experiment_id,
+                    "repeats": d.kept.id,
+                    "repeats_experiment": d.kept.experiment_id,
+                    "largest_difference": d.largest_difference,
+                }
+                for d in report.duplicates.set_aside
+            ],
+            "notes": report.duplicate_lines(),
+        },
     }
     if report.pooled:
         out["experiments"] = [_experiment(e) for e in report.experiments]

@@ -40,6 +40,8 @@ def to_markdown(report: Report) -> str:
         )
     if report.factors and report.factors != ("embeddings",):
         out.append(f"- Arms: {len(report.arms)}, named by {', '.join(report.factors)}")
+    for line in report.duplicate_lines():
+        out.append(f"- Counted once: {line}")
     if meta.get("data"):
         out.append(f"- Data: {meta['data']}")
     if s.chance is not None:
@@ -191,6 +193,10 @@ def _effects(report: Report) -> list[str]:
             f"{e.verdict()} |"
         )
     out.append("")
+    scopes = list(dict.fromkeys(f"{e.factor}: {e.scope}." for e in sweep.effects if e.scope))
+    if scopes:
+        out += ["Where a factor does not apply to every arm:", ""]
+        out += [f"- {scope}" for scope in scopes] + [""]
     return out
 
 
@@ -285,6 +291,7 @@ def _runs(report: Report) -> list[str]:
         out.append(
             f"| {run.id} | {run.size} | {r.arm} | {run.seed} | {run.status}"
             + (f" ({run.error})" if run.error else "")
+            + (f", repeats run {r.duplicate_of}: not counted" if r.duplicate_of else "")
             + f" | {len(r.epochs)} | {_f(last.loss if last else None)} | {_f(r.final_val_acc)} | "
             f"{_f(r.best_val_acc)} | {run.device or '–'} | {run.params or '–'} | "
             f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} | "

@@ -11,7 +11,13 @@ arms `learned` and `glove` as before. Several experiments are compared as one po
 arms matched by factor values. What differs between them without being a factor (the
 dataset file, the GloVe source, the embtui version, the subset rule) becomes a factor named
 after it; experiments validated on different reviews are refused: their numbers do not
-measure the same thing.
+measure the same thing. Whether two experiments trained on the same data is decided by the
+data's fingerprint, not the file's name: `a/imdb.npz` and `b/imdb.npz` with different labels
+are two levels of a `dataset` factor, never one arm.
+
+A run that repeats another (the same data, settings, size and seed: the same computation,
+see `embtui.export.duplicates`) is counted once, in one experiment or across a pool; the
+report says how many it set aside and from where (`Report.duplicates`).
 """
 
 from __future__ import annotations
@@ -23,11 +29,21 @@ from typing import Any
 from embtui import stats
 from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS, arm_keys, arm_name
 from embtui.errors import EmbtuiError
+from embtui.export.duplicates import (
+    Duplicates,
+    engine_of,
+    find_duplicates,
+    run_factors,
+    same_training_data,
+)
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
 
 #: Settings of an experiment that change its results without being factors: when compared
-#: experiments differ in one, it becomes a factor named after it.
-CONTEXT_KEYS = ("dataset", "glove", "subset", "embtui")
+#: experiments differ in one, it becomes a factor named after it. `dataset` is the training
+#: data (told apart by its fingerprint, named by its file); `engine` the training engine,
+#: where one is recorded. Library versions, the device and the threads per op change only
+#: the last bits of a result: they are in each experiment's environment, not factors.
+CONTEXT_KEYS = ("dataset", "glove", "subset", "engine")
 #: More arms than this make a learning-curve chart unreadable: it shows the best ones.
 CURVE_ARMS = 6
 
@@ -38,6 +54,7 @@ class RunReport:
     epochs: tuple[EpochMetrics, ...]
     arm: str = ""  # the arm's name among the runs compared (default: the run's embedding)
     factors: Mapping[str, Any] = field(default_factory=dict)  # with the context factors
+    duplicate_of: int | None = None  # the run this one repeats: set aside, not counted
 
     def __post_init__(self) -> None:
         if not self.arm:
@@ -91,6 +108,7 @@ class Report:
     experiments: tuple[ExperimentRow, ...] = ()  # every experiment compared (default: one)
     factors: tuple[str, ...] = ()  # the factors that vary among the runs, naming the arms
     sweep: Any = None  # embtui.factors.SweepSummary when more than two arms are compared
+    duplicates: Duplicates = field(default_factory=Duplicates)  # runs counted once
 
     def __post_init__(self) -> None:
         if not self.experiments:
@@ -102,8 +120,19 @@ class Report:
 
     @property
     def done(self) -> tuple[RunReport, ...]:
-        """Runs that trained every epoch: the only ones the statistics use."""
-        return tuple(r for r in self.runs if r.run.status == "done" and r.epochs)
+        """Runs that trained every epoch, each computation once: the only ones the
+        statistics use (a run that repeats another is set aside)."""
+        return tuple(
+            r for r in self.runs if r.run.status == "done" and r.epochs and r.duplicate_of is None
+        )
+
+    def duplicate_lines(self) -> list[str]:
+        """What the report says about runs it counted once (empty when there were none)."""
+        finished: dict[int, int] = {}
+        for r in self.runs:
+            if r.run.status == "done" and r.epochs:
+                finished[r.run.experiment_id] = finished.get(r.run.experiment_id, 0) + 1
+        return self.duplicates.lines(self.experiments, finished)
 
     @property
     def pooled(self) -> bool:
@@ -137,15 +166,26 @@ def build_report(
     ids = [experiment_id] if isinstance(experiment_id, int) else list(dict.fromkeys(experiment_id))
     experiments = [store.experiment(i) for i in ids]
     context = _comparable(experiments)
-    rows: list[tuple[RunRow, tuple[EpochMetrics, ...], dict[str, Any]]] = []
+    rows: list[tuple[ExperimentRow, RunRow, tuple[EpochMetrics, ...], dict[str, Any]]] = []
     for exp in experiments:
         epochs = store.epochs(exp.id)
         extra = {key: values[exp.id] for key, values in context.items()}
         for r in store.runs(exp.id):
-            rows.append((r, tuple(epochs.get(r.id, ())), {**r.factors, **extra}))
-    keys = arm_keys([e.config for e in experiments], [f for _, _, f in rows], CONTEXT_KEYS)
-    runs = tuple(RunReport(r, e, arm_name(f, keys) if keys else r.embedding, f) for r, e, f in rows)
-    done = [r for r in runs if r.run.status == "done" and r.epochs]
+            factors = {**run_factors(exp, r), **extra}
+            rows.append((exp, r, tuple(epochs.get(r.id, ())), factors))
+    duplicates = find_duplicates([(exp, r, e) for exp, r, e, _ in rows])
+    keys = arm_keys([e.config for e in experiments], [f for *_, f in rows], CONTEXT_KEYS)
+    runs = tuple(
+        RunReport(
+            r,
+            e,
+            arm_name(f, keys) if keys else r.embedding,
+            f,
+            (d.kept.id if (d := duplicates.of(r.id)) else None),
+        )
+        for _, r, e, f in rows
+    )
+    done = [r for r in runs if r.run.status == "done" and r.epochs and r.duplicate_of is None]
     order = _arm_order(experiments, runs, keys)
     chance = experiments[0].meta.get("chance")
     summary = stats.summarize(
@@ -177,6 +217,7 @@ def build_report(
         tuple(experiments),
         tuple(keys),
         sweep,
+        duplicates,
     )
 
 
@@ -210,23 +251,51 @@ def _comparable(experiments: Sequence[ExperimentRow]) -> dict[str, dict[int, str
             )
     out = {}
     for key in CONTEXT_KEYS:
-        values = {exp.id: _context(exp, key) for exp in experiments}
+        values = (
+            _data_levels(experiments)
+            if key == "dataset"
+            else {exp.id: _context(exp, key) for exp in experiments}
+        )
         if len({v for v in values.values() if v is not None}) > 1:
             out[key] = {i: "–" if v is None else v for i, v in values.items()}
+    return out
+
+
+def _data_levels(experiments: Sequence[ExperimentRow]) -> dict[int, str]:
+    """Each experiment's training data as a level of the `dataset` factor: experiments on
+    the same data (by fingerprint, whatever the file is called) share a level, named by
+    the first one's file; data that differs under one file name is told apart by its
+    hash (`imdb.npz#3f2a9c01`)."""
+    from pathlib import PurePath
+
+    groups: list[list[ExperimentRow]] = []
+    for exp in experiments:
+        for group in groups:
+            if same_training_data(group[0], exp):
+                group.append(exp)
+                break
+        else:
+            groups.append([exp])
+    names = [PurePath(str(g[0].config.get("dataset", "?"))).name for g in groups]
+    out = {}
+    for group, name in zip(groups, names, strict=True):
+        label = name
+        if names.count(name) > 1:
+            train = (group[0].meta.get("fingerprint") or {}).get("train") or "unknown"
+            label = f"{name}#{str(train)[:8]}"
+        for exp in group:
+            out[exp.id] = label
     return out
 
 
 def _context(exp: ExperimentRow, key: str) -> str | None:
     """One context setting of an experiment; None where it does not apply (the GloVe
     source of an experiment without a GloVe arm)."""
-    if key == "embtui":
-        return str(exp.meta.get("embtui", "?"))
+    if key == "engine":
+        return engine_of(exp)
     if key == "glove":
-        return exp.meta.get("glove")
-    if key == "dataset":
-        from pathlib import PurePath
-
-        return PurePath(str(exp.config.get("dataset", "?"))).name
+        value = exp.meta.get(key)
+        return None if value is None else str(value)
     return str(exp.config.get(key, "?"))
 
 
