@@ -12,11 +12,16 @@ from pathlib import Path
 
 from embtui.config import ExperimentConfig
 from embtui.doctor.check import FAIL, OK, Check, size_text
+from embtui.engine.keras_cache import (
+    KERAS_IMDB_FILES,
+    KERAS_IMDB_HASHES,
+    cache_mismatches,
+    keras_datasets_dir,
+)
 
 #: Where keras.datasets.imdb downloads imdb.npz and imdb_word_index.json from.
 DOWNLOAD_HOST = "storage.googleapis.com"
 DOWNLOAD_PORT = 443
-KERAS_IMDB_FILES = ("imdb.npz", "imdb_word_index.json")
 KERAS_IMDB_REVIEWS = 25_000  # per split (train, test)
 
 #: A CSV/TSV larger than this gets only its header checked (and a gzipped one its whole
@@ -29,22 +34,6 @@ OFFLINE_FIX = (
     "command line: embtui run --dataset path/to/reviews.csv; or copy imdb.npz and "
     "imdb_word_index.json into {folder}"
 )
-
-
-def keras_datasets_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where keras.datasets caches downloads: $KERAS_HOME/datasets, else ~/.keras/datasets.
-
-    Keras falls back to /tmp/.keras when its folder cannot be written, and so does this.
-    """
-    env = os.environ if env is None else env
-    if "KERAS_HOME" in env:
-        base = Path(os.path.expanduser(env["KERAS_HOME"]))
-    else:
-        home = Path(env.get("HOME") or os.path.expanduser("~"))
-        base = (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"
-    if base.exists() and not os.access(base, os.W_OK):
-        base = Path("/tmp/.keras")
-    return base / "datasets"
 
 
 def probe_host(host: str, port: int, timeout: float = 2.0) -> str | None:
@@ -85,17 +74,19 @@ def check_data(
     host: str | None = None,
     port: int | None = None,
     timeout: float = 2.0,
+    hashes: Mapping[str, str] = KERAS_IMDB_HASHES,
 ) -> Check:
     """Whether the run would get its reviews, and enough of them for val_size and sizes.
 
-    keras-imdb: cached, or its download host reachable. A path: it exists and has the shape
+    keras-imdb: cached as the files Keras expects (`hashes`: Keras' own, by default), or
+    its download host reachable. A path: it exists and has the shape
     that embtui.engine.data reads, checked without tokenizing anything, with the engine's
     own rules: only regular files (a FIFO is never opened), the same size limits, and
     compressed data read to its end, where its checksums are.
     """
     env = os.environ if env is None else env
     if config.dataset == "keras-imdb":
-        return _check_keras_imdb(config, env, host, port, timeout)
+        return _check_keras_imdb(config, env, host, port, timeout, hashes)
     return _check_dataset_path(config)
 
 
@@ -105,12 +96,22 @@ def _check_keras_imdb(
     host: str | None,
     port: int | None,
     timeout: float,
+    hashes: Mapping[str, str],
 ) -> Check:
     folder = keras_datasets_dir(env)
     missing = [f for f in KERAS_IMDB_FILES if not _non_empty_file(folder / f)]
     too_big = _fit_problem(config, KERAS_IMDB_REVIEWS, KERAS_IMDB_REVIEWS, "keras-imdb")
     if too_big:
         return too_big
+    mismatched = cache_mismatches(folder, hashes)
+    if mismatched:
+        return Check(
+            "data",
+            FAIL,
+            f"keras-imdb: {'; '.join(mismatched)}: Keras would delete it and download again",
+            f"move it out of {folder} to download a fresh copy, or train on it as a local "
+            f'file: dataset = "{folder / "imdb.npz"}"',
+        )
     if not missing:
         return Check("data", OK, f"keras-imdb, cached in {folder}")
     via = ""

@@ -548,6 +548,13 @@ def acl_reviews(name: str, root: Path, folder: str) -> list[Path]:
 
 
 def _load_keras_imdb(vocab_size: int, maxlen: int, val_size: int) -> Dataset:
+    from embtui.engine.keras_cache import cache_mismatches, keras_datasets_dir, mismatch_message
+
+    # Keras deletes a cached file whose hash it does not expect: never let it near one.
+    folder = keras_datasets_dir()
+    problems = cache_mismatches(folder)
+    if problems:
+        raise DataError(mismatch_message(folder, problems))
     try:
         from keras.datasets import imdb
 
@@ -557,8 +564,9 @@ def _load_keras_imdb(vocab_size: int, maxlen: int, val_size: int) -> Dataset:
         # Whatever failed (no network, a bad cached file, keras missing), there is no data;
         # the message points at the offline sources.
         raise DataError(
-            "keras-imdb: could not download the IMDB dataset (offline?); "
-            "use dataset = a Keras imdb.npz, a CSV/TSV file or an aclImdb folder"
+            "keras-imdb: could not download the IMDB dataset (offline?); use local reviews "
+            "(dataset = a CSV/TSV file, a Keras imdb.npz or an aclImdb folder), or try "
+            "`embtui demo`, which trains on 2,000 real IMDB reviews that ship with embtui"
         ) from None
     if val_size > len(x_test):
         raise DataError(

@@ -113,8 +113,32 @@ def test_keras_imdb_cached_is_ok_offline(tmp_path, closed_port):
     folder.mkdir()
     (folder / "imdb.npz").write_bytes(b"PK" + bytes(100))
     (folder / "imdb_word_index.json").write_text('{"the": 1}')
-    row = doctor.check_data(ExperimentConfig(), env=env, host="127.0.0.1", port=closed_port)
+    # Keras' own files cannot be made here (offline): these stand in, with their hashes.
+    hashes = {
+        "imdb.npz": hashlib.sha256((folder / "imdb.npz").read_bytes()).hexdigest(),
+        "imdb_word_index.json": hashlib.md5(b'{"the": 1}').hexdigest(),
+    }
+    row = doctor.check_data(
+        ExperimentConfig(), env=env, host="127.0.0.1", port=closed_port, hashes=hashes
+    )
     assert row == Check("data", OK, f"keras-imdb, cached in {folder}")
+
+
+def test_a_cached_file_keras_would_reject_fails_naming_the_hash(tmp_path, closed_port):
+    """Keras deletes a cached imdb.npz whose hash differs and downloads again; offline,
+    the user's file is simply gone. The doctor applies the same check."""
+    env = keras_env(tmp_path)
+    folder = tmp_path / "keras" / "datasets"
+    folder.mkdir()
+    (folder / "imdb.npz").write_bytes(b"PK" + bytes(100))
+    (folder / "imdb_word_index.json").write_text('{"the": 1}')
+    row = doctor.check_data(ExperimentConfig(), env=env, host="127.0.0.1", port=closed_port)
+    assert row.status == FAIL
+    actual = hashlib.sha256(b"PK" + bytes(100)).hexdigest()
+    assert f"{folder / 'imdb.npz'} has sha256 {actual[:12]}…, not the 69664113be75…" in row.detail
+    assert "imdb_word_index.json has md5" in row.detail
+    assert "Keras would delete it" in row.detail
+    assert f'dataset = "{folder / "imdb.npz"}"' in row.fix
 
 
 def test_keras_imdb_without_its_word_index_still_needs_the_network(tmp_path, closed_port):
@@ -122,7 +146,10 @@ def test_keras_imdb_without_its_word_index_still_needs_the_network(tmp_path, clo
     folder = tmp_path / "keras" / "datasets"
     folder.mkdir()
     (folder / "imdb.npz").write_bytes(b"PK" + bytes(100))
-    row = doctor.check_data(ExperimentConfig(), env=env, host="127.0.0.1", port=closed_port)
+    hashes = {"imdb.npz": hashlib.sha256(b"PK" + bytes(100)).hexdigest()}
+    row = doctor.check_data(
+        ExperimentConfig(), env=env, host="127.0.0.1", port=closed_port, hashes=hashes
+    )
     assert row.status == FAIL
     assert "imdb_word_index.json not cached" in row.detail
     assert "imdb.npz and" not in row.detail

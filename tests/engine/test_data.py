@@ -313,9 +313,51 @@ def test_keras_imdb_offline_is_a_one_line_data_error(monkeypatch):
     with pytest.raises(DataError) as err:
         load_dataset("keras-imdb", vocab_size=1000, maxlen=50, val_size=10)
     assert str(err.value) == (
-        "keras-imdb: could not download the IMDB dataset (offline?); "
-        "use dataset = a Keras imdb.npz, a CSV/TSV file or an aclImdb folder"
+        "keras-imdb: could not download the IMDB dataset (offline?); use local reviews "
+        "(dataset = a CSV/TSV file, a Keras imdb.npz or an aclImdb folder), or try "
+        "`embtui demo`, which trains on 2,000 real IMDB reviews that ship with embtui"
     )
+
+
+def test_a_cached_keras_file_keras_would_replace_is_refused_and_left_alone(tmp_path, monkeypatch):
+    """keras.datasets.imdb deletes a cached file whose hash it does not expect and
+    downloads again (offline: the file is gone). embtui refuses first and keeps it."""
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    mine = folder / "imdb.npz"
+    mine.write_bytes(b"PK" + bytes(1000))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(DataError) as err:
+        load_dataset("keras-imdb", vocab_size=1000, maxlen=50, val_size=10)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"keras-imdb: {mine} has sha256 ")
+    assert "not the 69664113be75… Keras expects" in message
+    assert f'dataset = "{mine}"' in message
+    assert mine.read_bytes() == b"PK" + bytes(1000)
+
+
+def test_embtui_run_on_a_cache_keras_would_replace_exits_2_and_keeps_the_file(
+    tmp_path, monkeypatch, capsys
+):
+    from embtui.cli import main
+
+    folder = tmp_path / "keras" / "datasets"
+    folder.mkdir(parents=True)
+    mine = folder / "imdb.npz"
+    mine.write_bytes(b"PK" + bytes(1000))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    store = tmp_path / "store.sqlite"
+    code = main(["run", "--plain", "--store", str(store), "--sizes", "10", "--seeds", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith(f"embtui: error: keras-imdb: {mine} has sha256 ")
+    assert mine.read_bytes() == b"PK" + bytes(1000)
+    if store.exists():  # refused before anything was recorded
+        from embtui.store import Store
+
+        with Store(store, create=False) as s:
+            assert s.experiments() == []
 
 
 # --- the dataset cache ------------------------------------------------------------------
