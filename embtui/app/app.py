@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from embtui.app.engine import Engine, RunnerEngine
+from embtui.app.keys import OrderedKeys
 from embtui.app.messages import (
     CancelRequested,
     DeleteRequested,
@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # the form is imported when first opened, not at startup
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
 
-class EmbtuiApp(App[int]):
+class EmbtuiApp(OrderedKeys[int]):
     CSS_PATH = "app.tcss"
     TITLE = "embtui"
     BINDINGS: ClassVar[list[BindingType]] = [
