@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -165,6 +166,9 @@ class EmbtuiApp(OrderedKeys[int]):
         #: Set by run_console: points the terminal's descriptors at /dev/null after a hangup.
         self.detach_terminal: Callable[[], None] | None = None
         self._quitting = False
+        #: What `run_console` prints to the shell once the console has closed: which
+        #: experiment quitting stopped, and how to resume it.
+        self.farewell: str | None = None
         #: The status line while training: the run and its progress, then what it
         #: trains, then the stage under way. Progress comes first: a narrow terminal
         #: (80 columns) cuts the end of the line.
@@ -273,6 +277,11 @@ class EmbtuiApp(OrderedKeys[int]):
 
         def closed(_: None) -> None:
             self.form = None
+            # A form given up after a refused start leaves no "not started" behind: that
+            # experiment was never recorded, and the next look at the console is about what is.
+            act = self.main.activity
+            if act is not None and act.experiment_id is None and act.error:
+                self.main.activity = None
 
         self.push_screen(self.form, closed)
         self.call_after_refresh(self.warm_up_engine)
@@ -492,6 +501,12 @@ class EmbtuiApp(OrderedKeys[int]):
         self.training_experiment = message.experiment_id
         self.main.mark_dirty()
         if self._quitting:
+            if message.experiment_id is not None and message.status in RESUMABLE:
+                name = printable(self.store.experiment(message.experiment_id).name)
+                self.farewell = (
+                    f"embtui: experiment {message.experiment_id} ({name}) {message.status}; "
+                    f"resume it with: embtui resume {message.experiment_id}"
+                )
             code = 128 + self.exit_signal if self.exit_signal else 0
             self.exit(code, return_code=code)
 
@@ -631,6 +646,9 @@ def run_console(
         if app.training_thread is not None and app.training_thread.is_alive():
             app.training_thread.join()
         app.store.close()
+    if app.farewell:
+        with contextlib.suppress(OSError):  # a hung-up terminal has nobody to tell
+            print(app.farewell, file=sys.stderr)
     if app.exit_signal is not None:
         return 128 + app.exit_signal
     return result if isinstance(result, int) else (app.return_code or 0)

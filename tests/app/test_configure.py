@@ -8,6 +8,7 @@ from textual.widgets import Input, Static
 from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.main import MainScreen
+from embtui.app.widgets.status_line import StatusLine
 from embtui.config import ExperimentConfig, config_keys
 from tests.app.conftest import SMALL, burst, record, screen_lines, settle, stored, text_of
 from tests.app.fake import FakeEngine
@@ -133,6 +134,10 @@ async def test_an_error_found_while_starting_stays_in_the_form_under_its_field(
         assert any(message in line for line in screen_text(app))
         await pilot.press("escape")
         assert app.screen is form
+        await pilot.press("escape", "y")  # give the form up: nothing stale is left
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert "not started" not in app.main.query_one(StatusLine).text
     assert stored(store_path).experiments() == []
 
 

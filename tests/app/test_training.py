@@ -15,7 +15,7 @@ from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle, stored, text_of
+from tests.app.conftest import SMALL, record, settle, stored, text_of, until
 from tests.app.fake import FakeEngine
 
 
@@ -104,6 +104,23 @@ async def test_q_when_idle_quits_at_once(make_app):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_q_while_training_stops_after_the_epoch_and_says_how_to_resume(make_app, store_path):
+    engine = FakeEngine(hold_after=4)
+    app = make_app(SMALL, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _start_held(pilot, engine)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: app.return_code is not None)
+    (exp,) = stored(store_path).experiments()
+    assert exp.status == "cancelled"
+    assert app.return_code == 0
+    assert app.farewell == (
+        f"embtui: experiment {exp.id} (small) cancelled; resume it with: embtui resume {exp.id}"
+    )
 
 
 async def test_r_goes_through_the_claim_and_a_process_that_won_it_keeps_it(make_app, store_path):
