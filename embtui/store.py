@@ -979,6 +979,15 @@ class Store:
             if cur.rowcount == 0:
                 raise StoreError(f"no experiment with id {exp_id} in {self.path}")
 
+    def namesakes(self, exp_id: int) -> list[int]:
+        """The other experiments with this one's name (names need not be unique: ids are)."""
+        rows = self._read(
+            "SELECT b.id FROM experiments a JOIN experiments b ON a.name = b.name "
+            "WHERE a.id = ? AND b.id != a.id ORDER BY b.id",
+            (exp_id,),
+        )
+        return [int(r["id"]) for r in rows]
+
 
 _EXPERIMENT_FIELDS = frozenset(f.name for f in fields(ExperimentRow))
 

@@ -292,6 +292,7 @@ class EmbtuiApp(OrderedKeys[int]):
         if message.from_experiment is not None:
             exp = self.store.experiment(message.from_experiment)
             known = {k: v for k, v in exp.config.items() if k in config_keys()}
+            known["name"] = exp.name  # as it is called now, renamed or not
             try:
                 config = from_mapping(known)
                 source = f"#{exp.id} {printable(exp.name)}"
@@ -442,8 +443,16 @@ class EmbtuiApp(OrderedKeys[int]):
 
     def on_training_started(self, message: TrainingStarted) -> None:
         self.training_experiment = message.experiment_id
-        if self.form is not None:
+        if self.form is not None:  # a new experiment, from the form
             self.form.dismiss(None)
+            others = self.store.namesakes(message.experiment_id)
+            if others:
+                self.notify(
+                    f"experiment {message.experiment_id} has the name of "
+                    + ", ".join(f"#{i}" for i in others)
+                    + ": the ids tell them apart (F2 renames)",
+                    severity="warning",
+                )
         self.main.select_experiment(message.experiment_id)
         self._set_activity()
 

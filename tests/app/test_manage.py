@@ -14,7 +14,7 @@ from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.filter_bar import FilterBar
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
-from tests.app.conftest import SMALL, record, settle, stored
+from tests.app.conftest import SMALL, record, settle, stored, until
 
 
 def _column(table: RunsTable, index: int) -> list[str]:
@@ -175,3 +175,23 @@ async def test_f2_renames_the_selected_experiment_with_the_configs_rule(make_app
         assert isinstance(app.screen, MainScreen)
         assert stored(store_path).experiment(exp_id).name == "baseline"
         assert app.screen.query_one(ExperimentList).cells(str(exp_id))[1] == "baseline"
+
+
+async def test_n_after_a_rename_starts_from_the_new_name_and_a_namesake_is_flagged(
+    make_app, store_path
+):
+    exp_id = record(store_path)
+    stored(store_path).rename_experiment(exp_id, "live80")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        form = app.screen
+        assert form.query_one("#f-name", Input).value == "live80"
+        await pilot.press("ctrl+s")  # the same name again: allowed, and said
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settle(pilot)
+        (new,) = [e.id for e in stored(store_path).experiments() if e.id != exp_id]
+        assert stored(store_path).namesakes(new) == [exp_id]
+        expected = f"experiment {new} has the name of #{exp_id}: the ids tell them apart"
+        assert any(expected in m.text for m in app.messages)
