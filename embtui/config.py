@@ -55,7 +55,7 @@ class ExperimentConfig:
     embeddings: tuple[str, ...] = _key(
         ("learned", "glove"), "arms, comma-separated: learned, glove, glove-tuned"
     )
-    head: tuple[str, ...] = _key(("flatten",), "flatten, avgpool, conv1d or lstm (or a list)")
+    head: tuple[str, ...] = _key(("flatten",), "flatten, avgpool, conv1d or lstm")
     epochs: tuple[int, ...] = _key((10,), "epochs per run (10)")
     batch_size: tuple[int, ...] = _key((32,), "training batch size (32)")
     maxlen: tuple[int, ...] = _key((150,), "sequence length after padding/truncation (150)")
@@ -63,7 +63,7 @@ class ExperimentConfig:
         (10000,), "vocabulary size, special indices included (10000)"
     )
     embedding_dim: tuple[int, ...] = _key((100,), "dimension of the learned embedding (100)")
-    optimizer: tuple[str, ...] = _key(("rmsprop",), "rmsprop, adam or sgd (or a list)")
+    optimizer: tuple[str, ...] = _key(("rmsprop",), "rmsprop, adam or sgd")
     learning_rate: tuple[float, ...] = _key((0.001,), "learning rate (0.001)")
     seeds: int = _key(3, "runs per size and arm, one per seed (3)")
     first_seed: int = _key(
@@ -390,8 +390,10 @@ def config_keys() -> list[str]:
 
 
 def key_help(key: str) -> str:
-    """The one line of help of a configuration key."""
-    return str(_FIELDS[key].metadata["help"])
+    """The one line of help of a configuration key; a factor's says that a list sweeps it
+    (every factor alike, from FACTOR_KEYS, so the form and --help never disagree)."""
+    text = str(_FIELDS[key].metadata["help"])
+    return f"{text}; a list sweeps it" if key in SCALAR_FACTORS else text
 
 
 def from_mapping(
