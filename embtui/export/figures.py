@@ -280,6 +280,7 @@ def _epoch_figure(report: Report, name: str) -> Drawn:
         lows = [v for s in train + val for v in (s["ci_low"] + s["mean"]) if v is not None]
         if report.summary.chance is not None:
             lows.append(report.summary.chance)
+        lows = lows or [0.0]
         # A little above 1.0, so a training curve at 100% is not hidden in the frame.
         axes[0].set_ylim(max(0.0, math.floor(min(lows) * 10 - 0.2) / 10), 1.01)
     else:
