@@ -258,6 +258,22 @@ def test_figures_are_byte_identical_and_ignore_the_users_matplotlib_settings(gri
     assert mpl.rcParams["lines.linewidth"] != 7.0  # the user's settings are theirs again
 
 
+def test_figures_drawn_in_two_threads_at_once_are_the_same_bytes(grid):
+    """Console exports run in worker threads; matplotlib's settings are global, so two
+    exports drawing at once must not see each other's style."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path, exp, _ = grid
+    report = report_of(path, exp)
+    alone = [figure_bytes(d, "svg") for d in draw_figures(report)]
+
+    def draw(_: int) -> list[bytes]:
+        return [figure_bytes(d, "svg") for d in draw_figures(report)]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(draw, range(4))) == [alone] * 4
+
+
 def test_a_dollar_in_an_arm_name_is_shown_literally(tmp_path):
     path = tmp_path / "store.sqlite"
     arms = ("a$b$c", r"x$\nosuchcommand{$y")  # the second is not even valid mathtext
@@ -370,6 +386,19 @@ def test_export_to_stdout_is_the_plain_markdown_and_writes_no_files(
     assert os.listdir(work) == []
     assert image_links(out) == []
     assert f"`embtui export {exp} -o report.md` writes this report with its figures" in out
+
+
+@pytest.mark.slow
+def test_a_redirected_export_is_the_text_alone_in_a_real_process(grid, tmp_path):
+    from tests.helpers import cli_env, run_cli_in
+
+    path, exp, _ = grid
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_cli_in(cli_env(tmp_path), ["export", str(exp), "--store", path], cwd=work)
+    assert result.rc == 0 and result.stderr == ""
+    assert result.stdout == render(report_of(path, exp), "md")
+    assert os.listdir(work) == []
 
 
 def test_figures_dir_writes_figures_for_stdout_and_links_them_from_where_the_text_goes(
