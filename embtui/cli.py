@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from embtui import __version__
 from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
-from embtui.export import FORMATS
+from embtui.export import FIGURE_CHOICES, FORMATS
 from embtui.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -141,6 +141,17 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
         help="per-run value compared: final-epoch, best-epoch, or at lowest val_loss (final)",
     )
     exp.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    exp.add_argument(
+        "--figures",
+        choices=FIGURE_CHOICES,
+        help="md and html: the figures as svg (the default), png (for Word and PDF) or none; "
+        "md with -o REPORT.md writes them into REPORT-figures/ beside it",
+    )
+    exp.add_argument(
+        "--figures-dir",
+        metavar="DIR",
+        help="md: write the figures into DIR (to stdout, figures are written only with this)",
+    )
     _add_store(exp)
 
     res = command("resume", cmd_resume, help="finish an interrupted or cancelled experiment")
@@ -445,6 +456,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
+    _check_figure_flags(args)
     with _open_store(args, create=False) as store:
         ids = [store.resolve(ref) for ref in _experiment_refs(args.experiment)]
         exp_id = ids[0]
@@ -460,7 +472,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"wrote {folder}", file=sys.stderr)
             return 0
         report = build_report(store, ids, metric=args.metric, alpha=args.alpha)
-    text = render(report, args.format)
+    figures_dir = _figures_dir(args)
+    if figures_dir is not None:
+        from embtui.export import markdown_with_figures
+
+        markdown_dir = Path(args.output).parent if args.output else Path.cwd()
+        fmt = args.figures or "svg"
+        text = markdown_with_figures(report, figures_dir, markdown_dir, fmt)
+        print(f"wrote {figures_dir}{os.sep}", file=sys.stderr)
+    else:
+        text = render(report, args.format, figures=args.figures or "svg")
     if args.output:
         from embtui.files import write_atomically
 
@@ -469,6 +490,38 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _check_figure_flags(args: argparse.Namespace) -> None:
+    """`--figures` and `--figures-dir` only where figures go, and never both none and a DIR."""
+    if args.format not in ("md", "html") and (args.figures or args.figures_dir):
+        flag = "--figures-dir" if args.figures_dir else "--figures"
+        raise EmbtuiError(f"{flag}: only --format md and html have figures")
+    if args.figures_dir and args.format == "html":
+        raise EmbtuiError("--figures-dir: --format html has its figures inside the file")
+    if args.figures_dir and args.figures == "none":
+        raise EmbtuiError("--figures-dir with --figures none: choose one")
+
+
+def _figures_dir(args: argparse.Namespace) -> Path | None:
+    """Where a Markdown export's figures go: --figures-dir, else `REPORT-figures/` beside a
+    `-o REPORT.md` file; none to stdout (or a terminal, a pipe) or with --figures none."""
+    if args.format != "md" or args.figures == "none":
+        return None
+    if args.figures_dir:
+        return Path(args.figures_dir)
+    if not args.output:
+        return None
+    from embtui.export import figures_folder
+
+    output = Path(args.output)
+    if output.is_dir():
+        raise EmbtuiError(f"{output}: a folder; give a file name")
+    if output.exists() and not output.is_file():
+        return None  # -o /dev/stdout: a stream, like stdout itself
+    if not output.parent.is_dir():
+        raise EmbtuiError(f"{output}: cannot write (no folder {output.parent})")
+    return figures_folder(output)
 
 
 def _experiment_refs(text: str) -> list[str]:

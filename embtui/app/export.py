@@ -1,13 +1,14 @@
 """Write an experiment's summary next to where embtui was started, never over another.
 
-The text is exactly what `embtui export ID --format FMT --metric M` prints (the same
-`render` of the same `Report`), so a file saved from the console and one piped from the
+The text is exactly what `embtui export ID --format FMT --metric M -o FILE` writes (the same
+`Report`, rendered the same way), so a file saved from the console and one written by the
 CLI never differ. The file is `embtui-<name>-<id>.<ext>` (with `-<metric>` for a metric
-other than the final epoch's, since their numbers differ); when that name is taken, the
-export is written as `...-2.<ext>`, `...-3.<ext>` and so on: an earlier export (perhaps
-edited since) is never overwritten, and the console says which path it wrote. Several
-experiments compared as one pool are written as `embtui-<first name>-3+5.<ext>`, with
-the text `embtui export 3,5` prints.
+other than the final epoch's, since their numbers differ); a Markdown export has its
+figures (SVG) in the folder `embtui-<name>-<id>-figures/` beside it. When either name is
+taken, the export is written as `...-2.<ext>` (with `...-2-figures/`), `...-3.<ext>` and
+so on: an earlier export (perhaps edited since) is never overwritten, and the console says
+which path it wrote. Several experiments compared as one pool are written as
+`embtui-<first name>-3+5.<ext>`, with the text `embtui export 3,5` writes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from embtui.export import figures_folder
 from embtui.store import Store
 
 #: The formats the console offers, with what each holds and its file ending.
 FORMATS: dict[str, tuple[str, str]] = {
-    "md": ("Markdown summary: results, means, curve, conclusion, runs, environment", ".md"),
+    "md": ("Markdown summary with its figures (SVG) in a folder beside it", ".md"),
+    "html": ("the Markdown summary as one HTML file, its figures inside", ".html"),
     "csv": ("one row per (run, epoch), Keras CSVLogger columns", ".csv"),
     "summary-csv": ("one row per (size, arm): n, mean, sd, 95% interval", "-summary.csv"),
     "json": ("everything: experiment, runs with epochs, statistics", ".json"),
@@ -52,10 +55,14 @@ def export_path(
     stem, ending = export_stem(name, experiment_id, metric), FORMATS[fmt][1]
     path = cwd / f"{stem}{ending}"
     n = 2
-    while path.exists() or path.is_symlink():
+    while _taken(path) or (fmt == "md" and _taken(figures_folder(path))):
         path = cwd / f"{stem}-{n}{ending}"
         n += 1
     return path
+
+
+def _taken(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def write_export(
@@ -65,12 +72,17 @@ def write_export(
     fmt: str = "md",
     metric: str = "final",
 ) -> Path:
-    from embtui.export import render
+    """Write the export (a Markdown file with its figures folder) and return the file's path."""
+    from embtui.export import markdown_with_figures, render
     from embtui.export.report import build_report
     from embtui.files import write_atomically
 
     ids = experiment_id if isinstance(experiment_id, int) else list(experiment_id)
     report = build_report(store, ids, metric=metric)
     path = export_path(cwd, report.experiment.name, experiment_id, fmt, metric)
-    write_atomically(path, render(report, fmt))
+    if fmt == "md":
+        text = markdown_with_figures(report, figures_folder(path), cwd, "svg")
+    else:
+        text = render(report, fmt)
+    write_atomically(path, text)
     return path

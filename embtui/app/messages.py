@@ -149,7 +149,7 @@ class ResumeRequested(Message):
 
 
 class ExportRequested(Message):
-    """Write the experiment's summary in `fmt` (md, csv, summary-csv, json) for `metric`;
+    """Write the experiment's summary in `fmt` (md, html, csv, summary-csv, json) for `metric`;
     given several ids (a tuple), their comparison as one pool."""
 
     def __init__(

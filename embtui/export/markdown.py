@@ -2,20 +2,24 @@
 
 It leads with the comparison a reader came for (each size's arms with their uncertainty and
 a verdict that says "no significant difference" when that is the truth), then the learning
-curve, the conclusion, the per-run appendix, the configuration and the environment.
+curve and its figures, the conclusion, the per-run appendix, the configuration and the
+environment.
 """
 
 from __future__ import annotations
 
 from embtui.errors import printable
 from embtui.export.curve import learning_curve_text
+from embtui.export.figures import FigureLinks, markdown_section
 from embtui.export.report import Report
 from embtui.metrics import METRIC_LABELS, METRIC_TITLES
 from embtui.stats import format_p
 from embtui.sysmetrics import format_bytes
 
 
-def to_markdown(report: Report) -> str:
+def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
+    """The report as Markdown; `figures` links the images written beside it (without them
+    the Figures section says how to get them)."""
     exp = report.experiment
     s = report.summary
     meta = exp.meta
@@ -73,6 +77,7 @@ def to_markdown(report: Report) -> str:
             "```",
             "",
         ]
+    out += markdown_section(report, figures)
     if report.sweep is not None:
         label = METRIC_LABELS.get(s.metric, s.metric)
         out += ["## Conclusion", "", report.sweep.conclusion(label, s.chance), ""]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from textual.binding import Binding
@@ -16,9 +18,27 @@ from embtui.app.screens.help import HelpScreen
 from embtui.app.widgets import chart_pane, filter_bar, keyed_table, runs_table
 from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.app.widgets.summary_table import SummaryTable
-from embtui.export import render
+from embtui.cli import main as cli
+from embtui.export import figures_folder, render
 from embtui.export.report import build_report
 from tests.app.conftest import record, screen_lines, settle, stored, text_of
+
+
+def cli_markdown(store_path: Path, exp_id: int, path: Path, metric: str = "final") -> str:
+    """What `embtui export ID -o <a file of the same name elsewhere>` writes: the Markdown
+    the console must have written, figures folder and all."""
+    elsewhere = path.parent / "cli" / path.name
+    elsewhere.parent.mkdir(exist_ok=True)
+    args = ["export", str(exp_id), "-o", str(elsewhere), "--metric", metric]
+    assert cli([*args, "--store", str(store_path)]) == 0
+    figures = figures_folder(elsewhere)
+    for image in figures.iterdir():  # the same figures, byte for byte
+        assert (figures_folder(path) / image.name).read_bytes() == image.read_bytes()
+    return elsewhere.read_text(encoding="utf-8")
+
+
+def figure_links(markdown: str) -> list[str]:
+    return re.findall(r"^!\[[^\]]*\]\(([^)]*)\)$", markdown, re.M)
 
 
 async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path, tmp_path):
@@ -29,17 +49,30 @@ async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path,
         await pilot.press("e")
         assert isinstance(app.screen, ExportDialog)
         path = tmp_path / f"embtui-small-{exp_id}.md"
-        assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
+        assert text_of(app.screen.query_one("#choice-note")) == (
+            f"writes {path} and embtui-small-{exp_id}-figures/"
+        )
         await pilot.press("enter")
         await settle(pilot)
         assert text_of_status(app) == f"wrote {path}"
     text = path.read_text(encoding="utf-8")
-    assert text == render(build_report(stored(store_path), exp_id), "md")
+    assert text == cli_markdown(store_path, exp_id, path)
     assert "## Results" in text and "| size |" in text
     assert any(str(path) in str(n.message) for n in app._notifications)
+    # Its figures, beside it, linked by paths relative to it.
+    folder = tmp_path / f"embtui-small-{exp_id}-figures"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "epochs-accuracy.svg",
+        "epochs-loss.svg",
+        "figures.json",
+        "size.svg",
+    ]
+    links = figure_links(text)
+    assert links == [f"{folder.name}/{n}.svg" for n in ("epochs-accuracy", "epochs-loss", "size")]
+    assert all((tmp_path / link).read_bytes().startswith(b"<?xml") for link in links)
 
 
-@pytest.mark.parametrize(("fmt", "ending"), [("csv", ".csv"), ("json", ".json")])
+@pytest.mark.parametrize(("fmt", "ending"), [("html", ".html"), ("csv", ".csv"), ("json", ".json")])
 async def test_the_export_format_is_chosen_in_the_console(
     make_app, store_path, tmp_path, fmt, ending
 ):
@@ -48,7 +81,7 @@ async def test_the_export_format_is_chosen_in_the_console(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")
-        keys = ["j"] * ["md", "csv", "summary-csv", "json"].index(fmt)
+        keys = ["j"] * ["md", "html", "csv", "summary-csv", "json"].index(fmt)
         await pilot.press(*keys)
         path = tmp_path / f"embtui-small-{exp_id}{ending}"
         assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
@@ -56,6 +89,7 @@ async def test_the_export_format_is_chosen_in_the_console(
         await settle(pilot)
     report = build_report(stored(store_path), exp_id)
     assert path.read_text(encoding="utf-8") == render(report, fmt)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # figures are inside, or none
 
 
 async def test_exporting_again_never_overwrites_an_earlier_export(make_app, store_path, tmp_path):
@@ -76,18 +110,37 @@ async def test_exporting_again_never_overwrites_an_earlier_export(make_app, stor
         await settle(pilot)
         await pilot.press("e")
         best = tmp_path / f"embtui-small-{exp_id}-best.md"
-        assert text_of(app.screen.query_one("#choice-note")) == f"writes {best}"
+        assert text_of(app.screen.query_one("#choice-note")) == (
+            f"writes {best} and embtui-small-{exp_id}-best-figures/"
+        )
         await pilot.press("enter")
         await settle(pilot)
     assert first.read_text(encoding="utf-8") == "my notes, edited after the first export\n"
-    report = build_report(stored(store_path), exp_id)
-    assert second.read_text(encoding="utf-8") == render(report, "md")
-    best_report = build_report(stored(store_path), exp_id, metric="best")
-    assert best.read_text(encoding="utf-8") == render(best_report, "md")
+    assert second.read_text(encoding="utf-8") == cli_markdown(store_path, exp_id, second)
+    assert best.read_text(encoding="utf-8") == cli_markdown(store_path, exp_id, best, "best")
+    assert figure_links(second.read_text(encoding="utf-8"))[0] == (
+        f"embtui-small-{exp_id}-2-figures/epochs-accuracy.svg"
+    )
     assert [m.text for m in app.messages if m.text.startswith("wrote")] == [
         f"wrote {second}",
         f"wrote {best}",
     ]
+
+
+def test_an_earlier_exports_figures_folder_is_never_written_into(store_path, tmp_path):
+    """The `-2`, `-3` rule holds for the folder too: a folder left by an earlier export (its
+    Markdown renamed or deleted) keeps what is in it."""
+    from embtui.app.export import write_export
+
+    exp_id = record(store_path)
+    earlier = tmp_path / f"embtui-small-{exp_id}-figures"
+    earlier.mkdir()
+    (earlier / "size.svg").write_text("my edited figure\n", encoding="utf-8")
+    path = write_export(stored(store_path), exp_id, tmp_path)
+    assert path == tmp_path / f"embtui-small-{exp_id}-2.md"
+    assert (tmp_path / f"embtui-small-{exp_id}-2-figures" / "size.svg").is_file()
+    assert [p.name for p in earlier.iterdir()] == ["size.svg"]
+    assert (earlier / "size.svg").read_text(encoding="utf-8") == "my edited figure\n"
 
 
 def text_of_status(app) -> str:

@@ -149,8 +149,13 @@ async def test_e_on_a_pooled_comparison_writes_what_embtui_export_a_b_prints(
         await pilot.press("e")
         assert isinstance(app.screen, ExportDialog)
         path = tmp_path / f"embtui-learned-only-{a}+{b}.md"
-        assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
+        assert text_of(app.screen.query_one("#choice-note")) == (
+            f"writes {path} and embtui-learned-only-{a}+{b}-figures/"
+        )
         await pilot.press("enter")
         await settle(pilot)
-    assert cli(["export", f"{a},{b}", "--store", str(store_path)]) == 0
-    assert path.read_text(encoding="utf-8") == capsys.readouterr().out
+    (tmp_path / "cli").mkdir()
+    elsewhere = tmp_path / "cli" / path.name  # the same name: the same figure links
+    assert cli(["export", f"{a},{b}", "-o", str(elsewhere), "--store", str(store_path)]) == 0
+    assert path.read_text(encoding="utf-8") == elsewhere.read_text(encoding="utf-8")
+    assert (tmp_path / f"embtui-learned-only-{a}+{b}-figures" / "size.svg").is_file()

@@ -115,6 +115,7 @@ def test_markdown_sections_come_in_the_documented_order(exported):
         "Results: final-epoch val_acc",
         "Final and best val_acc by size and arm",
         "Learning curve",
+        "Figures",
         "Conclusion",
         "Runs",
         "Configuration",
@@ -581,7 +582,7 @@ def test_every_text_format_renders_and_an_unknown_one_is_refused(tmp_path):
     exp = synthetic_store(path, {(10, "learned"): [0.5], (10, "glove"): [0.6]})
     with Store(path, create=False) as store:
         report = build_report(store, exp)
-    assert tuple(TEXT_FORMATS) == ("md", "csv", "summary-csv", "json")
+    assert tuple(TEXT_FORMATS) == ("md", "html", "csv", "summary-csv", "json")
     for fmt in TEXT_FORMATS:
         assert render(report, fmt).endswith("\n")
     with pytest.raises(ValueError, match="unknown export format 'xml'"):

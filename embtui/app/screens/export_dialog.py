@@ -1,8 +1,9 @@
-"""Choose the export format (e): Markdown, CSV, per-cell CSV or JSON, with the path shown.
+"""Choose the export format (e): Markdown (with its figures), HTML, CSV, per-cell CSV or
+JSON, with the path shown.
 
 The path is where the export will go: `embtui-<name>-<id>.<ext>` in the folder embtui was
-started from, or the next free `-2`, `-3` name when that one exists (an earlier export is
-never overwritten).
+started from (a Markdown file with its `-figures` folder beside it), or the next free `-2`,
+`-3` name when that one exists (an earlier export is never overwritten).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from embtui.app.export import FORMATS, export_path, ids_text
 from embtui.app.screens.choice import ChoiceScreen
+from embtui.export import figures_folder
 
 
 class ExportDialog(ChoiceScreen):
@@ -28,7 +30,10 @@ class ExportDialog(ChoiceScreen):
         folder = cwd if cwd is not None else Path(os.getcwd())
 
         def describe(key: str) -> str:
-            return f"writes {export_path(folder, name, experiment_id, key, metric)}"
+            path = export_path(folder, name, experiment_id, key, metric)
+            if key == "md":
+                return f"writes {path} and {figures_folder(path).name}/"
+            return f"writes {path}"
 
         super().__init__(
             f"Export experiment {experiment_id} ({metric})"
