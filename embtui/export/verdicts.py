@@ -129,6 +129,8 @@ class Verdicts:
     @property
     def family_text(self) -> str:
         """The verdicts' family in a sentence, as every view heads them."""
+        if not self.rows:
+            return "no two arms have finished runs at the same size: nothing to compare."
         if self.sweep:
             return (
                 "at each size the best arm against every other arm (Welch's t-test, "

@@ -214,3 +214,20 @@ async def test_at_80x24_a_sweeps_verdicts_name_both_arms_whole(make_app, store_p
         assert table.virtual_size.width <= table.scrollable_content_region.width
     for r in rows:
         assert in_a_row(screen, r["verdict"], r["arm_a"], r["arm_b"]), r
+
+
+async def test_one_arm_says_there_is_nothing_to_compare_in_every_view(make_app, store_path, capsys):
+    exp_id = record_values(store_path, TWO.replace(embeddings="learned"), final)
+    report = build_report(stored(store_path), exp_id)
+    doc = json.loads(render(report, "json"))
+    assert doc["verdicts"] == [] and doc["main_effects"] == []
+    text = doc["verdict_family"]["text"]
+    assert text == "no two arms have finished runs at the same size: nothing to compare."
+    print_summary(report)
+    assert f"Verdicts: {text}" in capsys.readouterr().out
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert text_of(app.screen.query_one("#verdict-family")) == f"Verdicts: {text}"

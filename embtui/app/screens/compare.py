@@ -231,8 +231,11 @@ class CompareScreen(Screen[None]):
             Text(f"Verdicts: {v.family_text}", style="bold")
         )
         statements = Text()
+        summary = message.report.summary
         for s in v.sizes:
-            statements.append(f"{s.size:>6} reviews: ", style="bold").append(s.statement + "\n")
+            statements.append(f"{s.size:>6} reviews: ", style="bold").append(s.statement)
+            best = summary.group(s.size, s.best) if s.best is not None else None
+            statements.append(f" (mean {best.label()})\n" if best is not None else "\n")
         statements.rstrip()
         self.query_one("#statements", Static).update(statements)
         self.query_one("#effects-title", Static).update(
