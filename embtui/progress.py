@@ -163,32 +163,108 @@ def make_reporter(
 
 
 def summary_table(report: Report) -> Table:
-    """The per-size comparison, as printed at the end of `embtui run`."""
+    """The verdicts (`embtui.export.verdicts`), as printed at the end of `embtui run`: per
+    size each arm's mean with two arms, the best arm against each other in a sweep."""
+    from embtui.export.verdicts import fmt_ci, fmt_diff, fmt_p, verdicts
     from embtui.metrics import METRIC_TITLES
 
     s = report.summary
-    table = Table(title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}")
-    arms = [a for a in s.arms if any(g.arm == a for g in s.groups)]
+    v = verdicts(report)
+    table = Table(
+        title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}",
+        box=None,
+        pad_edge=False,
+    )
     table.add_column("size", justify="right")
-    for arm in arms:
-        table.add_column(arm, justify="right")
-    table.add_column("difference", justify="right")
-    table.add_column("verdict")
+    if v.sweep:
+        table.add_column("best arm", overflow="fold")
+        table.add_column("other arm", overflow="fold")
+        table.add_column("best − other", justify="right")
+        arms: list[str] = []
+    else:
+        arms = [a for a in s.arms if any(g.arm == a for g in s.groups)]
+        for arm in arms:
+            table.add_column(escape(arm), justify="right", overflow="fold")
+        table.add_column("difference", justify="right")
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("p (Holm)" if v.n_tests > 1 else "p", justify="right", no_wrap=True)
+    table.add_column("verdict", overflow="fold")
     for size in s.sizes:
         cells = [(g.label() if (g := s.group(size, a)) else "–") for a in arms]
-        comps = [c for c in s.comparisons if c.size == size]
+        comps = v.at(size)
         if not comps:
-            table.add_row(str(size), *cells, "–", "–")
+            lead = [str(size), *cells] if not v.sweep else [str(size), "–", "–"]
+            table.add_row(*lead, "–", "–", "–", "–")
         for i, c in enumerate(comps):
-            row = [str(size), *cells] if i == 0 else ["", *("" for _ in arms)]
-            table.add_row(*row, f"{c.diff:+.3f}", c.verdict)
+            if v.sweep:
+                row = [str(size) if i == 0 else "", escape(c.arm_a), escape(c.arm_b)]
+            else:
+                row = [str(size), *cells] if i == 0 else ["", *("" for _ in arms)]
+            table.add_row(
+                *row,
+                fmt_diff(c.diff),
+                fmt_ci(c.ci_low, c.ci_high),
+                fmt_p(c.p_holm, v.alpha),
+                escape(c.text),
+            )
     return table
 
 
-def print_summary(report: Report) -> None:
-    console = Console()
+def effects_table(report: Report) -> Table | None:
+    """A sweep's main effects, as the verdicts list them (None with two arms)."""
+    from embtui.export.verdicts import effect_name, fmt_ci, fmt_diff, fmt_p, verdicts
+
+    v = verdicts(report)
+    if not v.effects:
+        return None
+    table = Table(
+        title="main effects (paired over matched runs, Holm across the rows)",
+        box=None,
+        pad_edge=False,
+    )
+    table.add_column("effect", overflow="fold")
+    table.add_column("matched", justify="right")
+    table.add_column("difference", justify="right")
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("p (Holm)", justify="right", no_wrap=True)
+    table.add_column("verdict", overflow="fold")
+    for e in v.effects:
+        table.add_row(
+            escape(effect_name(e)),
+            str(e.n_pairs),
+            fmt_diff(e.diff),
+            fmt_ci(e.ci_low, e.ci_high),
+            fmt_p(e.p_holm, e.alpha),
+            escape(e.verdict()),
+        )
+    return table
+
+
+def print_summary(report: Report, console: Console | None = None) -> None:
+    """The verdicts, a sweep's main effects and the conclusion: what every view leads with
+    (`embtui.export.verdicts`); the appendix of every pair is left to `embtui export`.
+
+    On a terminal the tables fit its width (long cells wrap, never cut); into a log or a
+    pipe they are laid out 120 columns wide, so each verdict stays on one line.
+    """
+    from embtui.export.verdicts import verdicts
+
+    console = console or Console(width=None if sys.stdout.isatty() else 120)
     if not report.summary.groups:
         console.print("no finished runs to summarise")
         return
+    v = verdicts(report)
+    console.print(escape(f"Verdicts: {v.family_text}"), soft_wrap=False)
+    for note in v.notes:
+        console.print(escape(note))
     console.print(summary_table(report))
-    console.print(report.summary.conclusion(), soft_wrap=False)
+    effects = effects_table(report)
+    if effects is not None:
+        console.print(effects)
+    console.print(escape(v.conclusion), soft_wrap=False)
+    if v.appendix is not None:
+        console.print(
+            f"Every pair of arms ({v.appendix.n_tests} tests, a Holm family of its own): "
+            f"embtui export {report.experiment.id}",
+            soft_wrap=False,
+        )

@@ -472,3 +472,26 @@ def assert_same_as_uninterrupted(histories: dict, three) -> None:
         theirs = histories_by_cell(store, three.experiment_id)
     for cell, hist in histories.items():
         assert hist == theirs[cell], cell
+
+
+def record_values(path: Path, config: Any, final: Any) -> int:
+    """Record `config`'s grid (an ExperimentConfig) without training: the run (size, factor
+    values, seed) trains two epochs and ends at val_acc `final(size, factors, seed)`.
+
+    Hand-made values give exact verdicts to compare across the views of a report, with as
+    many arms (factors) as a test wants, in milliseconds.
+    """
+    from embtui.store import EpochMetrics
+
+    with Store(path) as store:
+        exp = store.create_experiment(
+            config.name, config.to_dict(), config.run_cells(), meta={"chance": 0.5}
+        )
+        for run in store.runs(exp):
+            value = float(final(run.size, dict(run.factors), run.seed))
+            store.start_run(run.id, device="CPU", params=101, coverage=None)
+            store.add_epoch(EpochMetrics(run.id, 1, 0.7, 0.55, 0.69, value - 0.02, 0.1))
+            store.add_epoch(EpochMetrics(run.id, 2, 0.6, 0.65, 0.68, value, 0.1))
+            store.finish_run(run.id, "done")
+        store.set_experiment_status(exp, "done")
+    return exp

@@ -1,4 +1,6 @@
-"""The machine-readable export: every run, every epoch, and the statistics behind the verdicts.
+"""The machine-readable export: the verdicts first (`verdicts`, `verdict_family`,
+`main_effects`, `conclusion`: the same as every other view's, see `embtui.export.verdicts`),
+then every run, every epoch, and the statistics behind them.
 
 Values are written at full float precision so that anyone can recompute the summary from
 the per-run numbers and get the same result.
@@ -11,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from embtui.export.report import Report
+from embtui.export.verdicts import effect_dict, verdicts
 from embtui.metrics import METRIC_LABELS
 
 
@@ -33,7 +36,23 @@ def report_dict(report: Report) -> dict[str, Any]:
                 values=list(g.values),
             )
         summary.append(row)
+    v = verdicts(report)
     out: dict[str, Any] = {
+        # The verdicts first (`embtui.export.verdicts`: the same in every view), then
+        # everything they rest on.
+        "verdicts": [row.as_dict() for row in v.rows],
+        "verdict_family": {
+            "family": v.family,
+            "holm_tests": v.n_tests,
+            "alpha": v.alpha,
+            "metric": v.metric,
+            "text": v.family_text,
+            "statements": [{"size": s.size, "statement": s.statement} for s in v.sizes],
+            "appendix": v.appendix_text or None,
+        },
+        "main_effects": [effect_dict(e) for e in v.effects],
+        "conclusion": v.conclusion,
+        "notes": list(v.notes),
         "experiment": {
             "id": exp.id,
             "name": exp.name,

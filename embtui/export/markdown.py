@@ -3,7 +3,9 @@
 It leads with the comparison a reader came for (each size's arms with their uncertainty and
 a verdict that says "no significant difference" when that is the truth), then the learning
 curve and its figures, the conclusion, the per-run appendix, the configuration and the
-environment.
+environment. The verdicts come from `embtui.export.verdicts`, as in every other view: in a
+sweep, each size's best arm against every other arm, then the main effects, and every pair
+of arms in an appendix.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from embtui.errors import printable
 from embtui.export.curve import learning_curve_text
 from embtui.export.figures import FigureLinks, markdown_section
 from embtui.export.report import Report
-from embtui.metrics import METRIC_LABELS, METRIC_TITLES
+from embtui.export.verdicts import Verdicts, fmt_ci, fmt_diff, fmt_p, verdicts
+from embtui.metrics import METRIC_TITLES
 from embtui.stats import format_p
 from embtui.sysmetrics import format_bytes
 
@@ -57,12 +60,14 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
         )
     out.append("")
 
+    v = verdicts(report)
     if report.sweep is not None:
-        out += _best_arms(report)
+        out += _best_arms(report, v)
+        out += _best_against_others(v)
         out += _effects(report)
         out += _cell_table(report)
     else:
-        out += _results(report)
+        out += _results(report, v)
         out += _means_table(report)
     if s.groups:
         arms, note = report.curve_arms()
@@ -78,12 +83,9 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
             "",
         ]
     out += markdown_section(report, figures)
+    out += ["## Conclusion", "", v.conclusion, ""]
     if report.sweep is not None:
-        label = METRIC_LABELS.get(s.metric, s.metric)
-        out += ["## Conclusion", "", report.sweep.conclusion(label, s.chance), ""]
-        out += _all_pairs(report)
-    else:
-        out += ["## Conclusion", "", s.conclusion(), ""]
+        out += _all_pairs(report, v)
     out += _runs(report)
     out += ["## Configuration", "", "| key | value |", "| --- | --- |"]
     for key, value in exp.config.items():
@@ -116,7 +118,7 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _results(report: Report) -> list[str]:
+def _results(report: Report, v: Verdicts) -> list[str]:
     s = report.summary
     if not s.groups:
         return ["## Results", "", "No run has finished yet.", ""]
@@ -126,15 +128,14 @@ def _results(report: Report) -> list[str]:
         f"## Results: {METRIC_TITLES[s.metric]}",
         "",
         "Each arm: mean ± 95% CI half-width (n seeds). Difference: first arm minus second, "
-        f"with its 95% Welch CI. Verdicts use alpha = {s.alpha:g}"
-        + (", on Holm-adjusted p-values across all sizes." if s.adjusted else "."),
+        f"with its 95% Welch CI. The verdicts: {v.family_text}",
         "",
         "| size | " + " | ".join(arms) + f" | difference | 95% CI | {p_label} | d | verdict |",
         "| ---: | " + " | ".join("---:" for _ in arms) + " | ---: | --- | ---: | ---: | --- |",
     ]
     for size in s.sizes:
         cells = [(g.label() if (g := s.group(size, a)) else "–") for a in arms]
-        comps = [c for c in s.comparisons if c.size == size]
+        comps = v.at(size)
         if not comps:
             out.append(f"| {size} | " + " | ".join(cells) + " | – | – | – | – | – |")
             continue
@@ -144,24 +145,23 @@ def _results(report: Report) -> list[str]:
                 if i == 0
                 else "| | " + " | ".join("" for _ in arms)
             )
-            diff = f"{c.diff:+.3f}" + (f" ({c.arm_a} − {c.arm_b})" if len(arms) > 2 else "")
-            ci = f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if c.ci_low is not None else "–"
-            p_used = c.p_holm if s.adjusted else c.p
-            p_text = format_p(p_used, s.alpha) if p_used is not None else "–"
+            diff = fmt_diff(c.diff) + (f" ({c.pair})" if len(arms) > 2 else "")
+            ci = fmt_ci(c.ci_low, c.ci_high)
+            p_text = fmt_p(c.p_holm if s.adjusted else c.p, s.alpha)
             d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
-            out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {c.verdict} |")
+            out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {c.text} |")
     out.append("")
     return out
 
 
-def _best_arms(report: Report) -> list[str]:
+def _best_arms(report: Report, v: Verdicts) -> list[str]:
     s, sweep = report.summary, report.sweep
     out = [
         f"## Results: {METRIC_TITLES[s.metric]}",
         "",
         "Per size, the arm with the highest mean, and the arms not significantly worse than "
-        f"it (Welch's t-test against the best, alpha = {s.alpha:g}, Holm-adjusted across all "
-        f"{sweep.n_best_tests} such tests). The full table of every pair is in *All pairs*.",
+        f"it. The verdicts: {v.family_text} The table of every pair is an appendix "
+        "(*All pairs*), a Holm family of its own.",
         "",
         "| size | best arm | mean ± 95% CI (n) | not significantly worse | verdict |",
         "| ---: | --- | ---: | --- | --- |",
@@ -171,6 +171,25 @@ def _best_arms(report: Report) -> list[str]:
         shown = g.label() if g is not None else f"{b.mean:.3f}"
         worse = ", ".join(b.not_worse) or "–"
         out.append(f"| {b.size} | {b.best} | {shown} | {worse} | {b.verdict()} |")
+    out.append("")
+    return out
+
+
+def _best_against_others(v: Verdicts) -> list[str]:
+    """Each verdict's numbers: the best arm against each other arm, size by size."""
+    out = [
+        "## Best arm against each other arm",
+        "",
+        f"Best minus other, with the 95% Welch interval; p Holm-adjusted as above ({v.holm_text}).",
+        "",
+        "| size | best arm | other arm | best − other | 95% CI | p (Holm) | verdict |",
+        "| ---: | --- | --- | ---: | --- | ---: | --- |",
+    ]
+    for c in v.rows:
+        out.append(
+            f"| {c.size} | {c.arm_a} | {c.arm_b} | {fmt_diff(c.diff)} | "
+            f"{fmt_ci(c.ci_low, c.ci_high)} | {fmt_p(c.p_holm, v.alpha)} | {c.text} |"
+        )
     out.append("")
     return out
 
@@ -227,13 +246,12 @@ def _cell_table(report: Report) -> list[str]:
     return out
 
 
-def _all_pairs(report: Report) -> list[str]:
+def _all_pairs(report: Report, v: Verdicts) -> list[str]:
     s = report.summary
     out = [
-        "## All pairs",
+        "## All pairs (appendix)",
         "",
-        "Every pair of arms at every size (Welch's t-test; Holm-adjusted across all "
-        f"{s.n_tests} pairs).",
+        v.appendix_text,
         "",
         "| size | arm a | arm b | a − b | 95% CI | p (Holm) | d | verdict |",
         "| ---: | --- | --- | ---: | --- | ---: | ---: | --- |",

@@ -13,6 +13,7 @@ from embtui.app.widgets.metric_chart import MetricChart
 from embtui.app.widgets.size_chart import SizeChart
 from tests.app.conftest import SMALL, record, screen_lines, settle, stored
 from tests.app.fake import scripted_metrics
+from tests.helpers import record_values
 
 TEN = SMALL.replace(epochs=10, sizes="10", embeddings="learned", seeds=1)
 
@@ -138,3 +139,66 @@ async def test_a_long_run_gets_an_epoch_axis_too(make_app, store_path):
         assert chart.series[0].x == tuple(range(1, 26))
         axis = screen_lines(app)[chart.region.bottom - 1][chart.region.x : chart.region.right]
         assert axis.split() == ["1", "4", "7", "10", "13", "16", "19", "22", "25"]
+
+
+async def test_t_draws_the_validation_curves_alone_on_an_axis_that_fits_them(make_app, store_path):
+    """Training accuracy runs to 0.99 while validation stays near 0.6: with both drawn the
+    validation curve sits in the bottom rows; `t` leaves training out and the y axis fits
+    the validation curve."""
+    record(store_path, TEN)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(ChartPane)
+        await pilot.press("v")  # the accuracy chart
+        await pilot.pause()
+        acc = app.screen.query_one("#acc-chart", MetricChart)
+        val = [scripted_metrics(10, "learned", 0, e)[3] for e in range(1, 11)]
+        train = [scripted_metrics(10, "learned", 0, e)[1] for e in range(1, 11)]
+        assert max(train) == 0.99 and max(val) < 0.65
+        both = _y_labels(app, acc)
+        assert max(both) > 0.9  # the axis reaches up to the training curve
+        await pilot.press("t")
+        await pilot.pause()
+        assert pane.val_only and "val only" in pane.title_text
+        assert [s.kind for s in acc.series] == ["val"]
+        assert acc.series[0].y == tuple(val)
+        alone = _y_labels(app, acc)
+        span = max(val) - min(val)
+        assert min(val) - span <= min(alone) and max(alone) <= max(val) + span, alone
+        legend = str(app.screen.query_one("#legend").content)
+        assert "val" in legend and "train" not in legend
+        await pilot.press("v", "v")  # the loss chart too
+        await pilot.pause()
+        loss = app.screen.query_one("#loss-chart", MetricChart)
+        assert [s.kind for s in loss.series] == ["val"]
+        await pilot.press("t")  # both again
+        await pilot.pause()
+        assert not pane.val_only and "val only" not in pane.title_text
+        assert [s.kind for s in loss.series] == ["val", "train"]
+        assert [s.kind for s in acc.series] == ["val", "train"]
+
+
+async def test_the_by_size_y_axis_is_0_to_1_before_and_after_the_intervals(make_app, store_path):
+    """The plain means first, then the statistics with their intervals: the axis is the
+    same [0, 1] both times, although one interval (two seeds far apart) reaches beyond."""
+    values = {("learned", 0): 0.55, ("learned", 1): 0.95, ("glove", 0): 0.7, ("glove", 1): 0.72}
+    record_values(
+        store_path,
+        SMALL.replace(sizes="10,50"),
+        lambda size, factors, seed: values[(factors["embeddings"], seed)] - 0.001 * (size == 10),
+    )
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        chart = app.screen.query_one(SizeChart)
+        app.screen.query_one(ChartPane).chart = "size"  # the plain means, at once
+        await pilot.pause()
+        assert all(p[2] is None for p in chart.series["learned"])
+        before = _y_labels(app, chart)
+        await pilot.press("v", "v", "v")  # the key path: the statistics follow
+        await settle(pilot)
+        assert chart.series["learned"][0][2] > 0.5  # an interval past 0 and 1
+        after = _y_labels(app, chart)
+        assert before == after
+        assert max(after) == 1.0 and min(after) == 0.0, after

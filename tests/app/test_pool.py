@@ -159,3 +159,33 @@ async def test_e_on_a_pooled_comparison_writes_what_embtui_export_a_b_prints(
     assert cli(["export", f"{a},{b}", "-o", str(elsewhere), "--store", str(store_path)]) == 0
     assert path.read_text(encoding="utf-8") == elsewhere.read_text(encoding="utf-8")
     assert (tmp_path / f"embtui-learned-only-{a}+{b}-figures" / "size.svg").is_file()
+
+
+async def test_c_on_two_identical_experiments_counts_each_run_once_and_says_so(
+    make_app, store_path
+):
+    """The same through the console as `embtui export A,B`: two experiments on the same
+    data with the same seeds pool as one, n=3 per cell, and the screen says why."""
+    from embtui.config import ExperimentConfig
+    from tests.export.test_duplicates import fingerprint
+    from tests.export.test_duplicates import record as record_values
+
+    grid = ExperimentConfig(name="a", sizes=(10, 200), seeds=3, epochs=2)
+    with stored(store_path) as s:
+        a = record_values(s, grid, fingerprint())
+        b = record_values(s, grid.replace(name="b"), fingerprint())
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.main.marked_experiments = {a, b}
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await until(pilot, lambda: app.screen.report is not None)
+        await settle(pilot)
+        pooled = app.screen.report.summary
+        alone = build_report(stored(store_path), a).summary
+        assert [(g.size, g.arm, g.n, g.mean) for g in pooled.groups] == [
+            (g.size, g.arm, g.n, g.mean) for g in alone.groups
+        ]
+        text = " ".join(line.strip() for line in screen_lines(app))
+        assert f"Experiment {b} adds no runs: all 12 of its finished runs repeat runs of" in text

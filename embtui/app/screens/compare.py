@@ -1,8 +1,11 @@
-"""The comparison of an experiment's arms: the summary table of the Markdown export.
+"""The comparison of an experiment's arms: the verdicts of the Markdown export.
 
-Per size, the verdict first (in view at 80 columns), each arm's mean ± 95% CI half-width
-(n seeds), and, when the screen is wide or `w` asks for them, the difference with its CI
-and p; then the val_acc-by-size chart with the same CI bars, and the conclusion. `m`
+It shows what every view shows (`embtui.export.verdicts`): the verdicts' family in a line,
+then per size the verdict first (in view at 80 columns) and, with two arms, each arm's mean
+± 95% CI half-width (n seeds); in a sweep, each size's statement, then the best arm against
+each other arm. When the screen is wide or `w` asks for them: the difference with its CI
+and p. A sweep's main effects follow; then the val_acc-by-size chart with the same CI bars,
+the conclusion, and, in a sweep, every pair of arms as an appendix (its own Holm family). `m`
 switches the per-run metric (final, best, at lowest val_loss); `e` exports it. The screen
 follows the store while runs are still finishing, rebuilding only when a run finished,
 so a table scrolled sideways stays where it is.
@@ -16,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -29,8 +33,11 @@ from textual.widgets import Footer, Static
 from embtui.app.messages import ExportRequested, ReportReady
 from embtui.app.screens.export_dialog import ExportDialog
 from embtui.app.widgets.size_chart import SizeChart, SizeState, legend
-from embtui.app.widgets.summary_table import SummaryState, SummaryTable
+from embtui.app.widgets.summary_table import EffectsTable, PairsTable, SummaryState, SummaryTable
 from embtui.store import Store
+
+if TYPE_CHECKING:
+    from embtui.export.verdicts import Verdicts
 
 METRICS = ("final", "best", "at_min_val_loss")
 METRIC_NAMES = {
@@ -69,6 +76,13 @@ class CompareScreen(Screen[None]):
         }
         #compare-body {
             height: 1fr;
+        }
+        #verdict-family, #statements, #effects-title, #pairs-title {
+            padding: 0 1;
+            height: auto;
+        }
+        #effects-title, #pairs-title {
+            margin-top: 1;
         }
         #summary {
             max-height: 60%;
@@ -128,19 +142,28 @@ class CompareScreen(Screen[None]):
         self.poll_interval = poll_interval
         self.metric = metric
         self.report: object | None = None
+        self.verdicts: Verdicts | None = None  # the report's, as every export shows them
         self._version: int | None = None
         self._signature: object = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-title")
         with VerticalScroll(id="compare-body"):
+            yield Static("", id="verdict-family")
+            yield Static("", id="statements")  # a sweep's: one statement per size
             yield SummaryTable(id="summary")
+            yield Static("", id="effects-title")
+            yield EffectsTable(id="effects")
             yield Static("", id="compare-legend")
             yield SizeChart(id="compare-chart")
             yield Static("computing…", id="conclusion")
+            yield Static("", id="pairs-title")
+            yield PairsTable(id="pairs")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        for sweep_only in ("#statements", "#effects-title", "#effects", "#pairs-title", "#pairs"):
+            self.query_one(sweep_only).display = False
         self._title()
         self.set_interval(self.poll_interval, self._poll)
         self._rebuild()
@@ -200,18 +223,49 @@ class CompareScreen(Screen[None]):
         if isinstance(message.report, str):
             self.query_one("#conclusion", Static).update(message.report)
             return
+        from embtui.export.verdicts import verdicts
+
         self.report = message.report
+        self.verdicts = v = verdicts(message.report)
+        family = Text(f"Verdicts: {v.family_text}", style="bold")
+        for note in v.notes:  # runs counted once, factors that do not apply everywhere
+            family.append(f"\n{note}", style="not bold")
+        self.query_one("#verdict-family", Static).update(family)
+        statements = Text()
         summary = message.report.summary
-        self.query_one("#conclusion", Static).update(summary.conclusion())
+        for s in v.sizes:
+            statements.append(f"{s.size:>6} reviews: ", style="bold").append(s.statement)
+            best = summary.group(s.size, s.best) if s.best is not None else None
+            statements.append(f" (mean {best.label()})\n" if best is not None else "\n")
+        statements.rstrip()
+        self.query_one("#statements", Static).update(statements)
+        self.query_one("#effects-title", Static).update(
+            Text(
+                "Main effects: each factor's value against its first, over runs matched on "
+                f"everything else (paired t-test, Holm across the {len(v.effects)} rows)",
+                style="bold",
+            )
+        )
+        self.query_one("#pairs-title", Static).update(
+            Text(f"Appendix, all pairs: {v.appendix_text}", style="bold")
+        )
+        for sweep_only in ("#statements", "#pairs-title", "#pairs"):
+            self.query_one(sweep_only).display = v.sweep
+        for effects in ("#effects-title", "#effects"):
+            self.query_one(effects).display = bool(v.effects)
+        self.query_one("#conclusion", Static).update(Text(v.conclusion))
         self._show()
 
     def _show(self) -> None:
-        if self.report is None:
+        if self.report is None or self.verdicts is None:
             return
         summary = self.report.summary  # type: ignore[attr-defined]
+        key = (self._signature, self.showing_all_columns)
         self.query_one(SummaryTable).state = SummaryState(
-            summary, (self._signature, self.showing_all_columns), self.showing_all_columns
+            summary, key, self.showing_all_columns, self.verdicts
         )
+        for table in (self.query_one(EffectsTable), self.query_one(PairsTable)):
+            table.state = SummaryState(summary, key, True, self.verdicts)
         state = SizeState(summary if summary.groups else None, self._signature)
         self.query_one(SizeChart).state = state
         self.query_one("#compare-legend", Static).update(legend(state))

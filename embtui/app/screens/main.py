@@ -121,6 +121,8 @@ class MainScreen(Screen[None]):
                 tooltip="EMA smoothing of the curves: off, 0.6, 0.8, 0.9"),
         Binding("L", "log_scale", "Log y", key_display="L", show=False, id="log-scale",
                 tooltip="Loss chart on a log scale"),
+        Binding("t", "val_only", "Val only", show=False, id="val-only",
+                tooltip="Charts: the validation curves alone, or with training"),
         Binding("z", "zoom", "Zoom", show=False, id="zoom",
                 tooltip="Fill the screen with the focused pane"),
         Binding("d", "delete", "Delete", show=False, id="delete",
@@ -842,6 +844,13 @@ class MainScreen(Screen[None]):
         charts.log_y = not charts.log_y
         if charts.chart != "loss":
             self.notify(f"loss chart: log scale {'on' if charts.log_y else 'off'} (v shows it)")
+
+    def action_val_only(self) -> None:
+        charts = self.query_one(ChartPane)
+        charts.val_only = not charts.val_only
+        if charts.chart == "size":
+            shown = "validation only" if charts.val_only else "training and validation"
+            self.notify(f"loss and accuracy charts: {shown} (v shows them)")
 
     def action_zoom(self) -> None:
         if self.maximized is not None:

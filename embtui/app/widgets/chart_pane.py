@@ -2,9 +2,9 @@
 
 One pane, one chart at a time (`v` or left/right when focused cycles through them); the
 pane's title names the three with the shown one highlighted, and the modes in effect
-(EMA smoothing and its factor, log scale). The legend is a line of its own above the plot,
-so it never covers a curve and never takes a row of the plot area. The pane is one tab
-stop and shows focus with its border.
+(EMA smoothing and its factor, log scale, validation curves only). The legend is a line of
+its own above the plot, so it never covers a curve and never takes a row of the plot area.
+The pane is one tab stop and shows focus with its border.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ class ChartPane(Vertical, can_focus=True):
     log_y: reactive[bool] = reactive(False)
     """The loss chart's y axis on a log scale."""
 
+    val_only: reactive[bool] = reactive(False)
+    """The loss and accuracy charts draw the validation curves alone."""
+
     size_state: reactive[SizeState] = reactive(SizeState, always_update=False)
     """The by-size chart's statistics (or plain means while they are computed)."""
 
@@ -85,9 +88,11 @@ class ChartPane(Vertical, can_focus=True):
         yield Static("", id="legend")
         with ContentSwitcher(initial="loss-chart"):
             yield MetricChart("loss", id="loss-chart").data_bind(
-                ChartPane.runs, ChartPane.smoothing, ChartPane.log_y
+                ChartPane.runs, ChartPane.smoothing, ChartPane.log_y, ChartPane.val_only
             )
-            yield MetricChart("acc", id="acc-chart").data_bind(ChartPane.runs, ChartPane.smoothing)
+            yield MetricChart("acc", id="acc-chart").data_bind(
+                ChartPane.runs, ChartPane.smoothing, ChartPane.val_only
+            )
             yield SizeChart(id="size-chart").data_bind(state=ChartPane.size_state)
 
     def on_mount(self) -> None:
@@ -113,6 +118,9 @@ class ChartPane(Vertical, can_focus=True):
     def watch_log_y(self) -> None:
         self._redraw_labels()
 
+    def watch_val_only(self) -> None:
+        self._redraw_labels()
+
     def watch_size_state(self) -> None:
         self._redraw_labels()
 
@@ -131,13 +139,15 @@ class ChartPane(Vertical, can_focus=True):
             modes.append(f"EMA {self.smoothing:g}")
         if self.log_y and self.chart == "loss":
             modes.append("log y")
+        if self.val_only:
+            modes.append("val only")
         return f" · {' · '.join(modes)}" if modes else ""
 
     @property
     def legend_text(self) -> Text:
         if self.chart == "size":
             return size_chart.legend(self.size_state)
-        return metric_chart.legend(self.runs)
+        return metric_chart.legend(self.runs, self.val_only)
 
     def on_resize(self) -> None:
         self._redraw_labels()

@@ -5,8 +5,10 @@ curves of a run differ by colour *and* line style (a solid braille line for vali
 a dotted line for training), and overlaid runs stay apart on a monochrome terminal too.
 The legend is drawn outside the plot (by the chart pane, from `legend`), so it never
 covers a curve. `smoothing` applies an exponential moving average (as TensorBoard's
-slider); `log_y` draws the loss on a logarithmic axis. `series` holds exactly what is
-drawn, for tests.
+slider); `log_y` draws the loss on a logarithmic axis; `val_only` leaves the training
+curves out, so the y axis fits the validation curves (a val_acc of 0.5-0.6 is no longer
+squashed into the bottom rows by a training accuracy that runs to 1.0). `series` holds
+exactly what is drawn, for tests.
 """
 
 from __future__ import annotations
@@ -78,8 +80,11 @@ def unique_runs(runs: Sequence[RunView]) -> list[RunView]:
     return out
 
 
-def build_series(metric: str, runs: Sequence[RunView], smoothing: float) -> list[Series]:
-    """What the chart draws: per run its validation then its training curve."""
+def build_series(
+    metric: str, runs: Sequence[RunView], smoothing: float, val_only: bool = False
+) -> list[Series]:
+    """What the chart draws: per run its validation then (unless `val_only`) its training
+    curve."""
     series: list[Series] = []
     for i, r in enumerate(unique_runs(runs)):
         val_colour, train_colour = COLOURS[i % len(COLOURS)]
@@ -90,6 +95,8 @@ def build_series(metric: str, runs: Sequence[RunView], smoothing: float) -> list
             val, train = ema(val, smoothing), ema(train, smoothing)
         marker = VAL_MARKERS[i % len(VAL_MARKERS)]
         series.append(Series(r.id, f"{r.label} val", "val", x, val, val_colour, marker))
+        if val_only:
+            continue
         train_marker = TRAIN_MARKERS[i % len(TRAIN_MARKERS)]
         series.append(
             Series(r.id, f"{r.label} train", "train", x, train, train_colour, train_marker)
@@ -97,8 +104,9 @@ def build_series(metric: str, runs: Sequence[RunView], smoothing: float) -> list
     return series
 
 
-def legend(runs: Sequence[RunView]) -> Text:
-    """`━ val ┄ train` in each run's colours, with the run's label (or id when several)."""
+def legend(runs: Sequence[RunView], val_only: bool = False) -> Text:
+    """`━ val ┄ train` in each run's colours, with the run's label (or id when several);
+    `━ val` alone when the training curves are left out."""
     runs = unique_runs(runs)
     text = Text()
     for i, r in enumerate(runs):
@@ -108,9 +116,13 @@ def legend(runs: Sequence[RunView]) -> Text:
         val_style, train_style = rich_colour(val_colour), rich_colour(train_colour)
         if len(runs) == 1:
             text.append("━", style=val_style).append(" val ")
-            text.append("┄", style=train_style).append(f" train  {r.label}")
+            if not val_only:
+                text.append("┄", style=train_style).append(" train")
+            text.append(f"  {r.label}")
         else:
-            text.append("━", style=val_style).append("┄", style=train_style)
+            text.append("━", style=val_style)
+            if not val_only:
+                text.append("┄", style=train_style)
             text.append(f" #{r.id}")
     return text
 
@@ -130,6 +142,9 @@ class MetricChart(PlotextPlot):
 
     log_y: reactive[bool] = reactive(False)
     """Draw the y axis on a log scale (the loss chart only)."""
+
+    val_only: reactive[bool] = reactive(False)
+    """Draw the validation curves alone (the y axis then fits them)."""
 
     def __init__(self, metric: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -159,8 +174,11 @@ class MetricChart(PlotextPlot):
     def watch_log_y(self) -> None:
         self.replot()
 
+    def watch_val_only(self) -> None:
+        self.replot()
+
     def replot(self) -> None:
-        self.series = build_series(self.metric, self.runs, self.smoothing)
+        self.series = build_series(self.metric, self.runs, self.smoothing, self.val_only)
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

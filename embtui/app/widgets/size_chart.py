@@ -6,7 +6,10 @@ bar once a cell has two or more finished seeds. The statistics import scipy and 
 moment the first time; until they arrive the chart draws the plain means of the finished
 runs at once (`SizeState.means`) and says the intervals are being computed, so a finished
 experiment never reads "no finished runs". Sizes sit at evenly spaced positions labelled
-with the size, as in the export's learning curve. `series` holds what is drawn.
+with the size, as in the export's learning curve. The y axis is accuracy's whole range,
+[0, 1], from the first frame: it does not jump when the intervals arrive, and an interval
+that reaches past 0 or 1 (two seeds far apart) is cut at the edge, never stretching the
+axis beyond what an accuracy can be. `series` holds what is drawn.
 """
 
 from __future__ import annotations
@@ -133,4 +136,6 @@ class SizeChart(PlotextPlot):
                 )
         plt.xticks(list(range(len(self.sizes))), [str(s) for s in self.sizes])
         plt.xlim(-0.5, len(self.sizes) - 0.5)
+        plt.ylim(0.0, 1.0)
+        plt.yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], ["0", "0.2", "0.4", "0.6", "0.8", "1"])
         self.refresh()
