@@ -98,7 +98,7 @@ class MainScreen(Screen[None]):
         Binding("n", "new", "New", id="new", tooltip="New experiment, from the selected one"),
         Binding("c", "compare", "Compare", id="compare",
                 tooltip="Compare the arms per size (of the marked experiments as one, if any)"),
-        Binding("e", "export", "Export", id="export", tooltip="Export: md, csv or json"),
+        Binding("e", "export", "Export", id="export", tooltip="Export: Markdown with figures, HTML, CSV or JSON"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running experiment"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Finish an interrupted experiment"),
         Binding("slash", "filter", "Filter", key_display="/", id="filter",
