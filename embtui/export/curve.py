@@ -70,8 +70,13 @@ def learning_curve_text(
     if summary.chance is not None:
         lows.append(summary.chance)
         highs.append(summary.chance)
-    y_lo, y_hi = min(lows), max(highs)
+    # An accuracy lies in [0, 1]: an interval reaching past it (few seeds, a wide t) is cut
+    # at the edge rather than stretching the axis to -0.17 or 1.26.
+    y_lo, y_hi = max(min(lows), 0.0), min(max(highs), 1.0)
     pad = 0.05 * (y_hi - y_lo) if y_hi > y_lo else 0.01
+    y_lo, y_hi = max(y_lo - pad, 0.0), min(y_hi + pad, 1.0)
+    if y_hi - y_lo < 0.02:  # all values equal at an edge: still a readable axis
+        y_lo, y_hi = max(min(y_lo, 0.98), 0.0), min(max(y_hi, 0.02), 1.0)
 
     fig = _figure_class()
     fig.plot_size(width, height - len(legend))
@@ -98,7 +103,7 @@ def learning_curve_text(
         fig.scatter(xs, [g.mean for g in curve], marker=markers[arm])
     fig.xticks(list(range(len(summary.sizes))), [str(s) for s in summary.sizes])
     fig.xlim(-0.5, len(summary.sizes) - 0.5)
-    fig.ylim(y_lo - pad, y_hi + pad)
+    fig.ylim(y_lo, y_hi)
     fig.xlabel("training reviews")
     fig.ylabel(_SHORT.get(summary.metric, summary.metric))
     plot = _ANSI.sub("", fig.build())

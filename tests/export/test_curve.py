@@ -59,3 +59,17 @@ def test_curve_leaves_global_plotext_figure_alone():
     learning_curve_text(_summary())
     assert plt.build() == before
     plt.clear_figure()
+
+
+def test_curve_axis_stays_within_zero_and_one_when_an_interval_reaches_past_it():
+    """Two seeds far apart give a 95% t-interval of about ±6: the axis is an accuracy's."""
+    import re
+
+    s = summarize(
+        [(10, "learned", 0.5), (10, "learned", 0.99), (10, "glove", 0.02), (10, "glove", 0.3)]
+    )
+    assert s.groups[0].ci_high > 1 and s.groups[1].ci_low < 0
+    text = learning_curve_text(s, width=60, height=16)
+    ticks = [float(t) for t in re.findall(r"^\s*(-?\d+\.\d+)\s*[┤│|+-]", text, re.M)]
+    assert ticks, text
+    assert min(ticks) >= 0.0 and max(ticks) <= 1.0
