@@ -43,6 +43,12 @@ async def test_train_and_val_differ_in_colour_and_line_style(make_app, store_pat
         await pilot.press("space", "j")
         loss = app.screen.query_one("#loss-chart", MetricChart)
         assert len({s.colour for s in loss.series}) == 4
+        # ...named as the runs table shows them (size/arm/seed), not by ids it does not show.
+        runs = stored(store_path).runs(1)
+        legend = str(app.screen.query_one("#legend").content)
+        assert f"{runs[0].size}/{runs[0].embedding}/s{runs[0].seed}" in legend
+        assert f"{runs[1].size}/{runs[1].embedding}/s{runs[1].seed}" in legend
+        assert "#" not in legend
 
 
 async def test_s_smooths_the_curves_and_says_by_how_much(make_app, store_path):

@@ -95,15 +95,15 @@ async def test_an_owner_killed_elsewhere_shows_interrupted_within_two_seconds(ma
         await settle(pilot)
         experiments = app.screen.query_one(ExperimentList)
         table = app.screen.query_one(RunsTable)
-        assert experiments.cells(str(exp_id))[2] == "▶ running"
+        assert experiments.cells(str(exp_id))[1] == "▶ running"
         await pilot.pause(1.5)  # a poll or two: still running (its owner, this pid, lives)
-        assert experiments.cells(str(exp_id))[2] == "▶ running"
+        assert experiments.cells(str(exp_id))[1] == "▶ running"
 
         # kill -9: the row is as the process left it, the process is gone.
         with Store(store_path) as s, s._write() as db:
             db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (_dead_pid(), exp_id))
         killed = time.monotonic()
-        await until(pilot, lambda: experiments.cells(str(exp_id))[2] == "interrupted", 5)
+        await until(pilot, lambda: experiments.cells(str(exp_id))[1] == "interrupted", 5)
         assert time.monotonic() - killed <= 2.0
         assert table.cells(str(run.id))[4] == "interrupted"
         assert "r resumes" in app.screen.query_one(StatusLine).text

@@ -486,8 +486,8 @@ async def test_at_80x24_the_selected_experiment_is_in_view_when_the_console_open
         assert experiments.current_key == "3"
         lines = screen_lines(app)
         top = lines.index(next(line for line in lines if "─experiments" in line))
-        shown = [line.split()[:2] for line in lines[top + 2 : top + 4]]
-        assert ["3", "three"] in shown, lines[top : top + 4]
+        shown = [line.split()[:4] for line in lines[top + 2 : top + 4]]
+        assert ["3", "done", "2/2", "three"] in shown, lines[top : top + 4]
 
 
 async def test_grouped_at_80_columns_each_cell_reads_its_runs_once(make_app, store_path):
@@ -508,3 +508,20 @@ async def test_grouped_at_80_columns_each_cell_reads_its_runs_once(make_app, sto
         assert lines[top + 1].split()[:3] == ["size", "arm", "runs"]
         assert lines[top + 2].split()[:6] == ["10", "learned", "1", "done,", "1", "cancelled"]
         assert table.virtual_size.width <= table.scrollable_content_region.width
+
+
+async def test_the_experiments_pane_at_80x24_shows_runs_done_whole_and_cuts_the_name(
+    make_app, store_path
+):
+    """`running 2/3` read as 2 of 3 when the pane cut `2/30`: the name comes last now."""
+    long = SMALL.replace(name="a-rather-long-name-" + "x" * 70, seeds=15)
+    exp_id = record(store_path, long, stop_after=2)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        done = sum(r.status == "done" for r in stored(store_path).runs(exp_id))
+        total = len(stored(store_path).runs(exp_id))
+        assert total == 60  # two sizes x two arms x 15 seeds
+        row = next(line for line in screen_lines(app) if line.lstrip().startswith(f"{exp_id} "))
+        assert f" {done}/{total} " in row
+        assert "a-rather-long" in row

@@ -174,7 +174,7 @@ async def test_f2_renames_the_selected_experiment_with_the_configs_rule(make_app
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         assert stored(store_path).experiment(exp_id).name == "baseline"
-        assert app.screen.query_one(ExperimentList).cells(str(exp_id))[1] == "baseline"
+        assert app.screen.query_one(ExperimentList).cells(str(exp_id))[3] == "baseline"
 
 
 async def test_n_after_a_rename_starts_from_the_new_name_and_a_namesake_is_flagged(

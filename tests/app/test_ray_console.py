@@ -53,11 +53,11 @@ async def test_the_console_watches_a_ray_grid_live(make_app, store_path, tmp_pat
             experiments = app.screen.query_one(ExperimentList)
             runs = app.screen.query_one(RunsTable)
             epochs = app.screen.query_one(EpochTable)
-            await until(pilot, lambda: experiments.cells("1")[2] == "▶ running", 10)
+            await until(pilot, lambda: experiments.cells("1")[1] == "▶ running", 10)
             assert any(runs.cells(k)[4] == "running" for k in runs.row_keys)
             # Live: the epoch table shows each run's epochs as they arrive, not at its end.
             seen: dict[int | None, set[int]] = {}
-            while experiments.cells("1")[2] != "done":
+            while experiments.cells("1")[1] != "done":
                 seen.setdefault(epochs.run_id, set()).add(epochs.row_count)
                 assert grid.poll() in (None, 0), (tmp_path / "grid.log").read_text()
                 await pilot.pause(0.05)

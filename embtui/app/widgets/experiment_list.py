@@ -1,4 +1,7 @@
-"""The experiments in the store: id, name, status and runs done of all.
+"""The experiments in the store: id, status, runs done of all, and name.
+
+The name comes last: in a narrow pane (80 columns) a long name is what gets cut, never the
+`12/30` that says how far an experiment has come.
 
 Moving the cursor here selects the experiment that the rest of the main screen shows;
 enter shows its configuration and environment. `space` marks experiments (a ● before its
@@ -19,9 +22,9 @@ from embtui.app.widgets.keyed_table import KeyedTable
 
 COLUMNS = [
     ("id", header("id", right=True)),
-    ("name", header("name")),
     ("status", header("status")),
     ("runs", header("runs", right=True)),
+    ("name", header("name")),
 ]
 
 
@@ -94,9 +97,9 @@ class ExperimentList(KeyedTable):
                             right=True,
                             style=style,
                         ),
-                        cell(e.name, style=style),
                         cell(status, style=style),
                         cell(e.progress, right=True, style=style),
+                        cell(e.name, style=style),
                     ],
                 )
             )

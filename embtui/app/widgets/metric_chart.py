@@ -105,9 +105,13 @@ def build_series(
 
 
 def legend(runs: Sequence[RunView], val_only: bool = False) -> Text:
-    """`━ val ┄ train` in each run's colours, with the run's label (or id when several);
-    `━ val` alone when the training curves are left out."""
+    """`━ val ┄ train` in each run's colours, with the run's label; with several runs, each
+    named as the runs table shows it (`500/learned/s0`, its id added only where two are
+    alike: the same cell of two experiments); `━ val` alone when the training curves are
+    left out."""
     runs = unique_runs(runs)
+    cells = [f"{r.run.size}/{r.arm}/s{r.run.seed}" for r in runs]
+    names = [f"{c} #{r.id}" if cells.count(c) > 1 else c for c, r in zip(cells, runs, strict=True)]
     text = Text()
     for i, r in enumerate(runs):
         val_colour, train_colour = COLOURS[i % len(COLOURS)]
@@ -123,7 +127,7 @@ def legend(runs: Sequence[RunView], val_only: bool = False) -> Text:
             text.append("━", style=val_style)
             if not val_only:
                 text.append("┄", style=train_style)
-            text.append(f" #{r.id}")
+            text.append(f" {names[i]}")
     return text
 
 
