@@ -21,12 +21,13 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
@@ -50,6 +51,7 @@ from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.log import LogEntry
 from embtui.app.screens.main import MainScreen
 from embtui.app.view_state import Activity
+from embtui.app.workers import JobFailed, ReportsFailures, background, job_name
 from embtui.config import ExperimentConfig, config_keys, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
 from embtui.errors import EmbtuiError, printable
@@ -62,7 +64,7 @@ if TYPE_CHECKING:  # the form is imported when first opened, not at startup
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
 
-class EmbtuiApp(OrderedKeys[int]):
+class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
     CSS_PATH = "app.tcss"
     TITLE = "embtui"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -377,12 +379,12 @@ class EmbtuiApp(OrderedKeys[int]):
             self._stage_text = "cancelling: stopping after the current epoch…"
             self._set_activity()
 
-    @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
+    @background("warm-up", exclusive=True)
     def warm_up_engine(self) -> None:
         """Load TensorFlow while the user looks at the configure form (after it is drawn)."""
         self.engine.warm_up()
 
-    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
+    @background("training", exclusive=True)
     def _train(self, config: ExperimentConfig | None, resume_id: int | None) -> None:
         """Prepare, record and train (or resume) on this thread; report by messages."""
         self.training_thread = threading.current_thread()
@@ -529,7 +531,7 @@ class EmbtuiApp(OrderedKeys[int]):
         self.main.notice = f"exporting experiment {what} as {message.fmt}…"
         self._export(message.experiment_id, message.metric, message.fmt)
 
-    @work(thread=True, group="export", exit_on_error=False)
+    @background("export")
     def _export(self, experiment_id: int | tuple[int, ...], metric: str, fmt: str) -> None:
         from embtui.app.export import write_export
 
@@ -539,6 +541,25 @@ class EmbtuiApp(OrderedKeys[int]):
             self.post_message(ExportDone(experiment_id, None, str(exc)))
             return
         self.post_message(ExportDone(experiment_id, path))
+
+    def on_job_failed(self, message: JobFailed) -> None:
+        """Every background job's failure, wherever it ran (see embtui.app.workers): in the
+        message log with its traceback, and said in a notification; the console stays."""
+        error = message.error
+        what = job_name(message.group)
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.log_message(trace.rstrip(), "error", f"{what} failed")
+        self.notify(
+            f"{what} failed: {type(error).__name__}: {error} (the message log, l, has the details)",
+            severity="error",
+            timeout=10,
+        )
+
+    def job_failed(self, group: str, error: BaseException) -> None:
+        if group == "export":
+            self.main.notice = ""  # no "exporting…" left behind
+        elif group == "training":
+            self._set_activity(f"✗ {type(error).__name__}: {error}", error=True)
 
     def on_export_done(self, message: ExportDone) -> None:
         if message.path is None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -34,6 +33,7 @@ from embtui.app.messages import ExportRequested, ReportReady
 from embtui.app.screens.export_dialog import ExportDialog
 from embtui.app.widgets.size_chart import SizeChart, SizeState, legend
 from embtui.app.widgets.summary_table import EffectsTable, PairsTable, SummaryState, SummaryTable
+from embtui.app.workers import ReportsFailures, background
 from embtui.store import Store
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def finished_signature(
     return tuple(out)
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(ReportsFailures, Screen[None]):
     DEFAULT_CSS = """
     CompareScreen {
         #compare-title {
@@ -205,7 +205,7 @@ class CompareScreen(Screen[None]):
                 return
             self._build(signature)
 
-    @work(thread=True, exclusive=True, group="compare")
+    @background("compare", exclusive=True)
     def _build(self, signature: object) -> None:
         from embtui.errors import EmbtuiError
         from embtui.export.report import build_report
@@ -216,6 +216,11 @@ class CompareScreen(Screen[None]):
             self.post_message(ReportReady(self.experiment_id, self.metric, str(exc), signature))
             return
         self.post_message(ReportReady(self.experiment_id, self.metric, report, signature))
+
+    def job_failed(self, group: str, error: BaseException) -> None:
+        self.query_one("#conclusion", Static).update(
+            Text(f"the comparison could not be computed: {type(error).__name__}: {error}")
+        )
 
     def on_report_ready(self, message: ReportReady) -> None:
         if message.key != self._signature:

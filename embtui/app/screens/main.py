@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -75,6 +75,7 @@ from embtui.app.widgets.runs_table import (
 from embtui.app.widgets.size_chart import SizeState
 from embtui.app.widgets.status_line import StatusLine
 from embtui.app.widgets.system_pane import WINDOW_S, SystemPane, SystemState, histories
+from embtui.app.workers import ReportsFailures, background
 from embtui.config import check_name
 from embtui.errors import EmbtuiError
 from embtui.store import Store
@@ -90,7 +91,7 @@ SYSTEM_WIDE = 120
 SYSTEM_BESIDE = 110
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReportsFailures, Screen[None]):
     AUTO_FOCUS = "#runs"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
@@ -240,7 +241,7 @@ class MainScreen(Screen[None]):
             self._checking_owners = True
             self._check_owners()
 
-    @work(thread=True, group="owners", exit_on_error=False)
+    @background("owners")
     def _check_owners(self) -> None:
         """`embtui list`'s liveness rule on the poll: dead owners become `interrupted`."""
         try:
@@ -484,7 +485,7 @@ class MainScreen(Screen[None]):
             self._sampling = True
             self._sample_once()
 
-    @work(thread=True, group="system", exit_on_error=False)
+    @background("system")
     def _sample_once(self) -> None:
         """One reading of the console's own probe (made here, on the first reading: psutil
         and NVML never load on the UI thread, nor before the first frame)."""
@@ -595,12 +596,18 @@ class MainScreen(Screen[None]):
             self._show_cursor_run()  # "computing" until it arrives
             self._build_report(self.experiment_id, key)
 
-    @work(thread=True, exclusive=True, group="report")
+    @background("report", exclusive=True)
     def _build_report(self, experiment_id: int, key: object) -> None:
         from embtui.export.report import build_report
 
         report = build_report(self.store, experiment_id)
         self.post_message(ReportReady(experiment_id, "final", report, key))
+
+    def job_failed(self, group: str, error: BaseException) -> None:
+        if group == "report":  # the grouped cells go without intervals, not "computing…"
+            self.show_problem(f"statistics failed: {type(error).__name__}: {error}")
+        elif group == "pool":
+            self.show_problem(f"pooling failed: {type(error).__name__}: {error}")
 
     def on_report_ready(self, message: ReportReady) -> None:
         if message.experiment_id == self.experiment_id and message.key == self._report_key:
@@ -701,7 +708,7 @@ class MainScreen(Screen[None]):
             )
         )
 
-    @work(thread=True, exclusive=True, group="pool", exit_on_error=False)
+    @background("pool", exclusive=True)
     def _check_pool(self, ids: list[int]) -> None:
         """The marked experiments pooled as `embtui export 3,5` pools them (the same
         `build_report`), or why they cannot be: its message, word for word."""
