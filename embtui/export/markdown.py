@@ -7,7 +7,11 @@ curve, the conclusion, the per-run appendix, the configuration and the environme
 
 from __future__ import annotations
 
-from embtui.errors import printable
+import re
+
+from embtui.escape import markdown_cell as cell
+from embtui.escape import markdown_text as text
+from embtui.escape import terminal
 from embtui.export.curve import learning_curve_text
 from embtui.export.report import Report
 from embtui.metrics import METRIC_LABELS, METRIC_TITLES
@@ -21,17 +25,17 @@ def to_markdown(report: Report) -> str:
     meta = exp.meta
     if report.pooled:
         ids = ", ".join(str(e.id) for e in report.experiments)
-        names = ", ".join(printable(e.name) for e in report.experiments)
+        names = ", ".join(text(e.name) for e in report.experiments)
         out: list[str] = [f"# embtui experiments {ids} compared: {names}", ""]
     else:
-        out = [f"# embtui experiment {exp.id}: {printable(exp.name)}", ""]
+        out = [f"# embtui experiment {exp.id}: {text(exp.name)}", ""]
     counts: dict[str, int] = {}
     for r in report.runs:
         counts[r.run.status] = counts.get(r.run.status, 0) + 1
     status_text = ", ".join(f"{n} {status}" for status, n in counts.items())
     if report.pooled:
         for e in report.experiments:
-            out.append(f"- Experiment {e.id} ({printable(e.name)}): **{e.status}**, {e.created}")
+            out.append(f"- Experiment {e.id} ({text(e.name)}): **{e.status}**, {e.created}")
         out.append(f"- Runs: {len(report.runs)} ({status_text})")
     else:
         out.append(f"- Status: **{exp.status}** ({len(report.runs)} runs: {status_text})")
@@ -39,14 +43,14 @@ def to_markdown(report: Report) -> str:
             f"- Created: {exp.created}" + (f", finished {exp.finished}" if exp.finished else "")
         )
     if report.factors and report.factors != ("embeddings",):
-        out.append(f"- Arms: {len(report.arms)}, named by {', '.join(report.factors)}")
+        out.append(f"- Arms: {len(report.arms)}, named by {text(', '.join(report.factors))}")
     if meta.get("data"):
-        out.append(f"- Data: {meta['data']}")
+        out.append(f"- Data: {text(str(meta['data']))}")
     if s.chance is not None:
         out.append(f"- Chance level (validation majority class): {s.chance:.3f}")
     if meta.get("glove"):
         out.append(
-            f"- GloVe: {meta['glove']} ({meta.get('glove_dim')}-d), vocabulary coverage "
+            f"- GloVe: {text(str(meta['glove']))} ({meta.get('glove_dim')}-d), vocabulary coverage "
             f"{meta.get('glove_coverage', 0):.1%}"
         )
     out.append("")
@@ -66,22 +70,20 @@ def to_markdown(report: Report) -> str:
             f"{METRIC_TITLES[s.metric]} against training-set size (mean, 95% CI)."
             + (f" {note}." if note else ""),
             "",
-            "```text",
-            learning_curve_text(s, arms=arms).rstrip("\n"),
-            "```",
+            *_fenced("text", learning_curve_text(s, arms=arms)),
             "",
         ]
     if report.sweep is not None:
         label = METRIC_LABELS.get(s.metric, s.metric)
-        out += ["## Conclusion", "", report.sweep.conclusion(label, s.chance), ""]
+        out += ["## Conclusion", "", text(report.sweep.conclusion(label, s.chance)), ""]
         out += _all_pairs(report)
     else:
-        out += ["## Conclusion", "", s.conclusion(), ""]
+        out += ["## Conclusion", "", text(s.conclusion()), ""]
     out += _runs(report)
     out += ["## Configuration", "", "| key | value |", "| --- | --- |"]
     for key, value in exp.config.items():
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        out.append(f"| {key} | {shown} |")
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        out.append(f"| {cell(key)} | {cell(shown)} |")
     out.append("")
     rerun = _experiment_file(exp.config)
     if rerun:
@@ -90,9 +92,7 @@ def to_markdown(report: Report) -> str:
             "`embtui run experiment.toml` (the same data, seeds and settings give the same "
             "numbers):",
             "",
-            "```toml",
-            rerun.rstrip("\n"),
-            "```",
+            *_fenced("toml", rerun),
             "",
         ]
     out += ["## Environment", ""]
@@ -105,7 +105,7 @@ def to_markdown(report: Report) -> str:
         ("threads_per_op", "Threads per TensorFlow op"),
     ):
         if meta.get(key):
-            out.append(f"- {label}: {meta[key]}")
+            out.append(f"- {label}: {text(str(meta[key]))}")
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -122,7 +122,9 @@ def _results(report: Report) -> list[str]:
         f"with its 95% Welch CI. Verdicts use alpha = {s.alpha:g}"
         + (", on Holm-adjusted p-values across all sizes." if s.adjusted else "."),
         "",
-        "| size | " + " | ".join(arms) + f" | difference | 95% CI | {p_label} | d | verdict |",
+        "| size | "
+        + " | ".join(map(cell, arms))
+        + f" | difference | 95% CI | {p_label} | d | verdict |",
         "| ---: | " + " | ".join("---:" for _ in arms) + " | ---: | --- | ---: | ---: | --- |",
     ]
     for size in s.sizes:
@@ -137,12 +139,14 @@ def _results(report: Report) -> list[str]:
                 if i == 0
                 else "| | " + " | ".join("" for _ in arms)
             )
-            diff = f"{c.diff:+.3f}" + (f" ({c.arm_a} − {c.arm_b})" if len(arms) > 2 else "")
+            diff = f"{c.diff:+.3f}" + (
+                f" ({cell(c.arm_a)} − {cell(c.arm_b)})" if len(arms) > 2 else ""
+            )
             ci = f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if c.ci_low is not None else "–"
             p_used = c.p_holm if s.adjusted else c.p
             p_text = format_p(p_used, s.alpha) if p_used is not None else "–"
             d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
-            out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {c.verdict} |")
+            out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {cell(c.verdict)} |")
     out.append("")
     return out
 
@@ -163,7 +167,7 @@ def _best_arms(report: Report) -> list[str]:
         g = s.group(b.size, b.best)
         shown = g.label() if g is not None else f"{b.mean:.3f}"
         worse = ", ".join(b.not_worse) or "–"
-        out.append(f"| {b.size} | {b.best} | {shown} | {worse} | {b.verdict()} |")
+        out.append(f"| {b.size} | {cell(b.best)} | {shown} | {cell(worse)} | {cell(b.verdict())} |")
     out.append("")
     return out
 
@@ -187,8 +191,8 @@ def _effects(report: Report) -> list[str]:
         ci = f"[{e.ci_low:+.3f}, {e.ci_high:+.3f}]" if e.ci_low is not None else "–"
         p = format_p(e.p_holm, e.alpha) if e.p_holm is not None else "–"
         out.append(
-            f"| {e.factor} | {e.level} | {e.baseline} | {e.n_pairs} | {diff} | {ci} | {p} | "
-            f"{e.verdict()} |"
+            f"| {cell(e.factor)} | {cell(e.level)} | {cell(e.baseline)} | {e.n_pairs} | {diff} | "
+            f"{ci} | {p} | {cell(e.verdict())} |"
         )
     out.append("")
     return out
@@ -211,7 +215,7 @@ def _cell_table(report: Report) -> list[str]:
         m = by_cell.get((g.size, g.arm))
         final = f"{m.final_val_acc_mean:.4f}" if m else "–"
         best = f"{m.best_val_acc_mean:.4f}" if m else "–"
-        out.append(f"| {g.size} | {g.arm} | {g.label()} | {final} | {best} |")
+        out.append(f"| {g.size} | {cell(g.arm)} | {g.label()} | {final} | {best} |")
     out.append("")
     return out
 
@@ -232,7 +236,8 @@ def _all_pairs(report: Report) -> list[str]:
         p = format_p(c.p_holm, s.alpha) if c.p_holm is not None else "–"
         d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
         out.append(
-            f"| {c.size} | {c.arm_a} | {c.arm_b} | {c.diff:+.3f} | {ci} | {p} | {d} | {c.verdict} |"
+            f"| {c.size} | {cell(c.arm_a)} | {cell(c.arm_b)} | {c.diff:+.3f} | {ci} | {p} | {d} | "
+            f"{cell(c.verdict)} |"
         )
     out.append("")
     return out
@@ -242,7 +247,7 @@ def _means_table(report: Report) -> list[str]:
     if not report.means:
         return []
     arms = [a for a in report.arms if any(m.embedding == a for m in report.means)]
-    header = "| size | " + " | ".join(f"{a} final | {a} best" for a in arms) + " |"
+    header = "| size | " + " | ".join(f"{cell(a)} final | {cell(a)} best" for a in arms) + " |"
     out = [
         "## Final and best val_acc by size and arm",
         "",
@@ -283,16 +288,26 @@ def _runs(report: Report) -> list[str]:
         last = r.epochs[-1] if r.epochs else None
         util = "–" if run.mean_gpu_util is None else f"{run.mean_gpu_util:.0f}%"
         out.append(
-            f"| {run.id} | {run.size} | {r.arm} | {run.seed} | {run.status}"
-            + (f" ({run.error})" if run.error else "")
+            f"| {run.id} | {run.size} | {cell(r.arm)} | {run.seed} | {cell(run.status)}"
+            + (f" ({cell(run.error)})" if run.error else "")
             + f" | {len(r.epochs)} | {_f(last.loss if last else None)} | {_f(r.final_val_acc)} | "
-            f"{_f(r.best_val_acc)} | {run.device or '–'} | {run.params or '–'} | "
+            f"{_f(r.best_val_acc)} | {cell(run.device or '–')} | {run.params or '–'} | "
             f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} | "
             f"{'–' if run.wall_s is None else f'{run.wall_s:.1f} s'} | "
             f"{format_bytes(run.peak_rss)} | {format_bytes(run.peak_gpu_mem)} | {util} |"
         )
     out.append("")
     return out
+
+
+def _fenced(language: str, body: str) -> list[str]:
+    """`body` as a fenced code block that nothing in it can close or disturb: the fence is
+    longer than any run of backticks inside, and control and bidi characters show as
+    escapes (in the TOML they are then exactly TOML's own `\\uXXXX` escapes)."""
+    longest = max((len(run) for run in re.findall("`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    shown = "\n".join(terminal(line) for line in body.rstrip("\n").split("\n"))
+    return [fence + language, shown, fence]
 
 
 def _f(x: float | None) -> str:
