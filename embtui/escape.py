@@ -9,7 +9,8 @@ viewer that renders unsanitised Markdown, `=HYPERLINK(...)` runs in a spreadshee
 `[@click=app.quit]` becomes a console action. Every writer of such text calls the function
 for its destination:
 
-- `terminal`: a line on a terminal (stdout, stderr, Rich tables);
+- `terminal`: a line on a terminal (stdout, stderr, Rich tables); `terminal_lines` for
+  several lines;
 - `markdown_text` and `markdown_cell`: Markdown prose, headings and table cells;
 - `html`: HTML text and attribute values;
 - `csv_cell`: a text cell of a CSV file a spreadsheet may open;
@@ -161,6 +162,13 @@ def rich_text(text: str, style: str = "") -> Text:
     return Text(terminal(text), style=style)
 
 
+def terminal_lines(text: str) -> str:
+    """`text` of several lines for a terminal or a console widget: `terminal` applied to
+    each line, the line breaks kept (`\r\n` and a lone `\r` become `\n` and `\\r`).
+    Guarantees what `terminal` does, except that `\n` separates the lines."""
+    return "\n".join(terminal(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
 def clipboard(text: str) -> str:
     """`text` as the plain text the console copies to the clipboard (OSC 52): `terminal`
     applied line by line, so line breaks and tabs between cells stay and nothing in it can
@@ -182,4 +190,5 @@ __all__ = [
     "markdown_text",
     "rich_text",
     "terminal",
+    "terminal_lines",
 ]

@@ -11,9 +11,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from embtui.engine.events import (
     EpochMetrics,
@@ -23,6 +23,7 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
+from embtui.escape import rich_text, terminal
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
     from embtui.export.report import Report
@@ -79,7 +80,8 @@ class PlainReporter:
             line = f"experiment {event.experiment_id} {event.status}"
         else:  # pragma: no cover - every event type is handled above
             return
-        print(line, file=self.stream, flush=True)
+        # Paths, Ray addresses, arm labels and errors come from users: never raw escapes.
+        print(terminal(line), file=self.stream, flush=True)
 
 
 class LiveReporter:
@@ -98,10 +100,11 @@ class LiveReporter:
         self.done = done
         self.store: Store | None = None
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            # Not markup: the detail names paths, Ray addresses and arms as users wrote them.
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),
             TimeElapsedColumn(),
         )
         self.overall = self.progress.add_task("runs", total=None, detail="")
@@ -129,13 +132,13 @@ class LiveReporter:
     def __call__(self, event: Event) -> None:
         p = self.progress
         if isinstance(event, Stage):
-            p.update(self.overall, detail=event.text.strip())
+            p.update(self.overall, detail=terminal(event.text.strip()))
         elif isinstance(event, RunStarted):
             p.update(
                 self.overall,
                 total=event.total,
                 completed=self.done,
-                detail=f"size {event.size} · {event.label} · seed {event.seed}",
+                detail=terminal(f"size {event.size} · {event.label} · seed {event.seed}"),
             )
             p.reset(self.epochs, total=self._epochs_of(event.run_id), visible=True, detail="")
         elif isinstance(event, EpochMetrics):
@@ -149,7 +152,10 @@ class LiveReporter:
                 self.done += 1
             p.update(self.overall, completed=self.done)
             if event.error:
-                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {escape(event.error)}")
+                p.console.print(
+                    Text.assemble((f"run {event.run_id} {event.status}:", "red"), " ")
+                    + rich_text(event.error)
+                )
         elif isinstance(event, ExperimentFinished):
             p.update(self.overall, completed=self.done, detail=event.status)
 
@@ -167,11 +173,11 @@ def summary_table(report: Report) -> Table:
     from embtui.metrics import METRIC_TITLES
 
     s = report.summary
-    table = Table(title=f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}")
+    table = Table(title=Text(f"experiment {report.experiment.id}: {METRIC_TITLES[s.metric]}"))
     arms = [a for a in s.arms if any(g.arm == a for g in s.groups)]
     table.add_column("size", justify="right")
     for arm in arms:
-        table.add_column(arm, justify="right")
+        table.add_column(rich_text(arm), justify="right")
     table.add_column("difference", justify="right")
     table.add_column("verdict")
     for size in s.sizes:
@@ -181,7 +187,7 @@ def summary_table(report: Report) -> Table:
             table.add_row(str(size), *cells, "–", "–")
         for i, c in enumerate(comps):
             row = [str(size), *cells] if i == 0 else ["", *("" for _ in arms)]
-            table.add_row(*row, f"{c.diff:+.3f}", c.verdict)
+            table.add_row(*row, f"{c.diff:+.3f}", rich_text(c.verdict))
     return table
 
 
@@ -191,4 +197,4 @@ def print_summary(report: Report) -> None:
         console.print("no finished runs to summarise")
         return
     console.print(summary_table(report))
-    console.print(report.summary.conclusion(), soft_wrap=False)
+    console.print(rich_text(report.summary.conclusion()), soft_wrap=False)

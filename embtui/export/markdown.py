@@ -321,6 +321,6 @@ def _experiment_file(config: dict) -> str | None:
     from embtui.errors import EmbtuiError
 
     try:
-        return from_mapping(config).to_toml()
+        return from_mapping(config, new=False).to_toml()
     except EmbtuiError:
         return None
