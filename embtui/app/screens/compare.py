@@ -30,6 +30,7 @@ from embtui.app.messages import ExportRequested, ReportReady
 from embtui.app.screens.export_dialog import ExportDialog
 from embtui.app.widgets.size_chart import SizeChart, SizeState, legend
 from embtui.app.widgets.summary_table import SummaryState, SummaryTable
+from embtui.escape import rich_text
 from embtui.store import Store
 
 METRICS = ("final", "best", "at_min_val_loss")
@@ -163,7 +164,7 @@ class CompareScreen(Screen[None]):
             else f"experiment {self.experiment_id}"
         )
         self.query_one("#compare-title", Static).update(
-            f"Compare · {what} · {METRIC_NAMES[self.metric]}"
+            rich_text(f"Compare · {what} · {METRIC_NAMES[self.metric]}")
         )
 
     def _poll(self) -> None:
@@ -198,11 +199,11 @@ class CompareScreen(Screen[None]):
         if message.key != self._signature:
             return  # built for a metric or a state since replaced
         if isinstance(message.report, str):
-            self.query_one("#conclusion", Static).update(message.report)
+            self.query_one("#conclusion", Static).update(rich_text(message.report))
             return
         self.report = message.report
         summary = message.report.summary
-        self.query_one("#conclusion", Static).update(summary.conclusion())
+        self.query_one("#conclusion", Static).update(rich_text(summary.conclusion()))
         self._show()
 
     def _show(self) -> None:

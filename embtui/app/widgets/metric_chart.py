@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from embtui.app.view_state import RunView, ema
+from embtui.escape import terminal
 
 #: (validation, training) colour of the first, second, ... overlaid run, as plotext names
 #: them (its "orange" is the terminal's yellow).
@@ -108,7 +109,7 @@ def legend(runs: Sequence[RunView]) -> Text:
         val_style, train_style = rich_colour(val_colour), rich_colour(train_colour)
         if len(runs) == 1:
             text.append("━", style=val_style).append(" val ")
-            text.append("┄", style=train_style).append(f" train  {r.label}")
+            text.append("┄", style=train_style).append(f" train  {terminal(r.label)}")
         else:
             text.append("━", style=val_style).append("┄", style=train_style)
             text.append(f" #{r.id}")
