@@ -308,3 +308,98 @@ def test_a_hostile_csv_header_is_named_escaped(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
     for text in HOSTILE:
         assert terminal(text) in err, text
+
+
+# -- progress lines and the doctor's table ---------------------------------------------
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=IDS)
+def test_progress_lines_show_paths_addresses_arms_and_errors_escaped(text, capsys):
+    from rich.console import Console
+
+    from embtui.engine.events import RunFinished, RunStarted, Stage
+    from embtui.progress import LiveReporter, PlainReporter
+
+    events = [
+        Stage(None, f"loading data: d-{text}.csv"),
+        Stage(None, f"connecting to Ray at {text}:6379"),
+        RunStarted(1, 1, 0, 2, 10, text, 0, "CPU"),
+        RunFinished(1, 1, "failed", f"OSError: {text}"),
+    ]
+    stream = io.StringIO()
+    plain = PlainReporter(stream)
+    for event in events:
+        plain(event)
+    lines = stream.getvalue().splitlines()
+    clean(stream.getvalue())
+    assert lines == [
+        f"loading data: d-{terminal(text)}.csv",
+        f"connecting to Ray at {terminal(text)}:6379",
+        f"run 1/2: size 10, {terminal(text)}, seed 0 on CPU",
+        f"  failed: OSError: {terminal(text)}",
+    ]
+    live = LiveReporter(epochs=2)
+    for event in events[:3]:
+        live(event)
+    console = Console(file=io.StringIO(), width=300, record=True, color_system=None)
+    console.print(live.progress.get_renderable())
+    shown = console.export_text()
+    clean(shown)
+    assert f"size 10 · {terminal(text)} · seed 0" in shown  # brackets kept: not markup
+    live(events[3])  # the failure is printed above the bars, on stdout
+    printed = capsys.readouterr().out
+    clean(printed.replace("\x1b[", ""))  # Rich's own colour codes, nothing of the string's
+    assert f"OSError: {terminal(text)}" in ansi_plain(printed)
+
+
+def ansi_plain(ansi: str) -> str:
+    """The text a terminal shows for output with ANSI colour codes."""
+    from rich.text import Text
+
+    return Text.from_ansi(ansi).plain
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=IDS)
+def test_the_doctor_table_shows_the_name_and_paths_escaped(text, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from embtui import doctor
+    from embtui.config import ExperimentConfig
+    from embtui.doctor import OK, Check, Driver
+
+    monkeypatch.setattr(doctor, "load_tensorflow", lambda: (Check("tensorflow", OK, "x"), None))
+    monkeypatch.setattr(doctor, "probe_driver", lambda: Driver(present=False))
+    name = MARKUP[HOSTILE.index(text) % len(MARKUP)]
+    dataset = tmp_path / f"d-{text}.csv"
+    config = ExperimentConfig(name=name, dataset=str(dataset), sizes=(10,), val_size=20)
+    console = Console(file=io.StringIO(), width=400, record=True, color_system=None)
+    assert doctor.run_doctor(config, str(tmp_path / "s.sqlite"), console=console) == 1
+    shown = console.export_text()
+    clean(shown)
+    assert f"embtui doctor: {name} (dataset {terminal(str(dataset))};" in shown
+    assert terminal(dataset.name) in shown.split("embtui doctor:")[1]  # the data row
+
+
+def test_the_closing_summary_names_hostile_arms_as_typed(hostile_store, capsys, monkeypatch):
+    """`embtui run`'s closing summary (a two-arm table and its conclusion) of two hostile
+    arms: the arm names head columns and fill the verdicts, never parsed as markup."""
+    from embtui.export.report import build_report
+    from embtui.progress import print_summary
+
+    monkeypatch.setenv("COLUMNS", "300")  # each verdict on one line
+    with Store(hostile_store) as store:
+        config = {"source": CALLBACK_SOURCE, "name": "two"}
+        arms = [HOSTILE[0], HOSTILE[-2]]
+        runs = [
+            (size, {"embeddings": arm, "head": "h"}, seed, 0.5 + 0.2 * i + 0.01 * seed)
+            for size in (10, 20)
+            for i, arm in enumerate(arms)
+            for seed in range(3)
+        ]
+        exp = record_experiment(store, "two", config, runs)
+        print_summary(build_report(store, exp))
+    out = capsys.readouterr().out
+    clean(out)
+    flat = " ".join(out.split())
+    assert f"{terminal(arms[1])} better" in flat  # the verdict, whole
+    assert terminal(arms[0]) in flat

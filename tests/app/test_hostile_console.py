@@ -193,3 +193,42 @@ async def test_the_form_shows_hostile_values_as_typed_and_trains_with_them(
         clean(lines)
         if field == "name":
             assert any(f"runs · #{exp.id} {value} · done" in line for line in lines)
+
+
+async def test_compare_and_info_show_hostile_arms_head_and_name_as_typed(make_app, store_path):
+    """`c` on a callback experiment whose arms are the hostile strings (a sweep of 10
+    arms), then `enter` on it in the experiment list (its recorded configuration)."""
+    from embtui.app.screens.compare import CompareScreen
+    from embtui.app.screens.info import ExperimentInfoScreen, InfoTable
+    from embtui.app.widgets.summary_table import SummaryTable
+
+    record_callback(store_path)
+    app = make_app(open_configure=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        await until(pilot, lambda: "computing" not in text_of(app.screen.query_one("#conclusion")))
+        lines = screen_lines(app)
+        clean(lines)
+        table = app.screen.query_one(SummaryTable)
+        shown = {cell for key in table.row_keys for cell in table.cells(key)}
+        for arm in HOSTILE:
+            assert any(terminal(arm) in cell for cell in shown), arm
+        conclusion = text_of(app.screen.query_one("#conclusion"))
+        clean(conclusion)
+        assert "[x=']" in conclusion or "[x=']" in "\n".join(lines)
+        await pilot.press("escape")
+        await settle(pilot)
+        app.screen.query_one(ExperimentList).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ExperimentInfoScreen)
+        info = app.screen.query_one(InfoTable)
+        rows = {k: info.cells(k)[-1] for k in info.row_keys}
+        assert rows["experiment:name"] == "fits"
+        assert HOSTILE[1] in rows.values()  # the head, as recorded
+        clean(screen_lines(app))
+        await pilot.press("y")
+        clean(app.clipboard)
