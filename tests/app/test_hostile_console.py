@@ -93,6 +93,22 @@ async def test_the_console_starts_with_a_hostile_name_as_the_latest_experiment(
         await pilot.click(RunsTable, offset=(10, 0))
         await pilot.pause()
         assert app.is_running and isinstance(app.screen, MainScreen)
+        # The rename prompt and a new experiment's form start from the name, escaped.
+        await pilot.press("f2")
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one(Input).value == shown
+        clean(screen_lines(app))
+        await pilot.press("escape", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigureScreen)
+        if any(unicodedata.category(c) == "Cc" for c in name):
+            # A recorded name with control characters is no configuration this version
+            # accepts: the form starts from the last one used, and says so.
+            assert app.screen.query_one("#f-name", Input).value != name
+            assert any("does not read as one" in m.text for m in app.messages)
+        else:
+            assert app.screen.query_one("#f-name", Input).value == shown
+        clean(screen_lines(app))
 
 
 async def test_callback_arms_heads_and_errors_show_as_typed_and_copy_as_plain_text(
