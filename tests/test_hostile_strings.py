@@ -403,3 +403,16 @@ def test_the_closing_summary_names_hostile_arms_as_typed(hostile_store, capsys, 
     flat = " ".join(out.split())
     assert f"{terminal(arms[1])} better" in flat  # the verdict, whole
     assert terminal(arms[0]) in flat
+
+
+@pytest.mark.parametrize("text", CONTROL, ids=IDS[len(MARKUP) :])
+def test_a_ray_address_with_escapes_in_toml_is_refused_in_one_escaped_line(text, tmp_path, capsys):
+    toml = tmp_path / "e.toml"
+    toml.write_text(
+        f'name = "e"\ndataset = "d.csv"\ncluster = "ray"\nray_address = {_toml(text + ":6379")}\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "run", str(toml), "--store", str(tmp_path / "s.sqlite"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"ray_address = {terminal(repr(text + ':6379'))}" in err
+    assert not (tmp_path / "s.sqlite").exists()
