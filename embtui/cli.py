@@ -286,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         exp_id = runner.create(store, prepared)
         print(
             f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
-            f"in {store.path}",
+            f"in {printable(str(store.path))}",
             flush=True,
         )
         reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says

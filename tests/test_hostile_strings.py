@@ -416,3 +416,20 @@ def test_a_ray_address_with_escapes_in_toml_is_refused_in_one_escaped_line(text,
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"ray_address = {terminal(repr(text + ':6379'))}" in err
     assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=IDS)
+def test_a_hostile_store_path_is_shown_escaped(text, tmp_path, capsys, monkeypatch):
+    """`--store` in a folder named by the string: an empty store (`list` says where) and
+    one that does not exist yet (`export` refuses in one line)."""
+    monkeypatch.setenv("COLUMNS", "400")  # the path on one line
+    folder = tmp_path / text
+    folder.mkdir()
+    with Store(folder / "s.sqlite"):
+        pass
+    code, out, err = run(capsys, "list", "--store", str(folder / "s.sqlite"))
+    assert (code, err) == (0, "")
+    assert out == f"no experiments yet in {terminal(str(folder / 's.sqlite'))}\n"
+    code, out, err = run(capsys, "export", "1", "--store", str(folder / "none.sqlite"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert terminal(str(folder / "none.sqlite")) in err
