@@ -58,7 +58,7 @@ from typing import Any
 import keras
 
 from embtui import __version__
-from embtui.config import CALLBACK_SOURCE, check_name
+from embtui.config import CALLBACK_SOURCE, check_name, check_text
 from embtui.errors import EmbtuiError, one_line
 from embtui.store import (
     EpochMetrics,
@@ -115,10 +115,12 @@ class EmbtuiCallback(keras.callbacks.Callback):
         self._sampler: Sampler | None = None
         self._device = "CPU"
         self.experiment = experiment
-        self.arm = arm
+        # Arm and head name the run in every list, table and export: no control or bidi
+        # characters: refused here, before any fit starts.
+        self.arm = None if arm is None else check_text("arm", str(arm))
         self.size = size
         self.seed = seed
-        self.head = head
+        self.head = check_text("head", str(head))
         self.experiment_id: int | None = experiment if isinstance(experiment, int) else None
         self.run_id: int | None = None
         self._recording = False  # a run of this callback is `running` in the store
@@ -140,7 +142,7 @@ class EmbtuiCallback(keras.callbacks.Callback):
             self._end_run("interrupted", "its fit stopped before the end (an exception)")
         params = self.params or {}
         model = self.model
-        arm = self.arm or model.name
+        arm = self.arm or check_text("arm (the model's name)", model.name)
         size = self.size if self.size is not None else int(params.get("steps") or 0)
         device = _device()
         if self.experiment_id is None:

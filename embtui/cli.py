@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"embtui: error: {message} (see: {self.prog} --help)\n")
+        sys.stderr.write(f"embtui: error: {printable(message)} (see: {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -207,13 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return int(args.handler(args))
         return int(args.handler(args))
     except EmbtuiError as exc:
-        sys.stderr.write(f"embtui: error: {exc}\n")
+        sys.stderr.write(f"embtui: error: {printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("embtui: interrupted\n")
         return 130
     except sqlite3.Error as exc:  # a store fault outside a write (a corrupt page on read)
-        sys.stderr.write(f"embtui: error: run store: {exc}\n")
+        sys.stderr.write(f"embtui: error: run store: {printable(str(exc))}\n")
         return EXIT_USAGE
     except BrokenPipeError:
         # Whoever read our output stopped reading (`| head`): say so with the status a
@@ -297,7 +297,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         exp_id = runner.create(store, prepared)
         print(
             f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
-            f"in {store.path}",
+            f"in {printable(str(store.path))}",
             flush=True,
         )
         reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
@@ -469,7 +469,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 folder = export_tensorboard(store, exp_id, args.output)
             except OSError as exc:
                 raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
-            print(f"wrote {folder}", file=sys.stderr)
+            print(f"wrote {printable(str(folder))}", file=sys.stderr)
             return 0
         report = build_report(store, ids, metric=args.metric, alpha=args.alpha)
     figures_dir = _figures_dir(args)
@@ -486,7 +486,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         from embtui.files import write_atomically
 
         write_atomically(Path(args.output), text)
-        print(f"wrote {args.output}", file=sys.stderr)
+        print(f"wrote {printable(str(args.output))}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -25,6 +25,7 @@ else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from embtui.errors import ConfigError
+from embtui.escape import hidden, is_bidi_control, terminal
 
 ARMS = ("learned", "glove", "glove-tuned")
 HEADS = ("flatten", "avgpool", "conv1d", "lstm")
@@ -126,7 +127,9 @@ class ExperimentConfig:
         return "\n".join(lines) + "\n"
 
     def replace(self, **changes: Any) -> ExperimentConfig:
-        return from_mapping({**self.to_dict(), **changes})
+        """This configuration with some keys changed; a recorded name is kept as it is
+        (only a new name meets the rules for new input, see `from_mapping`)."""
+        return from_mapping({**self.to_dict(), **changes}, new="name" in changes)
 
     def levels(self, key: str) -> tuple[Any, ...]:
         """The values a factor takes in this experiment."""
@@ -397,12 +400,15 @@ def key_help(key: str) -> str:
 
 
 def from_mapping(
-    data: Mapping[str, Any], *, base: ExperimentConfig | None = None
+    data: Mapping[str, Any], *, base: ExperimentConfig | None = None, new: bool = True
 ) -> ExperimentConfig:
     """Build a config from loosely typed values (TOML, JSON, CLI strings, form fields).
 
     Strings are accepted for every key, as typed on a command line ("10,100" for a list),
     so that the CLI and the console's form share one parser and one set of messages.
+    `new`: the values are new input (an experiment file, flags, the form), held to the
+    rules for new names (`check_name`: no bidi controls); False for a configuration
+    already recorded in a store, so an experiment named under older rules still resumes.
     """
     values: dict[str, Any] = base.to_dict() if base is not None else {}
     for key, raw in data.items():
@@ -410,7 +416,10 @@ def from_mapping(
             allowed = ", ".join(_FIELDS)
             raise ConfigError(f"unknown key {key!r} = {raw!r}; allowed keys: {allowed}")
         values[key] = coerce(key, raw)
-    return ExperimentConfig(**values)
+    cfg = ExperimentConfig(**values)
+    if new:
+        check_name(cfg.name)
+    return cfg
 
 
 def coerce(key: str, raw: Any) -> Any:
@@ -530,7 +539,11 @@ def ray_host_port(address: str) -> tuple[str, int]:
     raises ConfigError for anything else."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
     host = host.strip("[]")  # an IPv6 address: [::1]:6379
-    if not host or any(c.isspace() for c in host) or not (port.isdigit() and 0 < int(port) < 65536):
+    if (
+        not host
+        or any(c.isspace() or hidden(c) for c in host)  # ESC, BEL, bidi: no host name has them
+        or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)
+    ):
         raise ConfigError(f"ray_address = {address!r}: auto, or HOST:PORT (such as gpu-box:6379)")
     return host, int(port)
 
@@ -541,7 +554,7 @@ def _validate(cfg: ExperimentConfig) -> None:
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else repr(value)
         return ConfigError(f"{key} = {shown}: {allowed}")
 
-    check_name(cfg.name)
+    check_name(cfg.name, new=False)
     if not cfg.dataset:
         raise bad("dataset", DATASET_FORMS)
     if not cfg.sizes:
@@ -610,16 +623,38 @@ def _validate(cfg: ExperimentConfig) -> None:
         )
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, *, new: bool = True) -> str:
     """An experiment name as given, or a one-line ConfigError: it must be non-empty, at
-    most MAX_NAME characters, without slashes (it names folders) or control characters."""
+    most MAX_NAME characters, without slashes (it names folders) or control characters.
+
+    A `new` name (an experiment file, a flag, the form, `rename`, `EmbtuiCallback`) must
+    not hold bidi controls either (see `check_text`); `new=False` is for names already
+    recorded in a store, which stay resumable and are shown escaped.
+    """
     if not name.strip() or any(c in name for c in "/\\") or _has_control(name):
         raise ConfigError(
             f"name = {name!r}: a non-empty name without slashes or control characters"
         )
+    if new:
+        check_text("name", name)
     if len(name) > MAX_NAME:
         raise ConfigError(f"name: {len(name)} characters; at most {MAX_NAME}")
     return name
+
+
+def check_text(what: str, text: str) -> str:
+    """`text` as given, or a one-line ConfigError naming `what` when it holds a control
+    character (ESC, BEL, CR, NUL, ...) or a bidi control (overrides, embeddings, isolates,
+    directional marks: `safe\u202edelete-me` would read as something else). Other
+    invisible characters are accepted and shown escaped; ZWNJ and ZWJ, part of how Persian
+    and Indic names are written, are accepted and shown as they are."""
+    bad = [c for c in text if unicodedata.category(c) == "Cc" or is_bidi_control(c)]
+    if bad:
+        shown = ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in bad))
+        raise ConfigError(
+            f"{what} = '{terminal(text)}': control and bidi characters are not allowed ({shown})"
+        )
+    return text
 
 
 def check_sizes_fit(cfg: ExperimentConfig, n_train: int) -> None:
@@ -674,6 +709,7 @@ __all__ = [
     "arm_name",
     "check_name",
     "check_sizes_fit",
+    "check_text",
     "coerce",
     "config_keys",
     "from_mapping",

@@ -5,7 +5,7 @@ a terminal: the CLI prints it on stderr and exits with status 2, without a trace
 messages to one line that names the thing (key, file, line) and what is allowed.
 """
 
-import unicodedata
+from embtui.escape import terminal
 
 
 class EmbtuiError(Exception):
@@ -35,14 +35,11 @@ def one_line(exc: BaseException) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` with its control characters (ESC, BEL, CR, NUL, ...) written as escapes.
+    """`text` with its control, bidi and invisible characters (ESC, BEL, CR, NUL, U+202E,
+    ...) written as escapes: `embtui.escape.terminal`, kept here under the name the CLI
+    and the console have always imported.
 
     Names come from experiment files, stores and scripts; printed raw, an ESC sequence in
     one could recolour or clear the user's terminal and a CR could hide what precedes it.
     """
-    if not any(unicodedata.category(c) == "Cc" for c in text):
-        return text
-    return "".join(
-        c if unicodedata.category(c) != "Cc" else c.encode("unicode_escape").decode("ascii")
-        for c in text
-    )
+    return terminal(text)

@@ -9,12 +9,12 @@ error the engine recorded.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from embtui.config import arm_keys, arm_name
 from embtui.display import status_with_reason
-from embtui.errors import printable
+from embtui.escape import rich_text
 from embtui.store import Store
 
 COLUMNS = ("run", "size", "arm", "seed", "status", "epochs", "final val_acc")
@@ -29,10 +29,10 @@ def listing_tables(store: Store) -> list[Table]:
         epochs = store.epochs(exp.id)
         done = sum(r.status == "done" for r in runs)
         table = Table(
-            # Escaped: "[done]" would otherwise be read as Rich markup and vanish.
-            title=escape(
-                f"{exp.id}  {printable(exp.name)}  [{exp.status}]  "
-                f"{done}/{len(runs)} runs done  {exp.created}"
+            # A Text, never markup: "[done]" or a name like "[bold]x" would be read as Rich
+            # markup and vanish; control and bidi characters show as escapes.
+            title=rich_text(
+                f"{exp.id}  {exp.name}  [{exp.status}]  {done}/{len(runs)} runs done  {exp.created}"
             ),
             title_justify="left",
         )
@@ -42,17 +42,17 @@ def listing_tables(store: Store) -> list[Table]:
             table.add_column(col, justify="left" if col in LEFT else "right")
         for r in runs:
             eps = epochs.get(r.id, [])
-            cells = [
+            cells: list[str | Text] = [
                 str(r.id),
                 str(r.size),
-                escape(printable(arm_name(r.factors, keys) if keys else r.embedding)),
+                rich_text(arm_name(r.factors, keys) if keys else r.embedding),
                 str(r.seed),
                 status_with_reason(r.status, r.error),
                 str(len(eps)),
                 f"{eps[-1].val_acc:.4f}" if eps else "–",
             ]
             if with_errors:
-                cells.append(escape(printable(r.error or "")))
+                cells.append(rich_text(r.error or ""))
             table.add_row(*cells)
         tables.append(table)
     return tables
@@ -62,7 +62,7 @@ def print_listing(store: Store) -> None:
     console = Console()
     tables = listing_tables(store)
     if not tables:
-        console.print(f"no experiments yet in {store.path}")
+        console.print(rich_text(f"no experiments yet in {store.path}"))
         return
     for table in tables:
         console.print(table)

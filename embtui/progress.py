@@ -11,9 +11,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from embtui.engine.events import (
     EpochMetrics,
@@ -23,6 +23,7 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
+from embtui.escape import rich_text, terminal
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
     from embtui.export.report import Report
@@ -79,7 +80,8 @@ class PlainReporter:
             line = f"experiment {event.experiment_id} {event.status}"
         else:  # pragma: no cover - every event type is handled above
             return
-        print(line, file=self.stream, flush=True)
+        # Paths, Ray addresses, arm labels and errors come from users: never raw escapes.
+        print(terminal(line), file=self.stream, flush=True)
 
 
 class LiveReporter:
@@ -98,10 +100,11 @@ class LiveReporter:
         self.done = done
         self.store: Store | None = None
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            # Not markup: the detail names paths, Ray addresses and arms as users wrote them.
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),
             TimeElapsedColumn(),
         )
         self.overall = self.progress.add_task("runs", total=None, detail="")
@@ -129,13 +132,13 @@ class LiveReporter:
     def __call__(self, event: Event) -> None:
         p = self.progress
         if isinstance(event, Stage):
-            p.update(self.overall, detail=event.text.strip())
+            p.update(self.overall, detail=terminal(event.text.strip()))
         elif isinstance(event, RunStarted):
             p.update(
                 self.overall,
                 total=event.total,
                 completed=self.done,
-                detail=f"size {event.size} · {event.label} · seed {event.seed}",
+                detail=terminal(f"size {event.size} · {event.label} · seed {event.seed}"),
             )
             p.reset(self.epochs, total=self._epochs_of(event.run_id), visible=True, detail="")
         elif isinstance(event, EpochMetrics):
@@ -149,7 +152,10 @@ class LiveReporter:
                 self.done += 1
             p.update(self.overall, completed=self.done)
             if event.error:
-                p.console.print(f"[red]run {event.run_id} {event.status}:[/] {escape(event.error)}")
+                p.console.print(
+                    Text.assemble((f"run {event.run_id} {event.status}:", "red"), " ")
+                    + rich_text(event.error)
+                )
         elif isinstance(event, ExperimentFinished):
             p.update(self.overall, completed=self.done, detail=event.status)
 
@@ -184,7 +190,7 @@ def summary_table(report: Report) -> Table:
     else:
         arms = [a for a in s.arms if any(g.arm == a for g in s.groups)]
         for arm in arms:
-            table.add_column(escape(arm), justify="right", overflow="fold")
+            table.add_column(rich_text(arm), justify="right", overflow="fold")
         table.add_column("difference", justify="right")
     table.add_column("95% CI", justify="right", no_wrap=True)
     table.add_column("p (Holm)" if v.n_tests > 1 else "p", justify="right", no_wrap=True)
@@ -196,8 +202,9 @@ def summary_table(report: Report) -> Table:
             lead = [str(size), *cells] if not v.sweep else [str(size), "–", "–"]
             table.add_row(*lead, "–", "–", "–", "–")
         for i, c in enumerate(comps):
+            row: list[str | Text]
             if v.sweep:
-                row = [str(size) if i == 0 else "", escape(c.arm_a), escape(c.arm_b)]
+                row = [str(size) if i == 0 else "", rich_text(c.arm_a), rich_text(c.arm_b)]
             else:
                 row = [str(size), *cells] if i == 0 else ["", *("" for _ in arms)]
             table.add_row(
@@ -205,7 +212,7 @@ def summary_table(report: Report) -> Table:
                 fmt_diff(c.diff),
                 fmt_ci(c.ci_low, c.ci_high),
                 fmt_p(c.p_holm, v.alpha),
-                escape(c.text),
+                rich_text(c.text),
             )
     return table
 
@@ -230,12 +237,12 @@ def effects_table(report: Report) -> Table | None:
     table.add_column("verdict", overflow="fold")
     for e in v.effects:
         table.add_row(
-            escape(effect_name(e)),
+            rich_text(effect_name(e)),
             str(e.n_pairs),
             fmt_diff(e.diff),
             fmt_ci(e.ci_low, e.ci_high),
             fmt_p(e.p_holm, e.alpha),
-            escape(e.verdict()),
+            rich_text(e.verdict()),
         )
     return table
 
@@ -254,14 +261,14 @@ def print_summary(report: Report, console: Console | None = None) -> None:
         console.print("no finished runs to summarise")
         return
     v = verdicts(report)
-    console.print(escape(f"Verdicts: {v.family_text}"), soft_wrap=False)
+    console.print(rich_text(f"Verdicts: {v.family_text}"), soft_wrap=False)
     for note in v.notes:
-        console.print(escape(note))
+        console.print(rich_text(note), soft_wrap=False)
     console.print(summary_table(report))
     effects = effects_table(report)
     if effects is not None:
         console.print(effects)
-    console.print(escape(v.conclusion), soft_wrap=False)
+    console.print(rich_text(v.conclusion), soft_wrap=False)
     if v.appendix is not None:
         console.print(
             f"Every pair of arms ({v.appendix.n_tests} tests, a Holm family of its own): "

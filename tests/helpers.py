@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from embtui.store import Store
+from embtui.store import EpochMetrics, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CSV = ROOT.parent / "shared" / "data" / "imdb_reviews_5k.csv"
@@ -494,4 +494,32 @@ def record_values(path: Path, config: Any, final: Any) -> int:
             store.add_epoch(EpochMetrics(run.id, 2, 0.6, 0.65, 0.68, value, 0.1))
             store.finish_run(run.id, "done")
         store.set_experiment_status(exp, "done")
+    return exp
+
+
+def record_experiment(
+    store: Store,
+    name: str,
+    config: dict[str, Any],
+    runs: Sequence[tuple[int, dict[str, Any] | str, int, float | None]],
+    *,
+    meta: dict[str, Any] | None = None,
+    head: str = "flatten",
+    error: str = "ValueError: boom",
+) -> int:
+    """An experiment recorded without training: each run is (size, factor values or an
+    embedding's name, seed, final val_acc); it gets two epochs ending at that value, or fails
+    with `error` before its first epoch where the value is None. `config` is stored as given
+    (a callback's, an older embtui's, or `ExperimentConfig.to_dict()`)."""
+    cells = [(size, arm, seed) for size, arm, seed, _ in runs]
+    exp = store.create_experiment(name, config, cells, head=head, meta=meta or {"chance": 0.5})
+    for run, (*_, value) in zip(store.runs(exp), runs, strict=True):
+        store.start_run(run.id, device="CPU", params=101, coverage=None)
+        if value is None:
+            store.finish_run(run.id, "failed", error)
+            continue
+        store.add_epoch(EpochMetrics(run.id, 1, 0.7, 0.5, 0.69, value + 0.01, 0.1))
+        store.add_epoch(EpochMetrics(run.id, 2, 0.6, 0.6, 0.68, value, 0.1))
+        store.finish_run(run.id, "done")
+    store.set_experiment_status(exp, "done")
     return exp

@@ -55,6 +55,7 @@ from embtui.app.workers import JobFailed, ReportsFailures, background, job_name
 from embtui.config import ExperimentConfig, config_keys, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
 from embtui.errors import EmbtuiError, printable
+from embtui.escape import clipboard, terminal, terminal_lines
 from embtui.store import RESUMABLE, EpochMetrics, Store
 
 if TYPE_CHECKING:  # the form is imported when first opened, not at startup
@@ -246,10 +247,14 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
     ) -> None:
         """A toast, and the same message in full in the message log (`l`).
 
-        Markup is off by default: messages quote file names and user input, whose
-        brackets must be shown as typed."""
-        self.log_message(str(message), severity, title)
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        Never markup, whatever `markup` says (`Screen.notify` passes True): messages quote
+        names, paths, arms and errors, whose brackets must show as typed (`[x=']` would
+        crash Textual's parser, `[@click=app.quit]` would become an action); control and
+        bidi characters show as escapes."""
+        del markup
+        text, title = terminal_lines(str(message)), terminal(title)
+        self.log_message(text, severity, title)
+        super().notify(text, title=title, severity=severity, timeout=timeout, markup=False)
 
     def log_message(
         self, text: str, severity: SeverityLevel = "information", title: str = ""
@@ -296,7 +301,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
             known = {k: v for k, v in exp.config.items() if k in config_keys()}
             known["name"] = exp.name  # as it is called now, renamed or not
             try:
-                config = from_mapping(known)
+                config = from_mapping(known, new=False)  # the form checks it as new input
                 source = f"#{exp.id} {printable(exp.name)}"
             except EmbtuiError as exc:
                 self.notify(
@@ -603,8 +608,9 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         if not text:
             self.notify("nothing to copy here", severity="warning")
             return
+        text = clipboard(text)  # plain text: nothing in it can end or start an OSC sequence
         self.copy_to_clipboard(text)
-        shown = text.replace("\t", " ")
+        shown = text.replace("\t", " ").replace("\n", " ")
         shown = shown if len(shown) <= 60 else shown[:59] + "…"
         self.notify(f"copied: {shown}", title="clipboard (OSC 52)")
         if self.screen is self.main:

@@ -96,7 +96,8 @@ def run_doctor(
     """Check this box for `config`, print the table and the verdict; 0 when a run would work."""
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
+
+    from embtui.escape import rich_text
 
     console = console or Console()
     # The network probe may wait its full timeout: it runs while TensorFlow loads.
@@ -129,7 +130,7 @@ def run_doctor(
 
     arms = ", ".join(config.embeddings)
     table = Table(
-        title=Text(f"embtui doctor: {config.name} (dataset {config.dataset}; arms {arms})"),
+        title=rich_text(f"embtui doctor: {config.name} (dataset {config.dataset}; arms {arms})"),
         show_lines=True,
         expand=False,
     )
@@ -140,14 +141,14 @@ def run_doctor(
     styles = {OK: "green", WARN: "yellow", FAIL: "bold red"}
     for check in checks:
         table.add_row(
-            Text(check.name),
-            Text(check.status, style=styles.get(check.status, "")),
-            Text(check.detail),
-            Text(check.fix),
+            rich_text(check.name),
+            rich_text(check.status, style=styles.get(check.status, "")),
+            rich_text(check.detail),
+            rich_text(check.fix),
         )
     console.print(table)
     verdict = summary(checks)
-    console.print(Text(verdict, style="bold red" if verdict[0].isdigit() else "bold green"))
+    console.print(rich_text(verdict, style="bold red" if verdict[0].isdigit() else "bold green"))
     return 1 if any(c.failed for c in checks) else 0
 
 

@@ -197,7 +197,7 @@ def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:
             "script; run that script again to add runs"
         )
     try:
-        return from_mapping(config)
+        return from_mapping(config, new=False)  # a name recorded under older rules resumes
     except EmbtuiError as exc:
         raise StoreError(
             f"experiment {experiment_id}'s recorded configuration is not valid ({exc})"

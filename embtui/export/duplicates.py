@@ -194,7 +194,7 @@ def shape_data(exp: ExperimentRow, vocab_size: Any, maxlen: Any) -> tuple[Any, .
     only one hash over all its shapes."""
     fp = exp.meta.get("fingerprint") or {}
     shapes = fp.get("shapes")
-    if isinstance(shapes, dict):
+    if isinstance(shapes, dict) and None not in (vocab_size, maxlen):
         one = shapes.get(shape_key(vocab_size, maxlen)) or {}
         return ("shape", one.get("train"), one.get("val"))
     if _one_shape(exp.config):
@@ -215,9 +215,8 @@ def same_training_data(a: ExperimentRow, b: ExperimentRow) -> bool:
         shapes = fp.get("shapes")
         if isinstance(shapes, dict):
             prints.append({k: v.get("train") for k, v in shapes.items() if isinstance(v, dict)})
-        elif _one_shape(exp.config):
-            vocab, maxlen = (_first(exp.config.get(k)) for k in ("vocab_size", "maxlen"))
-            prints.append({shape_key(vocab, maxlen): fp.get("train")})
+        elif _one_shape(exp.config) and None not in (shape := _shape(exp.config)):
+            prints.append({shape_key(*shape): fp.get("train")})
         else:
             prints.append({"all": fp.get("train")})
     common = prints[0].keys() & prints[1].keys()
@@ -239,8 +238,13 @@ def _one_shape(config: Mapping[str, Any]) -> bool:
     )
 
 
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) else value
+def _shape(config: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(vocab_size, maxlen) of a one-shape configuration (None where it is not recorded)."""
+    vocab, maxlen = (config.get(k) for k in ("vocab_size", "maxlen"))
+    return (
+        vocab[0] if isinstance(vocab, list) else vocab,
+        maxlen[0] if isinstance(maxlen, list) else maxlen,
+    )
 
 
 def _difference(a: Sequence[EpochMetrics], b: Sequence[EpochMetrics]) -> float | None:

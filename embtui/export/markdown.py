@@ -10,7 +10,11 @@ of arms in an appendix.
 
 from __future__ import annotations
 
-from embtui.errors import printable
+import re
+
+from embtui.escape import markdown_cell as cell
+from embtui.escape import markdown_text as text
+from embtui.escape import terminal
 from embtui.export.curve import learning_curve_text
 from embtui.export.figures import FigureLinks, markdown_section
 from embtui.export.report import Report
@@ -28,17 +32,17 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
     meta = exp.meta
     if report.pooled:
         ids = ", ".join(str(e.id) for e in report.experiments)
-        names = ", ".join(printable(e.name) for e in report.experiments)
+        names = ", ".join(text(e.name) for e in report.experiments)
         out: list[str] = [f"# embtui experiments {ids} compared: {names}", ""]
     else:
-        out = [f"# embtui experiment {exp.id}: {printable(exp.name)}", ""]
+        out = [f"# embtui experiment {exp.id}: {text(exp.name)}", ""]
     counts: dict[str, int] = {}
     for r in report.runs:
         counts[r.run.status] = counts.get(r.run.status, 0) + 1
     status_text = ", ".join(f"{n} {status}" for status, n in counts.items())
     if report.pooled:
         for e in report.experiments:
-            out.append(f"- Experiment {e.id} ({printable(e.name)}): **{e.status}**, {e.created}")
+            out.append(f"- Experiment {e.id} ({text(e.name)}): **{e.status}**, {e.created}")
         out.append(f"- Runs: {len(report.runs)} ({status_text})")
     else:
         out.append(f"- Status: **{exp.status}** ({len(report.runs)} runs: {status_text})")
@@ -46,16 +50,16 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
             f"- Created: {exp.created}" + (f", finished {exp.finished}" if exp.finished else "")
         )
     if report.factors and report.factors != ("embeddings",):
-        out.append(f"- Arms: {len(report.arms)}, named by {', '.join(report.factors)}")
+        out.append(f"- Arms: {len(report.arms)}, named by {text(', '.join(report.factors))}")
     for line in report.duplicate_lines():
-        out.append(f"- Counted once: {line}")
+        out.append(f"- Counted once: {text(line)}")
     if meta.get("data"):
-        out.append(f"- Data: {meta['data']}")
+        out.append(f"- Data: {text(str(meta['data']))}")
     if s.chance is not None:
         out.append(f"- Chance level (validation majority class): {s.chance:.3f}")
     if meta.get("glove"):
         out.append(
-            f"- GloVe: {meta['glove']} ({meta.get('glove_dim')}-d), vocabulary coverage "
+            f"- GloVe: {text(str(meta['glove']))} ({meta.get('glove_dim')}-d), vocabulary coverage "
             f"{meta.get('glove_coverage', 0):.1%}"
         )
     out.append("")
@@ -77,20 +81,18 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
             f"{METRIC_TITLES[s.metric]} against training-set size (mean, 95% CI)."
             + (f" {note}." if note else ""),
             "",
-            "```text",
-            learning_curve_text(s, arms=arms).rstrip("\n"),
-            "```",
+            *_fenced("text", learning_curve_text(s, arms=arms)),
             "",
         ]
     out += markdown_section(report, figures)
-    out += ["## Conclusion", "", v.conclusion, ""]
+    out += ["## Conclusion", "", text(v.conclusion), ""]
     if report.sweep is not None:
         out += _all_pairs(report, v)
     out += _runs(report)
     out += ["## Configuration", "", "| key | value |", "| --- | --- |"]
     for key, value in exp.config.items():
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        out.append(f"| {key} | {shown} |")
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        out.append(f"| {cell(key)} | {cell(shown)} |")
     out.append("")
     rerun = _experiment_file(exp.config)
     if rerun:
@@ -99,9 +101,7 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
             "`embtui run experiment.toml` (the same data, seeds and settings give the same "
             "numbers):",
             "",
-            "```toml",
-            rerun.rstrip("\n"),
-            "```",
+            *_fenced("toml", rerun),
             "",
         ]
     out += ["## Environment", ""]
@@ -114,7 +114,7 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
         ("threads_per_op", "Threads per TensorFlow op"),
     ):
         if meta.get(key):
-            out.append(f"- {label}: {meta[key]}")
+            out.append(f"- {label}: {text(str(meta[key]))}")
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -130,7 +130,9 @@ def _results(report: Report, v: Verdicts) -> list[str]:
         "Each arm: mean ± 95% CI half-width (n seeds). Difference: first arm minus second, "
         f"with its 95% Welch CI. The verdicts: {v.family_text}",
         "",
-        "| size | " + " | ".join(arms) + f" | difference | 95% CI | {p_label} | d | verdict |",
+        "| size | "
+        + " | ".join(map(cell, arms))
+        + f" | difference | 95% CI | {p_label} | d | verdict |",
         "| ---: | " + " | ".join("---:" for _ in arms) + " | ---: | --- | ---: | ---: | --- |",
     ]
     for size in s.sizes:
@@ -145,11 +147,13 @@ def _results(report: Report, v: Verdicts) -> list[str]:
                 if i == 0
                 else "| | " + " | ".join("" for _ in arms)
             )
-            diff = fmt_diff(c.diff) + (f" ({c.pair})" if len(arms) > 2 else "")
+            diff = fmt_diff(c.diff) + (
+                f" ({cell(c.arm_a)} − {cell(c.arm_b)})" if len(arms) > 2 else ""
+            )
             ci = fmt_ci(c.ci_low, c.ci_high)
             p_text = fmt_p(c.p_holm if s.adjusted else c.p, s.alpha)
             d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
-            out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {c.text} |")
+            out.append(f"{lead} | {diff} | {ci} | {p_text} | {d} | {cell(c.text)} |")
     out.append("")
     return out
 
@@ -170,7 +174,7 @@ def _best_arms(report: Report, v: Verdicts) -> list[str]:
         g = s.group(b.size, b.best)
         shown = g.label() if g is not None else f"{b.mean:.3f}"
         worse = ", ".join(b.not_worse) or "–"
-        out.append(f"| {b.size} | {b.best} | {shown} | {worse} | {b.verdict()} |")
+        out.append(f"| {b.size} | {cell(b.best)} | {shown} | {cell(worse)} | {cell(b.verdict())} |")
     out.append("")
     return out
 
@@ -187,8 +191,8 @@ def _best_against_others(v: Verdicts) -> list[str]:
     ]
     for c in v.rows:
         out.append(
-            f"| {c.size} | {c.arm_a} | {c.arm_b} | {fmt_diff(c.diff)} | "
-            f"{fmt_ci(c.ci_low, c.ci_high)} | {fmt_p(c.p_holm, v.alpha)} | {c.text} |"
+            f"| {c.size} | {cell(c.arm_a)} | {cell(c.arm_b)} | {fmt_diff(c.diff)} | "
+            f"{fmt_ci(c.ci_low, c.ci_high)} | {fmt_p(c.p_holm, v.alpha)} | {cell(c.text)} |"
         )
     out.append("")
     return out
@@ -213,14 +217,14 @@ def _effects(report: Report) -> list[str]:
         ci = f"[{e.ci_low:+.3f}, {e.ci_high:+.3f}]" if e.ci_low is not None else "–"
         p = format_p(e.p_holm, e.alpha) if e.p_holm is not None else "–"
         out.append(
-            f"| {e.factor} | {e.level} | {e.baseline} | {e.n_pairs} | {diff} | {ci} | {p} | "
-            f"{e.verdict()} |"
+            f"| {cell(e.factor)} | {cell(e.level)} | {cell(e.baseline)} | {e.n_pairs} | {diff} | "
+            f"{ci} | {p} | {cell(e.verdict())} |"
         )
     out.append("")
     scopes = list(dict.fromkeys(f"{e.factor}: {e.scope}." for e in sweep.effects if e.scope))
     if scopes:
         out += ["Where a factor does not apply to every arm:", ""]
-        out += [f"- {scope}" for scope in scopes] + [""]
+        out += [f"- {text(scope)}" for scope in scopes] + [""]
     return out
 
 
@@ -241,7 +245,7 @@ def _cell_table(report: Report) -> list[str]:
         m = by_cell.get((g.size, g.arm))
         final = f"{m.final_val_acc_mean:.4f}" if m else "–"
         best = f"{m.best_val_acc_mean:.4f}" if m else "–"
-        out.append(f"| {g.size} | {g.arm} | {g.label()} | {final} | {best} |")
+        out.append(f"| {g.size} | {cell(g.arm)} | {g.label()} | {final} | {best} |")
     out.append("")
     return out
 
@@ -261,7 +265,8 @@ def _all_pairs(report: Report, v: Verdicts) -> list[str]:
         p = format_p(c.p_holm, s.alpha) if c.p_holm is not None else "–"
         d = f"{c.cohens_d:+.2f}" if c.cohens_d is not None else "–"
         out.append(
-            f"| {c.size} | {c.arm_a} | {c.arm_b} | {c.diff:+.3f} | {ci} | {p} | {d} | {c.verdict} |"
+            f"| {c.size} | {cell(c.arm_a)} | {cell(c.arm_b)} | {c.diff:+.3f} | {ci} | {p} | {d} | "
+            f"{cell(c.verdict)} |"
         )
     out.append("")
     return out
@@ -271,7 +276,7 @@ def _means_table(report: Report) -> list[str]:
     if not report.means:
         return []
     arms = [a for a in report.arms if any(m.embedding == a for m in report.means)]
-    header = "| size | " + " | ".join(f"{a} final | {a} best" for a in arms) + " |"
+    header = "| size | " + " | ".join(f"{cell(a)} final | {cell(a)} best" for a in arms) + " |"
     out = [
         "## Final and best val_acc by size and arm",
         "",
@@ -312,17 +317,27 @@ def _runs(report: Report) -> list[str]:
         last = r.epochs[-1] if r.epochs else None
         util = "–" if run.mean_gpu_util is None else f"{run.mean_gpu_util:.0f}%"
         out.append(
-            f"| {run.id} | {run.size} | {r.arm} | {run.seed} | {run.status}"
-            + (f" ({run.error})" if run.error else "")
+            f"| {run.id} | {run.size} | {cell(r.arm)} | {run.seed} | {cell(run.status)}"
+            + (f" ({cell(run.error)})" if run.error else "")
             + (f", repeats run {r.duplicate_of}: not counted" if r.duplicate_of else "")
             + f" | {len(r.epochs)} | {_f(last.loss if last else None)} | {_f(r.final_val_acc)} | "
-            f"{_f(r.best_val_acc)} | {run.device or '–'} | {run.params or '–'} | "
+            f"{_f(r.best_val_acc)} | {cell(run.device or '–')} | {run.params or '–'} | "
             f"{'–' if run.coverage is None else f'{run.coverage:.1%}'} | "
             f"{'–' if run.wall_s is None else f'{run.wall_s:.1f} s'} | "
             f"{format_bytes(run.peak_rss)} | {format_bytes(run.peak_gpu_mem)} | {util} |"
         )
     out.append("")
     return out
+
+
+def _fenced(language: str, body: str) -> list[str]:
+    """`body` as a fenced code block that nothing in it can close or disturb: the fence is
+    longer than any run of backticks inside, and control and bidi characters show as
+    escapes (in the TOML they are then exactly TOML's own `\\uXXXX` escapes)."""
+    longest = max((len(run) for run in re.findall("`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    shown = "\n".join(terminal(line) for line in body.rstrip("\n").split("\n"))
+    return [fence + language, shown, fence]
 
 
 def _f(x: float | None) -> str:
@@ -336,6 +351,6 @@ def _experiment_file(config: dict) -> str | None:
     from embtui.errors import EmbtuiError
 
     try:
-        return from_mapping(config).to_toml()
+        return from_mapping(config, new=False).to_toml()
     except EmbtuiError:
         return None

@@ -18,6 +18,7 @@ import pytest
 
 from embtui.app.screens.compare import CompareScreen
 from embtui.config import ExperimentConfig
+from embtui.escape import markdown_text
 from embtui.export import render
 from embtui.export.report import build_report
 from embtui.progress import print_summary
@@ -130,7 +131,7 @@ async def test_every_view_leads_with_the_same_verdicts_and_main_effects(
     assert f"Verdicts: {family['text']}" in closing_text
     assert family["text"] in md
     assert conclusion == doc["conclusion"]
-    assert doc["conclusion"] in md
+    assert markdown_text(doc["conclusion"]) in md  # escaped for Markdown, word for word
     assert doc["conclusion"] in closing_text
 
     # Comparison for comparison: the same arms, difference, interval, p and verdict.

@@ -17,6 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from embtui.escape import rich_text
+
 
 class ChoiceScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
@@ -68,7 +70,9 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="choice"):
-            yield Static(f"{self.title_text}  (enter chooses · escape back)", id="choice-title")
+            yield Static(
+                rich_text(f"{self.title_text}  (enter chooses · escape back)"), id="choice-title"
+            )
             yield OptionList(*(Option(label, id=key) for key, label in self.options))
             yield Static("", id="choice-note")
 
@@ -96,7 +100,7 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def _describe(self, key: str) -> None:
         if self.describe is not None:
-            self.query_one("#choice-note", Static).update(self.describe(key))
+            self.query_one("#choice-note", Static).update(rich_text(self.describe(key)))
 
     def action_down(self) -> None:
         self.query_one(OptionList).action_cursor_down()

@@ -34,6 +34,7 @@ from embtui.app.screens.export_dialog import ExportDialog
 from embtui.app.widgets.size_chart import SizeChart, SizeState, legend
 from embtui.app.widgets.summary_table import EffectsTable, PairsTable, SummaryState, SummaryTable
 from embtui.app.workers import ReportsFailures, background
+from embtui.escape import rich_text, terminal
 from embtui.store import Store
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class CompareScreen(ReportsFailures, Screen[None]):
             else f"experiment {self.experiment_id}"
         )
         self.query_one("#compare-title", Static).update(
-            f"Compare · {what} · {METRIC_NAMES[self.metric]}"
+            rich_text(f"Compare · {what} · {METRIC_NAMES[self.metric]}")
         )
 
     def _poll(self) -> None:
@@ -219,14 +220,14 @@ class CompareScreen(ReportsFailures, Screen[None]):
 
     def job_failed(self, group: str, error: BaseException) -> None:
         self.query_one("#conclusion", Static).update(
-            Text(f"the comparison could not be computed: {type(error).__name__}: {error}")
+            rich_text(f"the comparison could not be computed: {type(error).__name__}: {error}")
         )
 
     def on_report_ready(self, message: ReportReady) -> None:
         if message.key != self._signature:
             return  # built for a metric or a state since replaced
         if isinstance(message.report, str):
-            self.query_one("#conclusion", Static).update(message.report)
+            self.query_one("#conclusion", Static).update(rich_text(message.report))
             return
         from embtui.export.verdicts import verdicts
 
@@ -234,12 +235,12 @@ class CompareScreen(ReportsFailures, Screen[None]):
         self.verdicts = v = verdicts(message.report)
         family = Text(f"Verdicts: {v.family_text}", style="bold")
         for note in v.notes:  # runs counted once, factors that do not apply everywhere
-            family.append(f"\n{note}", style="not bold")
+            family.append(f"\n{terminal(note)}", style="not bold")
         self.query_one("#verdict-family", Static).update(family)
         statements = Text()
         summary = message.report.summary
         for s in v.sizes:
-            statements.append(f"{s.size:>6} reviews: ", style="bold").append(s.statement)
+            statements.append(f"{s.size:>6} reviews: ", style="bold").append(terminal(s.statement))
             best = summary.group(s.size, s.best) if s.best is not None else None
             statements.append(f" (mean {best.label()})\n" if best is not None else "\n")
         statements.rstrip()
@@ -258,7 +259,7 @@ class CompareScreen(ReportsFailures, Screen[None]):
             self.query_one(sweep_only).display = v.sweep
         for effects in ("#effects-title", "#effects"):
             self.query_one(effects).display = bool(v.effects)
-        self.query_one("#conclusion", Static).update(Text(v.conclusion))
+        self.query_one("#conclusion", Static).update(rich_text(v.conclusion))
         self._show()
 
     def _show(self) -> None:

@@ -37,6 +37,7 @@ from embtui.config import (
     key_help,
 )
 from embtui.errors import ConfigError
+from embtui.escape import rich_text
 
 CHOICES = {"head": HEADS, "optimizer": OPTIMIZERS, "subset": SUBSETS}
 PATH_KEYS = ("dataset", "glove", "word_index", "tensorboard_dir")
@@ -178,7 +179,7 @@ class ConfigureScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         title = "New experiment" + (f" from {self.source}" if self.source else "")
-        yield Static(f"{title}  ·  ctrl+s start  ·  escape back", id="form-title")
+        yield Static(rich_text(f"{title}  ·  ctrl+s start  ·  escape back"), id="form-title")
         with VerticalScroll(id="form"):
             for key in config_keys():
                 with Horizontal(classes="field"):
@@ -191,8 +192,9 @@ class ConfigureScreen(Screen[None]):
                         suggester=SuggestFromList(choices) if choices else None,
                         select_on_focus=False,
                     )
-                yield Static(key_help(key), id=f"hint-{key}", classes="hint")
-        yield Static("", id="form-status")
+                # Hints and the status quote what was typed: plain text, never markup.
+                yield Static(key_help(key), id=f"hint-{key}", classes="hint", markup=False)
+        yield Static("", id="form-status", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -223,7 +225,7 @@ class ConfigureScreen(Screen[None]):
         hint = self.query_one(f"#hint-{key}", Static)
         if message:
             self.errors[key] = message
-            hint.update(f"✗ {message}")
+            hint.update(rich_text(f"✗ {message}"))
         else:
             self.errors.pop(key, None)
             hint.update(key_help(key))
@@ -232,18 +234,18 @@ class ConfigureScreen(Screen[None]):
     def _update_status(self, text: str | None = None, *, error: bool = False) -> None:
         status = self.query_one("#form-status", Static)
         if text is not None:
-            status.update(text)
+            status.update(rich_text(text))
             status.set_class(error, "-invalid")
             return
         if self.errors:
             first = next(k for k in config_keys() if k in self.errors)
-            status.update(f"✗ {self.errors[first]}")
+            status.update(rich_text(f"✗ {self.errors[first]}"))
             status.set_class(True, "-invalid")
             return
         try:
             cfg = from_mapping(self.values())
         except ConfigError as exc:
-            status.update(f"✗ {exc}")
+            status.update(rich_text(f"✗ {exc}"))
             status.set_class(True, "-invalid")
             return
         epochs = "/".join(str(e) for e in cfg.epochs)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from embtui.escape import terminal_lines
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -46,7 +49,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question")
+            # The question names an experiment: its lines as plain text, never markup.
+            yield Static(Text(terminal_lines(self.question)), id="question")
             with Horizontal(id="answers"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")

@@ -19,6 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from embtui.escape import terminal_lines
+
 MARKS = {"information": " ", "warning": "!", "error": "✗"}
 
 
@@ -113,6 +115,6 @@ class MessageLogScreen(ModalScreen[None]):
             options.clear_options()
         for entry in new:
             style = "bold red" if entry.severity == "error" else ""
-            options.add_option(Option(Text(entry.line, style=style)))
+            options.add_option(Option(Text(terminal_lines(entry.line), style=style)))
         self._shown = len(self.entries)
         options.highlighted = options.option_count - 1

@@ -78,6 +78,7 @@ from embtui.app.widgets.system_pane import WINDOW_S, SystemPane, SystemState, hi
 from embtui.app.workers import ReportsFailures, background
 from embtui.config import check_name
 from embtui.errors import EmbtuiError
+from embtui.escape import rich_text
 from embtui.store import Store
 
 REFRESH_S = 0.5  # at most two redraws a second while training
@@ -337,7 +338,7 @@ class MainScreen(ReportsFailures, Screen[None]):
             title += " · costs ($: metrics)"
         if table.hidden:
             title += f" · w: +{' '.join(table.hidden)}"
-        table.border_title = title
+        table.border_title = rich_text(title)  # never markup: the name is the user's
         self._follow_live_run()
         self._show_cursor_run()
         self._update_status()

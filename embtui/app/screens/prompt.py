@@ -15,6 +15,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from embtui.app.widgets.form_input import FormInput
+from embtui.escape import rich_text
+
 
 class PromptScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
@@ -51,19 +54,21 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
-            yield Static(f"{self.title_text}  (enter saves · escape back)", id="prompt-title")
-            yield Input(self.value, id="prompt-input", compact=True)
+            yield Static(
+                rich_text(f"{self.title_text}  (enter saves · escape back)"), id="prompt-title"
+            )
+            yield FormInput(self.value, id="prompt-input", compact=True)
             yield Static("", id="prompt-error")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#prompt-error", Static).update(self.check(event.value) or "")
+        self.query_one("#prompt-error", Static).update(rich_text(self.check(event.value) or ""))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         problem = self.check(event.value)
         if problem:
-            self.query_one("#prompt-error", Static).update(problem)
+            self.query_one("#prompt-error", Static).update(rich_text(problem))
             return
         self.dismiss(event.value)

@@ -12,12 +12,16 @@ from __future__ import annotations
 from rich.text import Text
 
 from embtui.display import fit_number
+from embtui.escape import terminal
 
 DASH = "–"
 
 
 def cell(value: object, *, right: bool = False, style: str = "") -> Text:
-    text = DASH if value is None else str(value)
+    """A cell as a Text (DataTable parses a str cell as Rich markup, where
+    `[@click=app.quit]` is an action): names, arms and errors show as written, their
+    control and bidi characters as escapes."""
+    text = DASH if value is None else terminal(str(value))
     return Text(" " + text, style=style, justify="right" if right else "left")
 
 
@@ -28,4 +32,4 @@ def num(value: float | None, *, digits: int = 4, width: int = 6, style: str = ""
 
 
 def header(label: str, *, right: bool = False) -> Text:
-    return Text(" " + label, justify="right" if right else "left")
+    return Text(" " + terminal(label), justify="right" if right else "left")

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from embtui.app.view_state import RunView
 from embtui.app.widgets.cells import cell, header, num
 from embtui.app.widgets.keyed_table import KeyedTable
+from embtui.escape import rich_text
 
 COLUMNS = [
     ("epoch", header("ep", right=True)),
@@ -99,11 +100,11 @@ class EpochPane(Vertical):
         yield Static("", id="epoch-note")
 
     def watch_run(self, run: RunView | None) -> None:
-        self.border_title = f"epochs · {run.label}" if run is not None else "epochs"
+        self.border_title = rich_text(f"epochs · {run.label}" if run is not None else "epochs")
         if not self.is_mounted:
             return
         note = self.query_one("#epoch-note", Static)
         text = run.note if run is not None else None
-        note.update(text or "")
+        note.update(rich_text(text or ""))  # an error quotes names and paths: never markup
         note.set_class(bool(text), "-shown")
         note.set_class(run is not None and run.run.status == "failed", "-failed")

@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from embtui.app.view_state import RunView, ema
+from embtui.escape import terminal
 
 #: (validation, training) colour of the first, second, ... overlaid run, as plotext names
 #: them (its "orange" is the terminal's yellow).
@@ -122,12 +123,12 @@ def legend(runs: Sequence[RunView], val_only: bool = False) -> Text:
             text.append("━", style=val_style).append(" val ")
             if not val_only:
                 text.append("┄", style=train_style).append(" train")
-            text.append(f"  {r.label}")
+            text.append(f"  {terminal(r.label)}")
         else:
             text.append("━", style=val_style)
             if not val_only:
                 text.append("┄", style=train_style)
-            text.append(f" {names[i]}")
+            text.append(f" {terminal(names[i])}")
     return text
 
 

@@ -23,6 +23,7 @@ from textual_plotext import PlotextPlot
 
 from embtui.app.view_state import SizeSeries
 from embtui.app.widgets.metric_chart import rich_colour
+from embtui.escape import terminal
 
 if TYPE_CHECKING:
     from embtui.stats import Summary
@@ -68,7 +69,7 @@ def legend(state: SizeState) -> Text:
     text = Text()
     for j, arm in enumerate(series):
         text.append(MARKERS[j % len(MARKERS)], style=rich_colour(COLOURS[j % len(COLOURS)]))
-        text.append(f" {arm}  ")
+        text.append(f" {terminal(arm)}  ")
     if chance is not None:
         text.append("· chance  ")
     if series:

@@ -12,6 +12,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from embtui.escape import terminal
+
 
 class StatusLine(Widget):
     DEFAULT_CSS = """
@@ -42,7 +44,8 @@ class StatusLine(Widget):
         width = max(self.size.width, 1)
         flags = f"  {self.flags}" if self.flags else ""
         room = max(width - len(flags), 1)
-        text = self.text if len(self.text) <= room else self.text[: room - 1] + "…"
+        shown = terminal(self.text)  # names and paths: escapes, never control characters
+        text = shown if len(shown) <= room else shown[: room - 1] + "…"
         line = Text(text)
         line.append(" " * max(room - len(text), 0))
         line.append(flags, style="bold")

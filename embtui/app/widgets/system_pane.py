@@ -20,6 +20,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from embtui.escape import rich_text
 from embtui.sysmetrics import DeviceSample, describe
 
 #: The span the charts cover, seconds (samples come about once a second).
@@ -106,7 +107,7 @@ class SystemPane(Widget):
     """The devices to show and where their samples come from."""
 
     def watch_state(self, state: SystemState) -> None:
-        self.border_title = f"system · {state.source}" if state.source else "system"
+        self.border_title = rich_text(f"system · {state.source}" if state.source else "system")
 
     @property
     def text(self) -> Text:
