@@ -260,10 +260,12 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     return from_mapping(overrides)
 
 
-def _open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
+def _open_store(args: argparse.Namespace, *, create: bool = True, reading: bool = False) -> Store:
+    """The run store named by --store. A `reading` command (list, export) never upgrades
+    a store of an older schema: an older embtui may be training in it."""
     from embtui.store import Store
 
-    return Store(args.store, create=create)
+    return Store(args.store, create=create, migrate=not reading)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -431,7 +433,7 @@ def _print_summary(store: Any, exp_id: int) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from embtui.listing import print_listing
 
-    with _open_store(args, create=False) as store:
+    with _open_store(args, create=False, reading=True) as store:
         store.recover()
         print_listing(store)
     return 0
@@ -445,7 +447,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
-    with _open_store(args, create=False) as store:
+    with _open_store(args, create=False, reading=True) as store:
         ids = [store.resolve(ref) for ref in _experiment_refs(args.experiment)]
         exp_id = ids[0]
         if args.format == "tensorboard":

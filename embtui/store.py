@@ -350,6 +350,12 @@ class Store:
     processes of a parallel grid pass their parent's, since they write its experiment.
     A store opened with `create=False` that this user may not write opens read-only, so
     `embtui list` and `export` still read it.
+
+    `migrate`: whether opening upgrades a store of an older schema. Reading commands
+    (`embtui list`, `export`, the console's browsing) pass False: an older embtui may be
+    training in that store, and pulling the schema out from under it would kill it. They
+    read the store as it is; `recover` leaves it alone; the first write through such a
+    connection (a rename in the console) upgrades it then, or is refused.
     """
 
     _db: sqlite3.Connection
@@ -360,10 +366,13 @@ class Store:
         *,
         create: bool = True,
         owner: str | None = None,
+        migrate: bool = True,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.owner = owner or new_owner_token()
         self.read_only = False
+        #: An older schema this connection reads as it is, upgraded before its first write.
+        self._upgrade_pending = False
         self.closed = False
         self._lock = threading.RLock()
         try:
@@ -407,15 +416,12 @@ class Store:
             if self.read_only:
                 self._check_readable()
                 return
-            # Check (and create) the schema before switching to WAL: journal_mode is stored
-            # in the file, so setting it first would convert a foreign SQLite file that is
-            # then refused.
+            if not migrate and 0 < self.schema_version() < SCHEMA_VERSION:
+                self._check_readable()
+                self._upgrade_pending = True
+                return
             self._migrate()
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL still never corrupts the file; it only skips the fsync per
-            # commit, which would otherwise cost more than a small run's epoch.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
+            self._set_up_for_writing()
         except sqlite3.DatabaseError as exc:
             self._abandon()
             raise StoreError(f"{self.path}: not a usable run store ({exc})") from None
@@ -425,6 +431,20 @@ class Store:
         except StoreError:
             self._abandon()
             raise
+
+    def _set_up_for_writing(self) -> None:
+        # Called after the schema is checked (and created): journal_mode is stored in the
+        # file, so setting it first would convert a foreign SQLite file that is then refused.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL still never corrupts the file; it only skips the fsync per
+        # commit, which would otherwise cost more than a small run's epoch.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+
+    def schema_version(self) -> int:
+        """The schema the file is at now (another connection may have upgraded it)."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _check_regular(self, path: Path) -> None:
         mode = path.stat().st_mode
@@ -455,7 +475,7 @@ class Store:
         )
 
     def _check_readable(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.schema_version()
         if version == 0 or version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: not an embtui run store this version can read (schema v{version})"
@@ -491,11 +511,16 @@ class Store:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
+    def _write(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front.
+
+        A connection that reads an older schema as it is upgrades it first (refused, in
+        one line, while a live process trains in it)."""
         with self._lock:
+            if self._upgrade_pending:
+                self._upgrade()
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(begin)
                 try:
                     yield self._db
                 except BaseException:
@@ -512,8 +537,18 @@ class Store:
         with self._lock:
             return self._db.execute(sql, tuple(args)).fetchall()
 
+    def _upgrade(self) -> None:
+        """Upgrade the older schema this connection has read so far, then write as usual."""
+        self._upgrade_pending = False
+        try:
+            self._migrate()
+            self._set_up_for_writing()
+        except BaseException:
+            self._upgrade_pending = self.schema_version() < SCHEMA_VERSION
+            raise
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.schema_version()
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
@@ -524,7 +559,14 @@ class Store:
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         if version == 0 and tables:
             raise StoreError(f"{self.path}: an SQLite file, but not an embtui run store")
-        with self._write() as db:
+        # EXCLUSIVE: no other connection writes while the schema changes. The version and
+        # the owners are read again inside it: another process may have upgraded the store,
+        # or claimed an experiment, since the check above.
+        with self._write("BEGIN EXCLUSIVE") as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return
+            self._refuse_while_owned(db, version)
             for _, step in MIGRATIONS[version:]:
                 if callable(step):
                     step(db)
@@ -533,6 +575,24 @@ class Store:
                     if statement.strip():
                         db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _refuse_while_owned(self, db: sqlite3.Connection, version: int) -> None:
+        """Inside the migration: refuse while a live process (of any embtui version) owns
+        an experiment here. It reads and writes the schema it opened, and an upgrade
+        underneath it (a column it does not know in `SELECT *`) would kill its grid."""
+        if version == 0:
+            return
+        for row in db.execute(
+            "SELECT * FROM experiments WHERE status IN ('queued', 'running') ORDER BY id"
+        ).fetchall():
+            heartbeat = dict(row).get("heartbeat")  # v1 had none
+            if not _owner_dead(row["pid"], row["host"], heartbeat):
+                raise OwnedElsewhere(
+                    f"{self.path}: store schema v{version} needs upgrading to "
+                    f"v{SCHEMA_VERSION}, but experiment {row['id']} is being trained in it "
+                    f"by pid {row['pid']} on {row['host']} (perhaps an older embtui); "
+                    "try again when it has finished"
+                )
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" poll."""
@@ -841,9 +901,10 @@ class Store:
         On this host the owner's pid is checked directly. For an owner on another host
         (a store on a shared filesystem) only its heartbeat can tell: an experiment whose
         heartbeat is older than `STALE_AFTER_S` is taken for dead. A read-only store is
-        left as it is.
+        left as it is, and so is a store of an older schema: it belongs to the embtui that
+        wrote it until a writing command upgrades it.
         """
-        if self.read_only:
+        if self.read_only or self.schema_version() != SCHEMA_VERSION:
             return []
         stale = [
             r["id"]

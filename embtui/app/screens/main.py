@@ -242,7 +242,7 @@ class MainScreen(Screen[None]):
         """`embtui list`'s liveness rule on the poll: dead owners become `interrupted`."""
         try:
             if self._owner_store is None:
-                self._owner_store = Store(self.store.path, create=False)
+                self._owner_store = Store(self.store.path, create=False, migrate=False)
             recovered = self._owner_store.recover()
         except EmbtuiError:
             recovered = []
