@@ -3,6 +3,11 @@
 Parsing stays thin and cheap: nothing here imports TensorFlow or Textual at module level, so
 `embtui --help` answers at once. Every mistake a user can make (a bad flag, key, file or
 experiment id) ends as one line on stderr and exit status 2, before anything is written.
+
+Exit statuses (README's table): 0 done; 2 refused before anything was recorded (bad input,
+an unreachable cluster, an experiment owned elsewhere, no room to start); 1 started and
+could not finish (the store could not be written mid-grid, a run failed, workers or a node
+died); 128 + N stopped by signal N.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -28,7 +33,29 @@ from embtui.metrics import METRICS
 if TYPE_CHECKING:
     from embtui.store import Store
 
+#: Refused before anything was recorded: a person (or script) can fix the command and retry.
 EXIT_USAGE = 2
+#: Started, recorded something, and could not finish: the experiment is resumable.
+EXIT_UNFINISHED = 1
+
+
+class Unfinished(Exception):
+    """A command that had recorded an experiment (created or claimed it) could not finish:
+    the store stopped taking writes mid-grid (a full disk, a lock held past the busy
+    timeout). One line on stderr, exit status 1, never the status of a typo."""
+
+
+@contextlib.contextmanager
+def _recorded(exp_id: int) -> Iterator[None]:
+    """From here on the experiment is in the store: a failure is "started and could not
+    finish" (exit 1), with how to finish it."""
+    try:
+        yield
+    except (EmbtuiError, sqlite3.Error) as exc:
+        raise Unfinished(
+            f"{exc}; experiment {exp_id} stopped unfinished "
+            f"(embtui run --resume {exp_id} finishes it)"
+        ) from exc
 
 
 class _Parser(argparse.ArgumentParser):
@@ -198,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {exc}\n")
         return EXIT_USAGE
+    except Unfinished as exc:
+        sys.stderr.write(f"embtui: error: {printable(str(exc))}\n")
+        return EXIT_UNFINISHED
     except KeyboardInterrupt:
         sys.stderr.write("embtui: interrupted\n")
         return 130
@@ -286,17 +316,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = runner.prepare(config, sink=reporter)
     with _open_store(args) as store:
         exp_id = runner.create(store, prepared)
-        print(
-            f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
-            f"in {store.path}",
-            flush=True,
-        )
-        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
-        stopped_by = _train(
-            lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
-            reporter,
-        )
-        return _finish(store, exp_id, stopped_by)
+        with _recorded(exp_id):
+            print(
+                f"experiment {exp_id}: {printable(config.name)} "
+                f"({len(config.run_cells())} runs) in {store.path}",
+                flush=True,
+            )
+            reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
+            stopped_by = _train(
+                lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
+                reporter,
+            )
+            return _finish(store, exp_id, stopped_by)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -323,13 +354,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except AlreadyDone:
             print(f"experiment {exp_id} is already done")
             return 0
-        print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
-        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
-        stopped_by = _train(
-            lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
-            reporter,
-        )
-        return _finish(store, exp_id, stopped_by)
+        with _recorded(exp_id):
+            print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+            reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
+            stopped_by = _train(
+                lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
+                reporter,
+            )
+            return _finish(store, exp_id, stopped_by)
 
 
 def _finish(store: Store, exp_id: int, stopped_by: int | None) -> int:
