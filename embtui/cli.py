@@ -140,7 +140,20 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     _add_ray(demo)
     _add_config_flags(demo)
 
-    _add_store(command("list", cmd_list, help="experiments and their runs"))
+    lst = command(
+        "list",
+        cmd_list,
+        help="experiments, one line each; or one experiment's runs",
+        description="One line per experiment (id, name, status, runs done/total, created); "
+        "with EXPERIMENT, that experiment's runs. Plain columns; --json or --csv for scripts.",
+    )
+    lst.add_argument(
+        "experiment", nargs="?", metavar="EXPERIMENT", help="an experiment id or 'latest'"
+    )
+    form = lst.add_mutually_exclusive_group()
+    form.add_argument("--json", dest="list_format", action="store_const", const="json")
+    form.add_argument("--csv", dest="list_format", action="store_const", const="csv")
+    _add_store(lst)
 
     exp = command("export", cmd_export, help="an experiment's comparison summary")
     exp.add_argument(
@@ -467,7 +480,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     with _open_store(args, create=False, reading=True) as store:
         store.recover()
-        print_listing(store)
+        print_listing(store, args.experiment, args.list_format or "text")
     return 0
 
 

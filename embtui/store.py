@@ -281,6 +281,27 @@ class RunRow:
     mean_gpu_util: float | None = None  # percent
 
 
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """One experiment as `embtui list` shows it: read with its run counts in one query."""
+
+    id: int
+    name: str
+    status: str
+    created: str
+    finished: str | None
+    runs_total: int
+    runs_done: int
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run got: its stored epochs and the last one's val_acc (None before one)."""
+
+    epochs: int
+    val_acc: float | None
+
+
 _RUN_FIELDS = frozenset(f.name for f in fields(RunRow))
 
 
@@ -935,6 +956,29 @@ class Store:
         return [
             _experiment(r, self.path) for r in self._read("SELECT * FROM experiments ORDER BY id")
         ]
+
+    def experiment_summaries(self) -> list[ExperimentSummary]:
+        """Every experiment, oldest first, with how many runs it has and how many are done:
+        one query, whatever the number of runs (any schema version reads the same)."""
+        rows = self._read(
+            "SELECT e.id, e.name, e.status, e.created, e.finished, "
+            "count(r.id) AS runs_total, coalesce(sum(r.status = 'done'), 0) AS runs_done "
+            "FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id "
+            "GROUP BY e.id ORDER BY e.id"
+        )
+        return [ExperimentSummary(**dict(r)) for r in rows]
+
+    def run_progress(self, exp_id: int) -> dict[int, RunProgress]:
+        """Each run of an experiment that has epochs: how many, and the last one's val_acc.
+
+        One aggregate query: SQLite takes a bare column (val_acc) from the row where max()
+        found its value, so no epoch is read into Python."""
+        rows = self._read(
+            "SELECT e.run_id, count(*) AS n, max(e.epoch), e.val_acc FROM epochs e "
+            "JOIN runs r ON r.id = e.run_id WHERE r.experiment_id = ? GROUP BY e.run_id",
+            (exp_id,),
+        )
+        return {r[0]: RunProgress(r[1], r[3]) for r in rows}
 
     def experiment(self, exp_id: int) -> ExperimentRow:
         rows = self._read("SELECT * FROM experiments WHERE id = ?", (exp_id,))
