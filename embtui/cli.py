@@ -507,6 +507,19 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"wrote {folder}", file=sys.stderr)
             return 0
         report = build_report(store, ids, metric=args.metric, alpha=args.alpha)
+    if args.format == "json":  # written as it is made: a 10,000-run export stays small
+        from embtui.export.json import write_json
+
+        if args.output:
+            from embtui.files import write_atomically
+
+            write_atomically(Path(args.output), lambda handle: write_json(report, handle))
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.flush()
+            write_json(report, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return 0
     text = render(report, args.format)
     if args.output:
         from embtui.files import write_atomically

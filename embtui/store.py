@@ -292,6 +292,7 @@ class ExperimentSummary:
     finished: str | None
     runs_total: int
     runs_done: int
+    runs_failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -305,11 +306,18 @@ class RunProgress:
 _RUN_FIELDS = frozenset(f.name for f in fields(RunRow))
 
 
-def _run(row: sqlite3.Row) -> RunRow:
+def _run(row: sqlite3.Row, parsed: dict[str, Any] | None = None) -> RunRow:
+    """A run from its row; `parsed` caches factor texts already read (each run gets its
+    own copy of the dict)."""
     values = {k: v for k, v in dict(row).items() if k in _RUN_FIELDS}
     raw = values.get("factors")
     try:
-        factors = json.loads(raw) if raw else {}
+        if parsed is not None and isinstance(raw, str) and raw in parsed:
+            factors = dict(parsed[raw])
+        else:
+            factors = json.loads(raw) if raw else {}
+            if parsed is not None and isinstance(raw, str) and isinstance(factors, dict):
+                parsed[raw] = dict(factors)
     except ValueError:
         factors = {}
     values["factors"] = (
@@ -962,7 +970,8 @@ class Store:
         one query, whatever the number of runs (any schema version reads the same)."""
         rows = self._read(
             "SELECT e.id, e.name, e.status, e.created, e.finished, "
-            "count(r.id) AS runs_total, coalesce(sum(r.status = 'done'), 0) AS runs_done "
+            "count(r.id) AS runs_total, coalesce(sum(r.status = 'done'), 0) AS runs_done, "
+            "coalesce(sum(r.status = 'failed'), 0) AS runs_failed "
             "FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id "
             "GROUP BY e.id ORDER BY e.id"
         )
@@ -1007,7 +1016,8 @@ class Store:
 
     def runs(self, exp_id: int) -> list[RunRow]:
         rows = self._read("SELECT * FROM runs WHERE experiment_id = ? ORDER BY position", (exp_id,))
-        return [_run(r) for r in rows]
+        parsed: dict[str, Any] = {}  # the runs of a grid share a few factor texts
+        return [_run(r, parsed) for r in rows]
 
     def run(self, run_id: int) -> RunRow:
         rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -1029,14 +1039,18 @@ class Store:
 
     def epochs(self, exp_id: int) -> dict[int, list[EpochMetrics]]:
         """Every epoch of an experiment, grouped by run id and ordered by epoch."""
-        rows = self._read(
-            "SELECT e.* FROM epochs e JOIN runs r ON r.id = e.run_id "
-            "WHERE r.experiment_id = ? ORDER BY e.run_id, e.epoch",
-            (exp_id,),
-        )
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.row_factory = None  # plain tuples, in EpochMetrics' field order
+            rows = cursor.execute(
+                "SELECT e.run_id, e.epoch, e.loss, e.acc, e.val_loss, e.val_acc, e.seconds "
+                "FROM epochs e JOIN runs r ON r.id = e.run_id "
+                "WHERE r.experiment_id = ? ORDER BY e.run_id, e.epoch",
+                (exp_id,),
+            ).fetchall()
         out: dict[int, list[EpochMetrics]] = {}
         for r in rows:
-            out.setdefault(r["run_id"], []).append(EpochMetrics(**dict(r)))
+            out.setdefault(r[0], []).append(EpochMetrics(*r))
         return out
 
     def run_epochs(self, run_id: int) -> list[EpochMetrics]:
