@@ -216,7 +216,12 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_interval(self.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
-        self.refresh_data()
+        # The first frame shows the experiments at once; the runs of the one shown are read
+        # just after it (a 10,000-run grid's epochs take about a second).
+        self.experiments = load_experiments(self.store)
+        self.query_one(ExperimentList).experiments = tuple(self.experiments)
+        self._select(self._default_experiment(), move_cursor=True)
+        self.call_after_refresh(self.refresh_data)
         self._place_system()
         self.set_interval(self.sample_every_s, self._tick_monitor)
 
