@@ -3,6 +3,11 @@
 Parsing stays thin and cheap: nothing here imports TensorFlow or Textual at module level, so
 `embtui --help` answers at once. Every mistake a user can make (a bad flag, key, file or
 experiment id) ends as one line on stderr and exit status 2, before anything is written.
+
+Exit statuses (README's table): 0 done; 2 refused before anything was recorded (bad input,
+an unreachable cluster, an experiment owned elsewhere, no room to start); 1 started and
+could not finish (the store could not be written mid-grid, a run failed, workers or a node
+died); 128 + N stopped by signal N.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -28,7 +33,29 @@ from embtui.metrics import METRICS
 if TYPE_CHECKING:
     from embtui.store import Store
 
+#: Refused before anything was recorded: a person (or script) can fix the command and retry.
 EXIT_USAGE = 2
+#: Started, recorded something, and could not finish: the experiment is resumable.
+EXIT_UNFINISHED = 1
+
+
+class Unfinished(Exception):
+    """A command that had recorded an experiment (created or claimed it) could not finish:
+    the store stopped taking writes mid-grid (a full disk, a lock held past the busy
+    timeout). One line on stderr, exit status 1, never the status of a typo."""
+
+
+@contextlib.contextmanager
+def _recorded(exp_id: int) -> Iterator[None]:
+    """From here on the experiment is in the store: a failure is "started and could not
+    finish" (exit 1), with how to finish it."""
+    try:
+        yield
+    except (EmbtuiError, sqlite3.Error) as exc:
+        raise Unfinished(
+            f"{exc}; experiment {exp_id} stopped unfinished "
+            f"(embtui run --resume {exp_id} finishes it)"
+        ) from exc
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,7 +140,20 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     _add_ray(demo)
     _add_config_flags(demo)
 
-    _add_store(command("list", cmd_list, help="experiments and their runs"))
+    lst = command(
+        "list",
+        cmd_list,
+        help="experiments, one line each; or one experiment's runs",
+        description="One line per experiment (id, name, status, runs done/total, created); "
+        "with EXPERIMENT, that experiment's runs. Plain columns; --json or --csv for scripts.",
+    )
+    lst.add_argument(
+        "experiment", nargs="?", metavar="EXPERIMENT", help="an experiment id or 'latest'"
+    )
+    form = lst.add_mutually_exclusive_group()
+    form.add_argument("--json", dest="list_format", action="store_const", const="json")
+    form.add_argument("--csv", dest="list_format", action="store_const", const="csv")
+    _add_store(lst)
 
     exp = command("export", cmd_export, help="an experiment's comparison summary")
     exp.add_argument(
@@ -209,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {printable(str(exc))}\n")
         return EXIT_USAGE
+    except Unfinished as exc:
+        sys.stderr.write(f"embtui: error: {printable(str(exc))}\n")
+        return EXIT_UNFINISHED
     except KeyboardInterrupt:
         sys.stderr.write("embtui: interrupted\n")
         return 130
@@ -271,10 +314,12 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     return from_mapping(overrides)
 
 
-def _open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
+def _open_store(args: argparse.Namespace, *, create: bool = True, reading: bool = False) -> Store:
+    """The run store named by --store. A `reading` command (list, export) never upgrades
+    a store of an older schema: an older embtui may be training in it."""
     from embtui.store import Store
 
-    return Store(args.store, create=create)
+    return Store(args.store, create=create, migrate=not reading)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -295,17 +340,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = runner.prepare(config, sink=reporter)
     with _open_store(args) as store:
         exp_id = runner.create(store, prepared)
-        print(
-            f"experiment {exp_id}: {printable(config.name)} ({len(config.run_cells())} runs) "
-            f"in {printable(str(store.path))}",
-            flush=True,
-        )
-        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
-        stopped_by = _train(
-            lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
-            reporter,
-        )
-        return _finish(store, exp_id, stopped_by)
+        with _recorded(exp_id):
+            print(
+                f"experiment {exp_id}: {printable(config.name)} "
+                f"({len(config.run_cells())} runs) in {printable(str(store.path))}",
+                flush=True,
+            )
+            reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
+            stopped_by = _train(
+                lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
+                reporter,
+            )
+            return _finish(store, exp_id, stopped_by)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -332,13 +378,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except AlreadyDone:
             print(f"experiment {exp_id} is already done")
             return 0
-        print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
-        reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
-        stopped_by = _train(
-            lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
-            reporter,
-        )
-        return _finish(store, exp_id, stopped_by)
+        with _recorded(exp_id):
+            print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+            reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
+            stopped_by = _train(
+                lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
+                reporter,
+            )
+            return _finish(store, exp_id, stopped_by)
 
 
 def _finish(store: Store, exp_id: int, stopped_by: int | None) -> int:
@@ -442,9 +489,9 @@ def _print_summary(store: Any, exp_id: int) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from embtui.listing import print_listing
 
-    with _open_store(args, create=False) as store:
+    with _open_store(args, create=False, reading=True) as store:
         store.recover()
-        print_listing(store)
+        print_listing(store, args.experiment, args.list_format or "text")
     return 0
 
 
@@ -457,7 +504,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
     _check_figure_flags(args)
-    with _open_store(args, create=False) as store:
+    with _open_store(args, create=False, reading=True) as store:
         ids = [store.resolve(ref) for ref in _experiment_refs(args.experiment)]
         exp_id = ids[0]
         if args.format == "tensorboard":
@@ -479,7 +526,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         markdown_dir = Path(args.output).parent if args.output else Path.cwd()
         fmt = args.figures or "svg"
         text = markdown_with_figures(report, figures_dir, markdown_dir, fmt)
-        print(f"wrote {figures_dir}{os.sep}", file=sys.stderr)
+        print(f"wrote {printable(str(figures_dir))}{os.sep}", file=sys.stderr)
+    elif args.format == "json":  # written as it is made: a 10,000-run export stays small
+        from embtui.export.json import write_json
+
+        if args.output:
+            from embtui.files import write_atomically
+
+            write_atomically(Path(args.output), lambda handle: write_json(report, handle))
+            print(f"wrote {printable(args.output)}", file=sys.stderr)
+        else:
+            sys.stdout.flush()
+            write_json(report, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return 0
     else:
         text = render(report, args.format, figures=args.figures or "svg")
     if args.output:

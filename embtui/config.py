@@ -414,7 +414,7 @@ def from_mapping(
     for key, raw in data.items():
         if key not in _FIELDS:
             allowed = ", ".join(_FIELDS)
-            raise ConfigError(f"unknown key {key!r} = {raw!r}; allowed keys: {allowed}")
+            raise ConfigError(f"unknown key {_shown(key)} = {_shown(raw)}; allowed keys: {allowed}")
         values[key] = coerce(key, raw)
     cfg = ExperimentConfig(**values)
     if new:
@@ -428,7 +428,7 @@ def coerce(key: str, raw: Any) -> Any:
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
             return None
         if not isinstance(raw, str):
-            raise ConfigError(f"{key} = {raw!r}: expected a path (a string)")
+            raise ConfigError(f"{key} = {_shown(raw)}: expected a path (a string)")
         return raw
     if key in _LIST_KEYS:
         item_type = _LIST_KEYS[key]
@@ -439,7 +439,9 @@ def coerce(key: str, raw: Any) -> Any:
         elif key in SCALAR_FACTORS:  # one value of a factor: a grid of one level
             items = [raw]
         else:
-            raise ConfigError(f"{key} = {raw!r}: expected a list, e.g. {_example(key)}")
+            raise ConfigError(f"{key} = {_shown(raw)}: expected a list, e.g. {_example(key)}")
+        if len(items) > MAX_VALUES:
+            raise ConfigError(f"{key}: {len(items):,} values; at most {MAX_VALUES:,} per key")
         return tuple(_coerce_scalar(key, item, item_type) for item in items)
     if key in _INT_KEYS:
         return _coerce_scalar(key, raw, int)
@@ -453,7 +455,7 @@ def coerce(key: str, raw: Any) -> Any:
 def _coerce_scalar(key: str, raw: Any, kind: type) -> Any:
     if kind is int:
         if isinstance(raw, bool):
-            raise ConfigError(f"{key} = {raw!r}: expected a whole number")
+            raise ConfigError(f"{key} = {_shown(raw)}: expected a whole number")
         if isinstance(raw, int):
             return raw
         if isinstance(raw, str):
@@ -461,20 +463,22 @@ def _coerce_scalar(key: str, raw: Any, kind: type) -> Any:
                 return int(raw.strip())
             except ValueError:
                 pass
-        raise ConfigError(f"{key} = {raw!r}: expected a whole number")
+        raise ConfigError(f"{key} = {_shown(raw)}: expected a whole number")
     if kind is float:
         if isinstance(raw, bool):
-            raise ConfigError(f"{key} = {raw!r}: expected a number")
-        if isinstance(raw, (int, float)):
-            return float(raw)
-        if isinstance(raw, str):
-            try:
+            raise ConfigError(f"{key} = {_shown(raw)}: expected a number")
+        try:
+            if isinstance(raw, (int, float)):
+                return float(raw)
+            if isinstance(raw, str):
                 return float(raw.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"{key} = {raw!r}: expected a number")
+        except ValueError:
+            pass
+        except OverflowError:  # an integer beyond any float: `1` and 400 zeros
+            raise ConfigError(f"{key} = {_shown(raw)}: a number far too large") from None
+        raise ConfigError(f"{key} = {_shown(raw)}: expected a number")
     if not isinstance(raw, str):
-        raise ConfigError(f"{key} = {raw!r}: expected a string")
+        raise ConfigError(f"{key} = {_shown(raw)}: expected a string")
     return raw.strip()
 
 
@@ -496,7 +500,13 @@ def path_values(values: Mapping[str, Any], base: Path) -> dict[str, str]:
 
 
 #: An experiment file is a few hundred bytes; anything far larger is not one.
-MAX_TOML_BYTES = 1024 * 1024
+MAX_TOML_BYTES = 64 * 1024
+#: Values are scalars or lists of them, under at most an `[experiment]` table: a file
+#: nested deeper is not an experiment file (and 500 levels would exhaust the parser's stack).
+MAX_DEPTH = 4
+#: The most values one key may list: the grid's limit (MAX_RUNS) refuses far fewer, but
+#: this keeps a mistyped 20,000-value list from being checked (and echoed) value by value.
+MAX_VALUES = 1000
 
 
 def load_toml(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
@@ -522,6 +532,18 @@ def load_toml(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: arrays or tables nested too deeply (an experiment file nests at most "
+            f"{MAX_DEPTH} levels)"
+        ) from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise ConfigError(f"{path}: not a usable experiment file ({_cut(str(exc))})") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(
+            f"{path}: values nested more than {MAX_DEPTH} levels deep; an experiment file "
+            "holds KEY = a value or a list of values, perhaps under [experiment]"
+        )
     # A file may hold the keys at top level or under [experiment].
     if set(data) == {"experiment"} and isinstance(data["experiment"], dict):
         data = data["experiment"]
@@ -544,7 +566,9 @@ def ray_host_port(address: str) -> tuple[str, int]:
         or any(c.isspace() or hidden(c) for c in host)  # ESC, BEL, bidi: no host name has them
         or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536)
     ):
-        raise ConfigError(f"ray_address = {address!r}: auto, or HOST:PORT (such as gpu-box:6379)")
+        raise ConfigError(
+            f"ray_address = {_shown(address)}: auto, or HOST:PORT (such as gpu-box:6379)"
+        )
     return host, int(port)
 
 
@@ -552,7 +576,7 @@ def _validate(cfg: ExperimentConfig) -> None:
     def bad(key: str, allowed: str) -> ConfigError:
         value = getattr(cfg, key)
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else repr(value)
-        return ConfigError(f"{key} = {shown}: {allowed}")
+        return ConfigError(f"{key} = {_cut(shown)}: {allowed}")
 
     check_name(cfg.name, new=False)
     if not cfg.dataset:
@@ -567,13 +591,13 @@ def _validate(cfg: ExperimentConfig) -> None:
         raise bad("embeddings", f"at least one of {', '.join(ARMS)}")
     for arm in cfg.embeddings:
         if arm not in ARMS:
-            raise ConfigError(f"embeddings: unknown arm {arm!r}; allowed: {', '.join(ARMS)}")
+            raise ConfigError(f"embeddings: unknown arm {_shown(arm)}; allowed: {', '.join(ARMS)}")
     if len(set(cfg.embeddings)) != len(cfg.embeddings):
         raise bad("embeddings", "each arm at most once")
     for key, allowed in (("head", HEADS), ("optimizer", OPTIMIZERS)):
         for value in getattr(cfg, key):
             if value not in allowed:
-                raise ConfigError(f"{key} = {value!r}: one of {', '.join(allowed)}")
+                raise ConfigError(f"{key} = {_shown(value)}: one of {', '.join(allowed)}")
     if cfg.subset not in SUBSETS:
         raise bad("subset", f"one of {', '.join(SUBSETS)}")
     if cfg.cluster not in CLUSTERS:
@@ -599,7 +623,7 @@ def _validate(cfg: ExperimentConfig) -> None:
     for key, (lo, hi) in ranges.items():
         for value in getattr(cfg, key) if key in _LIST_KEYS else (getattr(cfg, key),):
             if not lo <= value <= hi:
-                raise ConfigError(f"{key} = {value!r}: must be between {lo} and {hi}")
+                raise ConfigError(f"{key} = {_shown(value)}: must be between {lo} and {hi}")
     # Large rates are allowed on purpose: a run that diverges fails with "loss became NaN"
     # and the rest of the grid goes on, which is how a learning-rate sweep finds its edge.
     for rate in cfg.learning_rate:
@@ -633,7 +657,7 @@ def check_name(name: str, *, new: bool = True) -> str:
     """
     if not name.strip() or any(c in name for c in "/\\") or _has_control(name):
         raise ConfigError(
-            f"name = {name!r}: a non-empty name without slashes or control characters"
+            f"name = {_shown(name)}: a non-empty name without slashes or control characters"
         )
     if new:
         check_text("name", name)
@@ -670,6 +694,37 @@ def check_sizes_fit(cfg: ExperimentConfig, n_train: int) -> None:
 # -- helpers ----------------------------------------------------------------------------
 
 
+def _depth(value: Any) -> int:
+    """How deeply lists and tables nest in a parsed file (a scalar is 0; the file's own
+    table is 1), without recursion; past MAX_DEPTH + 1 it stops counting."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level + 1)
+            if level + 1 <= MAX_DEPTH:  # deeper than the limit is refused already
+                stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """`text`, or its start and its length when longer than `limit`: a message stays a line
+    a person reads, whatever a file held."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}… ({len(text):,} characters)"
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: its repr, cut to a readable length."""
+    try:
+        return _cut(repr(value))
+    except (ValueError, RecursionError):  # an int past the digit limit, a list too deep
+        return f"a {type(value).__name__} too large to show"
+
+
 def _has_control(text: str) -> bool:
     """ESC, BEL, CR, NUL and the like: a name holding them would rewrite the terminal."""
     return any(unicodedata.category(c) == "Cc" for c in text)
@@ -697,7 +752,9 @@ __all__ = [
     "CALLBACK_SOURCE",
     "FACTOR_KEYS",
     "HEADS",
+    "MAX_DEPTH",
     "MAX_RUNS",
+    "MAX_VALUES",
     "OPTIMIZERS",
     "PATH_KEYS",
     "SUBSETS",

@@ -281,14 +281,43 @@ class RunRow:
     mean_gpu_util: float | None = None  # percent
 
 
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """One experiment as `embtui list` shows it: read with its run counts in one query."""
+
+    id: int
+    name: str
+    status: str
+    created: str
+    finished: str | None
+    runs_total: int
+    runs_done: int
+    runs_failed: int = 0
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run got: its stored epochs and the last one's val_acc (None before one)."""
+
+    epochs: int
+    val_acc: float | None
+
+
 _RUN_FIELDS = frozenset(f.name for f in fields(RunRow))
 
 
-def _run(row: sqlite3.Row) -> RunRow:
+def _run(row: sqlite3.Row, parsed: dict[str, Any] | None = None) -> RunRow:
+    """A run from its row; `parsed` caches factor texts already read (each run gets its
+    own copy of the dict)."""
     values = {k: v for k, v in dict(row).items() if k in _RUN_FIELDS}
     raw = values.get("factors")
     try:
-        factors = json.loads(raw) if raw else {}
+        if parsed is not None and isinstance(raw, str) and raw in parsed:
+            factors = dict(parsed[raw])
+        else:
+            factors = json.loads(raw) if raw else {}
+            if parsed is not None and isinstance(raw, str) and isinstance(factors, dict):
+                parsed[raw] = dict(factors)
     except ValueError:
         factors = {}
     values["factors"] = (
@@ -350,6 +379,12 @@ class Store:
     processes of a parallel grid pass their parent's, since they write its experiment.
     A store opened with `create=False` that this user may not write opens read-only, so
     `embtui list` and `export` still read it.
+
+    `migrate`: whether opening upgrades a store of an older schema. Reading commands
+    (`embtui list`, `export`, the console's browsing) pass False: an older embtui may be
+    training in that store, and pulling the schema out from under it would kill it. They
+    read the store as it is; `recover` leaves it alone; the first write through such a
+    connection (a rename in the console) upgrades it then, or is refused.
     """
 
     _db: sqlite3.Connection
@@ -360,10 +395,13 @@ class Store:
         *,
         create: bool = True,
         owner: str | None = None,
+        migrate: bool = True,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.owner = owner or new_owner_token()
         self.read_only = False
+        #: An older schema this connection reads as it is, upgraded before its first write.
+        self._upgrade_pending = False
         self.closed = False
         self._lock = threading.RLock()
         try:
@@ -407,15 +445,12 @@ class Store:
             if self.read_only:
                 self._check_readable()
                 return
-            # Check (and create) the schema before switching to WAL: journal_mode is stored
-            # in the file, so setting it first would convert a foreign SQLite file that is
-            # then refused.
+            if not migrate and 0 < self.schema_version() < SCHEMA_VERSION:
+                self._check_readable()
+                self._upgrade_pending = True
+                return
             self._migrate()
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL still never corrupts the file; it only skips the fsync per
-            # commit, which would otherwise cost more than a small run's epoch.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
+            self._set_up_for_writing()
         except sqlite3.DatabaseError as exc:
             self._abandon()
             raise StoreError(f"{self.path}: not a usable run store ({exc})") from None
@@ -425,6 +460,20 @@ class Store:
         except StoreError:
             self._abandon()
             raise
+
+    def _set_up_for_writing(self) -> None:
+        # Called after the schema is checked (and created): journal_mode is stored in the
+        # file, so setting it first would convert a foreign SQLite file that is then refused.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL still never corrupts the file; it only skips the fsync per
+        # commit, which would otherwise cost more than a small run's epoch.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+
+    def schema_version(self) -> int:
+        """The schema the file is at now (another connection may have upgraded it)."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _check_regular(self, path: Path) -> None:
         mode = path.stat().st_mode
@@ -455,7 +504,7 @@ class Store:
         )
 
     def _check_readable(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.schema_version()
         if version == 0 or version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: not an embtui run store this version can read (schema v{version})"
@@ -491,11 +540,16 @@ class Store:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
+    def _write(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front.
+
+        A connection that reads an older schema as it is upgrades it first (refused, in
+        one line, while a live process trains in it)."""
         with self._lock:
+            if self._upgrade_pending:
+                self._upgrade()
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(begin)
                 try:
                     yield self._db
                 except BaseException:
@@ -512,8 +566,18 @@ class Store:
         with self._lock:
             return self._db.execute(sql, tuple(args)).fetchall()
 
+    def _upgrade(self) -> None:
+        """Upgrade the older schema this connection has read so far, then write as usual."""
+        self._upgrade_pending = False
+        try:
+            self._migrate()
+            self._set_up_for_writing()
+        except BaseException:
+            self._upgrade_pending = self.schema_version() < SCHEMA_VERSION
+            raise
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.schema_version()
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
@@ -524,7 +588,14 @@ class Store:
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         if version == 0 and tables:
             raise StoreError(f"{self.path}: an SQLite file, but not an embtui run store")
-        with self._write() as db:
+        # EXCLUSIVE: no other connection writes while the schema changes. The version and
+        # the owners are read again inside it: another process may have upgraded the store,
+        # or claimed an experiment, since the check above.
+        with self._write("BEGIN EXCLUSIVE") as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return
+            self._refuse_while_owned(db, version)
             for _, step in MIGRATIONS[version:]:
                 if callable(step):
                     step(db)
@@ -533,6 +604,24 @@ class Store:
                     if statement.strip():
                         db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _refuse_while_owned(self, db: sqlite3.Connection, version: int) -> None:
+        """Inside the migration: refuse while a live process (of any embtui version) owns
+        an experiment here. It reads and writes the schema it opened, and an upgrade
+        underneath it (a column it does not know in `SELECT *`) would kill its grid."""
+        if version == 0:
+            return
+        for row in db.execute(
+            "SELECT * FROM experiments WHERE status IN ('queued', 'running') ORDER BY id"
+        ).fetchall():
+            heartbeat = dict(row).get("heartbeat")  # v1 had none
+            if not _owner_dead(row["pid"], row["host"], heartbeat):
+                raise OwnedElsewhere(
+                    f"{self.path}: store schema v{version} needs upgrading to "
+                    f"v{SCHEMA_VERSION}, but experiment {row['id']} is being trained in it "
+                    f"by pid {row['pid']} on {row['host']} (perhaps an older embtui); "
+                    "try again when it has finished"
+                )
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" poll."""
@@ -841,9 +930,10 @@ class Store:
         On this host the owner's pid is checked directly. For an owner on another host
         (a store on a shared filesystem) only its heartbeat can tell: an experiment whose
         heartbeat is older than `STALE_AFTER_S` is taken for dead. A read-only store is
-        left as it is.
+        left as it is, and so is a store of an older schema: it belongs to the embtui that
+        wrote it until a writing command upgrades it.
         """
-        if self.read_only:
+        if self.read_only or self.schema_version() != SCHEMA_VERSION:
             return []
         stale = [
             r["id"]
@@ -875,6 +965,30 @@ class Store:
             _experiment(r, self.path) for r in self._read("SELECT * FROM experiments ORDER BY id")
         ]
 
+    def experiment_summaries(self) -> list[ExperimentSummary]:
+        """Every experiment, oldest first, with how many runs it has and how many are done:
+        one query, whatever the number of runs (any schema version reads the same)."""
+        rows = self._read(
+            "SELECT e.id, e.name, e.status, e.created, e.finished, "
+            "count(r.id) AS runs_total, coalesce(sum(r.status = 'done'), 0) AS runs_done, "
+            "coalesce(sum(r.status = 'failed'), 0) AS runs_failed "
+            "FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id "
+            "GROUP BY e.id ORDER BY e.id"
+        )
+        return [ExperimentSummary(**dict(r)) for r in rows]
+
+    def run_progress(self, exp_id: int) -> dict[int, RunProgress]:
+        """Each run of an experiment that has epochs: how many, and the last one's val_acc.
+
+        One aggregate query: SQLite takes a bare column (val_acc) from the row where max()
+        found its value, so no epoch is read into Python."""
+        rows = self._read(
+            "SELECT e.run_id, count(*) AS n, max(e.epoch), e.val_acc FROM epochs e "
+            "JOIN runs r ON r.id = e.run_id WHERE r.experiment_id = ? GROUP BY e.run_id",
+            (exp_id,),
+        )
+        return {r[0]: RunProgress(r[1], r[3]) for r in rows}
+
     def experiment(self, exp_id: int) -> ExperimentRow:
         rows = self._read("SELECT * FROM experiments WHERE id = ?", (exp_id,))
         if not rows:
@@ -902,7 +1016,8 @@ class Store:
 
     def runs(self, exp_id: int) -> list[RunRow]:
         rows = self._read("SELECT * FROM runs WHERE experiment_id = ? ORDER BY position", (exp_id,))
-        return [_run(r) for r in rows]
+        parsed: dict[str, Any] = {}  # the runs of a grid share a few factor texts
+        return [_run(r, parsed) for r in rows]
 
     def run(self, run_id: int) -> RunRow:
         rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -924,14 +1039,18 @@ class Store:
 
     def epochs(self, exp_id: int) -> dict[int, list[EpochMetrics]]:
         """Every epoch of an experiment, grouped by run id and ordered by epoch."""
-        rows = self._read(
-            "SELECT e.* FROM epochs e JOIN runs r ON r.id = e.run_id "
-            "WHERE r.experiment_id = ? ORDER BY e.run_id, e.epoch",
-            (exp_id,),
-        )
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.row_factory = None  # plain tuples, in EpochMetrics' field order
+            rows = cursor.execute(
+                "SELECT e.run_id, e.epoch, e.loss, e.acc, e.val_loss, e.val_acc, e.seconds "
+                "FROM epochs e JOIN runs r ON r.id = e.run_id "
+                "WHERE r.experiment_id = ? ORDER BY e.run_id, e.epoch",
+                (exp_id,),
+            ).fetchall()
         out: dict[int, list[EpochMetrics]] = {}
         for r in rows:
-            out.setdefault(r["run_id"], []).append(EpochMetrics(**dict(r)))
+            out.setdefault(r[0], []).append(EpochMetrics(*r))
         return out
 
     def run_epochs(self, run_id: int) -> list[EpochMetrics]:

@@ -205,23 +205,29 @@ def test_same_config_and_seed_twice_gives_identical_histories(cli_exports):
 def test_list_shows_experiments_and_runs_with_status(cli_experiment, cli_exports, run_cli):
     result = run_cli(["list", "--store", cli_experiment.store])
     assert result.rc == 0, result.stderr
-    out = result.stdout
-    for exp_id in (1, 2):
-        title = next(line for line in out.splitlines() if line.startswith(f"{exp_id}  seed-grid"))
-        assert "[done]" in title
-        assert "8/8 runs done" in title
-    for run in cli_exports.json1["runs"] + cli_exports.json2["runs"]:
-        row = re.search(rf"^│\s+{run['id']} │.*$", out, re.M)
-        assert row, f"run {run['id']} missing from:\n{out}"
-        cells = [c.strip() for c in row.group(0).strip("│").split("│")]
-        assert cells == [
-            str(run["id"]),
-            str(run["size"]),
-            run["embedding"],
-            str(run["seed"]),
-            "done",
-            "2",
-            f"{run['epochs'][-1]['val_acc']:.4f}",
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "STATUS", "RUNS", "CREATED"]
+    assert [line.split()[:4] for line in lines[1:]] == [
+        ["1", "seed-grid", "done", "8/8"],
+        ["2", "seed-grid", "done", "8/8"],
+    ]
+    for exp_id, exported in ((1, cli_exports.json1), (2, cli_exports.json2)):
+        runs = run_cli(["list", str(exp_id), "--store", cli_experiment.store])
+        assert runs.rc == 0, runs.stderr
+        head, columns, *rows = runs.stdout.splitlines()
+        assert head.startswith(f"experiment {exp_id}: seed-grid  done  8/8 runs done  created ")
+        assert columns.split() == ["RUN", "SIZE", "ARM", "SEED", "STATUS", "EPOCHS", "VAL_ACC"]
+        assert [row.split() for row in rows] == [
+            [
+                str(run["id"]),
+                str(run["size"]),
+                run["embedding"],
+                str(run["seed"]),
+                "done",
+                "2",
+                f"{run['epochs'][-1]['val_acc']:.4f}",
+            ]
+            for run in exported["runs"]
         ]
 
 
@@ -1020,7 +1026,7 @@ def test_control_characters_in_a_stored_name_are_printed_escaped(tmp_path, capsy
     assert main(["export", "1", "--store", str(path)]) == 0
     out = capsys.readouterr().out
     assert "\x1b[2J" not in out and "\x07" not in out
-    assert "1  grid\\x1b[2J\\x07  [queued]" in out
+    assert " 1  grid\\x1b[2J\\x07  queued" in out
     # In Markdown the escapes' backslashes and the bracket are escaped in turn, so the
     # heading renders as `grid\x1b[2J\x07` (tests/export/test_hostile_exports.py).
     assert "# embtui experiment 1: grid\\\\x1b\\[2J\\\\x07" in out

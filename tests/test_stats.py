@@ -439,3 +439,27 @@ def test_stats_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_welch_p_is_scipys_ttest_ind_exactly():
+    """stats._welch_p replaces scipy.stats.ttest_ind(equal_var=False) for speed: it must
+    give the very same float on every sample, or the reports' p-values would change."""
+    import warnings
+
+    import numpy as np
+    from scipy import stats as st
+
+    from embtui.stats import _welch_p
+
+    rng = np.random.default_rng(23)
+    for case in range(3000):
+        n1, n2 = (int(n) for n in rng.integers(2, 40, size=2))
+        scale = 10 ** rng.uniform(-4, 1)
+        a = rng.normal(0.7, scale * rng.uniform(0.05, 1), n1)
+        b = rng.normal(0.7 + rng.uniform(-0.1, 0.1), scale, n2)
+        if case % 4 == 0:  # accuracies of a few hundred reviews: ties and few values
+            a, b = np.round(a, 3), np.round(b, 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = float(st.ttest_ind(a, b, equal_var=False).pvalue)
+        assert _welch_p(a, b) == expected, (case, a, b)

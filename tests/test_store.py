@@ -516,7 +516,7 @@ def test_a_store_this_user_cannot_write_is_listed_and_exported_but_not_trained_i
         try:
             codes = [
                 main([*args, "--store", str(path)])
-                for args in (["list"], ["export", "1", "--format", "md"])
+                for args in (["list"], ["list", "1"], ["export", "1", "--format", "md"])
             ]
             with pytest.raises(StoreError, match="the run store is not writable"):
                 Store(path)
@@ -524,9 +524,10 @@ def test_a_store_this_user_cannot_write_is_listed_and_exported_but_not_trained_i
             if as_root:
                 os.seteuid(0)
                 os.setegid(0)
-        assert codes == [0, 0]
+        assert codes == [0, 0, 0]
         out = capsys.readouterr().out
-        assert "1  exp  [done]  1/4 runs done" in out  # the listing
+        assert "\n 1  exp   done     1/4  " in out  # the listing
+        assert "experiment 1: exp  done  1/4 runs done" in out  # its runs
         assert "# embtui experiment 1: exp" in out  # the Markdown export
         assert "0.6250" in out
         assert hashlib.sha256(path.read_bytes()).hexdigest() == before

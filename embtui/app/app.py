@@ -137,7 +137,9 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         sample_every_s: float = 1.0,
     ) -> None:
         super().__init__()
-        self.store = Store(store_path)
+        # Browsing never upgrades an older store (an older embtui may be training in it);
+        # training here opens its own connection, which does.
+        self.store = Store(store_path, migrate=False)
         self.config = config or ExperimentConfig()
         self.cwd = Path(cwd) if cwd is not None else Path(os.getcwd())
         self.engine: Engine = engine or RunnerEngine()

@@ -525,3 +525,55 @@ async def test_the_experiments_pane_at_80x24_shows_runs_done_whole_and_cuts_the_
         row = next(line for line in screen_lines(app) if line.lstrip().startswith(f"{exp_id} "))
         assert f" {done}/{total} " in row
         assert "a-rather-long" in row
+
+
+async def test_an_experiment_of_thousands_of_runs_opens_grouped_by_arm(make_app, store_path):
+    """10,000 rows of seeds are unreadable and took seconds to draw (issue 23, item 12): a
+    grid of more than GROUP_FROM runs opens one row per (size, arm) cell; `g` shows every
+    run, and refreshes after that leave the user's choice alone."""
+    from embtui.app.screens.main import GROUP_FROM
+    from embtui.store import Store
+
+    with Store(store_path) as store:
+        cells = [
+            (size, arm, seed)
+            for size in (10, 50)
+            for arm in ("learned", "glove")
+            for seed in range(GROUP_FROM // 4 + 1)
+        ]
+        store.create_experiment("big", {"sizes": [10, 50]}, cells)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RunsTable)
+        assert table.row_keys == ["10/learned", "10/glove", "50/learned", "50/glove"]
+        assert table.border_title.endswith(" · grouped by arm")
+        await pilot.press("g")
+        await settle(pilot)
+        assert len(table.row_keys) == len(cells) > GROUP_FROM
+
+
+async def test_browsing_an_older_store_leaves_its_schema_alone(make_app, store_path):
+    """The console reads a v2 store (an older embtui may be training in it) as it is: it
+    lists its experiment and never upgrades it (issue 23, item 9)."""
+    import socket
+    import sqlite3
+
+    from tests.test_store import dead_pid
+    from tests.test_store_versions import add_v2_experiment, schema, v2_store
+
+    v2_store(store_path)
+    exp_id = add_v2_experiment(
+        store_path, status="running", pid=dead_pid(), host=socket.gethostname()
+    )
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.5)  # a poll or two: the owner check runs on it
+        await settle(pilot)
+        assert [e.id for e in app.main.experiments] == [exp_id]
+        assert app.screen.query_one(RunsTable).row_keys
+    assert schema(store_path)[0] == 2
+    db = sqlite3.connect(store_path)
+    assert db.execute("SELECT status FROM experiments").fetchall() == [("running",)]
+    db.close()

@@ -83,6 +83,8 @@ from embtui.store import Store
 
 REFRESH_S = 0.5  # at most two redraws a second while training
 NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
+#: Experiments with more runs than this open grouped by arm (one row per cell; `g` ungroups).
+GROUP_FROM = 1000
 SMOOTHING = (0.0, 0.6, 0.8, 0.9)
 #: Metrics sorted best-first the first time: the highest accuracies.
 DESCENDING_FIRST = ("acc", "val_acc", "best")
@@ -192,6 +194,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         self._version: int | None = None
         self._report_key: object = None
         self._owner_store: Store | None = None
+        self._runs_of: int | None = None  # the experiment whose runs self.runs holds
         self._checking_owners = False
         self._notice_timer: Timer | None = None
         # The system pane: the console's own samples, and those of a training experiment.
@@ -218,7 +221,12 @@ class MainScreen(ReportsFailures, Screen[None]):
     def on_mount(self) -> None:
         self.set_interval(self.poll_interval, self._poll)
         self.set_interval(REFRESH_S, self._flush)
-        self.refresh_data()
+        # The first frame shows the experiments at once; the runs of the one shown are read
+        # just after it (a 10,000-run grid's epochs take about a second).
+        self.experiments = load_experiments(self.store)
+        self.query_one(ExperimentList).experiments = tuple(self.experiments)
+        self._select(self._default_experiment(), move_cursor=True)
+        self.call_after_refresh(self.refresh_data)
         self._place_system()
         self.set_interval(self.sample_every_s, self._tick_monitor)
 
@@ -247,7 +255,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         """`embtui list`'s liveness rule on the poll: dead owners become `interrupted`."""
         try:
             if self._owner_store is None:
-                self._owner_store = Store(self.store.path, create=False)
+                self._owner_store = Store(self.store.path, create=False, migrate=False)
             recovered = self._owner_store.recover()
         except EmbtuiError:
             recovered = []
@@ -273,6 +281,7 @@ class MainScreen(ReportsFailures, Screen[None]):
     def refresh_data(self) -> None:
         """Read the store and update every pane (cheap: a few indexed queries)."""
         self._dirty = False
+        self._version = self.store.data_version()  # what the poll compares with
         self.experiments = load_experiments(self.store)
         ids = [e.id for e in self.experiments]
         with self.app.batch_update():
@@ -284,6 +293,12 @@ class MainScreen(ReportsFailures, Screen[None]):
                 self._select(self._default_experiment(), move_cursor=True)
             exp = self.experiment
             self.runs = load_runs(self.store, exp.row) if exp else []
+            if exp is not None and exp.id != self._runs_of:
+                self._runs_of = exp.id
+                if self.group_by is None and len(self.runs) > GROUP_FROM:
+                    # Thousands of rows of seeds are unreadable (and slow to draw): a big
+                    # grid opens grouped by arm, one row per cell; `g` shows every run.
+                    self.group_by = "arm"
             self._load_marked_elsewhere()
             self._show_runs()
         self._show_system()
