@@ -201,6 +201,13 @@ def test_list_shows_every_stored_name_arm_and_error_as_text(hostile_store, capsy
     monkeypatch.setenv("COLUMNS", "400")  # room for the error column
     code, out, err = run(capsys, "list", "--store", str(hostile_store))
     assert (code, err) == (0, "")
+    clean(out)
+    for text in HOSTILE:  # one line per experiment: the names
+        assert terminal(text) in out, text
+    callback = len(HOSTILE) + 1  # `list ID`: that experiment's runs, their arms and errors
+    code, out, err = run(capsys, "list", str(callback), "--store", str(hostile_store))
+    assert (code, err) == (0, "")
+    clean(out)
     for text in HOSTILE:
         assert terminal(text) in out, text
     assert f"OSError: {terminal(HOSTILE[-4])}" in out
