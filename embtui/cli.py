@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from embtui import __version__
-from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
+from embtui.config import EXECUTOR_KEYS, ExperimentConfig, config_keys, key_help, load_toml
 from embtui.errors import EmbtuiError, printable
 from embtui.export import FORMATS
 from embtui.metrics import METRICS
@@ -54,9 +54,13 @@ DEMO_EXPERIMENT = Path(__file__).resolve().parent / "sample" / "demo.toml"
 FLAG_ALIASES = {"tensorboard_dir": ("--tensorboard",)}
 
 
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("experiment keys (override the file's)")
-    for key in config_keys():
+def _add_config_flags(
+    p: argparse.ArgumentParser,
+    keys: Sequence[str] | None = None,
+    title: str = "experiment keys (override the file's)",
+) -> None:
+    group = p.add_argument_group(title)
+    for key in config_keys() if keys is None else keys:
         group.add_argument(
             f"--{key.replace('_', '-')}",
             *FLAG_ALIASES.get(key, ()),
@@ -148,6 +152,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     _add_store(res)
     res.add_argument("--plain", action="store_true", help="one log line per epoch")
     _add_ray(res)
+    _add_config_flags(res, EXECUTOR_KEYS, "where to train (the rest is as recorded)")
 
     doc = command(
         "doctor", cmd_doctor, help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
@@ -197,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {exc}\n")
-        return EXIT_USAGE
+        return int(getattr(exc, "exit_status", EXIT_USAGE))  # Unfinished: 1
     except KeyboardInterrupt:
         sys.stderr.write("embtui: interrupted\n")
         return 130
@@ -239,11 +244,20 @@ def _add_ray(p: argparse.ArgumentParser, text: str | None = None) -> None:
 
 
 def ray_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """`--ray [ADDRESS]` as the configuration keys it stands for."""
+    """`--ray [ADDRESS]` as the configuration keys it stands for; `--ray` alone is Ray
+    started on this machine, whatever address a file or an earlier run recorded."""
     given = getattr(args, "ray", None)
     if given is None:
         return {}
-    return {"cluster": "ray", **({"ray_address": given} if given else {})}
+    if getattr(args, "cfg_cluster", None) not in (None, "ray"):
+        raise EmbtuiError(f"--ray and --cluster {args.cfg_cluster}: give one of them")
+    return {"cluster": "ray", "ray_address": given}
+
+
+def executor_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The keys a resume may change (where runs train), as given by flags and `--ray`."""
+    given = {k: getattr(args, f"cfg_{k}") for k in EXECUTOR_KEYS}
+    return {**{k: v for k, v in given.items() if v is not None}, **ray_overrides(args)}
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
@@ -269,10 +283,11 @@ def _open_store(args: argparse.Namespace, *, create: bool = True) -> Store:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         given = [k for k in config_keys() if getattr(args, f"cfg_{k}", None) is not None]
-        if args.experiment or given:
+        if args.experiment or set(given) - set(EXECUTOR_KEYS):
+            where = ", ".join(f"--{k.replace('_', '-')}" for k in EXECUTOR_KEYS)
             raise EmbtuiError(
                 "--resume finishes an experiment with the configuration it was started with; "
-                "it takes no EXPERIMENT.toml or --KEY flags (--ray may say where to train)"
+                f"it takes no EXPERIMENT.toml or --KEY flags except where to train (--ray, {where})"
             )
         args.experiment = args.resume
         return cmd_resume(args)
@@ -304,6 +319,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.engine import runner
+    from embtui.engine.executors.ray_connect import ClusterUnavailable
     from embtui.progress import make_reporter
     from embtui.store import AlreadyDone
 
@@ -312,15 +328,21 @@ def cmd_resume(args: argparse.Namespace) -> int:
         exp_id = store.resolve(args.experiment)
         exp = store.experiment(exp_id)
         reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+        executor = executor_overrides(args)
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.
-            prepared = runner.prepare_resume(
-                store, exp_id, sink=reporter, executor=ray_overrides(args)
-            )
+            prepared = runner.prepare_resume(store, exp_id, sink=reporter, executor=executor)
         except AlreadyDone:
             print(f"experiment {exp_id} is already done")
             return 0
+        except ClusterUnavailable as exc:
+            if executor:
+                raise
+            raise EmbtuiError(  # the cluster it trained on is gone: say where else it can go
+                f"{exc}; to finish experiment {exp_id} elsewhere: embtui resume {exp_id} "
+                "--cluster local (this machine), or --ray ADDRESS (another cluster)"
+            ) from None
         print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
         reporter.count_from(store, exp_id)  # epochs per run, runs done: as the store says
         stopped_by = _train(
