@@ -323,12 +323,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.progress import make_reporter
     from embtui.store import AlreadyDone
 
+    executor = executor_overrides(args)  # where to train: checked before the store opens
     with _open_store(args, create=False) as store:
         store.recover()
         exp_id = store.resolve(args.experiment)
         exp = store.experiment(exp_id)
         reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
-        executor = executor_overrides(args)
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.

@@ -266,14 +266,22 @@ def test_a_two_node_cluster_trains_on_both_nodes(two_nodes, reviews, reference, 
     address, env = two_nodes
     # Without the cluster's token: refused at once, saying so (it said "start one with ray
     # start --head" after 28 s).
+    # A machine without it: no RAY_AUTH_* and no ~/.ray/auth_token (Ray reads that too).
+    home = tmp_path / "home"
+    home.mkdir()
     untokened = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
-    refused, seconds = timed(
-        "run", "--plain", "--ray", address, "--store", str(tmp_path / "t.sqlite"),
-        f"--dataset={reviews}", env=untokened,
-    )  # fmt: skip
-    line = refused_quickly(refused, seconds)
-    assert f"the Ray cluster at {address} needs a token" in line, line
-    assert "RAY_AUTH_MODE=token" in line
+    wrong = {**env, "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    for other_env, says in (
+        ({**untokened, "HOME": str(home)}, "needs a token"),
+        (wrong, "refused this machine's token"),
+    ):
+        refused, seconds = timed(
+            "run", "--plain", "--ray", address, "--store", str(tmp_path / "t.sqlite"),
+            f"--dataset={reviews}", *grid(), env=other_env,
+        )  # fmt: skip
+        line = refused_quickly(refused, seconds)
+        assert f"the Ray cluster at {address} {says}" in line, line
+    assert not (tmp_path / "t.sqlite").exists()
     doctor = embtui("doctor", "--ray", address, env={**env, "COLUMNS": "250"})
     row = next(line for line in doctor.stdout.splitlines() if "cluster at" in line)
     assert "2 nodes, 2 CPUs, 0 GPUs" in " ".join(row.split())
@@ -559,10 +567,12 @@ def free_port() -> int:
 @pytest.fixture
 def head_node() -> Iterator[Any]:
     """Starts real one-machine Ray clusters (`ray start --head`, 1 CPU, in their own
-    folders); yields a function that starts one and returns (address, folder). All are
+    folders, with a token as README advises); yields (a function that starts one and
+    returns its address and folder, the environment that holds the token). All are
     stopped after the test, and only those."""
     started: list[tuple[str, str]] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
 
     def start() -> tuple[str, str]:
         temp_dir = tempfile.mkdtemp(prefix="embtui-ray-", dir="/tmp")  # short: socket paths
@@ -587,7 +597,7 @@ def head_node() -> Iterator[Any]:
         return found.group(1), temp_dir
 
     try:
-        yield start
+        yield start, env
     finally:
         for address, temp_dir in started:
             _kill_cluster(temp_dir, *([f"={address}"] if address else []))
@@ -615,13 +625,15 @@ def test_a_dead_head_stops_the_grid_saying_so_and_it_resumes_here_or_on_another_
     and the experiment is `interrupted`. Its cluster is gone: a plain resume is refused
     with where else it can go; on this machine (`--cluster local`) or on another cluster
     (`--ray ADDRESS`) it finishes with the uninterrupted histories."""
-    address, temp_dir = head_node()
+    start_head, env = head_node
+    address, temp_dir = start_head()
     store = tmp_path / "s.sqlite"
     proc = subprocess.Popen(
         [*RUN, address, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     deadline = time.monotonic() + 180
     while epoch_count(store) < 3:
@@ -640,19 +652,21 @@ def test_a_dead_head_stops_the_grid_saying_so_and_it_resumes_here_or_on_another_
     elsewhere = copy_store(store, tmp_path / "elsewhere" / "s.sqlite")
     shutil.copytree(f"{store}.checkpoints", f"{elsewhere}.checkpoints", dirs_exist_ok=True)
 
-    plain = embtui("resume", "latest", "--plain", "--store", str(store))
+    plain = embtui("resume", "latest", "--plain", "--store", str(store), env=env)
     assert plain.returncode == 2, plain.stderr
     assert "embtui resume 1 --cluster local" in plain.stderr
     assert statuses(store)[0] == "interrupted"
 
-    here = embtui("run", "--resume", "latest", "--cluster", "local", "--store", str(store))
+    here = embtui("run", "--resume", "latest", "--cluster", "local", "--store", str(store), env=env)
     assert here.returncode == 0, here.stderr[-3000:]
     assert statuses(store) == ("done", ["done"] * RUNS)
     assert histories(store) == long_reference
     assert not any("(Ray node " in d for d in devices(store))  # trained on this machine
 
-    other, _ = head_node()
-    there = embtui("resume", "latest", "--plain", "--ray", other, "--store", str(elsewhere))
+    other, _ = start_head()
+    there = embtui(
+        "resume", "latest", "--plain", "--ray", other, "--store", str(elsewhere), env=env
+    )
     assert there.returncode == 0, there.stderr[-3000:]
     assert statuses(elsewhere) == ("done", ["done"] * RUNS)
     assert histories(elsewhere) == long_reference

@@ -84,6 +84,7 @@ class RayCluster:
         # a Ctrl-C while it starts leaves the experiment `cancelled` like any other stop.
         connect(self.address, sink)
         watch = None
+        restore = _errors_to_log(ray, store.log_path)
         try:
             if stop.is_set():  # stopped while Ray started: no run was sent; all stay queued
                 return
@@ -91,6 +92,7 @@ class RayCluster:
             self._run(ray, store, experiment_id, prepared, runs, total, sink, stop)
         finally:
             ray.shutdown()  # this driver leaves; a cluster it joined keeps running
+            restore()
             if watch is not None:
                 watch.close()
 
@@ -182,6 +184,33 @@ class RayCluster:
             if need > 0
         ]
         return max(1, min(limits)) if limits else 1 << 30
+
+
+def _errors_to_log(ray: Any, log_path: Any) -> Any:
+    """Send the errors Ray's cluster publishes to this driver (a worker or a raylet that
+    died, with the last lines of its log) to the store's log instead of stdout, where Ray
+    prints them in the middle of the progress display; a run's own failure is in the
+    store already. Returns what puts Ray's printer back."""
+    try:
+        module = ray._private.worker
+        original = module.print_to_stdstream
+    except AttributeError:  # another Ray: it prints as it does
+        return lambda: None
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        lines = "\n".join(str(line) for line in data.get("lines", []))
+        try:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"--- {now()} from Ray ({data.get('pid', '?')}):\n{lines}\n")
+        except OSError:
+            pass
+
+    module.print_to_stdstream = to_log
+
+    def restore() -> None:
+        module.print_to_stdstream = original
+
+    return restore
 
 
 def _ask(ray: Any, ref: Any, experiment_id: int) -> Any:

@@ -21,6 +21,7 @@ SIGTERM handler alone (on the main thread, `ray.init` replaces it with its own).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -223,6 +224,17 @@ def _channel(target: str) -> Any:
     the authentication token when this machine has token authentication on."""
     import importlib
 
+    with contextlib.suppress(ImportError):  # Ray 2.5x: a token in ~/.ray turns token auth on,
+        setup = importlib.import_module(  # as ray.init does before it connects
+            "ray._private.authentication.authentication_token_setup"
+        )
+        quiet = logging.getLogger(setup.__name__)
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # its notice is for people starting clusters
+        try:
+            setup.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        finally:
+            quiet.setLevel(level)
     try:
         home = importlib.import_module("ray._private.grpc_utils")
     except ImportError:  # older Ray kept it here

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from embtui.quiet import unfiltered_stderr
 from embtui.store import Store
 
 
@@ -49,6 +50,7 @@ class NodeWatch:
             [sys.executable, "-m", __name__, raylet, str(store.path), str(experiment_id)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
+            stderr=unfiltered_stderr(),  # the filter of this one's stderr dies with it
             env={**os.environ, "PYTHONPATH": path},
             start_new_session=True,
         )
