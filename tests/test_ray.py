@@ -670,3 +670,26 @@ def test_a_dead_head_stops_the_grid_saying_so_and_it_resumes_here_or_on_another_
     assert there.returncode == 0, there.stderr[-3000:]
     assert statuses(elsewhere) == ("done", ["done"] * RUNS)
     assert histories(elsewhere) == long_reference
+
+
+def test_a_head_of_another_ray_version_is_named_with_both_versions():
+    """A real gRPC server answering Ray's CheckAlive as a head of another Ray version would
+    (Ray's own protocol and messages): refused in one line naming both versions."""
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    from embtui.engine.executors.ray_connect import ClusterUnavailable, probe
+
+    class OlderHead(gcs_service_pb2_grpc.NodeInfoGcsServiceServicer):
+        def CheckAlive(self, request, context):
+            return gcs_service_pb2.CheckAliveReply(ray_version="2.9.0")
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    gcs_service_pb2_grpc.add_NodeInfoGcsServiceServicer_to_server(OlderHead(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with pytest.raises(ClusterUnavailable) as refused:
+            probe(f"127.0.0.1:{port}")
+    finally:
+        server.stop(0)
+    assert f"runs Ray 2.9.0, this machine Ray {ray.__version__}" in str(refused.value)

@@ -54,7 +54,7 @@ def cluster_summary(address: str) -> tuple[int, float, float]:
     """(alive nodes, CPUs, GPUs) of the Ray cluster at `address`; connects and leaves."""
     import ray
 
-    from embtui.engine.executors.ray_connect import connect
+    from embtui.engine.executors.ray_connect import connect, shutdown
 
     connect(address)  # within seconds, in one line, whatever answers there (or nothing)
     try:
@@ -62,4 +62,4 @@ def cluster_summary(address: str) -> tuple[int, float, float]:
         resources = ray.cluster_resources()
         return len(nodes), float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
     finally:
-        ray.shutdown()
+        shutdown()

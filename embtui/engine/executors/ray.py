@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
-from embtui.engine.executors.ray_connect import connect, import_ray
+from embtui.engine.executors.ray_connect import connect, import_ray, shutdown
 from embtui.engine.executors.ray_watch import NodeWatch, answers, node_died, raylet_socket
 from embtui.errors import StoreError, Unfinished, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
@@ -91,7 +91,7 @@ class RayCluster:
             watch = NodeWatch.start(ray, store, experiment_id)
             self._run(ray, store, experiment_id, prepared, runs, total, sink, stop)
         finally:
-            ray.shutdown()  # this driver leaves; a cluster it joined keeps running
+            shutdown()  # this driver leaves; a cluster it joined keeps running
             restore()
             if watch is not None:
                 watch.close()

@@ -87,17 +87,26 @@ def connect(address: str | None, sink: Sink | None = None) -> None:
     with _signals_held() as held:
         error = _init_with_deadline(ray, options, limit, what)
     if held:  # a Ctrl-C while Ray answered: acted on now
-        _hand_on(ray, held[0])
+        _hand_on(held[0])
     if error is not None:
         where = shown or "this machine"
         raise ClusterUnavailable(f"cannot use Ray on {where}: {_ray_reason(error)} ({SEE_DOCTOR})")
 
 
+#: Set when this process leaves the Ray it started (see `shutdown`): the thread that started
+#: it may end then. Linux ends a child process when the *thread* that started it ends
+#: (Ray starts its GCS and raylet with PR_SET_PDEATHSIG), so that thread must outlive them.
+_leaving = threading.Event()
+
+
 def _init_with_deadline(ray: Any, options: dict[str, Any], limit: float, what: str) -> Any:
     """Run `ray.init(**options)` on a side thread; None when it returned, else what it
     raised. Past `limit` seconds the thread is left behind (a daemon: it does not hold up
-    the exit) and this raises one line."""
+    the exit) and this raises one line. Once Ray is up, the thread waits for `shutdown`:
+    Ray on this machine was started by it, and lives as long as it does."""
     outcome: list[BaseException | None] = []
+    answered = threading.Event()
+    _leaving.clear()
 
     def init() -> None:
         try:
@@ -106,15 +115,27 @@ def _init_with_deadline(ray: Any, options: dict[str, Any], limit: float, what: s
             outcome.append(None)
         except BaseException as exc:  # Ray raises many kinds; each says why
             outcome.append(exc)
+            return
+        finally:
+            answered.set()
+        _leaving.wait()
 
-    thread = threading.Thread(target=init, name="embtui-ray-init", daemon=True)
-    thread.start()
-    thread.join(limit)  # interruptible: signal handlers run on this thread meanwhile
-    if not outcome:
+    threading.Thread(target=init, name="embtui-ray", daemon=True).start()
+    # Interruptible: signal handlers run on this thread meanwhile.
+    if not answered.wait(limit):
         raise ClusterUnavailable(
             f"{what} did not answer within {limit:g} s (start it again, or {SEE_DOCTOR})"
         )
     return outcome[0]
+
+
+def shutdown() -> None:
+    """Leave Ray (stopping the Ray this process started here), and let the thread that
+    started it end."""
+    try:
+        import_ray().shutdown()
+    finally:
+        _leaving.set()
 
 
 def _ray_reason(exc: BaseException) -> str:
@@ -152,13 +173,13 @@ def _signals_held() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
-def _hand_on(ray: Any, signum: int) -> None:
+def _hand_on(signum: int) -> None:
     """A signal held while Ray started: hand it on to the handler from before. Where that
     ends this process (Python's own handlers), leave Ray first, so that the Ray processes
     this one started do not outlive it."""
     handler = signal.getsignal(signum)
     if handler in (signal.SIG_DFL, signal.SIG_IGN, signal.default_int_handler, None):
-        ray.shutdown()
+        shutdown()
     signal.raise_signal(signum)
 
 
