@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from embtui import __version__
-from embtui.config import ExperimentConfig, config_keys, key_help, load_toml
-from embtui.errors import EmbtuiError, printable
+from embtui.config import EXECUTOR_KEYS, ExperimentConfig, config_keys, key_help, load_toml
+from embtui.errors import EmbtuiError, Unfinished, printable
 from embtui.export import FIGURE_CHOICES, FORMATS
 from embtui.metrics import METRICS
 
@@ -39,18 +39,14 @@ EXIT_USAGE = 2
 EXIT_UNFINISHED = 1
 
 
-class Unfinished(Exception):
-    """A command that had recorded an experiment (created or claimed it) could not finish:
-    the store stopped taking writes mid-grid (a full disk, a lock held past the busy
-    timeout). One line on stderr, exit status 1, never the status of a typo."""
-
-
 @contextlib.contextmanager
 def _recorded(exp_id: int) -> Iterator[None]:
     """From here on the experiment is in the store: a failure is "started and could not
     finish" (exit 1), with how to finish it."""
     try:
         yield
+    except Unfinished:
+        raise  # already says what stopped it (a dead Ray node)
     except (EmbtuiError, sqlite3.Error) as exc:
         raise Unfinished(
             f"{exc}; experiment {exp_id} stopped unfinished "
@@ -81,9 +77,13 @@ DEMO_EXPERIMENT = Path(__file__).resolve().parent / "sample" / "demo.toml"
 FLAG_ALIASES = {"tensorboard_dir": ("--tensorboard",)}
 
 
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("experiment keys (override the file's)")
-    for key in config_keys():
+def _add_config_flags(
+    p: argparse.ArgumentParser,
+    keys: Sequence[str] | None = None,
+    title: str = "experiment keys (override the file's)",
+) -> None:
+    group = p.add_argument_group(title)
+    for key in config_keys() if keys is None else keys:
         group.add_argument(
             f"--{key.replace('_', '-')}",
             *FLAG_ALIASES.get(key, ()),
@@ -199,6 +199,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     _add_store(res)
     res.add_argument("--plain", action="store_true", help="one log line per epoch")
     _add_ray(res)
+    _add_config_flags(res, EXECUTOR_KEYS, "where to train (the rest is as recorded)")
 
     doc = command(
         "doctor", cmd_doctor, help="check this box: TensorFlow, GPUs, data, GloVe, store, terminal"
@@ -248,10 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except EmbtuiError as exc:
         sys.stderr.write(f"embtui: error: {printable(str(exc))}\n")
-        return EXIT_USAGE
-    except Unfinished as exc:
-        sys.stderr.write(f"embtui: error: {printable(str(exc))}\n")
-        return EXIT_UNFINISHED
+        return int(getattr(exc, "exit_status", EXIT_USAGE))  # Unfinished: 1
     except KeyboardInterrupt:
         sys.stderr.write("embtui: interrupted\n")
         return 130
@@ -293,11 +291,20 @@ def _add_ray(p: argparse.ArgumentParser, text: str | None = None) -> None:
 
 
 def ray_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """`--ray [ADDRESS]` as the configuration keys it stands for."""
+    """`--ray [ADDRESS]` as the configuration keys it stands for; `--ray` alone is Ray
+    started on this machine, whatever address a file or an earlier run recorded."""
     given = getattr(args, "ray", None)
     if given is None:
         return {}
-    return {"cluster": "ray", **({"ray_address": given} if given else {})}
+    if getattr(args, "cfg_cluster", None) not in (None, "ray"):
+        raise EmbtuiError(f"--ray and --cluster {args.cfg_cluster}: give one of them")
+    return {"cluster": "ray", "ray_address": given}
+
+
+def executor_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The keys a resume may change (where runs train), as given by flags and `--ray`."""
+    given = {k: getattr(args, f"cfg_{k}") for k in EXECUTOR_KEYS}
+    return {**{k: v for k, v in given.items() if v is not None}, **ray_overrides(args)}
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
@@ -325,10 +332,11 @@ def _open_store(args: argparse.Namespace, *, create: bool = True, reading: bool 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         given = [k for k in config_keys() if getattr(args, f"cfg_{k}", None) is not None]
-        if args.experiment or given:
+        if args.experiment or set(given) - set(EXECUTOR_KEYS):
+            where = ", ".join(f"--{k.replace('_', '-')}" for k in EXECUTOR_KEYS)
             raise EmbtuiError(
                 "--resume finishes an experiment with the configuration it was started with; "
-                "it takes no EXPERIMENT.toml or --KEY flags (--ray may say where to train)"
+                f"it takes no EXPERIMENT.toml or --KEY flags except where to train (--ray, {where})"
             )
         args.experiment = args.resume
         return cmd_resume(args)
@@ -361,9 +369,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.engine import runner
+    from embtui.engine.executors.ray_connect import ClusterUnavailable
     from embtui.progress import make_reporter
     from embtui.store import AlreadyDone
 
+    executor = executor_overrides(args)  # where to train: checked before the store opens
     with _open_store(args, create=False) as store:
         store.recover()
         exp_id = store.resolve(args.experiment)
@@ -372,12 +382,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.
-            prepared = runner.prepare_resume(
-                store, exp_id, sink=reporter, executor=ray_overrides(args)
-            )
+            prepared = runner.prepare_resume(store, exp_id, sink=reporter, executor=executor)
         except AlreadyDone:
             print(f"experiment {exp_id} is already done")
             return 0
+        except ClusterUnavailable as exc:
+            if executor:
+                raise
+            raise EmbtuiError(  # the cluster it trained on is gone: say where else it can go
+                f"{exc}; to finish experiment {exp_id} elsewhere: embtui resume {exp_id} "
+                "--cluster local (this machine), or --ray ADDRESS (another cluster)"
+            ) from None
         with _recorded(exp_id):
             print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored

@@ -276,6 +276,9 @@ _OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir", "ray_address"}
 _FLOAT_KEYS = {"gpus_per_run", "cpus_per_run"}
 #: Where runs are trained: here (`workers` processes) or on a Ray cluster.
 CLUSTERS = ("local", "ray")
+#: Keys that say where runs train, not what they compute: a resume may change them (a grid
+#: whose Ray cluster is gone finished on this machine or on another cluster, say).
+EXECUTOR_KEYS = ("workers", "cluster", "ray_address", "gpus_per_run", "cpus_per_run")
 #: Keys whose values are paths. In an experiment file a relative path is relative to the
 #: file's folder (as in every config format users know); on the command line and in the
 #: console's form, to the current folder. The store records them absolute.

@@ -28,6 +28,14 @@ class StoreError(EmbtuiError):
     """The run store cannot be opened or does not hold what was asked for."""
 
 
+class Unfinished(EmbtuiError):
+    """Training started (the experiment is recorded) and could not go on: the Ray node it
+    ran on died, say. One line like any EmbtuiError, but exit status 1, not 2: the
+    command was right, the world under it broke; the experiment is resumable."""
+
+    exit_status = 1
+
+
 def one_line(exc: BaseException) -> str:
     """`Type: message` on one line (at most 500 characters), for a failed run's error column."""
     text = " ".join(str(exc).split()) or type(exc).__name__

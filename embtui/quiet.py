@@ -35,6 +35,16 @@ def is_noise(line: bytes, *, driver: bool) -> bool:
     return bool(NOISE.match(line) or (not driver and NO_DRIVER_NOISE.match(line)))
 
 
+#: While the filter runs: the descriptor of the stderr it writes to (the terminal's).
+_unfiltered: list[int] = []
+
+
+def unfiltered_stderr() -> int:
+    """The descriptor of this process's real stderr, behind the filter if one runs: for a
+    process that must write there after this one is gone (the filter goes with it)."""
+    return _unfiltered[-1] if _unfiltered else 2
+
+
 @contextmanager
 def tensorflow_notices_filtered() -> Iterator[None]:
     try:
@@ -42,6 +52,7 @@ def tensorflow_notices_filtered() -> Iterator[None]:
     except OSError:  # no usable stderr: nothing to filter
         yield
         return
+    _unfiltered.append(saved)
     read_end, write_end = os.pipe()
     sys.stderr.flush()
     os.dup2(write_end, 2)
@@ -63,4 +74,5 @@ def tensorflow_notices_filtered() -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)  # the pipe's last writer closes: the pump reads to the end
         thread.join(timeout=2)
+        _unfiltered.remove(saved)
         os.close(saved)

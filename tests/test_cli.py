@@ -466,7 +466,12 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
     (
         "a resume that would change the experiment",
         lambda t, p, s: ["run", "--resume", "latest", "--epochs", "5", "--store", s],
-        ("takes no EXPERIMENT.toml or --KEY flags", "--ray may say where to train"),
+        ("takes no EXPERIMENT.toml or --KEY flags", "except where to train (--ray, --workers"),
+    ),
+    (
+        "a resume told two places to train",
+        lambda t, p, s: ["resume", "latest", "--ray", "--cluster", "local", "--store", s],
+        ("--ray and --cluster local", "give one of them"),
     ),
     (
         "unknown cluster",

@@ -8,23 +8,32 @@ Skip these with `-m "not ray"`; CI runs them.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from embtui.config import ExperimentConfig
+from embtui.doctor.ray import check_ray
 from embtui.store import Store
 from tests.helpers import (
     UNDER_THE_CONSOLE,
+    copy_store,
     embtui,
     epoch_count,
     flags,
@@ -33,6 +42,7 @@ from tests.helpers import (
 )
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'embtui[ray]')")
+grpc = pytest.importorskip("grpc", reason="gRPC comes with Ray")
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -254,6 +264,24 @@ def two_nodes():
 
 def test_a_two_node_cluster_trains_on_both_nodes(two_nodes, reviews, reference, tmp_path):
     address, env = two_nodes
+    # Without the cluster's token: refused at once, saying so (it said "start one with ray
+    # start --head" after 28 s).
+    # A machine without it: no RAY_AUTH_* and no ~/.ray/auth_token (Ray reads that too).
+    home = tmp_path / "home"
+    home.mkdir()
+    untokened = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+    wrong = {**env, "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    for other_env, says in (
+        ({**untokened, "HOME": str(home)}, "needs a token"),
+        (wrong, "refused this machine's token"),
+    ):
+        refused, seconds = timed(
+            "run", "--plain", "--ray", address, "--store", str(tmp_path / "t.sqlite"),
+            f"--dataset={reviews}", *grid(), env=other_env,
+        )  # fmt: skip
+        line = refused_quickly(refused, seconds)
+        assert f"the Ray cluster at {address} {says}" in line, line
+    assert not (tmp_path / "t.sqlite").exists()
     doctor = embtui("doctor", "--ray", address, env={**env, "COLUMNS": "250"})
     row = next(line for line in doctor.stdout.splitlines() if "cluster at" in line)
     assert "2 nodes, 2 CPUs, 0 GPUs" in " ".join(row.split())
@@ -347,3 +375,321 @@ def test_a_ray_grid_trains_no_more_runs_at_once_than_the_cluster_holds(tmp_path)
             in_flight -= 1
     assert in_flight == 0
     assert most == 2  # never more than fit, and the two did run side by side
+
+
+# -- addresses that are not a usable cluster: one line, exit 2, within 15 s -----------------
+
+#: The most seconds a refusal of a cluster address may take (the issue's promise).
+REFUSED_WITHIN_S = 15
+
+
+@pytest.fixture
+def silent_port() -> Iterator[str]:
+    """A real socket on 127.0.0.1 that accepts every connection and never answers a byte."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)  # kept open, never read, never written
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stopping.set()
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+def refused_quickly(result: subprocess.CompletedProcess, seconds: float) -> str:
+    """The one stderr line of a refusal that came with exit 2 within REFUSED_WITHIN_S."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    assert seconds < REFUSED_WITHIN_S, seconds
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embtui: error: "), result.stderr[-3000:]
+    return lines[0]
+
+
+def timed(*args: str, **kw) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.monotonic()
+    result = embtui(*args, timeout=120, **kw)
+    return result, time.monotonic() - start
+
+
+def test_an_address_that_accepts_and_never_answers_is_refused_within_15_s(
+    silent_port, reviews, tmp_path
+):
+    """Ray retried such an address for 13 minutes and more, printing warnings, deaf to
+    Ctrl-C and SIGTERM; `embtui doctor --ray` likewise."""
+    store = tmp_path / "s.sqlite"
+    args = ("--plain", "--ray", silent_port, "--store", str(store), f"--dataset={reviews}")
+    result, seconds = timed("run", *args, *grid())
+    line = refused_quickly(result, seconds)
+    assert f"no answer from a Ray cluster at {silent_port}" in line
+    assert not store.exists()  # refused before anything was recorded
+
+    # The doctor's Ray row within the deadline (its other rows, TensorFlow's among them,
+    # take their own seconds on a busy box), and the whole doctor with it: exit 2.
+    start = time.monotonic()
+    row = check_ray(ExperimentConfig(), silent_port)
+    assert time.monotonic() - start < REFUSED_WITHIN_S
+    assert row.failed and f"no answer from a Ray cluster at {silent_port}" in row.detail
+    doctor = embtui(
+        "doctor", "--ray", silent_port, env={**os.environ, "COLUMNS": "250"}, timeout=60
+    )
+    assert doctor.returncode == 2, doctor.stdout[-3000:]
+    row_line = next(line for line in doctor.stdout.splitlines() if line.startswith("│ ray"))
+    assert f"no answer from a Ray cluster at {silent_port}" in " ".join(row_line.split())
+    assert "rpc_client" not in doctor.stdout + doctor.stderr  # none of Ray's retry warnings
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_embtui_while_it_waits_for_a_silent_address(
+    sig, silent_port, reviews, tmp_path
+):
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen(
+        [*RUN, silent_port, "--store", str(store), f"--dataset={reviews}", *grid()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:  # the address is being asked: send the signal now
+            if "connecting to Ray at" in line:
+                break
+        else:
+            pytest.fail(proc.stderr.read())
+        # Into the wait for an answer (Ray's own waited in C++, where no handler runs).
+        time.sleep(2)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # 130 from embtui's own Ctrl-C handling; SIGTERM's default action ends the process by
+    # the signal, which a shell reports as 143.
+    assert proc.returncode in (128 + sig, -sig), err[-3000:]
+    assert time.monotonic() - sent < 3
+    assert "Traceback" not in err
+    assert not store.exists()
+
+
+@pytest.fixture
+def other_services() -> Iterator[dict[str, str]]:
+    """Two real services that are not Ray, on 127.0.0.1: an HTTP/1.1 web server and an
+    HTTP/2 (gRPC) server with none of Ray's services."""
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    h2 = grpc.server(ThreadPoolExecutor(max_workers=2))
+    port = h2.add_insecure_port("127.0.0.1:0")
+    h2.start()
+    try:
+        yield {"http": f"127.0.0.1:{web.server_address[1]}", "http2": f"127.0.0.1:{port}"}
+    finally:
+        web.shutdown()
+        web.server_close()
+        h2.stop(0)
+
+
+def test_a_port_where_another_service_answers_fails_fast_in_one_line(
+    other_services, reviews, tmp_path
+):
+    """Ray spent 20 s and 20 lines of warnings on an HTTP/2 service before giving up."""
+    for address in other_services.values():
+        store = tmp_path / "s.sqlite"
+        result, seconds = timed(
+            "run",
+            "--plain",
+            "--ray",
+            address,
+            "--store",
+            str(store),
+            f"--dataset={reviews}",
+            *grid(),
+        )
+        line = refused_quickly(result, seconds)
+        assert f"{address} is not a Ray cluster: another service answers there" in line
+        assert not store.exists()
+
+
+# -- Ctrl-C while Ray starts here ---------------------------------------------------------
+
+
+def test_ctrl_c_while_ray_starts_here_cancels_the_experiment(reviews, tmp_path):
+    """Ray starting on this machine takes seconds; a Ctrl-C then was lost (the whole grid
+    trained and exited 0), or crashed the start. It stops the grid like any Ctrl-C: no run
+    trains, the experiment is `cancelled`, exit 130, and `--resume` can finish it."""
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen(
+        [*RUN, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in proc.stdout:
+            if "starting Ray here" in line:
+                break
+        else:
+            pytest.fail(proc.stderr.read())
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err
+    assert statuses(store) == ("cancelled", ["cancelled"] * RUNS)
+    assert epoch_count(store) == 0
+
+
+# -- a cluster that dies under a grid, and a grid finished elsewhere ------------------------
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def head_node() -> Iterator[Any]:
+    """Starts real one-machine Ray clusters (`ray start --head`, 1 CPU, in their own
+    folders, with a token as README advises); yields (a function that starts one and
+    returns its address and folder, the environment that holds the token). All are
+    stopped after the test, and only those."""
+    started: list[tuple[str, str]] = []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
+
+    def start() -> tuple[str, str]:
+        temp_dir = tempfile.mkdtemp(prefix="embtui-ray-", dir="/tmp")  # short: socket paths
+        started.append(("", temp_dir))
+        head = subprocess.run(
+            [
+                *HEAD[:-2],  # without the fixed port
+                f"--port={free_port()}",
+                "--disable-usage-stats",
+                f"--temp-dir={temp_dir}",
+                "--include-dashboard=false",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert head.returncode == 0, head.stderr
+        found = re.search(r"ray start --address='([^']+)'", head.stdout + head.stderr)
+        assert found, head.stdout
+        started[-1] = (found.group(1), temp_dir)
+        return found.group(1), temp_dir
+
+    try:
+        yield start, env
+    finally:
+        for address, temp_dir in started:
+            _kill_cluster(temp_dir, *([f"={address}"] if address else []))
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def raylet_of(temp_dir: str) -> int:
+    """The pid of the raylet of the cluster whose files are in `temp_dir`."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                line = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"raylet/raylet" in line and temp_dir.encode() in line:
+                return int(entry)
+    raise AssertionError(f"no raylet of {temp_dir}")
+
+
+def test_a_dead_head_stops_the_grid_saying_so_and_it_resumes_here_or_on_another_cluster(
+    head_node, reviews, long_reference, tmp_path
+):
+    """The head's raylet dies mid-grid (this machine's Ray node, marked dead): Ray ends the
+    driver at once, without a word. `embtui run` says so in one line of its own, exit 1,
+    and the experiment is `interrupted`. Its cluster is gone: a plain resume is refused
+    with where else it can go; on this machine (`--cluster local`) or on another cluster
+    (`--ray ADDRESS`) it finishes with the uninterrupted histories."""
+    start_head, env = head_node
+    address, temp_dir = start_head()
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen(
+        [*RUN, address, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 180
+    while epoch_count(store) < 3:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(raylet_of(temp_dir), signal.SIGKILL)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, err[-3000:]
+    assert "embtui: error: the Ray node on this machine died" in err, err[-3000:]
+    assert "Traceback" not in err
+    status, runs = statuses(store)
+    assert status == "interrupted" and "done" not in runs
+    _kill_cluster(temp_dir, f"={address}")  # the rest of that cluster goes too
+
+    elsewhere = copy_store(store, tmp_path / "elsewhere" / "s.sqlite")
+    shutil.copytree(f"{store}.checkpoints", f"{elsewhere}.checkpoints", dirs_exist_ok=True)
+
+    plain = embtui("resume", "latest", "--plain", "--store", str(store), env=env)
+    assert plain.returncode == 2, plain.stderr
+    assert "embtui resume 1 --cluster local" in plain.stderr
+    assert statuses(store)[0] == "interrupted"
+
+    here = embtui("run", "--resume", "latest", "--cluster", "local", "--store", str(store), env=env)
+    assert here.returncode == 0, here.stderr[-3000:]
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert histories(store) == long_reference
+    assert not any("(Ray node " in d for d in devices(store))  # trained on this machine
+
+    other, _ = start_head()
+    there = embtui(
+        "resume", "latest", "--plain", "--ray", other, "--store", str(elsewhere), env=env
+    )
+    assert there.returncode == 0, there.stderr[-3000:]
+    assert statuses(elsewhere) == ("done", ["done"] * RUNS)
+    assert histories(elsewhere) == long_reference
+
+
+def test_a_head_of_another_ray_version_is_named_with_both_versions():
+    """A real gRPC server answering Ray's CheckAlive as a head of another Ray version would
+    (Ray's own protocol and messages): refused in one line naming both versions."""
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    from embtui.engine.executors.ray_connect import ClusterUnavailable, probe
+
+    class OlderHead(gcs_service_pb2_grpc.NodeInfoGcsServiceServicer):
+        def CheckAlive(self, request, context):
+            return gcs_service_pb2.CheckAliveReply(ray_version="2.9.0")
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    gcs_service_pb2_grpc.add_NodeInfoGcsServiceServicer_to_server(OlderHead(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with pytest.raises(ClusterUnavailable) as refused:
+            probe(f"127.0.0.1:{port}")
+    finally:
+        server.stop(0)
+    assert f"runs Ray 2.9.0, this machine Ray {ray.__version__}" in str(refused.value)

@@ -93,7 +93,9 @@ def run_doctor(
     console: Any = None,
     ray: str | None = None,
 ) -> int:
-    """Check this box for `config`, print the table and the verdict; 0 when a run would work."""
+    """Check this box for `config`, print the table and the verdict; 0 when a run would work,
+    2 when the Ray cluster named by `ray` (`embtui doctor --ray ADDRESS`) cannot be used,
+    else 1."""
     from rich.console import Console
     from rich.table import Table
 
@@ -112,10 +114,19 @@ def run_doctor(
     store = _guarded("store", check_store, store_path)
     terminal = _guarded("terminal", check_terminal, console=console)
     metrics = _guarded("metrics", check_metrics)
-    ray_row = _guarded("ray", check_ray, config, ray)
+    # Asking a Ray cluster takes seconds too (at most its probe's and join's deadlines).
+    ray_box: list[Check] = []
+    ray_thread = threading.Thread(
+        target=lambda: ray_box.append(_guarded("ray", check_ray, config, ray)),
+        name="doctor-ray",
+        daemon=True,
+    )
+    ray_thread.start()
     tf_row, gpu_row = _tensorflow_rows(console)
     data_thread.join(30)
     data = data_box[0] if data_box else Check("data", FAIL, "the data check did not finish", "")
+    ray_thread.join(30)
+    ray_row = ray_box[0] if ray_box else Check("ray", FAIL, "the Ray check did not finish", "")
     checks = [
         _guarded("embtui", check_embtui),
         tf_row,
@@ -149,6 +160,8 @@ def run_doctor(
     console.print(table)
     verdict = summary(checks)
     console.print(rich_text(verdict, style="bold red" if verdict[0].isdigit() else "bold green"))
+    if ray is not None and ray_row.failed:
+        return 2  # the cluster named by --ray cannot be used: as `embtui run --ray` exits
     return 1 if any(c.failed for c in checks) else 0
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 from typing import Any
 
 from embtui.config import ExperimentConfig
 from embtui.doctor.check import FAIL, OK, WARN, Check
-from embtui.errors import EmbtuiError
+from embtui.errors import EmbtuiError, printable
 from embtui.versions import distribution_version
 
 INSTALL = "pip install 'embtui[ray]'"
@@ -32,34 +31,35 @@ def check_ray(config: ExperimentConfig, address: str | None = None) -> Check:
     except Exception as exc:  # whatever Ray raises, the row says it in one line
         text = " ".join(str(exc).split())[:300] or type(exc).__name__
         if not isinstance(exc, EmbtuiError):
-            text = f"cannot connect to {target}: {text}"
-        return Check(
-            "ray",
-            FAIL,
-            f"Ray {version}: {text}",
-            "start one: ray start --head (on this machine), then embtui run --ray auto",
-        )
+            text = f"cannot connect to {printable(target)}: {text}"
+        return Check("ray", FAIL, f"Ray {version}: {text}", _fix(text))
     status = OK if nodes else WARN
     return Check(
         "ray",
         status,
-        f"Ray {version} cluster at {target}: {nodes} node{'s' * (nodes != 1)}, "
+        f"Ray {version} cluster at {printable(target)}: {nodes} node{'s' * (nodes != 1)}, "
         f"{cpus:g} CPUs, {gpus:g} GPUs",
     )
+
+
+def _fix(reason: str) -> str:
+    """What to do about a cluster that cannot be used: the reason says it for a token, a
+    version or another service; else start one."""
+    if any(word in reason for word in ("token", "runs Ray", "another service")):
+        return "as the detail says"
+    return "start one: ray start --head (on this machine), then embtui run --ray auto"
 
 
 def cluster_summary(address: str) -> tuple[int, float, float]:
     """(alive nodes, CPUs, GPUs) of the Ray cluster at `address`; connects and leaves."""
     import ray
 
-    from embtui.engine.executors.ray import reachable
+    from embtui.engine.executors.ray_connect import connect, shutdown
 
-    if address != "auto":
-        reachable(address)  # Ray itself retries an address that does not answer for minutes
-    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    connect(address)  # within seconds, in one line, whatever answers there (or nothing)
     try:
         nodes: list[dict[str, Any]] = [n for n in ray.nodes() if n.get("Alive")]
         resources = ray.cluster_resources()
         return len(nodes), float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
     finally:
-        ray.shutdown()
+        shutdown()

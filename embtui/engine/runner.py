@@ -26,7 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from embtui.config import CALLBACK_SOURCE, ExperimentConfig, check_sizes_fit, from_mapping
+from embtui.config import (
+    CALLBACK_SOURCE,
+    EXECUTOR_KEYS,
+    ExperimentConfig,
+    check_sizes_fit,
+    from_mapping,
+)
 from embtui.engine.data import load_dataset_cached
 from embtui.engine.events import ExperimentFinished, Sink, Stage, StopFlag, ignore
 from embtui.engine.executors import executor_for
@@ -84,8 +90,11 @@ def prepare(config: ExperimentConfig, sink: Sink = ignore) -> Prepared:
             # The vocabulary depends on vocab_size alone, not on maxlen.
             words = datasets[(vocab_size, config.maxlen[0])].word_index
             gloves[vocab_size] = glove_matrix(words, vocab_size, config.glove)
-    if config.cluster == "ray":  # before anything is recorded: a cluster that is not there
-        from embtui.engine.executors.ray import connect  # is bad input, like a missing file
+    if config.cluster == "ray" and config.ray_address:
+        # Before anything is recorded: a cluster that is not there (or not Ray, or wants a
+        # token) is bad input, like a missing file. Ray on this machine (no address) starts
+        # in the executor, once the experiment is recorded: see `RayCluster.run`.
+        from embtui.engine.executors.ray import connect
 
         connect(config.ray_address, sink)
     return Prepared(config, datasets, gloves)
@@ -202,11 +211,6 @@ def resume_config(store: Store, experiment_id: int) -> ExperimentConfig:
         raise StoreError(
             f"experiment {experiment_id}'s recorded configuration is not valid ({exc})"
         ) from None
-
-
-#: Configuration keys that say where runs train, not what they compute: a resume may change
-#: them (a grid started on this machine finished on a Ray cluster, say).
-EXECUTOR_KEYS = ("workers", "cluster", "ray_address", "gpus_per_run", "cpus_per_run")
 
 
 def prepare_resume(

@@ -30,8 +30,6 @@ Results per (size, arm, seed) are those of any other executor.
 
 from __future__ import annotations
 
-import logging
-import os
 import socket
 import time
 import traceback
@@ -39,8 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
-from embtui.engine.executors.streams import stderr_with_fd
-from embtui.errors import EmbtuiError, StoreError, one_line
+from embtui.engine.executors.ray_connect import connect, import_ray, shutdown
+from embtui.engine.executors.ray_watch import NodeWatch, answers, node_died, raylet_socket
+from embtui.errors import StoreError, Unfinished, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 
 if TYPE_CHECKING:
@@ -52,19 +51,10 @@ if TYPE_CHECKING:
 MAX_RETRIES = 3
 #: Seconds between the driver's drains of the board.
 DRAIN_EVERY_S = 0.2
+#: Seconds the driver waits for the board (on this machine) to answer one call.
+BOARD_TIMEOUT_S = 60.0
 #: The store writes a task may ask the driver for.
 _STORE_WRITES = frozenset({"start_run", "add_epoch", "finish_run", "set_run_cost"})
-
-
-def import_ray() -> Any:
-    """Ray, or one line saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise EmbtuiError(
-            "cluster = ray needs Ray: pip install 'embtui[ray]' (on every machine of the cluster)"
-        ) from None
-    return ray
 
 
 class RayCluster:
@@ -89,11 +79,22 @@ class RayCluster:
         meter: Sampler | None = None,
     ) -> None:
         ray = import_ray()
-        connect(self.address, sink)  # done already by `runner.prepare`, unless called alone
+        # A cluster named by its address was joined by `runner.prepare`, before anything was
+        # recorded; Ray on this machine starts here, with the experiment recorded, so that
+        # a Ctrl-C while it starts leaves the experiment `cancelled` like any other stop.
+        connect(self.address, sink)
+        watch = None
+        restore = _errors_to_log(ray, store.log_path)
         try:
+            if stop.is_set():  # stopped while Ray started: no run was sent; all stay queued
+                return
+            watch = NodeWatch.start(ray, store, experiment_id)
             self._run(ray, store, experiment_id, prepared, runs, total, sink, stop)
         finally:
-            ray.shutdown()  # this driver leaves; a cluster it joined keeps running
+            shutdown()  # this driver leaves; a cluster it joined keeps running
+            restore()
+            if watch is not None:
+                watch.close()
 
     def _run(
         self,
@@ -159,18 +160,20 @@ class RayCluster:
         stopping = False
         submit()
         while pending:
-            driver.apply(ray.get(board.drain.remote()))
+            driver.apply(_ask(ray, board.drain.remote(), experiment_id))
             if stop.is_set() and not stopping:
                 stopping = True
-                ray.get(board.stop.remote())  # tasks not started yet return at once
+                _ask(
+                    ray, board.stop.remote(), experiment_id
+                )  # tasks not started yet return at once
             done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=DRAIN_EVERY_S)
             for ref in done:
                 run_row = pending.pop(ref)
-                driver.apply(ray.get(board.drain.remote()))
+                driver.apply(_ask(ray, board.drain.remote(), experiment_id))
                 driver.ended(run_row, _outcome(ray, ref))
             if not stop.is_set():
                 submit()
-        driver.apply(ray.get(board.drain.remote()))
+        driver.apply(_ask(ray, board.drain.remote(), experiment_id))
         driver.close()
 
     def room(self, resources: dict[str, float], gpus: float) -> int:
@@ -183,57 +186,51 @@ class RayCluster:
         return max(1, min(limits)) if limits else 1 << 30
 
 
-#: Seconds to wait for a cluster's address to answer before saying it does not.
-CONNECT_TIMEOUT_S = 5.0
-
-
-def connect(address: str | None, sink: Sink | None = None) -> None:
-    """Join the cluster at `address` ("auto": the one running on this machine), or start a
-    Ray instance on this machine with its CPUs (and GPUs, which Ray finds). Already
-    connected: nothing. A cluster that cannot be reached is one line, within seconds."""
-    ray = import_ray()
-    if ray.is_initialized():
-        return
-    if sink is not None:
-        sink(Stage(None, f"connecting to Ray at {address}" if address else "starting Ray here"))
-    if address and address != "auto":
-        reachable(address)
-    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+def _errors_to_log(ray: Any, log_path: Any) -> Any:
+    """Send the errors Ray's cluster publishes to this driver (a worker or a raylet that
+    died, with the last lines of its log) to the store's log instead of stdout, where Ray
+    prints them in the middle of the progress display; a run's own failure is in the
+    store already. Returns what puts Ray's printer back."""
     try:
-        with stderr_with_fd():  # under the console, sys.stderr has none
-            if address:
-                ray.init(address=address, **options)
-            else:
-                # "local": a new instance even when `ray start` runs here (`--ray auto`)
-                ray.init(
-                    address="local",
-                    num_cpus=os.cpu_count() or 1,
-                    include_dashboard=False,
-                    **options,
-                )
-    except Exception as exc:  # Ray raises many kinds; all mean "no cluster here"
-        where = address or "this machine"
-        raise EmbtuiError(
-            f"cannot use Ray on {where}: {' '.join(str(exc).split())[:300]} "
-            "(start one with ray start --head; see embtui doctor --ray)"
-        ) from None
+        module = ray._private.worker
+        original = module.print_to_stdstream
+    except AttributeError:  # another Ray: it prints as it does
+        return lambda: None
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        lines = "\n".join(str(line) for line in data.get("lines", []))
+        try:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"--- {now()} from Ray ({data.get('pid', '?')}):\n{lines}\n")
+        except OSError:
+            pass
+
+    module.print_to_stdstream = to_log
+
+    def restore() -> None:
+        module.print_to_stdstream = original
+
+    return restore
 
 
-def reachable(address: str) -> None:
-    """Raise one line unless something listens at the address (`HOST:PORT`, or a Ray
-    Client `ray://HOST:PORT`). Ray itself retries an unreachable address for minutes."""
-    from embtui.config import ray_host_port
-
+def _ask(ray: Any, ref: Any, experiment_id: int) -> Any:
+    """The board's answer to one call from the driver, within BOARD_TIMEOUT_S seconds. The
+    board lives on this machine: no answer, or a board that died, means the cluster is
+    lost here: one line (Unfinished) with the reason, a dead node when this machine's
+    raylet is gone, else Ray's; the runner marks the experiment interrupted."""
     try:
-        socket.create_connection(ray_host_port(address), CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        if isinstance(exc, TimeoutError):
-            reason = f"no answer in {CONNECT_TIMEOUT_S:g} s"
-        raise EmbtuiError(
-            f"cannot reach the Ray cluster at {address}: {reason.lower()} "
-            "(is `ray start --head` running there? see embtui doctor --ray)"
-        ) from None
+        return ray.get(ref, timeout=BOARD_TIMEOUT_S)
+    except ray.exceptions.GetTimeoutError:
+        reason = f"this machine's part of it did not answer within {BOARD_TIMEOUT_S:g} s"
+    except ray.exceptions.RayError as exc:
+        reason = one_line(exc)[:300]
+    raylet = raylet_socket(ray)
+    if raylet is not None and not answers(raylet):
+        raise Unfinished(node_died(experiment_id)) from None
+    raise Unfinished(
+        f"lost the Ray cluster ({reason}): experiment {experiment_id} is interrupted; "
+        f"resume it with embtui resume {experiment_id} (--cluster local, or --ray ADDRESS)"
+    ) from None
 
 
 def _outcome(ray: Any, ref: Any) -> str | None:
@@ -559,3 +556,6 @@ class BoardStop:
         import ray
 
         return bool(ray.get(self.board.is_stopping.remote()))
+
+
+__all__ = ["Board", "RayCluster", "connect", "import_ray", "train_remote"]
