@@ -172,7 +172,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
         "-o",
         "--output",
         metavar="PATH",
-        help="write here instead of stdout (a folder for tensorboard)",
+        help="write here instead of stdout ('-' is stdout; a folder for tensorboard)",
     )
     exp.add_argument(
         "--metric",
@@ -228,6 +228,27 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     return parser, names
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _mistyped_command(word: str, commands: Sequence[str]) -> str | None:
+    """What to say when `embtui WORD` is neither a subcommand nor an experiment file for the
+    console: a word without the .toml suffix that names no file is a mistyped command
+    (`embtui lsit`), not a missing experiment file. None when WORD may be meant as a file
+    (or is an option)."""
+    if word.startswith("-") or word.lower().endswith(".toml") or Path(word).exists():
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word, list(commands), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (
+        f"unknown command '{printable(word)}'{hint}; the commands: {', '.join(commands)} "
+        "(an experiment file for the console ends in .toml)"
+    )
+
+
 #: Subcommands that train (and so import TensorFlow, whose start-up notices are filtered).
 _TRAINING = ("run", "demo", "resume")
 
@@ -238,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list or (
         args_list[0] not in commands and args_list[0] not in ("-h", "--help", "--version")
     ):
+        mistyped = _mistyped_command(args_list[0], commands) if args_list else None
+        if mistyped is not None:
+            sys.stderr.write(f"embtui: error: {mistyped}\n")
+            return EXIT_USAGE
         args_list = ["tui", *args_list]
     args = parser.parse_args(args_list)
     try:
@@ -351,7 +376,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with _recorded(exp_id):
             print(
                 f"experiment {exp_id}: {printable(config.name)} "
-                f"({len(config.run_cells())} runs) in {printable(str(store.path))}",
+                f"({_count(len(config.run_cells()), 'run')}) in {printable(str(store.path))}",
                 flush=True,
             )
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
@@ -516,6 +541,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")
+    if args.output == "-":  # the usual Unix word for stdout, never a file named '-'
+        args.output = None
     if args.format == "tensorboard" and not args.output:
         raise EmbtuiError("--format tensorboard writes a folder of event files: add -o DIR")
     _check_figure_flags(args)

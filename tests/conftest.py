@@ -40,10 +40,16 @@ SLOW_FIXTURES = frozenset(
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture training through the real CLI, so that
-    `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them."""
+    `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them.
+
+    Under `-n 2 --dist loadgroup` (README's command) the tests that start a Ray cluster run
+    one after another on one worker: two clusters on a 2-core box at once would only make
+    their deadlines a matter of luck."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))
 
 
 @pytest.fixture(autouse=True)

@@ -1112,3 +1112,32 @@ def test_a_bad_tensorflow_thread_count_is_one_line_before_anything_is_recorded(
     result = run_cli_in(env, _run_args(tiny, store))
     assert_one_line_error(result, f"{variable}={value}", "whole number >= 0")
     assert store_snapshot(store) == before
+
+
+def test_a_mistyped_command_is_named_as_one_not_as_a_missing_file(capsys):
+    from embtui.cli import main
+
+    assert main(["lsit"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("embtui: error: unknown command 'lsit' (did you mean 'list'?)")
+    assert "\n" not in err
+    assert main(["missing.toml"]) == 2  # an experiment file that is not there: as before
+    assert "missing.toml: no such experiment file" in capsys.readouterr().err
+
+
+def test_export_dash_o_dash_writes_to_stdout_not_a_file(tmp_path, capsys, monkeypatch):
+    from embtui.cli import main
+    from embtui.store import Store
+    from tests.helpers import record_experiment
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        record_experiment(store, "x", {"name": "x"}, [(10, "learned", 0, 0.6)])
+    assert main(["export", "1", "-o", "-", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# embtui experiment 1: x")
+    assert not (tmp_path / "-").exists()
+    assert main(["export", "1", "-o", "-", "--format", "json", "--store", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["experiment"]["id"] == 1
+    assert not (tmp_path / "-").exists()
