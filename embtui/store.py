@@ -107,8 +107,16 @@ CREATE TABLE epochs (
 
 def _record_factors(db: sqlite3.Connection) -> None:
     """v5: each run's factor values, from its experiment's configuration (scalars then)
-    and the run's own embedding and head. A user's recorded fit has just those two."""
-    from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS
+    and the run's own embedding and head. A user's recorded fit has just those two.
+
+    Frozen as shipped: the factor keys and the callback's source are written out here, not
+    imported, so that a factor added later never changes what this step does to an old
+    store."""
+    FACTOR_KEYS = (
+        *("embeddings", "head", "optimizer", "learning_rate", "embedding_dim"),
+        *("batch_size", "epochs", "maxlen", "vocab_size"),
+    )
+    CALLBACK_SOURCE = "keras-callback"
 
     db.execute("ALTER TABLE runs ADD COLUMN factors TEXT")
     configs: dict[int, dict[str, Any]] = {}
@@ -131,6 +139,31 @@ def _record_factors(db: sqlite3.Connection) -> None:
                     factors[key] = value
         factors.update(embeddings=embedding, head=head)
         db.execute("UPDATE runs SET factors = ? WHERE id = ?", (json.dumps(factors), run_id))
+
+
+def _ids_never_reused(db: sqlite3.Connection) -> None:
+    """v6: experiment and run ids are never given out twice. SQLite's `INTEGER PRIMARY KEY`
+    takes the largest id plus one, so deleting the newest experiment handed its id (and its
+    runs' ids, which name checkpoints) to the next one, and an export or a note saying "9"
+    pointed at another experiment. A table keeps the highest id each has had; inserts take
+    the next one from it and triggers keep it up to date. (AUTOINCREMENT would need the
+    tables rebuilt, which foreign keys turn into a cascade of deletes.) Ids deleted before
+    this step cannot be known; the highest present is the start."""
+    db.execute("CREATE TABLE id_high_water (tbl TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    for table in ("experiments", "runs"):
+        db.execute(
+            f"INSERT INTO id_high_water (tbl, value) "
+            f"SELECT '{table}', coalesce(max(id), 0) FROM {table}"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_high_water AFTER INSERT ON {table} BEGIN "
+            f"UPDATE id_high_water SET value = max(value, NEW.id) WHERE tbl = '{table}'; END"
+        )
+
+
+#: The id an insert into `table` takes (schema v6 on): never one an experiment or run had.
+def _next_id(table: str) -> str:
+    return f"(SELECT value + 1 FROM id_high_water WHERE tbl = '{table}')"
 
 
 #: The store's schema as an ordered list of named steps (SQL, or a function for a step that
@@ -173,6 +206,7 @@ MIGRATIONS: tuple[tuple[str, str | Callable[[sqlite3.Connection], None]], ...] =
         """,
     ),
     ("v5: every factor value of each run, for sweeps over any setting", _record_factors),
+    ("v6: ids never given out twice", _ids_never_reused),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -728,8 +762,9 @@ class Store:
         cannot be written, say)."""
         with self._write() as db:
             cur = db.execute(
-                "INSERT INTO experiments (name, config, created, status, pid, host, meta, "
-                "heartbeat, owner) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                "INSERT INTO experiments (id, name, config, created, status, pid, host, meta, "
+                f"heartbeat, owner) VALUES ({_next_id('experiments')}, ?, ?, ?, 'queued', ?, ?, "
+                "?, ?, ?)",
                 (
                     name,
                     json.dumps(config),
@@ -759,8 +794,8 @@ class Store:
                     )
                 )
             db.executemany(
-                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed, factors) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, experiment_id, position, size, embedding, head, seed, "
+                f"factors) VALUES ({_next_id('runs')}, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if check is not None:
@@ -792,8 +827,8 @@ class Store:
                 (exp_id,),
             ).fetchone()
             cur = db.execute(
-                "INSERT INTO runs (experiment_id, position, size, embedding, head, seed, factors) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, experiment_id, position, size, embedding, head, seed, "
+                f"factors) VALUES ({_next_id('runs')}, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     exp_id,
                     row["p"],

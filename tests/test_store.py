@@ -65,9 +65,9 @@ def test_a_new_store_is_wal_with_the_schema_version_and_its_tables(tmp_path):
     Store(path).close()
     db = reader(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"experiments", "runs", "epochs", "samples"}
+    assert tables == {"experiments", "runs", "epochs", "samples", "id_high_water"}
     columns = {r[1] for r in db.execute("PRAGMA table_info(experiments)")}
     assert {"id", "name", "config", "created", "status"} <= columns
     columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
@@ -185,7 +185,9 @@ def test_every_write_is_one_transaction(store):
     kinds = [s.split()[0].upper() for s in statements]
     assert kinds[0] == "BEGIN" and kinds[-1] == "COMMIT"
     assert kinds.count("BEGIN") == 1 and kinds.count("COMMIT") == 1
-    assert kinds.count("INSERT") == 1 + len(CELLS)
+    # The trace repeats a statement for each trigger it fires (the id high-water mark, v6).
+    inserted = {s.split()[2] for s in statements if s.split()[0].upper() == "INSERT"}
+    assert inserted == {"experiments", "runs"}
 
 
 def test_a_failed_write_leaves_nothing_half_done(store):
@@ -391,22 +393,27 @@ def test_beat_moves_the_heartbeat_forward(store):
     assert store.experiment(exp_id).heartbeat > "2026"
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_an_older_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path, version):
     """A store written by an earlier embtui (v1: no heartbeat, v2: no owner, v3: no samples
-    or run costs, v4: no factor values per run) opens, gains the tables and columns of each
+    or run costs, v4: no factor values per run, v5: no id high-water mark) opens, gains the
+    tables and columns of each
     later step, and keeps every row; its runs' factors come from their experiment."""
     path = tmp_path / f"v{version}.sqlite"
     with Store(path) as s:
         exp_id = make_experiment(s)
         s.set_experiment_status(exp_id, "done")
     db = reader(path)
-    db.execute("ALTER TABLE runs DROP COLUMN factors")
+    for trigger in ("experiments_high_water", "runs_high_water"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("DROP TABLE id_high_water")
+    if version < 5:
+        db.execute("ALTER TABLE runs DROP COLUMN factors")
     if version < 4:
         db.execute("DROP TABLE samples")
         for column in ("wall_s", "peak_rss", "peak_gpu_mem", "mean_gpu_util"):
             db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-    dropped = {1: ("owner", "heartbeat"), 2: ("owner",), 3: (), 4: ()}[version]
+    dropped = {1: ("owner", "heartbeat"), 2: ("owner",), 3: (), 4: (), 5: ()}[version]
     for column in dropped:
         db.execute(f"ALTER TABLE experiments DROP COLUMN {column}")
     db.execute(f"PRAGMA user_version = {version}")

@@ -194,3 +194,34 @@ def test_list_and_export_leave_a_v2_store_that_an_older_embtui_trains_in(tmp_pat
     renamed = run_cli_in(env, ["rename", "1", "new-name", "--store", path])
     assert renamed.rc == 0, renamed.stderr
     assert schema(path)[0] == SCHEMA_VERSION
+
+
+def test_ids_are_never_given_out_twice_after_a_delete(tmp_path):
+    """Deleting the newest experiment handed its id, and its runs' ids, to the next one."""
+    with Store(tmp_path / "s.sqlite") as store:
+        first = store.create_experiment("a", {}, [(10, "learned", 0)])
+        newest = store.create_experiment("b", {}, [(10, "learned", 0), (10, "glove", 0)])
+        gone = [r.id for r in store.runs(newest)]
+        store.set_experiment_status(newest, "cancelled")
+        store.delete_experiment(newest)
+        again = store.create_experiment("c", {}, [(10, "learned", 0)])
+        assert (first, newest, again) == (1, 2, 3)
+        assert [r.id for r in store.runs(again)] == [max(gone) + 1]
+        added = store.add_run(again, size=20, embedding="learned", head="flatten", seed=0)
+        assert added == max(gone) + 2
+
+
+def test_an_older_store_keeps_its_ids_and_reuses_none_deleted_after_the_upgrade(tmp_path):
+    path = v2_store(tmp_path / "s.sqlite")
+    old = add_v2_experiment(path, status="done", pid=1, host="elsewhere")
+    with Store(path) as store:  # a writing connection upgrades it
+        assert store.schema_version() == SCHEMA_VERSION
+        (old_run,) = store.runs(old)
+        newest = store.create_experiment("new", {}, [(10, "learned", 0)])
+        (new_run,) = store.runs(newest)
+        assert (old, old_run.id, newest, new_run.id) == (1, 1, 2, 2)
+        store.set_experiment_status(newest, "cancelled")
+        store.delete_experiment(newest)
+        later = store.create_experiment("later", {}, [(10, "learned", 0)])
+        assert later == 3 and [r.id for r in store.runs(later)] == [3]
+        assert store.experiment(old).name == "old"  # its id, as before the upgrade
