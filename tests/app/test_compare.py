@@ -30,20 +30,26 @@ async def test_at_80_columns_the_verdict_is_in_view_and_w_shows_the_rest(make_ap
             assert verdict in row  # whole, on screen, without scrolling
         assert [k.value for k in table.columns] == ["size", "verdict", "arm:learned", "arm:glove"]
         assert table.virtual_size.width <= table.scrollable_content_region.width
-        await pilot.press("w")
+        await pilot.press("w")  # at 80 columns: the difference, CI and p in the means' place
         await pilot.pause()
-        assert [k.value for k in table.columns][-3:] == ["diff", "ci", "p"]
+        assert [k.value for k in table.columns] == ["size", "verdict", "diff", "ci", "p"]
         comp = summary.comparisons[0]
-        assert table.cells(f"{comp.size}:learned:glove")[4] == f"{comp.diff:+.3f}"
+        row = table.cells(f"{comp.size}:learned:glove")
+        assert row[2] == f"{comp.diff:+.3f}"
+        assert row[3] == f"[{comp.ci_low:+.3f}, {comp.ci_high:+.3f}]"
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # in view
+        header = next(line for line in screen_lines(app) if "verdict" in line)
+        assert "difference" in header and "95% CI" in header
         await pilot.press("w")
         await pilot.pause()
         assert "diff" not in [k.value for k in table.columns]
+        assert "arm:learned" in [k.value for k in table.columns]
 
 
 async def test_a_table_scrolled_sideways_stays_put_while_runs_finish(make_app, store_path):
     exp_id = record(store_path, stop_after=13)  # size 10 finished, size 50 to come
     app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(50, 24)) as pilot:  # narrow enough to scroll sideways
         await settle(pilot)
         await pilot.press("c")
         await settle(pilot)

@@ -112,7 +112,7 @@ class CompareScreen(ReportsFailures, Screen[None]):
             "all_columns",
             "Columns",
             id="columns",
-            tooltip="Show or hide the difference, 95% CI and p columns",
+            tooltip="The difference, 95% CI and p (below 110 columns: in the means' place)",
         ),
         Binding("e", "export", "Export", id="export", tooltip="Export this comparison"),
     ]
@@ -267,8 +267,10 @@ class CompareScreen(ReportsFailures, Screen[None]):
             return
         summary = self.report.summary  # type: ignore[attr-defined]
         key = (self._signature, self.showing_all_columns)
+        # At 80 columns the difference, CI and p take the means' place (`w`): not both.
+        means = self.size.width >= WIDE or not self.showing_all_columns
         self.query_one(SummaryTable).state = SummaryState(
-            summary, key, self.showing_all_columns, self.verdicts
+            summary, (key, means), self.showing_all_columns, self.verdicts, means
         )
         for table in (self.query_one(EffectsTable), self.query_one(PairsTable)):
             table.state = SummaryState(summary, key, True, self.verdicts)

@@ -36,6 +36,9 @@ class SummaryState:
     summary_key: object = None  # what `summary` was built from: compared instead of it
     all_columns: bool = True
     verdicts: Verdicts | None = field(default=None, compare=False)  # built with `summary`
+    #: Each arm's mean (two arms). On a narrow screen (80 columns) `w` shows the difference,
+    #: CI and p in their place: both would not fit, and a table cut at the edge shows neither.
+    means: bool = True
 
 
 class _ReportTable(KeyedTable):
@@ -44,7 +47,10 @@ class _ReportTable(KeyedTable):
 
     def watch_state(self, state: SummaryState) -> None:
         if state.summary is not None and state.summary.groups and state.verdicts is not None:
+            self._means = state.means
             self._show(state.summary, state.verdicts, state.all_columns)
+
+    _means = True
 
     def _show(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
         raise NotImplementedError
@@ -102,6 +108,8 @@ class SummaryTable(_ReportTable):
         from embtui.export.verdicts import fmt_ci, fmt_diff, fmt_p
 
         arms = [a for a in summary.arms if any(g.arm == a for g in summary.groups)]
+        if not self._means:
+            arms = []
         pairs = len({(c.arm_a, c.arm_b) for c in v.rows}) > 1
         columns: list[tuple[str, Text]] = [("size", header("size", right=True))]
         columns += [("verdict", header("verdict"))]
