@@ -68,6 +68,7 @@ async def test_the_console_watches_a_ray_grid_live(make_app, store_path, tmp_pat
             experiments.focus()
             await pilot.press("enter")  # the experiment's information: where each run trained
             await until(pilot, lambda: type(app.screen).__name__ == "ExperimentInfoScreen")
+            await pilot.press("end")  # the runs come last, below the configuration
             await pilot.pause()
             text = "\n".join(screen_lines(app))
             assert "(Ray node " in text, text
