@@ -56,6 +56,8 @@ RUN_KEYS = {
     "arm",
     "factors",
     "epochs",
+    "experiment",  # which experiment recorded it (a pool has several)
+    "duplicate_of",  # the run it repeats, when it is set aside (see export/duplicates.py)
 }
 EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
 SUMMARY_KEYS = {"size", "embedding", "n", "final_val_acc_mean", "best_val_acc_mean"}
