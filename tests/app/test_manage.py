@@ -195,3 +195,19 @@ async def test_n_after_a_rename_starts_from_the_new_name_and_a_namesake_is_flagg
         assert stored(store_path).namesakes(new) == [exp_id]
         expected = f"experiment {new} has the name of #{exp_id}: the ids tell them apart"
         assert any(expected in m.text for m in app.messages)
+
+
+def test_the_info_screen_shows_the_data_fingerprint_on_one_line(store_path):
+    """Per-shape hashes made the fingerprint's JSON many lines tall: it reads as one line."""
+    from embtui.app.screens.info import info_rows
+    from embtui.config import ExperimentConfig
+    from tests.export.test_duplicates import fingerprint
+    from tests.export.test_duplicates import record as record_values
+
+    with stored(store_path) as store:
+        exp = record_values(store, ExperimentConfig(sizes=(10,), seeds=1), fingerprint())
+        rows = {key: value for _, key, value in info_rows(store, exp)}
+    assert rows["data fingerprint"] == (
+        "train tttttttt, val vvvvvvvv, glove gggggggg, validation reviews rrrrrrrr, "
+        "shapes 10000x150"
+    )

@@ -50,6 +50,22 @@ def _text(value: Any) -> str:
     return printable(str(value))
 
 
+def _fingerprint(fp: Any) -> str:
+    """The data fingerprint on one line: each hash's first 8 digits (enough to tell two
+    apart by eye), the prepared shapes, and the file it was read from."""
+    if not isinstance(fp, dict):
+        return _text(fp)
+    parts = [f"{key} {str(fp[key])[:8]}" for key in ("train", "val", "glove") if fp.get(key)]
+    if fp.get("val_reviews"):
+        parts.append(f"validation reviews {str(fp['val_reviews'])[:8]}")
+    if isinstance(fp.get("shapes"), dict):
+        parts.append("shapes " + " ".join(printable(str(k)) for k in fp["shapes"]))
+    file = fp.get("file")
+    if isinstance(file, dict) and file.get("path"):
+        parts.append(f"file {printable(str(file['path']))} ({file.get('size', '?')} bytes)")
+    return ", ".join(parts) or "–"
+
+
 def info_rows(store: Store, experiment_id: int) -> list[tuple[str, str, str]]:
     """(section, key, value) rows of everything recorded about the experiment."""
     exp = store.experiment(experiment_id)
@@ -67,7 +83,9 @@ def info_rows(store: Store, experiment_id: int) -> list[tuple[str, str, str]]:
     meta = dict(exp.meta)
     for key, name in META_NAMES.items():
         if key in meta:
-            rows.append(("environment", name, _text(meta.pop(key))))
+            value = meta.pop(key)
+            shown = _fingerprint(value) if key == "fingerprint" else _text(value)
+            rows.append(("environment", name, shown))
     rows += [("environment", key, _text(value)) for key, value in sorted(meta.items())]
     counts: dict[str, int] = {}
     for r in runs:
