@@ -20,26 +20,66 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from threading import Event
 from typing import Any
 
 import numpy as np
 
-from embtui.config import ArmConfig
+from embtui.config import FUSED_HEADS, FUSED_OPTIMIZERS, ArmConfig, ExperimentConfig, fused_gap
 from embtui.engine.cache import default_cache_dir
-from embtui.engine.models import embedding_dim
-from embtui.engine.trainer import INIT_CACHE_SIZE, epoch_orders, initial_weights
+from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, epoch_orders, initial_weights
 from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics
+from embtui.sysmetrics import visible_gpus
 
-#: The heads and optimizers the fused kernel reproduces.
-FUSED_HEADS = ("flatten", "avgpool")
-FUSED_OPTIMIZERS = ("rmsprop",)
+#: The engines an experiment records (`meta["engine"]`) as having trained its runs.
+FUSED, TENSORFLOW = "fused", "tensorflow"
 
 #: Keras' RMSprop defaults, which `make_optimizer` keeps (only the learning rate is set).
 RHO, EPSILON = 0.9, 1e-7
+
+
+def choose_engine(config: ExperimentConfig) -> str:
+    """The engine an experiment's runs train with, decided once when it is recorded.
+
+    `tensorflow` and `fused` are taken as asked (configuration validation already refused
+    `fused` for a grid it does not cover). `auto` is `fused` when the kernel covers every
+    arm of the grid and the runs train on this machine's CPU: on a Ray cluster, or where a
+    GPU is visible (CUDA_VISIBLE_DEVICES, nvidia device nodes), TensorFlow would train on a
+    device the kernel does not use, so `auto` is `tensorflow` there. One engine per
+    experiment, so that its record says exactly which computed its numbers (their last
+    bits differ between engines; reports key duplicate runs by it). Without Numba
+    installed, `auto` is `tensorflow`."""
+    if config.engine != "auto":
+        return config.engine
+    if fused_gap(config) is not None or config.cluster != "local" or visible_gpus():
+        return TENSORFLOW
+    return FUSED if numba_available() else TENSORFLOW
+
+
+def numba_available() -> bool:
+    """Whether Numba can be imported (looked up, not imported: importing it fixes
+    NUMBA_CACHE_DIR for the whole process)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def recorded_engine(meta: Mapping[str, Any]) -> str:
+    """The engine an experiment recorded; an experiment recorded before engines were
+    chosen was trained by TensorFlow, and resumes with it."""
+    return FUSED if meta.get("engine") == FUSED else TENSORFLOW
+
+
+def run_device(device: str, engine: str) -> str:
+    """What a run's device column says: where TensorFlow trains (`device`), or the CPU
+    and the fused kernel (`CPU (fused)`, with the machine a Ray run names)."""
+    if engine != FUSED:
+        return device
+    machine = device.partition(" on ")[2]
+    return f"CPU (fused) on {machine}" if machine else "CPU (fused)"
 
 
 def kernel_cache_dir() -> Path:
@@ -58,9 +98,19 @@ def not_covered(config: ArmConfig, device: str = "CPU") -> str | None:
     return None
 
 
+#: What a process says, once, before its first fused run compiles the kernel.
+COMPILING = "compiling the training kernel (first time only, a few seconds)"
+
+
+def kernel_cache_folder() -> Path:
+    """Where this process's Numba keeps (or will keep) the compiled kernel: NUMBA_CACHE_DIR
+    when set (by the user, or by `load_kernel`), else `kernel_cache_dir()`."""
+    return Path(os.environ.get("NUMBA_CACHE_DIR") or kernel_cache_dir())
+
+
 def kernel_is_cached() -> bool:
-    """Whether a compiled kernel is already in the cache (a first run compiles it)."""
-    folder = kernel_cache_dir()
+    """Whether a compiled kernel is already in Numba's cache (a first run compiles it)."""
+    folder = kernel_cache_folder()
     try:
         return any(p.suffix == ".nbc" for p in folder.rglob("fused_kernel*"))
     except OSError:
@@ -77,6 +127,27 @@ def load_kernel() -> Any:
     from embtui.engine import fused_kernel
 
     return fused_kernel
+
+
+def warm_kernel() -> None:
+    """Compile every kernel a fused run calls (or load them from the cache), on a tiny
+    made-up problem with the argument types `FusedTrainer` passes: what `embtui doctor
+    --warm` does so that a first grid does not wait for the compiler."""
+    kernel = load_kernel()
+    x = np.zeros((2, 3), np.int32)
+    y = np.zeros(2, np.float32)
+    vocab = np.zeros((4, 2), np.float32)
+    weights = np.zeros(6, np.float32)
+    one = np.zeros(1, np.float32)
+    f32 = np.float32
+    for avgpool in (False, True):
+        kernel.train_epoch(
+            x, y, np.arange(2, dtype=np.int32), 32, vocab, vocab.copy(),
+            np.zeros(4, np.int32), weights, weights.copy(), one, one.copy(),
+            f32(0.001), f32(RHO), f32(1 - RHO), f32(EPSILON),
+            kernel.rho_powers(f32(RHO), 2), avgpool, True,
+        )  # fmt: skip
+        kernel.validate(x, y, 32, vocab, weights, one, avgpool)
 
 
 def check_tokens(x: np.ndarray, vocab_size: int, what: str) -> np.ndarray:
@@ -195,7 +266,7 @@ class FusedTrainer:
             self.bias,
             self.avgpool,
         )
-        return _mean(total, len(y_val)), _mean(correct, len(y_val))
+        return _mean(total, len(y_val)), int(correct) / len(y_val)
 
     def fit(
         self,
@@ -251,17 +322,12 @@ class FusedTrainer:
             self.iterations += int(steps)
             val_loss, val_acc = self.validate(x_val, y_val)
             seconds = time.perf_counter() - t0
-            yield EpochMetrics(
-                run_id,
-                epoch,
-                _mean(total, len(x)),
-                _mean(correct, len(x)),
-                val_loss,
-                val_acc,
-                seconds,
-            )
+            loss, acc = _mean(total, len(x)), int(correct) / len(x)
+            yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
 
 
 def _mean(total: Any, count: int) -> float:
-    """total / count in float32, as Keras' mean metrics divide their float32 totals."""
+    """A loss total / count in float32, as Keras' mean metrics divide their float32 totals.
+    (Accuracies are recorded as exact counts / count, as the TensorFlow `Trainer` does:
+    the same count as Keras', without float32's rounding of the quotient.)"""
     return float(np.float32(total) / np.float32(count))

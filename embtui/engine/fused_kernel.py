@@ -285,7 +285,9 @@ def validate(x, y, batch_size, emb, kernel, bias, avgpool):
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         nb = stop - start
-        examples = np.arange(start, stop)
+        examples = np.empty(nb, np.int32)  # the type training's batches have
+        for i in range(nb):
+            examples[i] = start + i
         z = _logits(x, examples, nb, emb, kernel, bias, avgpool, h)
         batch_sum, hits, _ = _loss_and_grad(z, y, examples, nb)
         size = np.float32(nb)

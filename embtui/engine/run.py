@@ -25,6 +25,14 @@ from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset
 from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
 from embtui.engine.fingerprint import fingerprint
+from embtui.engine.fused import (
+    COMPILING,
+    FUSED,
+    choose_engine,
+    kernel_is_cached,
+    recorded_engine,
+    run_device,
+)
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
@@ -74,6 +82,7 @@ class Prepared:
             "python": platform.python_version(),
             "embtui": __version__,
             "fingerprint": fingerprint(self.config, self.datasets, self.gloves),
+            "engine": choose_engine(self.config),
         }
         if self.glove is not None:
             out["glove"] = self.glove.source
@@ -226,11 +235,15 @@ def train_one(
             checkpoints.remove()
         sink(RunFinished(experiment_id, run_row.id, status, error))
 
+    engine = recorded_engine(experiment.meta)  # a resumed experiment keeps its engine
+    if engine == FUSED and not _kernel_announced and not kernel_is_cached():
+        _announce_kernel(sink, experiment_id)
     try:
-        trainer = cache.get(arm_cfg, arm, glove)
+        trainer = cache.get(arm_cfg, arm, glove, engine)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
+    device = run_device(device, engine)
     resumed = _usable(checkpoints.load(), ledger, run_row, arm_cfg.epochs)
     kept = resumed.epoch if resumed else 0
     ledger.start_run(
@@ -304,6 +317,19 @@ def train_one(
         finish("cancelled")
     else:
         finish("done")
+
+
+#: Whether this process has said it is compiling the fused kernel (it says so once).
+_kernel_announced = False
+
+
+def _announce_kernel(sink: Sink, experiment_id: int) -> None:
+    """Tell the user why the first run pauses: Numba compiles the fused kernel into
+    embtui's cache folder, once per machine (later processes load it in a fraction of a
+    second)."""
+    global _kernel_announced
+    _kernel_announced = True
+    sink(Stage(experiment_id, COMPILING))
 
 
 def _event_log(

@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from embtui.config import ArmConfig
-from embtui.engine.models import build_model, embedding_dim, make_optimizer
+from embtui.engine.models import (
+    INIT_CACHE_SIZE,
+    build_model,
+    embedding_dim,
+    epoch_orders,
+    initial_weights,
+    make_optimizer,
+)
 from embtui.errors import ConfigError, printable
 from embtui.store import EpochMetrics
 
@@ -50,27 +57,6 @@ def trainer_key(config: ArmConfig, arm: str, glove: np.ndarray | None) -> tuple:
         config.learning_rate,
         config.batch_size,
     )
-
-
-def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
-    """The shuffled example order of every epoch of a run, fixed by its seed."""
-    rng = np.random.default_rng([seed, 0x5EED])
-    return [rng.permutation(n).astype("int32") for _ in range(epochs)]
-
-
-def initial_weights(
-    config: ArmConfig, arm: str, seed: int, glove: np.ndarray | None
-) -> list[np.ndarray]:
-    """The weights a freshly built model has for this seed (what `fit` would start from)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    return build_model(config, arm, glove).get_weights()
-
-
-#: Initial weights kept per trainer: a grid reuses each seed at every size, and building a
-#: throwaway model to draw them costs more than a small run's training.
-INIT_CACHE_SIZE = 8
 
 
 class Trainer:
@@ -495,15 +481,25 @@ class RowRMSprop:
 
 
 class TrainerCache:
-    """Trainers by key, so a grid builds and traces each graph once."""
+    """Trainers by engine and key, so a grid builds and traces each graph (or loads each
+    compiled kernel) once."""
 
     def __init__(self) -> None:
-        self._trainers: dict[tuple, Trainer] = {}
+        self._trainers: dict[tuple, Any] = {}
 
-    def get(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> Trainer:
-        key = trainer_key(config, arm, glove)
+    def get(
+        self, config: ArmConfig, arm: str, glove: np.ndarray | None, engine: str = "tensorflow"
+    ) -> Any:
+        """The trainer for this arm: a TensorFlow `Trainer`, or with `engine = "fused"` an
+        `embtui.engine.fused.FusedTrainer` (same interface, same numbers as Keras)."""
+        key = (engine, *trainer_key(config, arm, glove))
         if key not in self._trainers:
-            self._trainers[key] = Trainer(config, arm, glove)
+            if engine == "fused":
+                from embtui.engine.fused import FusedTrainer
+
+                self._trainers[key] = FusedTrainer(config, arm, glove)
+            else:
+                self._trainers[key] = Trainer(config, arm, glove)
         trainer = self._trainers[key]
         if trainer.glove is not glove:  # another experiment's vectors: forget cached inits
             trainer.glove = glove
