@@ -126,6 +126,63 @@ def _loss_and_grad(z, y, examples, nb):
 
 
 @_compiled()
+def _update_row(
+    emb,
+    emb_v,
+    r,
+    occ,
+    first,
+    stop,
+    dz,
+    kernel,
+    maxlen,
+    avgpool,
+    lr,
+    rho,
+    one_minus_rho,
+    eps,
+    decay,
+    squares,
+    den,
+):
+    """One step of Keras' RMSprop for embedding row r (of `emb`, its velocity in `emb_v`), whose
+    occurrences in the batch are occ[first:stop] (flat positions example * maxlen + t, in
+    batch order). Keras sums (1 - rho) * g^2 over the occurrences, sets v = rho * v + that
+    sum (here after the row's missed decays, `decay` = rho^k), then subtracts each
+    occurrence's lr * g / sqrt(v + eps) in turn (a scatter-sub)."""
+    dim = emb.shape[1]
+    steps = np.float32(maxlen)
+    for d in range(dim):
+        squares[d] = np.float32(0.0)
+    for q in range(first, stop):
+        i = occ[q] // maxlen
+        g = dz[i]
+        if avgpool:
+            for d in range(dim):
+                gv = (g * kernel[d]) / steps
+                squares[d] += one_minus_rho * (gv * gv)
+        else:
+            base = (occ[q] - i * maxlen) * dim
+            for d in range(dim):
+                gv = g * kernel[base + d]
+                squares[d] += one_minus_rho * (gv * gv)
+    for d in range(dim):
+        fresh = rho * (emb_v[r, d] * decay) + squares[d]
+        emb_v[r, d] = fresh
+        den[d] = np.sqrt(fresh + eps)
+    for q in range(first, stop):
+        i = occ[q] // maxlen
+        g = dz[i]
+        if avgpool:
+            for d in range(dim):
+                emb[r, d] -= (lr * ((g * kernel[d]) / steps)) / den[d]
+        else:
+            base = (occ[q] - i * maxlen) * dim
+            for d in range(dim):
+                emb[r, d] -= (lr * (g * kernel[base + d])) / den[d]
+
+
+@_compiled()
 def train_epoch(
     x,
     y,
@@ -166,7 +223,6 @@ def train_epoch(
     occ_slot = np.empty(batch_size * maxlen, np.int32)
     c = np.empty(dim, np.float32)
     den = np.empty(dim, np.float32)
-    inv_t = np.float32(maxlen)
     loss_total = np.float32(0.0)
     correct = 0
     step = 0
@@ -211,40 +267,10 @@ def train_epoch(
                 slot_of[r] = -1
                 decay = powers[step - 1 - last[r]]
                 last[r] = step
-                # velocity: rho * v + the sum over occurrences of (1 - rho) * g^2
-                for d in range(dim):
-                    c[d] = np.float32(0.0)
-                for q in range(starts[s], starts[s + 1]):
-                    k = occ[q]
-                    i = k // maxlen
-                    t = k - i * maxlen
-                    if avgpool:
-                        for d in range(dim):
-                            gv = (dz[i] * kernel[d]) / inv_t
-                            c[d] += one_minus_rho * (gv * gv)
-                    else:
-                        base = t * dim
-                        for d in range(dim):
-                            gv = dz[i] * kernel[base + d]
-                            c[d] += one_minus_rho * (gv * gv)
-                for d in range(dim):
-                    v = rho * (emb_v[r, d] * decay) + c[d]
-                    emb_v[r, d] = v
-                    den[d] = np.sqrt(v + eps)
-                # weights: each occurrence's lr * g / sqrt(v + eps), subtracted in order
-                for q in range(starts[s], starts[s + 1]):
-                    k = occ[q]
-                    i = k // maxlen
-                    t = k - i * maxlen
-                    if avgpool:
-                        for d in range(dim):
-                            gv = (dz[i] * kernel[d]) / inv_t
-                            emb[r, d] -= (lr * gv) / den[d]
-                    else:
-                        base = t * dim
-                        for d in range(dim):
-                            gv = dz[i] * kernel[base + d]
-                            emb[r, d] -= (lr * gv) / den[d]
+                _update_row(
+                    emb, emb_v, r, occ, starts[s], starts[s + 1], dz, kernel, maxlen,
+                    avgpool, lr, rho, one_minus_rho, eps, decay, c, den,
+                )  # fmt: skip
         for j in range(nk):
             g = grad[j]
             v = rho * kernel_v[j] + one_minus_rho * (g * g)
