@@ -37,6 +37,9 @@ from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
 
+#: The meta key that says an experiment's TensorFlow trainer uses Keras' 1 - rho (0.1).
+ONE_MINUS_RHO = "rmsprop_one_minus_rho"
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -83,6 +86,9 @@ class Prepared:
             "embtui": __version__,
             "fingerprint": fingerprint(self.config, self.datasets, self.gloves),
             "engine": choose_engine(self.config),
+            # RMSprop's 1 - rho as Keras computes it (see `Trainer`); experiments recorded
+            # without this key resume with the float32 value they started with.
+            ONE_MINUS_RHO: "keras",
         }
         if self.glove is not None:
             out["glove"] = self.glove.source
@@ -236,10 +242,11 @@ def train_one(
         sink(RunFinished(experiment_id, run_row.id, status, error))
 
     engine = recorded_engine(experiment.meta)  # a resumed experiment keeps its engine
+    legacy_one_minus_rho = ONE_MINUS_RHO not in experiment.meta
     if engine == FUSED and not _kernel_announced and not kernel_is_cached():
         _announce_kernel(sink, experiment_id)
     try:
-        trainer = cache.get(arm_cfg, arm, glove, engine)
+        trainer = cache.get(arm_cfg, arm, glove, engine, legacy_one_minus_rho)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return

@@ -60,7 +60,20 @@ def trainer_key(config: ArmConfig, arm: str, glove: np.ndarray | None) -> tuple:
 
 
 class Trainer:
-    def __init__(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> None:
+    """Trains runs of one (arm, head, shapes) with TensorFlow; see the module docstring.
+
+    `legacy_one_minus_rho`: the row-wise RMSprop update computes 1 - rho from a float32
+    rho (0.10000002), as embtui did before Keras' value (0.1) was used; for experiments
+    recorded then, so that they resume with the arithmetic they started with.
+    """
+
+    def __init__(
+        self,
+        config: ArmConfig,
+        arm: str,
+        glove: np.ndarray | None,
+        legacy_one_minus_rho: bool = False,
+    ) -> None:
         import keras
 
         tf = configure_tensorflow()
@@ -76,7 +89,11 @@ class Trainer:
 
         model, optimizer, bs = self.model, self.optimizer, config.batch_size
         trainable = model.trainable_variables
-        rows = LazyRMSpropRows(optimizer, config.vocab_size) if _plain_rmsprop(optimizer) else None
+        rows = (
+            LazyRMSpropRows(optimizer, config.vocab_size, legacy_one_minus_rho)
+            if _plain_rmsprop(optimizer)
+            else None
+        )
         self._rows = rows
         bce = keras.losses.binary_crossentropy
         maxlen = config.maxlen
@@ -385,9 +402,9 @@ class LazyRMSpropRows:
     stacked trainer (`embtui.engine.stacked`) shares.
     """
 
-    def __init__(self, optimizer: Any, vocab_size: int) -> None:
+    def __init__(self, optimizer: Any, vocab_size: int, legacy_one_minus_rho: bool = False) -> None:
         self.optimizer = optimizer
-        self.math = RowRMSprop(optimizer.rho, optimizer.epsilon, vocab_size)
+        self.math = RowRMSprop(optimizer.rho, optimizer.epsilon, vocab_size, legacy_one_minus_rho)
         self.velocity: Any = None  # the embedding's velocity slot, known at its first step
 
     def restart(self) -> None:
@@ -425,11 +442,16 @@ class RowRMSprop:
     per-row "last step" lives here, so one instance serves one table.
     """
 
-    def __init__(self, rho: float, epsilon: float, rows: int) -> None:
+    def __init__(
+        self, rho: float, epsilon: float, rows: int, legacy_one_minus_rho: bool = False
+    ) -> None:
         import tensorflow as tf
 
         self.rho = rho
         self.epsilon = epsilon
+        # Keras computes 1 - rho in Python and casts it (0.1 for rho 0.9); embtui once
+        # computed it from a float32 rho (0.10000002): experiments recorded then keep that.
+        self.legacy_one_minus_rho = legacy_one_minus_rho
         self.step = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.last = tf.Variable(tf.zeros([rows], tf.int32), trainable=False)
 
@@ -453,7 +475,8 @@ class RowRMSprop:
         squares = tf.sparse.segment_sum(tf.square(grad.values), order, segments)
         behind = tf.cast(step - tf.gather(self.last, rows), var.dtype)
         fresh = tf.gather(velocity, rows) * tf.pow(rho, behind)[:, None]
-        fresh = fresh + (1 - rho) * squares
+        one_minus_rho = (1 - rho) if self.legacy_one_minus_rho else tf.cast(1 - self.rho, var.dtype)
+        fresh = fresh + one_minus_rho * squares
         velocity.scatter_update(tf.IndexedSlices(fresh, rows))
         self.last.scatter_update(tf.IndexedSlices(tf.fill(tf.shape(rows), step), rows))
         lr = tf.cast(learning_rate, var.dtype)
@@ -488,18 +511,25 @@ class TrainerCache:
         self._trainers: dict[tuple, Any] = {}
 
     def get(
-        self, config: ArmConfig, arm: str, glove: np.ndarray | None, engine: str = "tensorflow"
+        self,
+        config: ArmConfig,
+        arm: str,
+        glove: np.ndarray | None,
+        engine: str = "tensorflow",
+        legacy_one_minus_rho: bool = False,
     ) -> Any:
         """The trainer for this arm: a TensorFlow `Trainer`, or with `engine = "fused"` an
-        `embtui.engine.fused.FusedTrainer` (same interface, same numbers as Keras)."""
-        key = (engine, *trainer_key(config, arm, glove))
+        `embtui.engine.fused.FusedTrainer` (same interface, same numbers as Keras).
+        `legacy_one_minus_rho`: see `Trainer` (the fused engine always uses Keras' value)."""
+        legacy = legacy_one_minus_rho and engine != "fused"
+        key = (engine, legacy, *trainer_key(config, arm, glove))
         if key not in self._trainers:
             if engine == "fused":
                 from embtui.engine.fused import FusedTrainer
 
                 self._trainers[key] = FusedTrainer(config, arm, glove)
             else:
-                self._trainers[key] = Trainer(config, arm, glove)
+                self._trainers[key] = Trainer(config, arm, glove, legacy)
         trainer = self._trainers[key]
         if trainer.glove is not glove:  # another experiment's vectors: forget cached inits
             trainer.glove = glove

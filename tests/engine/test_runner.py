@@ -579,38 +579,54 @@ def test_the_engine_is_chosen_when_recorded_and_an_older_experiment_resumes_with
 ):
     """`engine = "auto"` on a CPU records the fused engine with the experiment; an experiment
     recorded before engines existed (no `engine` in its meta) trains, and resumes, with
-    TensorFlow whatever its configuration says. Both compute Keras' numbers."""
+    TensorFlow whatever its configuration says, and with the float32 `1 - rho` it started
+    with (no `rmsprop_one_minus_rho` either); a new TensorFlow experiment uses Keras' 0.1.
+    All compute Keras' numbers, to its tolerance."""
     import contextlib
     import sqlite3
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a CPU-only machine
     path = tmp_path / "s.sqlite"
+    tensorflow = dataclasses.replace(small, config=small.config.replace(engine="tensorflow"))
     with Store(path) as store:
         fused_id = runner.create(store, small)
         older_id = runner.create(store, small)
+        newer_id = runner.create(store, tensorflow)
         with contextlib.closing(sqlite3.connect(path)) as db, db:  # as an older embtui
             db.execute(
-                "UPDATE experiments SET meta = json_remove(meta, '$.engine') WHERE id = ?",
+                "UPDATE experiments SET meta = json_remove(meta, '$.engine', "
+                "'$.rmsprop_one_minus_rho') WHERE id = ?",
                 (older_id,),
             )
         assert store.experiment(fused_id).meta["engine"] == "fused"
-        assert "engine" not in store.experiment(older_id).meta
+        assert store.experiment(newer_id).meta["engine"] == "tensorflow"
+        assert store.experiment(newer_id).meta["rmsprop_one_minus_rho"] == "keras"
+        assert not {"engine", "rmsprop_one_minus_rho"} & set(store.experiment(older_id).meta)
         assert store.experiment(older_id).config["engine"] == "auto"
-        assert runner.run(store, fused_id, small) == "done"
-        assert runner.run(store, older_id, small) == "done"
+        for exp_id, prepared in ((fused_id, small), (older_id, small), (newer_id, tensorflow)):
+            assert runner.run(store, exp_id, prepared) == "done"
         assert {r.device for r in store.runs(fused_id)} == {"CPU (fused)"}
         assert store.experiment(fused_id).meta["device"] == "CPU (fused)"
         assert {r.device for r in store.runs(older_id)} == {describe_device()}
+        assert {r.device for r in store.runs(newer_id)} == {describe_device()}
         assert "engine" not in store.experiment(older_id).meta  # read as TensorFlow
-        fused = store.epochs(fused_id)
-        older = store.epochs(older_id)
-    pairs = [
-        (a, b)
-        for ra, rb in zip(sorted(fused), sorted(older), strict=True)
-        for a, b in zip(fused[ra], older[rb], strict=True)
-    ]
-    assert len(pairs) == 4 * small.config.epochs[0]
-    for a, b in pairs:  # two engines, each equal to Keras: equal to its tolerance
-        assert a.loss == pytest.approx(b.loss, abs=1e-5)
-        assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
-        assert a.val_acc == b.val_acc
+        fused, older, newer = (store.epochs(i) for i in (fused_id, older_id, newer_id))
+        learned = {r.id for r in store.runs(older_id) if r.embedding == "learned"}
+
+    def pairs(a, b):
+        return [
+            (x, y, ra in learned)
+            for ra, rb in zip(sorted(a), sorted(b), strict=True)
+            for x, y in zip(b[rb], a[ra], strict=True)
+        ]
+
+    for one, other in ((older, fused), (older, newer)):
+        matched = pairs(one, other)
+        assert len(matched) == 4 * small.config.epochs[0]
+        for a, b, _ in matched:  # each equal to Keras: equal to its tolerance
+            assert a.loss == pytest.approx(b.loss, abs=1e-5)
+            assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
+            assert a.val_acc == b.val_acc
+    # Keras' 1 - rho changes the learned arm's last bits, not the frozen GloVe arm's.
+    changed = [trained for a, b, trained in pairs(older, newer) if a.loss != b.loss]
+    assert changed and all(changed)
