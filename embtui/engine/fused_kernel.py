@@ -131,6 +131,7 @@ def _update_row(
     emb_v,
     r,
     occ,
+    occ_base,
     first,
     stop,
     dz,
@@ -145,24 +146,25 @@ def _update_row(
     squares,
     den,
 ):
-    """One step of Keras' RMSprop for embedding row r (of `emb`, its velocity in `emb_v`), whose
-    occurrences in the batch are occ[first:stop] (flat positions example * maxlen + t, in
-    batch order). Keras sums (1 - rho) * g^2 over the occurrences, sets v = rho * v + that
-    sum (here after the row's missed decays, `decay` = rho^k), then subtracts each
+    """One step of Keras' RMSprop for embedding row r (of `emb`; its velocity in `emb_v`).
+
+    The row's occurrences in the batch are first..stop-1, in batch order: occ[q] is the
+    example (its logit gradient dz[occ[q]]), occ_base[q] its position's offset t * dim in
+    the Dense kernel. Keras sums (1 - rho) * g^2 over the occurrences, sets v = rho * v +
+    that sum (here after the row's missed decays, `decay` = rho^k), then subtracts each
     occurrence's lr * g / sqrt(v + eps) in turn (a scatter-sub)."""
     dim = emb.shape[1]
     steps = np.float32(maxlen)
     for d in range(dim):
         squares[d] = np.float32(0.0)
     for q in range(first, stop):
-        i = occ[q] // maxlen
-        g = dz[i]
+        g = dz[occ[q]]
         if avgpool:
             for d in range(dim):
                 gv = (g * kernel[d]) / steps
                 squares[d] += one_minus_rho * (gv * gv)
         else:
-            base = (occ[q] - i * maxlen) * dim
+            base = occ_base[q]
             for d in range(dim):
                 gv = g * kernel[base + d]
                 squares[d] += one_minus_rho * (gv * gv)
@@ -171,13 +173,12 @@ def _update_row(
         emb_v[r, d] = fresh
         den[d] = np.sqrt(fresh + eps)
     for q in range(first, stop):
-        i = occ[q] // maxlen
-        g = dz[i]
+        g = dz[occ[q]]
         if avgpool:
             for d in range(dim):
                 emb[r, d] -= (lr * ((g * kernel[d]) / steps)) / den[d]
         else:
-            base = (occ[q] - i * maxlen) * dim
+            base = occ_base[q]
             for d in range(dim):
                 emb[r, d] -= (lr * (g * kernel[base + d])) / den[d]
 
@@ -220,6 +221,7 @@ def train_epoch(
     counts = np.zeros(batch_size * maxlen + 1, np.int32)
     starts = np.empty(batch_size * maxlen + 1, np.int32)
     occ = np.empty(batch_size * maxlen, np.int32)
+    occ_base = np.empty(batch_size * maxlen, np.int32)
     occ_slot = np.empty(batch_size * maxlen, np.int32)
     c = np.empty(dim, np.float32)
     den = np.empty(dim, np.float32)
@@ -258,17 +260,21 @@ def train_epoch(
             for s in range(nrows):
                 starts[s + 1] = starts[s] + counts[s]
                 counts[s] = starts[s]
-            for k in range(nb * maxlen):
-                s = occ_slot[k]
-                occ[counts[s]] = k
-                counts[s] += 1
+            k = 0
+            for i in range(nb):
+                for t in range(maxlen):
+                    s = occ_slot[k]
+                    occ[counts[s]] = i
+                    occ_base[counts[s]] = t * dim
+                    counts[s] += 1
+                    k += 1
             for s in range(nrows):
                 r = rows[s]
                 slot_of[r] = -1
                 decay = powers[step - 1 - last[r]]
                 last[r] = step
                 _update_row(
-                    emb, emb_v, r, occ, starts[s], starts[s + 1], dz, kernel, maxlen,
+                    emb, emb_v, r, occ, occ_base, starts[s], starts[s + 1], dz, kernel, maxlen,
                     avgpool, lr, rho, one_minus_rho, eps, decay, c, den,
                 )  # fmt: skip
         for j in range(nk):
