@@ -209,6 +209,11 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     )
     _add_store(doc)
     _add_ray(doc, "also check this Ray cluster (auto: the one running here): nodes, CPUs, GPUs")
+    doc.add_argument(
+        "--warm",
+        action="store_true",
+        help="first compile the fused training kernel into embtui's cache (a few seconds, once)",
+    )
 
     tui = command("tui", cmd_tui, help="open the console (the default)")
     tui.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
@@ -638,6 +643,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from embtui.doctor import run_doctor
 
     config = load_toml(args.experiment) if args.experiment else ExperimentConfig()
+    if args.warm:
+        from embtui.engine.fused import COMPILING, kernel_is_cached, numba_available, warm_kernel
+
+        if not numba_available():
+            raise EmbtuiError("--warm: numba is not installed (pip install numba)")
+        if not kernel_is_cached():
+            print(COMPILING, file=sys.stderr, flush=True)
+        warm_kernel()
     return run_doctor(config, args.store, ray=args.ray)
 
 

@@ -31,6 +31,12 @@ ARMS = ("learned", "glove", "glove-tuned")
 HEADS = ("flatten", "avgpool", "conv1d", "lstm")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SUBSETS = ("random", "first")
+#: What trains the runs: `auto` chooses, per experiment, between TensorFlow (every head,
+#: optimizer and device) and the fused CPU kernel (`embtui.engine.fused`), which covers
+#: FUSED_HEADS with FUSED_OPTIMIZERS.
+ENGINES = ("auto", "tensorflow", "fused")
+FUSED_HEADS = ("flatten", "avgpool")
+FUSED_OPTIMIZERS = ("rmsprop",)
 #: What `dataset` may be, in the words every message about it uses.
 DATASET_FORMS = (
     "'keras-imdb', a Keras imdb .npz file, a .csv/.tsv file (or .csv.gz/.tsv.gz) "
@@ -93,6 +99,11 @@ class ExperimentConfig:
         None, "GPUs each run asks Ray for (0.25 packs four); unset: 1 if the cluster has GPUs"
     )
     cpus_per_run: float = _key(1.0, "CPUs each run asks Ray for (1)")
+    engine: str = _key(
+        "auto",
+        "auto (the fused CPU kernel when it covers every arm, else TensorFlow), "
+        "tensorflow or fused",
+    )
 
     def __post_init__(self) -> None:
         # A factor given one value directly (`ExperimentConfig(head="avgpool")`) is a grid
@@ -605,6 +616,10 @@ def _validate(cfg: ExperimentConfig) -> None:
         raise bad("subset", f"one of {', '.join(SUBSETS)}")
     if cfg.cluster not in CLUSTERS:
         raise bad("cluster", f"one of {', '.join(CLUSTERS)}")
+    if cfg.engine not in ENGINES:
+        raise bad("engine", f"one of {', '.join(ENGINES)}")
+    if cfg.engine == "fused" and (uncovered := fused_gap(cfg)):
+        raise ConfigError(f"engine = fused: {uncovered}; use engine = auto or tensorflow")
     if cfg.ray_address is not None and cfg.ray_address != "auto":
         ray_host_port(cfg.ray_address)
     if cfg.gpus_per_run is not None and not 0 <= cfg.gpus_per_run <= 64:
@@ -648,6 +663,15 @@ def _validate(cfg: ExperimentConfig) -> None:
             f"the grid is {product} = {cfg.grid_size:,} runs, more than {MAX_RUNS:,}; "
             "list fewer values or seeds"
         )
+
+
+def fused_gap(cfg: ExperimentConfig) -> str | None:
+    """What in the grid the fused kernel does not train (None: it covers every arm)."""
+    for key, covered in (("head", FUSED_HEADS), ("optimizer", FUSED_OPTIMIZERS)):
+        for value in cfg.levels(key):
+            if value not in covered:
+                return f"the fused kernel trains {key} {' or '.join(covered)}, not {key} {value}"
+    return None
 
 
 def check_name(name: str, *, new: bool = True) -> str:
@@ -753,7 +777,10 @@ __all__ = [
     "APPLIES_TO",
     "ARMS",
     "CALLBACK_SOURCE",
+    "ENGINES",
     "FACTOR_KEYS",
+    "FUSED_HEADS",
+    "FUSED_OPTIMIZERS",
     "HEADS",
     "MAX_DEPTH",
     "MAX_RUNS",
@@ -773,6 +800,7 @@ __all__ = [
     "coerce",
     "config_keys",
     "from_mapping",
+    "fused_gap",
     "key_help",
     "level_text",
     "load_toml",

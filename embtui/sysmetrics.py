@@ -308,6 +308,23 @@ def gpu_memory_peak(device: str) -> float | None:
         return None
 
 
+def visible_gpus() -> list[str]:
+    """GPU ids this machine shows, from CUDA_VISIBLE_DEVICES or nvidia's device nodes: what
+    the worker pool hands out, and what tells `engine = "auto"` a GPU may train here."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g.strip() for g in env.split(",") if g.strip() and g.strip() != "-1"]
+    return (
+        sorted(
+            name[len("nvidia") :]
+            for name in os.listdir("/dev")
+            if name.startswith("nvidia") and name[len("nvidia") :].isdigit()
+        )
+        if os.path.isdir("/dev")
+        else []
+    )
+
+
 def visible_gpu(env: dict[str, str] | None = None) -> str | None:
     """The NVML device ("gpu<N>") the first GPU TensorFlow sees here is, or None.
 

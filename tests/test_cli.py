@@ -80,9 +80,15 @@ def assert_tiny_grid_done(
         assert run["status"] == "done", run
         assert run["error"] is None
         assert run["head"] == "flatten"
-        # The device TensorFlow trained on, the same for every run: "CPU" or "GPU:0 <name>".
+        # Where the runs trained, the same for every run: "CPU" or "GPU:0 <name>" (TensorFlow)
+        # or "CPU (fused)" (the fused engine, which the experiment records).
         assert run["device"] == doc["experiment"]["meta"]["device"]
-        assert run["device"] == "CPU" or run["device"].startswith("GPU")
+        fused = doc["experiment"]["meta"].get("engine") == "fused"
+        assert (
+            run["device"] == "CPU (fused)"
+            if fused
+            else run["device"] == "CPU" or run["device"].startswith("GPU")
+        )
         assert isinstance(run["params"], int) and run["params"] > 0
         assert [e["epoch"] for e in run["epochs"]] == list(range(1, epochs + 1))
         for e in run["epochs"]:
@@ -479,6 +485,16 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
         "unknown cluster",
         lambda t, p, s: _run_args(t, s, cluster="k8s"),
         ("cluster = 'k8s'", "one of local, ray"),
+    ),
+    (
+        "unknown engine",
+        lambda t, p, s: _run_args(t, s, engine="gpu"),
+        ("engine = 'gpu'", "one of auto, tensorflow, fused"),
+    ),
+    (
+        "the fused engine asked for a head it does not train",
+        lambda t, p, s: _run_args(t, s, engine="fused", head="flatten,conv1d"),
+        ("engine = fused", "not head conv1d", "use engine = auto or tensorflow"),
     ),
     (
         "negative GPUs per run",

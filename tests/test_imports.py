@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "keras")
+HEAVY = ("tensorflow", "keras", "numba")  # numba: the fused engine's compiler, lazily
 UI = ("textual", "textual_plotext")
 
 
@@ -72,6 +72,8 @@ ENGINE = [
     "embtui.engine.data",
     "embtui.engine.glove",
     "embtui.engine.events",
+    "embtui.engine.fused",
+    "embtui.engine.run",
 ]
 
 

@@ -12,7 +12,8 @@ datasets only as far as needed to know whether the run would accept them. FAIL m
 `embtui run` with this configuration would stop; warn means it would run, but not as well as
 it could (on the CPU, say).
 
-One module per row, in the table's order: runtime (embtui, Python, TensorFlow), gpu, data,
+One module per row, in the table's order: runtime (embtui, Python, TensorFlow), gpu, kernel
+(the training engine and its compiled-kernel cache), data,
 glove, store, terminal, metrics (what the console's system pane can show); check holds
 the row type. This module runs them and prints the table.
 """
@@ -28,6 +29,7 @@ from embtui.doctor.check import FAIL, OK, WARN, Check
 from embtui.doctor.data import check_data, keras_datasets_dir, probe_host
 from embtui.doctor.glove import check_glove
 from embtui.doctor.gpu import Driver, DriverGpu, check_gpu, probe_driver
+from embtui.doctor.kernel import check_kernel
 from embtui.doctor.metrics import check_metrics
 from embtui.doctor.ray import check_ray
 from embtui.doctor.runtime import check_embtui, load_tensorflow
@@ -122,6 +124,7 @@ def run_doctor(
         daemon=True,
     )
     ray_thread.start()
+    kernel = _guarded("kernel", check_kernel, config)
     tf_row, gpu_row = _tensorflow_rows(console)
     data_thread.join(30)
     data = data_box[0] if data_box else Check("data", FAIL, "the data check did not finish", "")
@@ -131,6 +134,7 @@ def run_doctor(
         _guarded("embtui", check_embtui),
         tf_row,
         gpu_row,
+        kernel,
         data,
         glove,
         store,
@@ -176,6 +180,7 @@ __all__ = [
     "check_embtui",
     "check_glove",
     "check_gpu",
+    "check_kernel",
     "check_metrics",
     "check_ray",
     "check_store",

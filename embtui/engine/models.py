@@ -4,10 +4,15 @@ Every model is `Embedding -> head -> Dense(1, sigmoid)` on padded integer sequen
 embedding arm decides the first layer: `learned` is randomly initialised and trainable,
 `glove` starts from the aligned GloVe matrix and is frozen, `glove-tuned` starts from it and
 trains. Keras is imported lazily so that importing the engine stays cheap.
+
+Every engine (`embtui.engine.trainer`'s TensorFlow `Trainer`, `embtui.engine.fused`)
+starts a run from the weights such a model has for its seed (`initial_weights`) and
+trains it on the examples in the order `epoch_orders` gives.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -64,3 +69,31 @@ def make_optimizer(config: ArmConfig) -> Any:
         "sgd": keras.optimizers.SGD,
     }
     return kinds[config.optimizer](learning_rate=config.learning_rate)
+
+
+def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
+    """The shuffled example order of every epoch of a run, fixed by its seed."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    return [rng.permutation(n).astype("int32") for _ in range(epochs)]
+
+
+def initial_weights(
+    config: ArmConfig, arm: str, seed: int, glove: np.ndarray | None
+) -> list[np.ndarray]:
+    """The weights a freshly built model has for this seed (what `fit` would start from).
+
+    Seeding is process-wide (Keras' global random state), so drawing is one thread at a
+    time: two runs training in two threads must not draw from each other's seed."""
+    import keras
+
+    with _SEEDING:
+        keras.utils.set_random_seed(seed)
+        return build_model(config, arm, glove).get_weights()
+
+
+_SEEDING = threading.Lock()
+
+
+#: Initial weights kept per trainer: a grid reuses each seed at every size, and building a
+#: throwaway model to draw them costs more than a small run's training.
+INIT_CACHE_SIZE = 8

@@ -25,9 +25,20 @@ from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset
 from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
 from embtui.engine.fingerprint import fingerprint
+from embtui.engine.fused import (
+    COMPILING,
+    FUSED,
+    choose_engine,
+    kernel_is_cached,
+    recorded_engine,
+    run_device,
+)
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
+
+#: The meta key that says an experiment's TensorFlow trainer uses Keras' 1 - rho (0.1).
+ONE_MINUS_RHO = "rmsprop_one_minus_rho"
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,10 @@ class Prepared:
             "python": platform.python_version(),
             "embtui": __version__,
             "fingerprint": fingerprint(self.config, self.datasets, self.gloves),
+            "engine": choose_engine(self.config),
+            # RMSprop's 1 - rho as Keras computes it (see `Trainer`); experiments recorded
+            # without this key resume with the float32 value they started with.
+            ONE_MINUS_RHO: "keras",
         }
         if self.glove is not None:
             out["glove"] = self.glove.source
@@ -226,11 +241,16 @@ def train_one(
             checkpoints.remove()
         sink(RunFinished(experiment_id, run_row.id, status, error))
 
+    engine = recorded_engine(experiment.meta)  # a resumed experiment keeps its engine
+    legacy_one_minus_rho = ONE_MINUS_RHO not in experiment.meta
+    if engine == FUSED and not _kernel_announced and not kernel_is_cached():
+        _announce_kernel(sink, experiment_id)
     try:
-        trainer = cache.get(arm_cfg, arm, glove)
+        trainer = cache.get(arm_cfg, arm, glove, engine, legacy_one_minus_rho)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
+    device = run_device(device, engine)
     resumed = _usable(checkpoints.load(), ledger, run_row, arm_cfg.epochs)
     kept = resumed.epoch if resumed else 0
     ledger.start_run(
@@ -304,6 +324,19 @@ def train_one(
         finish("cancelled")
     else:
         finish("done")
+
+
+#: Whether this process has said it is compiling the fused kernel (it says so once).
+_kernel_announced = False
+
+
+def _announce_kernel(sink: Sink, experiment_id: int) -> None:
+    """Tell the user why the first run pauses: Numba compiles the fused kernel into
+    embtui's cache folder, once per machine (later processes load it in a fraction of a
+    second)."""
+    global _kernel_announced
+    _kernel_announced = True
+    sink(Stage(experiment_id, COMPILING))
 
 
 def _event_log(

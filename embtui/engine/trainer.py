@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from embtui.config import ArmConfig
-from embtui.engine.models import build_model, embedding_dim, make_optimizer
+from embtui.engine.models import (
+    INIT_CACHE_SIZE,
+    build_model,
+    embedding_dim,
+    epoch_orders,
+    initial_weights,
+    make_optimizer,
+)
 from embtui.errors import ConfigError, printable
 from embtui.store import EpochMetrics
 
@@ -52,29 +59,21 @@ def trainer_key(config: ArmConfig, arm: str, glove: np.ndarray | None) -> tuple:
     )
 
 
-def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
-    """The shuffled example order of every epoch of a run, fixed by its seed."""
-    rng = np.random.default_rng([seed, 0x5EED])
-    return [rng.permutation(n).astype("int32") for _ in range(epochs)]
-
-
-def initial_weights(
-    config: ArmConfig, arm: str, seed: int, glove: np.ndarray | None
-) -> list[np.ndarray]:
-    """The weights a freshly built model has for this seed (what `fit` would start from)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    return build_model(config, arm, glove).get_weights()
-
-
-#: Initial weights kept per trainer: a grid reuses each seed at every size, and building a
-#: throwaway model to draw them costs more than a small run's training.
-INIT_CACHE_SIZE = 8
-
-
 class Trainer:
-    def __init__(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> None:
+    """Trains runs of one (arm, head, shapes) with TensorFlow; see the module docstring.
+
+    `legacy_one_minus_rho`: the row-wise RMSprop update computes 1 - rho from a float32
+    rho (0.10000002), as embtui did before Keras' value (0.1) was used; for experiments
+    recorded then, so that they resume with the arithmetic they started with.
+    """
+
+    def __init__(
+        self,
+        config: ArmConfig,
+        arm: str,
+        glove: np.ndarray | None,
+        legacy_one_minus_rho: bool = False,
+    ) -> None:
         import keras
 
         tf = configure_tensorflow()
@@ -90,7 +89,11 @@ class Trainer:
 
         model, optimizer, bs = self.model, self.optimizer, config.batch_size
         trainable = model.trainable_variables
-        rows = LazyRMSpropRows(optimizer, config.vocab_size) if _plain_rmsprop(optimizer) else None
+        rows = (
+            LazyRMSpropRows(optimizer, config.vocab_size, legacy_one_minus_rho)
+            if _plain_rmsprop(optimizer)
+            else None
+        )
         self._rows = rows
         bce = keras.losses.binary_crossentropy
         maxlen = config.maxlen
@@ -399,9 +402,9 @@ class LazyRMSpropRows:
     stacked trainer (`embtui.engine.stacked`) shares.
     """
 
-    def __init__(self, optimizer: Any, vocab_size: int) -> None:
+    def __init__(self, optimizer: Any, vocab_size: int, legacy_one_minus_rho: bool = False) -> None:
         self.optimizer = optimizer
-        self.math = RowRMSprop(optimizer.rho, optimizer.epsilon, vocab_size)
+        self.math = RowRMSprop(optimizer.rho, optimizer.epsilon, vocab_size, legacy_one_minus_rho)
         self.velocity: Any = None  # the embedding's velocity slot, known at its first step
 
     def restart(self) -> None:
@@ -439,11 +442,16 @@ class RowRMSprop:
     per-row "last step" lives here, so one instance serves one table.
     """
 
-    def __init__(self, rho: float, epsilon: float, rows: int) -> None:
+    def __init__(
+        self, rho: float, epsilon: float, rows: int, legacy_one_minus_rho: bool = False
+    ) -> None:
         import tensorflow as tf
 
         self.rho = rho
         self.epsilon = epsilon
+        # Keras computes 1 - rho in Python and casts it (0.1 for rho 0.9); embtui once
+        # computed it from a float32 rho (0.10000002): experiments recorded then keep that.
+        self.legacy_one_minus_rho = legacy_one_minus_rho
         self.step = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.last = tf.Variable(tf.zeros([rows], tf.int32), trainable=False)
 
@@ -467,7 +475,8 @@ class RowRMSprop:
         squares = tf.sparse.segment_sum(tf.square(grad.values), order, segments)
         behind = tf.cast(step - tf.gather(self.last, rows), var.dtype)
         fresh = tf.gather(velocity, rows) * tf.pow(rho, behind)[:, None]
-        fresh = fresh + (1 - rho) * squares
+        one_minus_rho = (1 - rho) if self.legacy_one_minus_rho else tf.cast(1 - self.rho, var.dtype)
+        fresh = fresh + one_minus_rho * squares
         velocity.scatter_update(tf.IndexedSlices(fresh, rows))
         self.last.scatter_update(tf.IndexedSlices(tf.fill(tf.shape(rows), step), rows))
         lr = tf.cast(learning_rate, var.dtype)
@@ -495,15 +504,32 @@ class RowRMSprop:
 
 
 class TrainerCache:
-    """Trainers by key, so a grid builds and traces each graph once."""
+    """Trainers by engine and key, so a grid builds and traces each graph (or loads each
+    compiled kernel) once."""
 
     def __init__(self) -> None:
-        self._trainers: dict[tuple, Trainer] = {}
+        self._trainers: dict[tuple, Any] = {}
 
-    def get(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> Trainer:
-        key = trainer_key(config, arm, glove)
+    def get(
+        self,
+        config: ArmConfig,
+        arm: str,
+        glove: np.ndarray | None,
+        engine: str = "tensorflow",
+        legacy_one_minus_rho: bool = False,
+    ) -> Any:
+        """The trainer for this arm: a TensorFlow `Trainer`, or with `engine = "fused"` an
+        `embtui.engine.fused.FusedTrainer` (same interface, same numbers as Keras).
+        `legacy_one_minus_rho`: see `Trainer` (the fused engine always uses Keras' value)."""
+        legacy = legacy_one_minus_rho and engine != "fused"
+        key = (engine, legacy, *trainer_key(config, arm, glove))
         if key not in self._trainers:
-            self._trainers[key] = Trainer(config, arm, glove)
+            if engine == "fused":
+                from embtui.engine.fused import FusedTrainer
+
+                self._trainers[key] = FusedTrainer(config, arm, glove)
+            else:
+                self._trainers[key] = Trainer(config, arm, glove, legacy)
         trainer = self._trainers[key]
         if trainer.glove is not glove:  # another experiment's vectors: forget cached inits
             trainer.glove = glove

@@ -673,3 +673,64 @@ def test_without_psutil_the_metrics_row_warns_with_the_fix(monkeypatch):
         "psutil is not installed: CPU and RAM metrics off",
         "pip install psutil",
     )
+
+
+# -- kernel ---------------------------------------------------------------------------------
+
+
+def test_the_kernel_row_says_why_a_grid_trains_with_tensorflow(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    row = doctor.check_kernel(ExperimentConfig(head=("flatten", "lstm")))
+    assert row.status == OK
+    assert row.detail == (
+        "engine tensorflow: the fused kernel trains head flatten or avgpool, not head lstm"
+    )
+    row = doctor.check_kernel(ExperimentConfig(engine="tensorflow"))
+    assert row.detail == "engine tensorflow: asked for (engine = tensorflow)"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    row = doctor.check_kernel(ExperimentConfig())
+    assert row.detail == "engine tensorflow: a GPU is visible, and TensorFlow trains on it"
+
+
+def test_the_kernel_row_says_a_cold_cache_compiles_on_the_first_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    row = doctor.check_kernel(ExperimentConfig())
+    assert row.status == OK
+    assert row.detail == (
+        f"engine fused; no compiled kernel in {tmp_path / 'numba'} yet (cold): the first run "
+        "compiles it, a few seconds, once"
+    )
+
+
+@pytest.mark.slow
+def test_warming_compiles_the_kernel_into_embtuis_cache_once(tmp_path):
+    """`embtui doctor --warm` compiles into $EMBTUI_CACHE/numba; a later process finds it
+    warm and loads it instead of compiling."""
+    script = (
+        "import time\n"
+        "from embtui.config import ExperimentConfig\n"
+        "from embtui.doctor.kernel import check_kernel\n"
+        "from embtui.engine.fused import warm_kernel\n"
+        "print(check_kernel(ExperimentConfig()).detail)\n"
+        "t0 = time.perf_counter(); warm_kernel(); print(round(time.perf_counter() - t0, 2))\n"
+        "print(check_kernel(ExperimentConfig()).detail)\n"
+    )
+    env = cli_env(tmp_path)
+    env.pop("NUMBA_CACHE_DIR", None)
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+        )
+        for _ in range(2)
+    ]
+    folder = tmp_path / "cache" / "numba"
+    first, second = (r.stdout.splitlines() for r in runs)
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    assert "(cold)" in first[0] and str(folder) in first[0]
+    assert (
+        first[2] == second[0] == f"engine fused; the compiled kernel is cached (warm) in {folder}"
+    )
+    assert float(second[1]) < float(first[1])  # loaded, not compiled again
+    assert any(folder.rglob("*.nbc"))

@@ -18,6 +18,7 @@ from embtui.engine.events import (
     RunStarted,
     Stage,
 )
+from embtui.engine.fused import COMPILING, choose_engine, recorded_engine, run_device
 from embtui.engine.trainer import describe_device
 from embtui.errors import ConfigError, EmbtuiError, GloveError, StoreError
 from embtui.store import Store
@@ -36,6 +37,14 @@ def three(three_seed_experiment):
     return three_seed_experiment
 
 
+def expected_device(three) -> str:
+    """The device column of the grid's runs: where TensorFlow trains, or `CPU (fused)` when
+    the experiment recorded the fused engine (`engine = "auto"` on a CPU-only machine)."""
+    with Store(three.store, create=False) as store:
+        engine = recorded_engine(store.experiment(three.experiment_id).meta)
+    return run_device(describe_device(), engine)
+
+
 @pytest.fixture
 def small(three):
     """The same prepared inputs, cut to one size and two seeds (4 runs)."""
@@ -51,7 +60,11 @@ def test_the_sink_hears_every_stage_run_and_epoch_in_grid_order(three):
     assert three.status == "done"
     stages = [e.text for e in events if isinstance(e, Stage)]
     assert stages[0].startswith("loading data: ")
-    assert stages[1:] == ["loading GloVe vectors", "loading TensorFlow"]
+    # The fused engine's kernel is compiled once per machine: said once, when it is.
+    assert [s for s in stages[1:] if s != COMPILING] == [
+        "loading GloVe vectors",
+        "loading TensorFlow",
+    ]
     started = [e for e in events if isinstance(e, RunStarted)]
     assert [(e.position, e.size, e.embedding, e.seed) for e in started] == [
         (i, size, arm, seed)
@@ -60,7 +73,7 @@ def test_the_sink_hears_every_stage_run_and_epoch_in_grid_order(three):
         )
     ]
     assert {(e.total, e.device, e.experiment_id) for e in started} == {
-        (12, describe_device(), three.experiment_id)
+        (12, expected_device(three), three.experiment_id)
     }
     # After each RunStarted: every epoch of that run in order, then its RunFinished.
     (epochs,) = three.prepared.config.epochs
@@ -85,7 +98,7 @@ def test_the_store_holds_exactly_what_the_sink_heard(three):
     assert len(runs) == 12
     for r in runs:
         assert r.status == "done" and r.error is None
-        assert r.device == describe_device() and r.started and r.finished
+        assert r.device == expected_device(three) and r.started and r.finished
         if r.embedding == "glove":
             assert r.coverage == pytest.approx(TINY_COVERAGE)
             assert r.params == 200 * GLOVE_DIM + 20 * GLOVE_DIM + 1
@@ -110,7 +123,10 @@ def test_the_experiment_records_its_config_and_environment(three):
     assert meta["chance"] == pytest.approx(max(positive, 1 - positive))
     assert (meta["n_train"], meta["n_val"]) == (60, 20)
     assert (meta["glove_dim"], meta["glove_coverage"]) == (GLOVE_DIM, pytest.approx(TINY_COVERAGE))
-    assert meta["device"] == describe_device()
+    # The engine chosen when it was recorded (`engine = "auto"`), and the device as its runs
+    # show it ("CPU (fused)" for the fused engine).
+    assert meta["engine"] == choose_engine(three.prepared.config)
+    assert meta["device"] == expected_device(three)
     import keras
     import tensorflow as tf
 
@@ -212,10 +228,10 @@ def test_a_run_that_cannot_be_built_fails_alone(small, tmp_path, monkeypatch):
 
     real_get = trainer.TrainerCache.get
 
-    def get(self, config, arm, glove):
+    def get(self, config, arm, glove, *engine):
         if arm == "glove":
             raise ValueError("no room for\nthe vectors")
-        return real_get(self, config, arm, glove)
+        return real_get(self, config, arm, glove, *engine)
 
     monkeypatch.setattr(trainer.TrainerCache, "get", get)
     with Store(tmp_path / "s.sqlite") as store:
@@ -272,18 +288,22 @@ def test_a_diverging_learning_rate_fails_each_run_with_the_nan_epoch(small, tmp_
 
 
 def fail_arm(monkeypatch, arm: str, at_epoch: int, make_problem):
-    """Make the real trainer misbehave for one arm at one epoch (NaN or an exception)."""
-    from embtui.engine import trainer
+    """Make the real trainer (of either engine) misbehave for one arm at one epoch (NaN or
+    an exception)."""
+    from embtui.engine import fused, trainer
 
-    real_fit = trainer.Trainer.fit
+    for cls in (trainer.Trainer, fused.FusedTrainer):
+        monkeypatch.setattr(cls, "fit", misbehaving(cls.fit, arm, at_epoch, make_problem))
 
+
+def misbehaving(real_fit, arm: str, at_epoch: int, make_problem):
     def fit(self, *args, **kwargs):
         for m in real_fit(self, *args, **kwargs):
             if self.arm == arm and m.epoch == at_epoch:
                 m = make_problem(m)
             yield m
 
-    monkeypatch.setattr(trainer.Trainer, "fit", fit)
+    return fit
 
 
 def test_a_nan_in_one_arm_fails_those_runs_and_the_grid_goes_on(small, tmp_path, monkeypatch):
@@ -549,3 +569,64 @@ def test_each_run_records_what_it_cost_and_the_experiment_the_box_samples(three)
     assert all(r.peak_gpu_mem is None and r.mean_gpu_util is None for r in runs)
     assert samples and {s.device for _, s in samples} == {"cpu"}
     assert all(0 <= s.util <= 100 and s.rss > 10e6 for _, s in samples), samples
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+def test_the_engine_is_chosen_when_recorded_and_an_older_experiment_resumes_with_tensorflow(
+    small, tmp_path, monkeypatch
+):
+    """`engine = "auto"` on a CPU records the fused engine with the experiment; an experiment
+    recorded before engines existed (no `engine` in its meta) trains, and resumes, with
+    TensorFlow whatever its configuration says, and with the float32 `1 - rho` it started
+    with (no `rmsprop_one_minus_rho` either); a new TensorFlow experiment uses Keras' 0.1.
+    All compute Keras' numbers, to its tolerance."""
+    import contextlib
+    import sqlite3
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a CPU-only machine
+    path = tmp_path / "s.sqlite"
+    tensorflow = dataclasses.replace(small, config=small.config.replace(engine="tensorflow"))
+    with Store(path) as store:
+        fused_id = runner.create(store, small)
+        older_id = runner.create(store, small)
+        newer_id = runner.create(store, tensorflow)
+        with contextlib.closing(sqlite3.connect(path)) as db, db:  # as an older embtui
+            db.execute(
+                "UPDATE experiments SET meta = json_remove(meta, '$.engine', "
+                "'$.rmsprop_one_minus_rho') WHERE id = ?",
+                (older_id,),
+            )
+        assert store.experiment(fused_id).meta["engine"] == "fused"
+        assert store.experiment(newer_id).meta["engine"] == "tensorflow"
+        assert store.experiment(newer_id).meta["rmsprop_one_minus_rho"] == "keras"
+        assert not {"engine", "rmsprop_one_minus_rho"} & set(store.experiment(older_id).meta)
+        assert store.experiment(older_id).config["engine"] == "auto"
+        for exp_id, prepared in ((fused_id, small), (older_id, small), (newer_id, tensorflow)):
+            assert runner.run(store, exp_id, prepared) == "done"
+        assert {r.device for r in store.runs(fused_id)} == {"CPU (fused)"}
+        assert store.experiment(fused_id).meta["device"] == "CPU (fused)"
+        assert {r.device for r in store.runs(older_id)} == {describe_device()}
+        assert {r.device for r in store.runs(newer_id)} == {describe_device()}
+        assert "engine" not in store.experiment(older_id).meta  # read as TensorFlow
+        fused, older, newer = (store.epochs(i) for i in (fused_id, older_id, newer_id))
+        learned = {r.id for r in store.runs(older_id) if r.embedding == "learned"}
+
+    def pairs(a, b):
+        return [
+            (x, y, ra in learned)
+            for ra, rb in zip(sorted(a), sorted(b), strict=True)
+            for x, y in zip(b[rb], a[ra], strict=True)
+        ]
+
+    for one, other in ((older, fused), (older, newer)):
+        matched = pairs(one, other)
+        assert len(matched) == 4 * small.config.epochs[0]
+        for a, b, _ in matched:  # each equal to Keras: equal to its tolerance
+            assert a.loss == pytest.approx(b.loss, abs=1e-5)
+            assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
+            assert a.val_acc == b.val_acc
+    # Keras' 1 - rho changes the learned arm's last bits, not the frozen GloVe arm's.
+    changed = [trained for a, b, trained in pairs(older, newer) if a.loss != b.loss]
+    assert changed and all(changed)

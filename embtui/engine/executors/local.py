@@ -29,14 +29,16 @@ class InProcess:
         meter: Sampler | None = None,
     ) -> None:
         sink(Stage(experiment_id, "loading TensorFlow"))
+        from embtui.engine.fused import recorded_engine, run_device
         from embtui.engine.run import train_one
         from embtui.engine.trainer import TrainerCache, threads_per_op, training_device
 
         device = training_device()
+        engine = recorded_engine(store.experiment(experiment_id).meta)
         store.update_meta(
             experiment_id,
             **framework_versions(),
-            device=device,
+            device=run_device(device, engine),
             threads_per_op=threads_per_op(here=True),
         )
         cache = TrainerCache()

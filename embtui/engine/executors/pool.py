@@ -33,7 +33,7 @@ from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
 from embtui.engine.executors.streams import stderr_with_fd
 from embtui.errors import StoreError, one_line
 from embtui.store import RunRow, Store
-from embtui.sysmetrics import Sampler
+from embtui.sysmetrics import Sampler, visible_gpus
 from embtui.versions import framework_versions
 
 if TYPE_CHECKING:
@@ -48,22 +48,6 @@ class _WorkerFailed:
     stop (the store cannot be written, or the experiment is no longer its parent's)."""
 
     text: str
-
-
-def visible_gpus() -> list[str]:
-    """GPU ids to hand out, from CUDA_VISIBLE_DEVICES or nvidia's device nodes."""
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        return [g.strip() for g in env.split(",") if g.strip() and g.strip() != "-1"]
-    return (
-        sorted(
-            name[len("nvidia") :]
-            for name in os.listdir("/dev")
-            if name.startswith("nvidia") and name[len("nvidia") :].isdigit()
-        )
-        if os.path.isdir("/dev")
-        else []
-    )
 
 
 class ProcessPool:
