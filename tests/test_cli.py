@@ -128,7 +128,7 @@ def test_plain_log_has_one_line_per_run_and_epoch(cli_experiment):
     out = cli_experiment.runs[0].stdout
     assert "\x1b[" not in out.split("experiment 1 done")[0]
     run_lines = re.findall(
-        r"^run (\d)/8: size (\d+), (\w+), seed (\d) on (?:CPU|GPU.*)$", out, re.M
+        r"^run (\d)/8: size (\d+), (\w+), seed (\d) on (?:CPU|GPU).*$", out, re.M
     )
     assert [(int(p), int(s), a, int(seed)) for p, s, a, seed in run_lines] == [
         (1, 10, "learned", 0),
@@ -845,8 +845,8 @@ BAD_INPUTS: list[tuple[str, Callable[..., list], tuple[str, ...]]] = [
         ("experiment 1's config is not valid JSON", "edited by hand"),
     ),
     (
-        "list of hand-edited json that is not an object",
-        lambda t, p, s: ["list", "--store", _edit_store(s, "meta = '[1, 2]'")],
+        "list of hand-edited json that is not an object",  # `list ID` reads the meta
+        lambda t, p, s: ["list", "1", "--store", _edit_store(s, "meta = '[1, 2]'")],
         ("experiment 1's meta is not a JSON object",),
     ),
     (

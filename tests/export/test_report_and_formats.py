@@ -631,6 +631,9 @@ def test_a_store_from_before_factor_records_exports_exactly_as_before(
 
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE runs DROP COLUMN factors")
+    for trigger in ("experiments_high_water", "runs_high_water"):  # v6
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("DROP TABLE id_high_water")
     db.execute("PRAGMA user_version = 4")
     db.commit()
     db.close()
