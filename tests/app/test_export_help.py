@@ -168,7 +168,8 @@ async def test_help_scrolls_with_j_and_down(make_app, store_path, where):
         assert table.scroll_y > 0
         last = table.cells(table.row_keys[-1])
         assert any(last[1] in line for line in screen_lines(app))  # the last key is on screen
-        await pilot.press("k", "up", "pageup", "pageup", "pageup")
+        pages = len(table.row_keys) // max(1, table.scrollable_content_region.height) + 1
+        await pilot.press("k", "up", *["pageup"] * pages)
         assert table.cursor_row == 0 and table.scroll_y == 0
         await pilot.press("down")
         assert table.cursor_row == 1
@@ -258,3 +259,23 @@ def test_importing_the_console_does_not_import_tensorflow_or_scipy():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_help_at_80_columns_wraps_each_description_whole(make_app, store_path):
+    record(store_path)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        table = app.screen.query_one(KeyedTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # none cut
+        rows = [table.cells(k) for k in table.row_keys]
+        joined: dict[str, str] = {}
+        current = ""
+        for key, text in rows:
+            current = key or current
+            joined[current] = f"{joined.get(current, '')} {text}".strip()
+        for key, name, what in app.screen.rows:
+            assert joined[key] == " ".join((what or name).split()), key

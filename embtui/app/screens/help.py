@@ -5,6 +5,7 @@ The list is longer than an 80x24 terminal: it scrolls with j/k, the arrows and p
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -83,10 +84,26 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(KeyedTable)
         table.set_columns([("key", header("key")), ("what", header("what it does"))])
-        table.sync(
-            [
-                (str(i), [cell(k, style="bold"), cell(what or name)])
-                for i, (k, name, what) in enumerate(self.rows)
-            ]
-        )
+        self._fill()
+        self.call_after_refresh(self._fill)  # again, at the width the layout gave it
         table.focus()
+
+    def on_resize(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
+        """One row per line: a description too long for the table's width goes on in the
+        lines below its key (at 80 columns, several would be cut at the edge)."""
+        table = self.query_one(KeyedTable)
+        # Each cell is the text plus a leading space and a column's padding on both sides;
+        # two columns for the scrollbar.
+        key_width = max((len(k) for k, _, _ in self.rows), default=3) + 3
+        room = table.scrollable_content_region.width or int(self.size.width * 0.95) - 4
+        width = max(20, room - key_width - 3 - 2)
+        lines = []
+        for i, (k, name, what) in enumerate(self.rows):
+            wrapped = textwrap.wrap(what or name, width) or [""]
+            for j, text in enumerate(wrapped):
+                key = cell(k, style="bold") if j == 0 else cell("")
+                lines.append((f"{i}" if j == 0 else f"{i}.{j}", [key, cell(text)]))
+        table.sync(lines)
