@@ -156,11 +156,19 @@ class ExperimentConfig:
         to an arm (`embedding_dim` for a GloVe arm, see `APPLIES_TO`) is None there and
         makes no arms of its own: `learned` x `dim=8,32` and `glove` are three arms."""
         out: list[dict[str, Any]] = []
+        seen: set[tuple[Any, ...]] = set()
         for values in itertools.product(*(self.levels(k) for k in FACTOR_KEYS)):
             arm = applicable(dict(zip(FACTOR_KEYS, values, strict=True)))
-            if arm not in out:
+            key = tuple(arm.values())
+            if key not in seen:
+                seen.add(key)
                 out.append(arm)
         return out
+
+    @property
+    def arm_count(self) -> int:
+        """How many arms the grid has (`len(self.arms())`, counted without listing them)."""
+        return self._arm_count()
 
     def seed_values(self) -> range:
         """The seeds each cell runs: `seeds` of them from `first_seed`."""

@@ -29,7 +29,7 @@ from typing import Any
 
 from scipy import stats as _st
 
-from embtui.config import arm_name, level_text, varying
+from embtui.config import APPLIES_TO, arm_name, level_text, varying
 from embtui.stats import describe, format_p, holm, welch
 
 
@@ -249,8 +249,16 @@ def _effects(
             scope.append(
                 f"over the {', '.join(kept)} runs ({key} does not apply to {', '.join(skipped)})"
             )
+        # Another factor applies to only some of this factor's levels (embedding_dim, when
+        # this factor is the embedding): match at its first level where it applies. For any
+        # other factor (a head, a rate) "does not apply" is itself a level to match on.
         partial = [
-            k for k in keys if k != key and len({r.factors.get(k) is None for r in used}) > 1
+            k
+            for k in keys
+            if k != key
+            and key == "embeddings"
+            and k in APPLIES_TO
+            and len({r.factors.get(k) is None for r in used}) > 1
         ]
         for k in partial:
             first = _levels(

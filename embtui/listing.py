@@ -53,12 +53,12 @@ def experiments(store: Store) -> list[dict[str, Any]]:
 
 def experiment_runs(store: Store, exp_id: int) -> dict[str, Any]:
     """One experiment with its runs, as `embtui list ID` reports it."""
-    from embtui.config import arm_keys, arm_name
+    from embtui.config import applicable, arm_keys, arm_name
 
     exp = store.experiment(exp_id)
     runs = store.runs(exp_id)
     progress = store.run_progress(exp_id)
-    keys = arm_keys([exp.config], [r.factors for r in runs])
+    keys = arm_keys([exp.config], [applicable(r.factors) for r in runs])
     rows = []
     for r in runs:
         done = progress.get(r.id)
@@ -66,7 +66,7 @@ def experiment_runs(store: Store, exp_id: int) -> dict[str, Any]:
             {
                 "id": r.id,
                 "size": r.size,
-                "arm": arm_name(r.factors, keys) if keys else r.embedding,
+                "arm": arm_name(applicable(r.factors), keys) if keys else r.embedding,
                 "factors": r.factors,
                 "seed": r.seed,
                 "status": r.status,

@@ -51,7 +51,7 @@ from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.log import LogEntry
 from embtui.app.screens.main import MainScreen
 from embtui.app.view_state import Activity
-from embtui.app.workers import JobFailed, ReportsFailures, background, job_name
+from embtui.app.workers import PERIODIC_JOBS, JobFailed, ReportsFailures, background, job_name
 from embtui.config import ExperimentConfig, config_keys, from_mapping
 from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
 from embtui.errors import EmbtuiError, printable
@@ -171,6 +171,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         #: Set by run_console: points the terminal's descriptors at /dev/null after a hangup.
         self.detach_terminal: Callable[[], None] | None = None
         self._quitting = False
+        self._failed_jobs: set[str] = set()  # periodic jobs whose failure was reported
         #: What `run_console` prints to the shell once the console has closed: which
         #: experiment quitting stopped, and how to resume it.
         self.farewell: str | None = None
@@ -554,10 +555,16 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         message log with its traceback, and said in a notification; the console stays."""
         error = message.error
         what = job_name(message.group)
+        if message.group in PERIODIC_JOBS:  # runs on every poll: said once, not every second
+            if message.group in self._failed_jobs:
+                return
+            self._failed_jobs.add(message.group)
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.log_message(trace.rstrip(), "error", f"{what} failed")
+        again = " (said once: it runs on every poll)" if message.group in PERIODIC_JOBS else ""
         self.notify(
-            f"{what} failed: {type(error).__name__}: {error} (the message log, l, has the details)",
+            f"{what} failed: {type(error).__name__}: {error}{again} (the message log, l, has "
+            "the details)",
             severity="error",
             timeout=10,
         )

@@ -37,12 +37,13 @@ class OrderedKeys(App[ReturnType]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._keys_waiting: deque[events.Key] = deque()
+        self._keys_waiting: deque[events.Key | events.Paste] = deque()
         self._key_busy = 0  # a generation number: 0 when no key is in flight
         self._key_timer: Timer | None = None
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
+        # A paste is typing too: it waits behind the keys before it, as they do.
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             if self._key_busy:
                 self._keys_waiting.append(event)
                 return
@@ -50,7 +51,7 @@ class OrderedKeys(App[ReturnType]):
             return
         await super().on_event(event)
 
-    async def _route_key(self, event: events.Key) -> None:
+    async def _route_key(self, event: events.Key | events.Paste) -> None:
         generation = self._key_busy = self._key_busy % 1_000_000 + 1
         screen = self.screen
         target: DOMNode = self.focused or screen

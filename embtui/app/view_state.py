@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from embtui.config import arm_keys, arm_name, level_text
+from embtui.config import applicable, arm_keys, arm_name, level_text
 from embtui.display import fit_number, short_reason, status_with_reason
 from embtui.errors import EmbtuiError, printable
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
@@ -220,13 +220,15 @@ def epochs_of(run: RunRow, config: Mapping[str, Any]) -> int:
 def load_runs(store: Store, experiment: ExperimentRow) -> list[RunView]:
     epochs = store.epochs(experiment.id)
     rows = store.runs(experiment.id)
-    keys = arm_keys([experiment.config], [r.factors for r in rows])
+    # As the report names them: a factor that does not apply to an arm (an older GloVe
+    # run's embedding_dim) is no part of its name.
+    keys = arm_keys([experiment.config], [applicable(r.factors) for r in rows])
     return [
         RunView(
             r,
             tuple(epochs.get(r.id, ())),
             epochs_of(r, experiment.config),
-            arm_name(r.factors, keys) if keys and r.factors else r.embedding,
+            arm_name(applicable(r.factors), keys) if keys and r.factors else r.embedding,
         )
         for r in rows
     ]
@@ -237,7 +239,8 @@ def group_runs(runs: Sequence[RunView], by: str = "arm") -> list[GroupView]:
     other factors, in the order of their first run."""
     cells: dict[tuple[int, str], list[RunView]] = {}
     for r in runs:
-        label = r.arm if by == "arm" else level_text(by, r.run.factors.get(by, r.run.embedding))
+        factors = applicable(r.run.factors)
+        label = r.arm if by == "arm" else level_text(by, factors.get(by, r.run.embedding))
         cells.setdefault((r.run.size, label), []).append(r)
     return [GroupView(size, arm, tuple(rs)) for (size, arm), rs in cells.items()]
 
@@ -245,7 +248,7 @@ def group_runs(runs: Sequence[RunView], by: str = "arm") -> list[GroupView]:
 def groupings(experiment: ExperimentRow, runs: Sequence[RunView]) -> list[str]:
     """What `g` groups the runs by, in turn: "arm", then each factor that names the arms
     (`arm_keys`) whose groups are not the arms' own (the only varying factor's are)."""
-    keys = arm_keys([experiment.config], [r.run.factors for r in runs])
+    keys = arm_keys([experiment.config], [applicable(r.run.factors) for r in runs])
     arms = len(group_runs(runs))
     return ["arm", *(k for k in keys if len(group_runs(runs, k)) != arms)]
 

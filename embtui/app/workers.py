@@ -13,6 +13,7 @@ in a notification what failed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +34,10 @@ JOB_NAMES: dict[str, str] = {
     "owners": "checking which experiments are still trained",
     "system": "the system sampler",
 }
+
+
+#: Jobs that run again on every poll: a failure is reported once, not every second.
+PERIODIC_JOBS = frozenset({"owners", "system"})
 
 
 def background(group: str, *, exclusive: bool = False) -> Callable[[F], F]:
@@ -64,8 +69,10 @@ class ReportsFailures:
         worker = event.worker
         if event.state != WorkerState.ERROR or worker.error is None:
             return
-        self.job_failed(worker.group, worker.error)
+        # Reported first: putting a screen's state right may fail on a screen being closed.
         self.post_message(JobFailed(worker.group, worker.error))  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):  # the failure itself is already on its way
+            self.job_failed(worker.group, worker.error)
 
     def job_failed(self, group: str, error: BaseException) -> None:
         """Put this node's own state right after its job `group` failed (default: nothing)."""

@@ -5,7 +5,9 @@
 `epoch`, then the metrics in sorted order (`acc,loss,val_acc,val_loss`), then the run each
 row belongs to (`seconds,run_id,size,arm,seed,head,status`) and what that run cost
 (`run_wall_s,run_peak_rss_mb,run_peak_gpu_mem_mb,run_mean_gpu_util`, empty where not
-measured). Several experiments pooled add `experiment` (the id each run was recorded in).
+measured). Several experiments pooled add `experiment` (the id each run was recorded in),
+and a report that counted a repeated run once adds `duplicate_of` (the run it repeats; empty
+for the runs counted).
 In a sweep, one column per factor that varies follows (`learning_rate`, `embedding_dim`,
 ...; `head` is already a column), and `arm` names the arm by those values. One difference:
 `epoch` counts from 1, as everywhere in embtui, where CSVLogger counts from 0.
@@ -55,11 +57,16 @@ def to_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     factors = [k for k in _factor_columns(report) if k not in EPOCH_COLUMNS]
     pooled = ["experiment"] if report.pooled else []
-    writer.writerow([*EPOCH_COLUMNS, *pooled, *factors])
+    # A run that repeats another is in the rows (it was recorded) but not in the statistics:
+    # `duplicate_of` names the run it repeats, so a groupby can leave it out.
+    repeats = ["duplicate_of"] if report.duplicates.set_aside else []
+    writer.writerow([*EPOCH_COLUMNS, *pooled, *repeats, *factors])
     for r in report.runs:
         run = r.run
         cost = [_num(value) for value in r.cost().values()]
-        where = [run.experiment_id] if report.pooled else []
+        where: list[int | str] = [run.experiment_id] if report.pooled else []
+        if repeats:
+            where.append("" if r.duplicate_of is None else r.duplicate_of)
         levels = [csv_cell(r.factors.get(k, "")) for k in factors]
         for e in r.epochs:
             writer.writerow(

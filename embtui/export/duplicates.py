@@ -4,8 +4,9 @@ embtui's training is deterministic: a run's result depends only on the data it s
 settings, its size and its seed. Two experiments on the same data with the same seeds
 therefore hold identical runs, and a pool that counted both would report n=6 where there
 are three distinct results, shrinking intervals and p-values with nothing but copies. So
-a report keys every finished run by what it computed and keeps the first of each key (in
-the order the experiments were named, then run order); the others are *set aside*: they
+a report keys every finished run by what it computed and keeps one of each key (the run of
+the lowest experiment id, then run id, so the choice does not depend on the order the
+experiments are named in); the others are *set aside*: they
 stay in the per-run tables, marked, and out of every statistic.
 
 The key of a run (`run_key`):
@@ -59,12 +60,21 @@ class Duplicates:
     unchecked: tuple[int, ...] = ()
     #: Older sweeps matched on a hash over all their shapes, not per shape.
     whole_data: tuple[int, ...] = ()
+    #: Finished runs that repeat a run of another engine (the same data, settings, size
+    #: and seed; fused against TensorFlow): not merged (the engine is part of what a run
+    #: computed, and a factor of the pool), but said, since they agree to the last bits.
+    other_engine: tuple[SetAside, ...] = ()
 
     def of(self, run_id: int) -> SetAside | None:
-        for d in self.set_aside:
-            if d.run.id == run_id:
-                return d
-        return None
+        return self._by_run.get(run_id)
+
+    @property
+    def _by_run(self) -> dict[int, SetAside]:
+        cached = self.__dict__.get("_by_run_cache")
+        if cached is None:
+            cached = {d.run.id: d for d in self.set_aside}
+            object.__setattr__(self, "_by_run_cache", cached)
+        return cached
 
     @property
     def largest_difference(self) -> float | None:
@@ -104,6 +114,24 @@ class Duplicates:
                 + ("unknown" if diff is None else "0 (identical)" if diff == 0 else f"{diff:.2g}")
                 + "."
             )
+        if self.other_engine:
+            engines: dict[tuple[int, int], int] = {}
+            for d in self.other_engine:
+                engines.setdefault((d.run.experiment_id, d.kept.experiment_id), 0)
+                engines[(d.run.experiment_id, d.kept.experiment_id)] += 1
+            which = _join(
+                [
+                    f"{n} of experiment {a} repeat runs of experiment {b}"
+                    for (a, b), n in engines.items()
+                ]
+            )
+            diff = max((d.largest_difference or 0.0) for d in self.other_engine)
+            out.append(
+                f"Runs trained by another engine: {which} (the same data, settings, size and "
+                f"seed; final values within {diff:.2g}). They are kept as their own arms "
+                "(engine is a factor), so an effect pooled over both engines counts each "
+                "such pair twice: compare one engine at a time for honest intervals."
+            )
         if self.whole_data:
             ids = ", ".join(map(str, self.whole_data))
             out.append(
@@ -124,13 +152,16 @@ class Duplicates:
 def find_duplicates(
     runs: Sequence[tuple[ExperimentRow, RunRow, Sequence[EpochMetrics]]],
 ) -> Duplicates:
-    """Set aside every finished run that repeats an earlier one (see the module docstring).
-    `runs` in report order; only `done` runs with epochs take part."""
+    """Set aside every finished run that repeats another (see the module docstring). The
+    run kept is the one of the lowest experiment id, then run id: the same whatever order
+    the experiments were named in. Only `done` runs with epochs take part."""
     kept: dict[tuple[Any, ...], tuple[RunRow, Sequence[EpochMetrics]]] = {}
+    by_engine: dict[tuple[Any, ...], tuple[tuple[Any, ...], RunRow, Sequence[EpochMetrics]]] = {}
     aside: list[SetAside] = []
+    other: list[SetAside] = []
     unchecked: list[int] = []
     whole: list[int] = []
-    for exp, run, epochs in runs:
+    for exp, run, epochs in sorted(runs, key=lambda t: (t[0].id, t[1].id)):
         key = run_key(exp, run)
         if key is None:
             if exp.id not in unchecked:
@@ -143,9 +174,15 @@ def find_duplicates(
         if key in kept:
             first, first_epochs = kept[key]
             aside.append(SetAside(run, first, _difference(epochs, first_epochs)))
+            continue
+        kept[key] = (run, epochs)
+        same = key[:-1]  # everything but the engine
+        if same in by_engine and by_engine[same][0] != key:
+            _, twin, twin_epochs = by_engine[same]
+            other.append(SetAside(run, twin, _difference(epochs, twin_epochs)))
         else:
-            kept[key] = (run, epochs)
-    return Duplicates(tuple(aside), tuple(unchecked), tuple(whole))
+            by_engine.setdefault(same, (key, run, epochs))
+    return Duplicates(tuple(aside), tuple(unchecked), tuple(whole), tuple(other))
 
 
 def run_key(exp: ExperimentRow, run: RunRow) -> tuple[Any, ...] | None:
@@ -155,9 +192,13 @@ def run_key(exp: ExperimentRow, run: RunRow) -> tuple[Any, ...] | None:
         return None
     factors = run_factors(exp, run)
     data = shape_data(exp, factors["vocab_size"], factors["maxlen"])
+    if None in data[1:]:
+        return None  # this shape's hashes were not recorded: unknown, never "alike"
     glove: Any = None
     if factors["embeddings"] != "learned":
         glove = (fp.get("gloves") or {}).get(str(factors["vocab_size"])) or fp.get("glove")
+        if glove is None:
+            return None
     settings = tuple(sorted((k, repr(v)) for k, v in factors.items()))
     return (
         data,

@@ -78,3 +78,24 @@ async def test_filter_typed_in_one_burst_with_slash_filters(make_app, store_path
         assert app.main.run_filter is not None and app.main.run_filter.text == "glove"
         shown = app.main.shown_runs
         assert shown and all(r.arm == "glove" for r in shown)
+
+
+async def test_a_paste_after_tab_in_a_burst_lands_in_the_next_field(make_app):
+    from textual import events
+
+    app = make_app(ExperimentConfig(name="quick"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.query_one("#f-name", Input).focus()
+        await pilot.pause()
+        # Keys and the paste all queued before the console reads the first (as `burst`).
+        for key in ("end", "ctrl+u", *"first", "tab", "end", "ctrl+u"):
+            event = events.Key(key, key if len(key) == 1 else None)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        paste = events.Paste("/pasted.csv")
+        paste.set_sender(app)
+        app._driver.send_message(paste)
+        await pilot.pause()
+        await pilot.pause()
+        assert field(app, "name") == "first"
+        assert field(app, "dataset") == "/pasted.csv"

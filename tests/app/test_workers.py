@@ -21,12 +21,18 @@ def boom(*args: object, **kwargs: object) -> object:
     raise Boom("injected")
 
 
-def reported(app, group: str) -> bool:
+def reports(app, group: str) -> int:
+    """How many times the console said that `group` failed (a toast line and a traceback
+    in the message log each time)."""
     what = JOB_NAMES[group]
-    texts = [m.text for m in app.messages]
-    return any(t.startswith(f"{what} failed: Boom: injected") for t in texts) and any(
-        m.title == f"{what} failed" and "Traceback" in m.text for m in app.messages
-    )
+    said = sum(m.text.startswith(f"{what} failed: Boom: injected") for m in app.messages)
+    traced = sum(m.title == f"{what} failed" and "Traceback" in m.text for m in app.messages)
+    assert said == traced, (said, traced)
+    return said
+
+
+def reported(app, group: str) -> bool:
+    return reports(app, group) > 0
 
 
 async def test_a_failed_export_is_reported_and_clears_exporting(make_app, store_path, monkeypatch):
@@ -89,6 +95,8 @@ async def test_a_failed_liveness_check_is_reported(make_app, store_path, monkeyp
         await settle(pilot)
         monkeypatch.setattr("embtui.store.Store.recover", boom)  # from the next poll on
         await until(pilot, lambda: reported(app, "owners"))
+        await pilot.pause(1.0)  # five more polls, each failing: said once, not five times
+        assert reports(app, "owners") == 1
         assert isinstance(app.screen, MainScreen)
 
 
@@ -97,6 +105,8 @@ async def test_a_failed_system_probe_is_reported(make_app, store_path):
     app = make_app(probe=boom, sample_every_s=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: reported(app, "system"))
+        await pilot.pause(0.5)  # the sampler stops asking a probe that failed
+        assert reports(app, "system") == 1
         assert isinstance(app.screen, MainScreen)
 
 

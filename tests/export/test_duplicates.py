@@ -220,6 +220,22 @@ def test_runs_of_other_engines_are_not_the_same_computation(store):
     pooled = build_report(store, [a, b])
     assert pooled.duplicates.set_aside == ()
     assert "engine" in pooled.factors
+    # ...but they agree to the last bits, and the report says that a pool over both
+    # engines counts each such pair twice.
+    assert len(pooled.duplicates.other_engine) == 12
+    (line,) = [x for x in pooled.duplicate_lines() if x.startswith("Runs trained by another")]
+    assert f"12 of experiment {b} repeat runs of experiment {a}" in line
+    assert "compare one engine at a time" in line
+
+
+def test_a_shape_whose_hashes_were_not_recorded_is_never_alike(store):
+    fp = fingerprint()
+    fp["shapes"] = {"400x80": {"train": "x" * 32, "val": "y" * 32}}  # not this grid's shape
+    a = record(store, GRID, fp)
+    b = record(store, GRID.replace(name="b"), fp)
+    pooled = build_report(store, [a, b])
+    assert pooled.duplicates.set_aside == ()
+    assert pooled.duplicates.unchecked == (a, b)
 
 
 def test_runs_without_a_fingerprint_are_never_merged(store):
@@ -347,3 +363,56 @@ def test_real_experiments_on_one_csv_pool_without_counting_a_run_twice(tmp_path,
         assert [r.embedding for r in s.runs(4)].count("glove") == 4  # not 8
         dims = build_report(s, 4)
         assert dims.summary.arms == ("learned dim=4", "learned dim=8", "glove")
+
+
+def test_an_unrelated_factor_keeps_every_pair_where_embedding_dim_does_not_apply():
+    """The effect of `head` pairs glove with glove and learned dim=8 with dim=8, dim=32
+    with dim=32: every run once, not only those at the first embedding_dim."""
+    runs = [
+        RunValue(10, seed, {"embeddings": arm, "embedding_dim": dim, "head": head}, value)
+        for seed in range(3)
+        for head, shift in (("flatten", 0.0), ("avgpool", 0.05))
+        for arm, dim, value in (
+            ("learned", 8, 0.5 + shift),
+            ("learned", 32, 0.6 + shift),
+            ("glove", None, 0.7 + shift),
+        )
+    ]
+    by = {(e.factor, e.level): e for e in summarize_sweep(runs).effects}
+    head = by[("head", "avgpool")]
+    assert head.n_pairs == 9 and head.scope == ""
+    assert head.diff == pytest.approx(0.05)
+    assert by[("embeddings", "glove")].n_pairs == 6  # each glove run with learned dim=8
+
+
+def test_the_epoch_csv_of_a_pool_marks_the_runs_set_aside(store):
+    import io
+
+    import pandas as pd
+
+    a = record(store, GRID, fingerprint())
+    b = record(store, GRID.replace(name="b"), fingerprint())
+    frame = pd.read_csv(io.StringIO(render(build_report(store, [a, b]), "csv")))
+    counted = frame[frame["duplicate_of"].isna()]
+    assert set(counted["experiment"]) == {a}
+    assert set(frame[frame["duplicate_of"].notna()]["experiment"]) == {b}
+    assert len(frame.columns) == len(set(frame.columns))
+    alone = pd.read_csv(io.StringIO(render(build_report(store, a), "csv")))
+    assert "duplicate_of" not in alone.columns  # nothing set aside: the usual columns
+
+
+def test_the_console_and_list_name_an_older_sweeps_glove_arm_as_the_report_does(store):
+    """GloVe trained once per embedding_dim before the rule: one arm, `glove`, everywhere."""
+    from embtui.app.view_state import load_runs
+    from embtui.listing import experiment_runs
+
+    cfg = GRID.replace(name="old-dims", embedding_dim=(8, 32), sizes=(10,), seeds=1)
+    full = [
+        (10, {**cfg.arms()[0], "embeddings": arm, "embedding_dim": dim}, 0)
+        for arm in ("learned", "glove")
+        for dim in (8, 32)
+    ]
+    exp = store.create_experiment(cfg.name, cfg.to_dict(), full, meta={"chance": 0.5})
+    names = {r.arm for r in load_runs(store, store.experiment(exp))}
+    listed = {r["arm"] for r in experiment_runs(store, exp)["runs"]}
+    assert names == listed == {"learned dim=8", "learned dim=32", "glove"}

@@ -251,7 +251,7 @@ class ConfigureScreen(Screen[None]):
         epochs = "/".join(str(e) for e in cfg.epochs)
         status.update(
             f"{_count(cfg.grid_size, 'run')}: {_count(len(cfg.sizes), 'size')} × "
-            f"{_count(len(cfg.arms()), 'arm')} × {_count(cfg.seeds, 'seed')}, "
+            f"{_count(cfg.arm_count, 'arm')} × {_count(cfg.seeds, 'seed')}, "
             f"{epochs} {'epoch' if cfg.epochs == (1,) else 'epochs'} each  ·  ctrl+s starts"
         )
         status.set_class(False, "-invalid")

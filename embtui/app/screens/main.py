@@ -202,6 +202,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         self._monitor_problems: tuple[str, ...] = ()
         self._monitor_wanted = False
         self._sampling = False
+        self._sampler_failed = False  # the probe raised once: the pane stops sampling
         self._probe: Any = None
         self._stored_samples: list[tuple[float, Any]] = []
         self._samples_of: int | None = None
@@ -497,7 +498,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         return self._stored_samples
 
     def _tick_monitor(self) -> None:
-        if self._monitor_wanted and not self._sampling:
+        if self._monitor_wanted and not self._sampling and not self._sampler_failed:
             self._sampling = True
             self._sample_once()
 
@@ -624,6 +625,8 @@ class MainScreen(ReportsFailures, Screen[None]):
             self.show_problem(f"statistics failed: {type(error).__name__}: {error}")
         elif group == "pool":
             self.show_problem(f"pooling failed: {type(error).__name__}: {error}")
+        elif group == "system":  # a probe that failed once fails again: stop asking it
+            self._sampler_failed = True
 
     def on_report_ready(self, message: ReportReady) -> None:
         if message.experiment_id == self.experiment_id and message.key == self._report_key:
