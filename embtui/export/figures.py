@@ -207,22 +207,18 @@ def size_series(report: Report) -> list[dict[str, Any]]:
 
 def effect_rows(report: Report) -> list[dict[str, Any]]:
     """The main effects a sweep measured (those with matched runs), as the report has them."""
+    from embtui.export.verdicts import effect_dict
+
     if report.sweep is None:
         return []
     return [
-        {
-            "factor": e.factor,
-            "level": e.level,
-            "baseline": e.baseline,
-            "n_pairs": e.n_pairs,
-            "diff": e.diff,
-            "ci_low": e.ci_low,
-            "ci_high": e.ci_high,
-            "p_holm": e.p_holm,
-        }
-        for e in report.sweep.effects
-        if e.diff is not None
+        {key: row[key] for key in EFFECT_FIELDS}
+        for row in (effect_dict(e) for e in report.sweep.effects if e.diff is not None)
     ]
+
+
+#: The fields of an effect (as the JSON export names them) that the figure plots.
+EFFECT_FIELDS = ("factor", "level", "baseline", "n_pairs", "diff", "ci_low", "ci_high", "p_holm")
 
 
 # -- drawing --------------------------------------------------------------------------------
