@@ -253,6 +253,19 @@ class FusedTrainer:
         """The model's weights as Keras' `get_weights` lists them."""
         return self.snapshot()[:3]
 
+    def val_logits(self, x_val: np.ndarray) -> np.ndarray:
+        """Each review's logit behind the sigmoid, from the current weights (in float64,
+        then float32: what `inspect` keeps)."""
+        x = check_tokens(x_val, self.config.vocab_size, "the validation set")
+        emb = self.emb.astype(np.float64)
+        kernel = self.kernel_w.astype(np.float64)
+        out = np.empty(len(x), np.float32)
+        for i in range(0, len(x), 256):
+            rows = emb[x[i : i + 256]]  # (chunk, maxlen, dim)
+            features = rows.mean(axis=1) if self.avgpool else rows.reshape(len(rows), -1)
+            out[i : i + 256] = features @ kernel + float(self.bias[0])
+        return out
+
     def validate(self, x_val: np.ndarray, y_val: np.ndarray) -> tuple[float, float]:
         """Loss and accuracy over the validation set, as Keras' `evaluate` in `fit`."""
         x_val = check_tokens(x_val, self.config.vocab_size, "the validation set")

@@ -86,6 +86,7 @@ class Trainer:
         self._opt_start = [v.numpy() for v in self.optimizer.variables]
         self.params = int(self.model.count_params())
         self._inits: dict[int, list[np.ndarray]] = {}
+        self._logits: Any = None
 
         model, optimizer, bs = self.model, self.optimizer, config.batch_size
         trainable = model.trainable_variables
@@ -243,6 +244,36 @@ class Trainer:
             loss, acc = float(loss_sum) / len(x), float(correct) / len(x)
             seconds = time.perf_counter() - t0
             yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
+
+    def weights(self) -> list[np.ndarray]:
+        """The model's weights as Keras' `get_weights` lists them."""
+        return [np.asarray(w) for w in self.model.get_weights()]
+
+    def val_logits(self, x_val: np.ndarray) -> np.ndarray:
+        """Each review's logit behind the sigmoid, computed by the model's own layers (the
+        last Dense's matmul and bias without its activation), what `inspect` keeps."""
+        tf = self._tf
+        if self._logits is None:
+            embedding, head = self.model.layers[0], self.model.layers[1:]
+            dense = head[-1]
+
+            @tf.function(
+                input_signature=[tf.TensorSpec([None, self.config.maxlen], tf.int32)],
+                reduce_retracing=True,
+            )
+            def logits(xb):
+                h = tf.gather(embedding.embeddings.value, xb)
+                for layer in head[:-1]:
+                    h = layer(h, training=False)
+                return tf.add(tf.matmul(h, dense.kernel.value), dense.bias.value)[:, 0]
+
+            self._logits = logits
+        x = np.asarray(x_val, np.int32)
+        parts = [
+            self._logits(tf.constant(x[i : i + VAL_CHUNK])).numpy()
+            for i in range(0, len(x), VAL_CHUNK)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def compiled_validation(maxlen: int, score: Any, zero: Any) -> Any:
