@@ -226,6 +226,37 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     )
     _add_store(rm)
 
+    inspect = command(
+        "inspect",
+        cmd_inspect,
+        help="what a finished run learned: its words, its reviews, files for the projector",
+        description="Reads a run's kept weights and validation logits (nothing trains). "
+        "RUN is a run id as the console and `embtui list ID` show it.",
+    )
+    inspect.add_argument("run", metavar="RUN", type=_run_id, help="a run id")
+    inspect.add_argument(
+        "--word",
+        dest="words",
+        action="append",
+        metavar="WORD",
+        help="show this word's nearest neighbours (repeat for several; default: a few "
+        "common review words)",
+    )
+    inspect.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        type=_run_id,
+        metavar="RUN",
+        help="another run to set beside it: its neighbours, and the reviews the two disagree on",
+    )
+    inspect.add_argument(
+        "--projector",
+        metavar="DIR",
+        help="write the runs' tables for TensorBoard's Embedding Projector into DIR",
+    )
+    _add_store(inspect)
+
     rename = command("rename", cmd_rename, help="give an experiment another name")
     rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     rename.add_argument("name", metavar="NAME", help="the new name")
@@ -674,6 +705,49 @@ def cmd_rm(args: argparse.Namespace) -> int:
                 return 0
         store.delete_experiment(exp_id)
     print(f"deleted {what}")
+    return 0
+
+
+def _run_id(text: str) -> int:
+    """A run id from the command line (argparse turns the ValueError into a usage error)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """`embtui inspect RUN`: a run's words and reviews, from what it kept (see
+    embtui.inspect)."""
+    from embtui.inspect.projector import ProjectorTable, write_projector
+    from embtui.inspect.text import DEFAULT_PROBES, reviews_report, words_report
+    from embtui.inspect.view import load_run
+
+    with _open_store(args, create=False, reading=True) as store:
+        view = load_run(store, args.run)
+        others = [load_run(store, run_id) for run_id in args.against]
+    lines = words_report(view, args.words or DEFAULT_PROBES, others=others)
+    lines += ["", *reviews_report(view, others[0] if others else None)]
+    print("\n".join(lines))
+    if args.projector:
+        tables = [
+            ProjectorTable(
+                f"{v.label} ({v.experiment_id})", f"run-{v.run_id}", v.table, v.words, v.scores()
+            )
+            for v in (view, *others)
+            if v.table is not None
+        ]
+        if not tables:
+            raise EmbtuiError(f"run {args.run} kept no embedding table for the projector")
+        try:
+            written = write_projector(Path(args.projector).expanduser(), tables)
+        except OSError as exc:
+            raise EmbtuiError(f"{args.projector}: cannot write ({exc.strerror})") from None
+        print(
+            f"wrote {len(written)} files to {printable(str(written[-1].parent))}; "
+            f"open them with: tensorboard --logdir {printable(str(written[-1].parent))}",
+            file=sys.stderr,
+        )
     return 0
 
 

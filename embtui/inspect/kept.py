@@ -36,6 +36,74 @@ def learned_path(store: Path, run_id: int) -> Path:
     return learned_folder_of(store) / f"run-{run_id}.npz"
 
 
+def shape_path(store: Path, experiment_id: int, vocab_size: int, maxlen: int) -> Path:
+    return learned_folder_of(store) / f"experiment-{experiment_id}-{vocab_size}x{maxlen}.npz"
+
+
+@dataclass(frozen=True)
+class ShapeData:
+    """What every run of one experiment and data shape shares: the vocabulary (`words[i]` is
+    row i's word, "" for rows that are no word), the validation set as the runs saw it, and
+    the GloVe matrix the GloVe arms started from (None without a GloVe arm)."""
+
+    words: list[str]
+    x_val: np.ndarray
+    y_val: np.ndarray
+    glove: np.ndarray | None
+
+
+def save_shape(
+    store: Path,
+    experiment_id: int,
+    maxlen: int,
+    words: list[str],
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    glove: np.ndarray | None,
+) -> Path:
+    """Write an experiment's shape file once (a later run of the same shape keeps it)."""
+    path = shape_path(store, experiment_id, len(words), maxlen)
+    if path.exists():
+        return path
+    arrays = {
+        "words": np.array(words, dtype=str),
+        "x_val": np.asarray(x_val, np.int32),
+        "y_val": np.asarray(y_val, np.int8),
+    }
+    if glove is not None:
+        arrays["glove"] = np.asarray(glove, np.float32)
+    _write(path, arrays)
+    return path
+
+
+def load_shape(store: Path, experiment_id: int, vocab_size: int, maxlen: int) -> ShapeData | None:
+    arrays = _read(shape_path(store, experiment_id, vocab_size, maxlen))
+    if arrays is None or not {"words", "x_val", "y_val"} <= set(arrays):
+        return None
+    return ShapeData(
+        [str(w) for w in arrays["words"].tolist()],
+        arrays["x_val"],
+        arrays["y_val"],
+        arrays.get("glove"),
+    )
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as out:
+        np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
+    os.replace(partial, path)
+
+
+def _read(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError):
+        return None
+
+
 def keeps_table(keep: str, arm: str, seed: int, first_seed: int) -> bool:
     """Whether a run of this arm and seed stores its embedding table under `keep`."""
     if arm == "glove" or keep == "none":
@@ -70,23 +138,14 @@ def save(
         if keep_table:
             arrays["table"] = np.asarray(weights[0], np.float32)
     path = learned_path(store, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as out:
-        np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
-    os.replace(partial, path)
+    _write(path, arrays)
     return path
 
 
 def load(store: Path, run_id: int) -> Kept | None:
     """A run's kept arrays, or None when it kept nothing (or its file is unreadable)."""
-    path = learned_path(store, run_id)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, KeyError):
-        return None
-    if "logits" not in arrays:
+    arrays = _read(learned_path(store, run_id))
+    if arrays is None or "logits" not in arrays:
         return None
     return Kept(
         run_id,
@@ -97,9 +156,12 @@ def load(store: Path, run_id: int) -> Kept | None:
     )
 
 
-def remove(store: Path, run_ids: Iterable[int]) -> None:
+def remove(store: Path, experiment_id: int, run_ids: Iterable[int]) -> None:
+    """Delete an experiment's kept files (its runs' and its shapes')."""
     for run_id in run_ids:
         learned_path(store, run_id).unlink(missing_ok=True)
+    for path in learned_folder_of(store).glob(f"experiment-{experiment_id}-*.npz"):
+        path.unlink(missing_ok=True)
 
 
 def disk_usage(store: Path, run_ids: Iterable[int] | None = None) -> int:
@@ -107,7 +169,7 @@ def disk_usage(store: Path, run_ids: Iterable[int] | None = None) -> int:
     folder = learned_folder_of(store)
     if run_ids is None:
         try:
-            return sum(p.stat().st_size for p in folder.glob("run-*.npz"))
+            return sum(p.stat().st_size for p in folder.glob("*.npz"))
         except OSError:
             return 0
     total = 0

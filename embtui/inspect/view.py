@@ -1,0 +1,119 @@
+"""One run's kept arrays with what they mean: the run's row, its arm's settings and the
+vocabulary and validation set its experiment kept (`embtui.inspect.kept`).
+
+`load_run` reads them from the store and the files beside it; the analyses
+(`embtui.inspect.analysis`) and the text reports below work on the result. Nothing trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embtui.config import ArmConfig, from_mapping
+from embtui.errors import EmbtuiError, StoreError
+from embtui.inspect import analysis as an
+from embtui.inspect.kept import Kept, ShapeData, load, load_shape
+from embtui.store import Store
+
+#: Heads for which a word's score against the Dense kernel is defined.
+SCORED_HEADS = ("flatten", "avgpool")
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: int
+    experiment_id: int
+    experiment_name: str
+    arm: str
+    size: int
+    seed: int
+    config: ArmConfig
+    shape: ShapeData
+    kept: Kept
+
+    @property
+    def label(self) -> str:
+        """How the console names the run: `#id size/arm/s<seed>`."""
+        return f"#{self.run_id} {self.size}/{self.arm}/s{self.seed}"
+
+    @property
+    def words(self) -> list[str]:
+        return self.shape.words
+
+    @property
+    def table(self) -> np.ndarray | None:
+        """The run's final embedding table: kept for a trained table, GloVe's for frozen."""
+        if self.kept.table is not None:
+            return self.kept.table
+        if self.arm == "glove":
+            return self.shape.glove
+        return None
+
+    def scores(self) -> np.ndarray | None:
+        """Each word's score (`analysis.word_scores`), or None where it is not defined."""
+        table = self.table
+        if table is None or self.kept.kernel is None or self.config.head not in SCORED_HEADS:
+            return None
+        return an.word_scores(table, self.kept.kernel, self.config.head, self.config.maxlen)
+
+
+def load_run(store: Store, run_id: int) -> RunView:
+    """A run's view; a StoreError in one line when the run is unknown or kept nothing."""
+    run = store.run(run_id)
+    experiment = store.experiment(run.experiment_id)
+    try:
+        cfg = from_mapping(experiment.config, new=False).arm(run.factors)
+    except EmbtuiError as exc:
+        raise StoreError(
+            f"run {run_id}: its experiment's configuration is not valid ({exc})"
+        ) from None
+    kept = load(store.path, run_id)
+    shape = load_shape(store.path, run.experiment_id, cfg.vocab_size, cfg.maxlen)
+    if kept is None or shape is None:
+        why = (
+            "it has not finished"
+            if run.status != "done"
+            else "it was trained before embtui kept what runs learned"
+        )
+        raise StoreError(f"run {run_id} kept no weights or logits ({why})")
+    return RunView(
+        run_id,
+        run.experiment_id,
+        experiment.name,
+        run.embedding,
+        run.size,
+        run.seed,
+        cfg,
+        shape,
+        kept,
+    )
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """What the kept logits say of the validation set: accuracy and loss recomputed, the
+    confusion matrix and the calibration bins."""
+
+    accuracy: float
+    loss: float
+    confusion: an.Confusion
+    calibration: list[an.CalibrationBin]
+
+
+def reliability(view: RunView) -> Reliability:
+    logits, y = view.kept.logits, view.shape.y_val
+    return Reliability(
+        an.accuracy(logits, y),
+        an.bce_from_logits(logits, y),
+        an.confusion(logits, y),
+        an.calibration(logits, y),
+    )
+
+
+def review_text(view: RunView, index: int, limit: int = 300) -> str:
+    """A validation review as the model saw it, decoded from its token ids (cut to `limit`
+    characters)."""
+    text = an.decode(view.shape.x_val[index], view.words)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
