@@ -834,3 +834,32 @@ def _read_npy(where: str, buffer: io.BytesIO) -> np.ndarray:
     if not isinstance(array, np.ndarray):
         raise DataError(f"{where}: holds a {type(array).__name__}, not a numpy array")
     return array
+
+
+def validation_texts(dataset: str, val_size: int, expected: str) -> list[str] | None:
+    """The validation reviews' texts, read back from a CSV/TSV or aclImdb source by the same
+    split rule that chose them, or None: for sources without text (keras-imdb, .npz), and
+    when the source no longer gives the reviews the experiment recorded (`expected`, their
+    `val_reviews` digest), so an edited file never shows another review's text."""
+    if not expected or dataset == "keras-imdb":
+        return None
+    path = Path(os.path.expanduser(dataset))
+    try:
+        if table_kind(path) and path.is_file():
+            texts, labels = read_reviews_table(dataset, path)
+            order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(len(texts))[:val_size]
+            val = [texts[i] for i in order]
+            y = np.asarray(labels, dtype=np.int32)[order]
+        elif path.is_dir():
+            rng = np.random.default_rng(TEXT_SPLIT_SEED)
+            train_texts, _ = _read_acl_split(dataset, path, "train")
+            rng.permutation(len(train_texts))  # the split's generator draws train's order first
+            texts, labels = _read_acl_split(dataset, path, "test")
+            order = rng.permutation(len(texts))[:val_size]
+            val = [texts[i] for i in order]
+            y = np.asarray(labels, dtype=np.int32)[order]
+        else:
+            return None
+    except (DataError, OSError):
+        return None
+    return val if reviews_digest(val, y) == expected else None

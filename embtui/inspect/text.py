@@ -105,7 +105,13 @@ def reviews_report(view: RunView, other: RunView | None = None, k: int = 5) -> l
                 f"    {b.low:.1f}-{b.high:.1f}     {b.mean_predicted:9.3f}  {b.observed:8.3f}"
                 f"  {b.count:7}"
             )
-    lines.append("  most confidently wrong (decoded from token ids; ? = not in the vocabulary):")
+    source = (
+        "their text from the data file"
+        if view.texts is not None
+        else "decoded from token ids, ? = not in the vocabulary; the data file is not here "
+        "or no longer holds these reviews"
+    )
+    lines.append(f"  most confidently wrong ({source}):")
     logits, y = view.kept.logits, view.shape.y_val
     for i in an.confident_mistakes(logits, y, k):
         truth = "positive" if y[i] else "negative"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embtui.config import ArmConfig, from_mapping
+from embtui.engine.data import validation_texts
 from embtui.errors import EmbtuiError, StoreError
 from embtui.inspect import analysis as an
 from embtui.inspect.kept import Kept, ShapeData, load, load_shape
@@ -32,6 +33,9 @@ class RunView:
     config: ArmConfig
     shape: ShapeData
     kept: Kept
+    #: The validation reviews' texts when the source still gives them (else None: the
+    #: reviews are shown decoded from their token ids).
+    texts: list[str] | None = None
 
     @property
     def label(self) -> str:
@@ -65,6 +69,7 @@ def load_run(store: Store, run_id: int) -> RunView:
     experiment = store.experiment(run.experiment_id)
     try:
         cfg = from_mapping(experiment.config, new=False).arm(run.factors)
+        full = from_mapping(experiment.config, new=False)
     except EmbtuiError as exc:
         raise StoreError(
             f"run {run_id}: its experiment's configuration is not valid ({exc})"
@@ -78,6 +83,8 @@ def load_run(store: Store, run_id: int) -> RunView:
             else "it was trained before embtui kept what runs learned"
         )
         raise StoreError(f"run {run_id} kept no weights or logits ({why})")
+    recorded = (experiment.meta.get("fingerprint") or {}).get("val_reviews") or ""
+    texts = validation_texts(full.dataset, full.val_size, str(recorded))
     return RunView(
         run_id,
         run.experiment_id,
@@ -88,6 +95,7 @@ def load_run(store: Store, run_id: int) -> RunView:
         cfg,
         shape,
         kept,
+        texts if texts is not None and len(texts) == len(shape.y_val) else None,
     )
 
 
@@ -113,7 +121,10 @@ def reliability(view: RunView) -> Reliability:
 
 
 def review_text(view: RunView, index: int, limit: int = 300) -> str:
-    """A validation review as the model saw it, decoded from its token ids (cut to `limit`
-    characters)."""
-    text = an.decode(view.shape.x_val[index], view.words)
+    """A validation review: its text from the source when it still matches, else as the model
+    saw it, decoded from its token ids (cut to `limit` characters)."""
+    if view.texts is not None:
+        text = " ".join(view.texts[index].split())
+    else:
+        text = an.decode(view.shape.x_val[index], view.words)
     return text if len(text) <= limit else text[: limit - 1] + "…"

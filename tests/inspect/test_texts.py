@@ -1,0 +1,45 @@
+"""Validation texts are read back from the source only while it gives the recorded reviews."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from embtui.engine.data import TEXT_SPLIT_SEED, load_dataset, validation_texts
+
+
+def write_reviews(path, n=40, edit=None, row=0):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["review", "sentiment"])
+        for i in range(n):
+            text = f"review number {i} was {'great' if i % 2 else 'awful'}"
+            w.writerow([edit if edit is not None and i == row else text, i % 2])
+
+
+def test_texts_come_back_in_validation_order(tmp_path):
+    path = tmp_path / "r.csv"
+    write_reviews(path)
+    data = load_dataset(str(path), vocab_size=100, maxlen=10, val_size=8)
+    texts = validation_texts(str(path), 8, data.val_reviews)
+    assert texts is not None and len(texts) == 8
+    for text, ids in zip(texts, data.x_val, strict=True):  # each text is its row's review
+        number = int(text.split()[2])
+        index = data.word_index.get(str(number))
+        assert index is None or index in ids.tolist()
+    assert [("great" in t) for t in texts] == [bool(v) for v in data.y_val]
+
+
+def test_an_edited_source_gives_no_text(tmp_path):
+    path = tmp_path / "r.csv"
+    write_reviews(path)
+    digest = load_dataset(str(path), vocab_size=100, maxlen=10, val_size=8).val_reviews
+    val_row = int(np.random.default_rng(TEXT_SPLIT_SEED).permutation(40)[0])
+    train_row = int(np.random.default_rng(TEXT_SPLIT_SEED).permutation(40)[-1])
+    write_reviews(path, edit="someone else's words", row=train_row)
+    assert validation_texts(str(path), 8, digest) is not None  # a training row changed
+    write_reviews(path, edit="someone else's words", row=val_row)
+    assert validation_texts(str(path), 8, digest) is None
+    assert validation_texts(str(tmp_path / "gone.csv"), 8, digest) is None
+    assert validation_texts("keras-imdb", 8, digest) is None
