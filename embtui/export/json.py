@@ -43,6 +43,7 @@ def report_dict(report: Report, *, runs: bool = True) -> dict[str, Any]:
             )
         summary.append(row)
     v = verdicts(report)
+    folders = tensorboard_folders(report) if runs else {}
     out: dict[str, Any] = {
         # The verdicts first (`embtui.export.verdicts`: the same in every view), then
         # everything they rest on.
@@ -68,7 +69,7 @@ def report_dict(report: Report, *, runs: bool = True) -> dict[str, Any]:
             "status": exp.status,
             "meta": exp.meta,
         },
-        "runs": [_run_dict(r) for r in report.runs] if runs else [],
+        "runs": [_run_dict(r, folders) for r in report.runs] if runs else [],
         "summary": summary,
         "comparisons": [asdict(c) for c in s.comparisons],
         "statistics": {
@@ -124,7 +125,23 @@ def report_dict(report: Report, *, runs: bool = True) -> dict[str, Any]:
     return out
 
 
-def _run_dict(r: Any) -> dict[str, Any]:
+def tensorboard_folders(report: Report) -> dict[int, str]:
+    """Each run's TensorBoard folder, relative to the folder given to `embtui export
+    --format tensorboard` (or the experiment's `tensorboard_dir`): `<name>-<id>/<run>`."""
+    from embtui.config import varied_keys
+    from embtui.export.tensorboard import experiment_folder, run_folders
+
+    out: dict[int, str] = {}
+    for exp in report.experiments or (report.experiment,):
+        runs = [r.run for r in report.runs if r.run.experiment_id == exp.id]
+        epochs = {r.run.id: r.epochs for r in report.runs if r.run.experiment_id == exp.id}
+        top = experiment_folder("", exp).name
+        for run_id, name in run_folders(runs, varied_keys(exp.config), epochs).items():
+            out[run_id] = f"{top}/{name}"
+    return out
+
+
+def _run_dict(r: Any, folders: dict[int, str]) -> dict[str, Any]:
     return {
         "id": r.run.id,
         "size": r.run.size,
@@ -140,6 +157,7 @@ def _run_dict(r: Any) -> dict[str, Any]:
         "coverage": r.run.coverage,
         "experiment": r.run.experiment_id,
         "duplicate_of": r.duplicate_of,
+        "tensorboard": folders.get(r.run.id),
         **r.cost(),
         "epochs": [e.as_dict() for e in r.epochs],
     }
@@ -175,9 +193,10 @@ def write_json(report: Report, handle: IO[bytes]) -> None:
         if key == "runs" and report.runs:
             item = "\n    "
             sink.append("[")
+            folders = tensorboard_folders(report)
             for r in report.runs:
                 sink.append(item)
-                _emit(_run_dict(r), "\n    ", sink, flat)
+                _emit(_run_dict(r, folders), "\n    ", sink, flat)
                 item = ",\n    "
             sink.append("\n  ]")
         else:

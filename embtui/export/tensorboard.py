@@ -13,18 +13,28 @@ has the same folder name) is refused instead of silently deleting the first one'
 Training writes these files live (`RunEventLog`, flushed after every epoch); `embtui export
 --format tensorboard` writes the same files afterwards from the store (`export_tensorboard`).
 
-Scalars are written with `tf.summary.write` and the scalar plugin's metadata, which is what
-`tf.summary.scalar` writes but without needing the `tensorboard` package installed. TensorFlow
-is imported only when a log is opened, so importing this module stays cheap.
+Each epoch is an Event record with the scalar plugin's metadata (what `tf.summary.scalar`
+writes) and its own wall time: while training, when the epoch ended; in an export, the run's
+recorded start plus the epochs' recorded seconds (`epoch_wall_times`), so TensorBoard's
+Relative and Wall axes mean what they say for an experiment exported later. The records are
+written with TensorFlow's TFRecord writer (`tf.summary.write` would stamp the current time).
+With the `tensorboard` package installed (the `tensorboard` extra) an export also writes the
+HParams dashboard's records: the experiment's factors, size and seed and the final
+validation metrics of each run. TensorFlow is imported only when a log is opened, so
+importing this module stays cheap.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import shutil
+import socket
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -207,19 +217,46 @@ class RunEventLog:
         if self.path.is_dir():
             shutil.rmtree(self.path)
         self._writers: dict[str, Any] = {
-            split: tf.summary.create_file_writer(str(self.path / split)) for split, _ in _SPLITS
+            split: _event_file(tf, self.path / split) for split, _ in _SPLITS
         }
 
-    def write(self, metrics: EpochMetrics) -> None:
-        """Record one epoch (step = its 1-based number) and flush, so a watching
-        TensorBoard shows it at once."""
+    def write(self, metrics: EpochMetrics, wall_time: float | None = None) -> None:
+        """Record one epoch (step = its 1-based number) at `wall_time` (unix seconds; now
+        when None) and flush, so a watching TensorBoard shows it at once."""
+        from tensorflow.core.framework import summary_pb2
+        from tensorflow.core.util import event_pb2
+
+        when = time.time() if wall_time is None else wall_time
         for split, tags in _SPLITS:
+            summary = summary_pb2.Summary(
+                value=[
+                    summary_pb2.Summary.Value(
+                        tag=tag,
+                        metadata=self._metadata,
+                        tensor=self._tf.make_tensor_proto(
+                            float(getattr(metrics, field)), "float32"
+                        ),
+                    )
+                    for tag, field in tags
+                ]
+            )
+            event = event_pb2.Event(wall_time=when, step=metrics.epoch, summary=summary)
             writer = self._writers[split]
-            with writer.as_default():
-                for tag, field in tags:
-                    value = self._tf.constant(getattr(metrics, field), self._tf.float32)
-                    self._tf.summary.write(tag, value, step=metrics.epoch, metadata=self._metadata)
+            writer.write(event.SerializeToString())
             writer.flush()
+
+    def write_summary(self, summary: Any, wall_time: float) -> None:
+        """A Summary proto (the HParams plugin's) in the run's own folder, step 0."""
+        from tensorflow.core.util import event_pb2
+
+        summary = _tf_summary(summary)
+        writer = self._writers.get("")
+        if writer is None:
+            writer = self._writers[""] = _event_file(self._tf, self.path)
+        writer.write(
+            event_pb2.Event(wall_time=wall_time, step=0, summary=summary).SerializeToString()
+        )
+        writer.flush()
 
     def close(self) -> None:
         for writer in self._writers.values():
@@ -246,19 +283,128 @@ def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
     check_root(out_dir, experiment.name)
     root = experiment_folder(out_dir, experiment)
     claim_experiment_folder(root, store.path, exp_id)
-    used: set[str] = set()
     varied = varied_keys(experiment.config)
-    for run in store.runs(exp_id):
-        if not epochs.get(run.id):
+    folders = run_folders(store.runs(exp_id), varied, epochs)
+    hparams = _hparams_api()
+    runs = {run.id: run for run in store.runs(exp_id)}
+    for run_id, name in folders.items():
+        run = runs[run_id]
+        times = epoch_wall_times(run.started, epochs[run_id])
+        with RunEventLog(out_dir, experiment, run, folder=name, store=store.path) as log:
+            for metrics, when in zip(epochs[run_id], times, strict=True):
+                log.write(metrics, when)
+            if hparams is not None:
+                log.write_summary(
+                    hparams.hparams_pb(
+                        run_hparams(run, varied), trial_id=name, start_time_secs=times[0]
+                    ),
+                    times[0],
+                )
+    if hparams is not None and folders:
+        _write_hparams_config(root, runs.values(), varied, hparams)
+    return root
+
+
+def run_folders(
+    runs: Iterable[RunLike], varied: Sequence[str], epochs: Mapping[int, Sequence[Any]]
+) -> dict[int, str]:
+    """Each run with epochs and its folder's name under the experiment's folder (what the
+    JSON export names as the run's `tensorboard` folder). A cell recorded twice gets its
+    run id in the name, so both keep their curves."""
+    used: set[str] = set()
+    out: dict[int, str] = {}
+    for run in runs:
+        if not epochs.get(run.id):  # type: ignore[attr-defined]
             continue
         name = run_folder_name(run, varied)
-        if name in used:  # a cell recorded twice (Store.add_run): keep both apart
-            name = f"{name}-run{run.id}"
+        if name in used:
+            name = f"{name}-run{run.id}"  # type: ignore[attr-defined]
         used.add(name)
-        with RunEventLog(out_dir, experiment, run, folder=name, store=store.path) as log:
-            for metrics in epochs[run.id]:
-                log.write(metrics)
-    return root
+        out[run.id] = name  # type: ignore[attr-defined]
+    return out
+
+
+def epoch_wall_times(started: str | None, epochs: Sequence[EpochMetrics]) -> list[float]:
+    """Each epoch's end as unix time: the run's recorded start plus its epochs' seconds
+    (when the start is unknown, the same sums from 0)."""
+    start = 0.0
+    if started:
+        try:
+            start = datetime.fromisoformat(started).timestamp()
+        except ValueError:
+            start = 0.0
+    return [start + float(t) for t in itertools.accumulate(e.seconds for e in epochs)]
+
+
+def run_hparams(run: RunLike, varied: Sequence[str]) -> dict[str, Any]:
+    """What the HParams dashboard lists for a run: its size, seed, arm and every factor the
+    experiment varies (lists and None as text: the dashboard takes numbers, text and
+    booleans)."""
+    values: dict[str, Any] = {"size": run.size, "seed": run.seed, "embeddings": run.embedding}
+    for key in varied:
+        if key in run.factors:
+            v = run.factors[key]
+            values[key] = v if isinstance(v, (bool, int, float, str)) else level_text(key, v)
+    return values
+
+
+def _hparams_api() -> Any:
+    """The HParams plugin's summary functions, or None without the tensorboard package."""
+    try:
+        from tensorboard.plugins.hparams import summary_v2
+    except ImportError:
+        return None
+    return summary_v2
+
+
+def _write_hparams_config(root: Path, runs: Iterable[Any], varied: Sequence[str], api: Any) -> None:
+    """The experiment's HParams config at its folder's top: the factors and the final
+    validation metrics the dashboard's table shows."""
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    names = sorted({k for run in runs for k in run_hparams(run, varied)})
+    metrics = [
+        api.Metric("epoch_accuracy", group="validation", display_name="val_acc"),
+        api.Metric("epoch_loss", group="validation", display_name="val_loss"),
+        api.Metric("epoch_accuracy", group="train", display_name="acc"),
+        api.Metric("epoch_loss", group="train", display_name="loss"),
+    ]
+    summary = _tf_summary(
+        api.hparams_config_pb(hparams=[api.HParam(n) for n in names], metrics=metrics)
+    )
+    for old in root.glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = _event_file(tf, root)
+    writer.write(
+        event_pb2.Event(wall_time=time.time(), step=0, summary=summary).SerializeToString()
+    )
+    writer.close()
+
+
+_files = itertools.count()
+
+
+def _tf_summary(summary: Any) -> Any:
+    """The tensorboard package's Summary proto as TensorFlow's class (the same message)."""
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.Summary.FromString(summary.SerializeToString())
+
+
+def _event_file(tf: Any, folder: Path) -> Any:
+    """A new event file in `folder` (created), its first record the file version, named as
+    TensorFlow names them so that TensorBoard finds it."""
+    from tensorflow.core.util import event_pb2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    host = _safe(socket.gethostname())
+    name = f"events.out.tfevents.{int(time.time())}.{host}.{os.getpid()}.{next(_files)}.v2"
+    writer = tf.io.TFRecordWriter(str(folder / name))
+    writer.write(
+        event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
+    )
+    return writer
 
 
 def _safe(text: str) -> str:

@@ -69,7 +69,7 @@ def store(tmp_path: Path) -> Store:
 
 def run_folders(folder: Path) -> list[str]:
     """The run folders TensorBoard shows (the owner file starts with a dot, so it hides it)."""
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def test_export_writes_the_store_epochs_in_keras_layout(store, tmp_path):
@@ -91,7 +91,7 @@ def test_export_writes_the_store_epochs_in_keras_layout(store, tmp_path):
         if run.status != "done":
             continue
         run_dir = folder / f"size{run.size}-{run.embedding}-seed{run.seed}"
-        assert sorted(p.name for p in run_dir.iterdir()) == ["train", "validation"]
+        assert run_folders(run_dir) == ["train", "validation"]
         train, val = read_events(run_dir / "train"), read_events(run_dir / "validation")
         assert set(train) == set(val) == {"epoch_loss", "epoch_accuracy"}
         stored = epochs[run.id]
@@ -215,11 +215,59 @@ def test_the_layout_and_tags_are_those_of_the_keras_tensorboard_callback(
 
     ours = export_tensorboard(store, 1, tmp_path / "ours") / "size10-learned-seed0"
     subfolders = sorted(p.name for p in keras_dir.iterdir())
-    assert sorted(p.name for p in ours.iterdir()) == subfolders == ["train", "validation"]
+    assert run_folders(ours) == subfolders == ["train", "validation"]
     for split in subfolders:
         keras_tags, our_tags = set(read_events(keras_dir / split)), set(read_events(ours / split))
         assert our_tags == {"epoch_loss", "epoch_accuracy"}
         assert our_tags <= keras_tags, (split, keras_tags)
+
+
+def test_tensorboards_own_reader_sees_the_stored_wall_times_and_the_hparams(store, tmp_path):
+    """TensorBoard's EventAccumulator: each epoch's wall time is the run's recorded start
+    plus its epochs' seconds (not the time of the export), and the HParams plugin data
+    names the runs' size, seed and arm and the final metrics' tags."""
+    from datetime import datetime
+
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    folder = export_tensorboard(store, 1, tmp_path / "tb")
+    epochs = store.epochs(1)
+    for run in store.runs(1):
+        if run.status != "done":
+            continue
+        run_dir = folder / f"size{run.size}-{run.embedding}-seed{run.seed}"
+        start = datetime.fromisoformat(run.started).timestamp()
+        seconds = [e.seconds for e in epochs[run.id]]
+        assert seconds == [0.25, 0.5, 0.75]
+        expected = [start + sum(seconds[:k]) for k in (1, 2, 3)]
+        for split in ("train", "validation"):
+            acc = EventAccumulator(str(run_dir / split))
+            acc.Reload()
+            events = acc.Tensors("epoch_loss")
+            assert [e.step for e in events] == [1, 2, 3]
+            assert [e.wall_time for e in events] == pytest.approx(expected, abs=1e-6)
+        session = EventAccumulator(str(run_dir))
+        session.Reload()
+        content = session.PluginTagToContent("hparams")
+        data = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = data.session_start_info.hparams
+        assert hparams["size"].number_value == run.size
+        assert hparams["seed"].number_value == run.seed
+        assert hparams["embeddings"].string_value == run.embedding
+        assert data.session_start_info.start_time_secs == pytest.approx(expected[0])
+    top = EventAccumulator(str(folder))
+    top.Reload()
+    config = plugin_data_pb2.HParamsPluginData.FromString(
+        top.PluginTagToContent("hparams")["_hparams_/experiment"]
+    ).experiment
+    assert {h.name for h in config.hparam_infos} == {"size", "seed", "embeddings"}
+    assert {(m.name.group, m.name.tag) for m in config.metric_infos} == {
+        ("validation", "epoch_accuracy"),
+        ("validation", "epoch_loss"),
+        ("train", "epoch_accuracy"),
+        ("train", "epoch_loss"),
+    }
 
 
 def test_tensorboard_is_an_export_format_that_render_refuses(store):
@@ -349,3 +397,18 @@ def test_a_run_folder_that_turns_into_a_file_fails_that_run_in_one_line(tmp_path
         assert learned.error.startswith("cannot write its TensorBoard files: EmbtuiError: ")
         assert "a file where this run's TensorBoard folder goes" in learned.error
         assert glove.status == "done"
+
+
+def test_the_json_export_names_each_runs_tensorboard_folder(store, tmp_path):
+    """Every run with epochs is named by the folder the TensorBoard export writes for it;
+    a run without epochs gets none (null)."""
+    out = tmp_path / "tb"
+    export_tensorboard(store, 1, out)
+    data = json.loads(render(build_report(store, 1), "json"))
+    named = {r["id"]: r["tensorboard"] for r in data["runs"]}
+    failed = [r.id for r in store.runs(1) if r.status == "failed"]
+    assert [named[i] for i in failed] == [None]
+    folders = {k: v for k, v in named.items() if v is not None}
+    assert len(folders) == 3
+    for folder in folders.values():
+        assert (out / folder / "validation").is_dir(), folder
