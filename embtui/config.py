@@ -35,6 +35,8 @@ SUBSETS = ("random", "first")
 #: optimizer and device) and the fused CPU kernel (`embtui.engine.fused`), which covers
 #: FUSED_HEADS with FUSED_OPTIMIZERS.
 ENGINES = ("auto", "tensorflow", "fused")
+#: What a finished run keeps beside the store for `embtui inspect` (embtui.inspect.kept).
+KEEP_WEIGHTS = ("cell", "all", "none")
 FUSED_HEADS = ("flatten", "avgpool")
 FUSED_OPTIMIZERS = ("rmsprop",)
 #: What `dataset` may be, in the words every message about it uses.
@@ -103,6 +105,11 @@ class ExperimentConfig:
         "auto",
         "auto (the fused CPU kernel when it covers every arm, else TensorFlow), "
         "tensorflow or fused",
+    )
+    keep_weights: str = _key(
+        "cell",
+        "trained embedding tables kept for embtui inspect: cell (one seed per size and arm, "
+        "the first), all or none (validation logits are kept for every run)",
     )
 
     def __post_init__(self) -> None:
@@ -626,6 +633,8 @@ def _validate(cfg: ExperimentConfig) -> None:
         raise bad("cluster", f"one of {', '.join(CLUSTERS)}")
     if cfg.engine not in ENGINES:
         raise bad("engine", f"one of {', '.join(ENGINES)}")
+    if cfg.keep_weights not in KEEP_WEIGHTS:
+        raise bad("keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}")
     if cfg.engine == "fused" and (uncovered := fused_gap(cfg)):
         raise ConfigError(f"engine = fused: {uncovered}; use engine = auto or tensorflow")
     if cfg.ray_address is not None and cfg.ray_address != "auto":

@@ -1122,6 +1122,13 @@ class Store:
         for run_id in runs:  # checkpoints named as engine/checkpoint.py names them
             with contextlib.suppress(OSError):
                 (self.checkpoint_folder / f"run-{run_id}.npz").unlink(missing_ok=True)
+        # What the runs kept for `embtui inspect` (named as embtui.inspect.kept names them).
+        learned = learned_folder_of(self.path)
+        for path in [learned / f"run-{run_id}.npz" for run_id in runs] + list(
+            learned.glob(f"experiment-{exp_id}-*.npz")
+        ):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
         return _experiment(row, self.path)
 
     def rename_experiment(self, exp_id: int, name: str) -> None:
@@ -1174,6 +1181,11 @@ def log_path_of(store: Path) -> Path:
     """`<store>.log`: the store's whole name plus a suffix, so two stores with one stem
     (`a.sqlite`, `a.db`) never share it, and a store named `x.log` is not its own log."""
     return store.with_name(store.name + ".log")
+
+
+def learned_folder_of(store: Path) -> Path:
+    """`<store>.learned/`: what the store's runs kept for `embtui inspect`."""
+    return store.with_name(store.name + ".learned")
 
 
 def checkpoint_folder_of(store: Path) -> Path:

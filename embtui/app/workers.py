@@ -33,6 +33,7 @@ JOB_NAMES: dict[str, str] = {
     "pool": "pooling the marked experiments",
     "owners": "checking which experiments are still trained",
     "system": "the system sampler",
+    "inspect": "reading the run's kept weights",
 }
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from embtui import __version__
 from embtui.config import ArmConfig, ExperimentConfig, arm_name
+from embtui.engine import keep
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.data import Dataset
 from embtui.engine.events import RunFinished, RunStarted, Sink, Stage, StopFlag
@@ -33,6 +34,7 @@ from embtui.engine.fused import (
     recorded_engine,
     run_device,
 )
+from embtui.engine.keep import Learned, ShapeFiles
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
@@ -152,6 +154,7 @@ class Ledger(Protocol):
     def event_log(
         self, cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow
     ) -> Any: ...
+    def keep_learned(self, run_row: RunRow, kept: Learned, shape: ShapeFiles) -> None: ...
 
 
 class StoreLedger:
@@ -198,6 +201,9 @@ class StoreLedger:
 
     def event_log(self, cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow) -> Any:
         return _event_log(cfg, experiment, run_row, self.store)
+
+    def keep_learned(self, run_row: RunRow, kept: Learned, shape: ShapeFiles) -> None:
+        keep.write(self.store.path, run_row.experiment_id, run_row.id, kept, shape)
 
 
 def train_one(
@@ -323,7 +329,36 @@ def train_one(
             checkpoints.save(finished, trainer.snapshot())
         finish("cancelled")
     else:
+        vectors = prepared.gloves.get(arm_cfg.vocab_size)  # any arm's shape file holds GloVe
+        shared = vectors.matrix if vectors is not None else None
+        _keep_learned(ledger, sink, run_row, arm_cfg, trainer, data, shared, cfg)
         finish("done")
+
+
+def _keep_learned(
+    ledger: Ledger,
+    sink: Sink,
+    run_row: RunRow,
+    arm_cfg: ArmConfig,
+    trainer: Any,
+    data: Dataset,
+    glove: np.ndarray | None,
+    cfg: ExperimentConfig,
+) -> None:
+    """Keep what the finished run learned (`embtui.engine.keep`). A run whose arrays cannot
+    be written is still done: its numbers are in the store; the message log says why."""
+    try:
+        kept = keep.learned(
+            trainer, arm_cfg, data.x_val, run_row.seed, cfg.keep_weights, cfg.first_seed
+        )
+        ledger.keep_learned(run_row, kept, keep.shape_files(arm_cfg, data, glove))
+    except (OSError, ValueError) as exc:
+        sink(
+            Stage(
+                run_row.experiment_id,
+                f"  run {run_row.id}: its weights and logits were not kept ({one_line(exc)})",
+            )
+        )
 
 
 #: Whether this process has said it is compiling the fused kernel (it says so once).

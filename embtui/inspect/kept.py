@@ -22,14 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from embtui.store import learned_folder_of
+
 #: The `keep_weights` choices: every run's table, one seed per (arm, size) cell (the
 #: experiment's first seed), or none (logits only).
 KEEP_CHOICES = ("cell", "all", "none")
-
-
-def learned_folder_of(store: Path) -> Path:
-    """`<store>.learned/`: where the store's runs keep their weights and logits."""
-    return store.with_name(store.name + ".learned")
 
 
 def learned_path(store: Path, run_id: int) -> Path:
@@ -154,14 +151,6 @@ def load(store: Path, run_id: int) -> Kept | None:
         arrays.get("kernel"),
         arrays.get("bias"),
     )
-
-
-def remove(store: Path, experiment_id: int, run_ids: Iterable[int]) -> None:
-    """Delete an experiment's kept files (its runs' and its shapes')."""
-    for run_id in run_ids:
-        learned_path(store, run_id).unlink(missing_ok=True)
-    for path in learned_folder_of(store).glob(f"experiment-{experiment_id}-*.npz"):
-        path.unlink(missing_ok=True)
 
 
 def disk_usage(store: Path, run_ids: Iterable[int] | None = None) -> int:

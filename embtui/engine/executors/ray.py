@@ -35,6 +35,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from embtui.engine import keep
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
 from embtui.engine.executors.ray_connect import connect, import_ray, shutdown
@@ -281,6 +282,12 @@ class _Driver:
                 self.on_disk[run_id].save(epoch, state)
             elif kind == "log":
                 self._log(item[1])
+            elif kind == "learned":
+                _, exp_id, run_id, kept, shape = item
+                try:
+                    keep.write(self.store.path, exp_id, run_id, kept, shape)
+                except OSError as exc:
+                    self.sink(Stage(exp_id, f"  run {run_id}: not kept ({one_line(exc)})"))
 
     def _write(self, method: str, args: tuple, kwargs: dict) -> None:
         if method not in _STORE_WRITES:  # pragma: no cover - the board only sends these
@@ -444,6 +451,10 @@ def train_remote(
     ledger.flush()
 
 
+#: The (experiment, vocab_size, maxlen) shapes whose arrays this task process has sent.
+_SHAPES_SENT: set[tuple[int, int, int]] = set()
+
+
 class BoardLedger:
     """A run's record sent to the driver through the board (see `embtui.engine.run.Ledger`).
     Calls from one task to the board arrive in order; `flush` waits until all have."""
@@ -516,6 +527,14 @@ class BoardLedger:
 
     def event_log(self, cfg: Any, experiment: ExperimentRow, run_row: RunRow) -> None:
         return None  # the driver writes the TensorBoard files, on its machine
+
+    def keep_learned(self, run_row: RunRow, kept: Any, shape: Any) -> None:
+        """Send the run's kept arrays to the driver, which writes them beside the store; a
+        shape's arrays go once per task process (the driver keeps the first it gets)."""
+        key = (run_row.experiment_id, shape.vocab_size, shape.maxlen)
+        sent = key in _SHAPES_SENT
+        _SHAPES_SENT.add(key)
+        self._post(("learned", run_row.experiment_id, run_row.id, kept, None if sent else shape))
 
 
 class BoardCheckpoints:
