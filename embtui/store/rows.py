@@ -12,20 +12,25 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from embtui.errors import StoreError
 
-RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+#: What a run is doing or how it ended. An experiment takes the same statuses: `running`
+#: while a process trains it, then the one `experiment_status` derives from its runs.
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+ExperimentStatus = RunStatus
+
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 #: Statuses after which a run will not change again unless the experiment is resumed.
-FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+FINAL_STATUSES: tuple[RunStatus, ...] = ("done", "failed", "cancelled", "interrupted")
 #: Experiment statuses from which `embtui run --resume` (or `r`) finishes an experiment.
-RESUMABLE = ("interrupted", "cancelled", "failed")
+RESUMABLE: tuple[ExperimentStatus, ...] = ("interrupted", "cancelled", "failed")
 #: Experiment statuses that mean "a process is (or was, if it died) training it".
-ACTIVE_STATUSES = ("queued", "running")
+ACTIVE_STATUSES: tuple[ExperimentStatus, ...] = ("queued", "running")
 
 
-def experiment_status(run_statuses: Iterable[str]) -> str:
+def experiment_status(run_statuses: Iterable[RunStatus]) -> ExperimentStatus:
     """The status of an experiment that nobody trains any more, from its runs' statuses.
 
     The one rule every writer uses. A run left `queued` or `running` was never finished by
@@ -110,7 +115,7 @@ class ExperimentRow:
     config: dict[str, Any]
     created: str
     finished: str | None
-    status: str
+    status: ExperimentStatus
     pid: int | None
     host: str | None
     meta: dict[str, Any]
@@ -127,7 +132,7 @@ class RunRow:
     embedding: str
     head: str
     seed: int
-    status: str
+    status: RunStatus
     error: str | None
     device: str | None
     params: int | None
@@ -147,7 +152,7 @@ class ExperimentSummary:
 
     id: int
     name: str
-    status: str
+    status: ExperimentStatus
     created: str
     finished: str | None
     runs_total: int

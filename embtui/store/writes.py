@@ -34,8 +34,10 @@ from embtui.store.rows import (
     DeviceSample,
     EpochMetrics,
     ExperimentRow,
+    ExperimentStatus,
     RunCost,
     RunRow,
+    RunStatus,
     experiment_from_row,
     json_object,
 )
@@ -78,7 +80,7 @@ class Store(Reads):
                 "stopped without writing"
             )
 
-    def _require_run_owner(self, db: sqlite3.Connection, run_id: int) -> str:
+    def _require_run_owner(self, db: sqlite3.Connection, run_id: int) -> RunStatus:
         """Inside a write: the run's status, after checking that this connection owns it."""
         row = db.execute(
             "SELECT experiment_id, status FROM runs WHERE id = ?", (run_id,)
@@ -86,7 +88,8 @@ class Store(Reads):
         if row is None:
             raise StoreError(f"no run with id {run_id} in {self.path}")
         self._require_owner(db, row["experiment_id"])
-        return str(row["status"])
+        status: RunStatus = row["status"]
+        return status
 
     def claim(self, exp_id: int, *, resume: bool = False) -> Claim:
         """Take an experiment for this connection, atomically: check and take in one write.
@@ -200,7 +203,7 @@ class Store(Reads):
                 check(exp_id)
         return exp_id
 
-    def set_experiment_status(self, exp_id: int, status: str) -> None:
+    def set_experiment_status(self, exp_id: int, status: ExperimentStatus) -> None:
         """Set the status of an experiment this connection owns (see `claim`)."""
         finished = now() if status in FINAL_STATUSES else None
         with self._write() as db:
@@ -280,7 +283,7 @@ class Store(Reads):
                 (m.run_id, m.epoch, m.loss, m.acc, m.val_loss, m.val_acc, m.seconds),
             )
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}")
         with self._write() as db:
@@ -332,7 +335,7 @@ class Store(Reads):
                         (exp_id, device, count // 2),
                     )
 
-    def cancel_queued(self, exp_id: int, status: str = "cancelled") -> None:
+    def cancel_queued(self, exp_id: int, status: RunStatus = "cancelled") -> None:
         """Close the runs a stopped experiment never reached (and the one it was in)."""
         with self._write() as db:
             self._require_owner(db, exp_id)
