@@ -63,6 +63,7 @@ from embtui.errors import EmbtuiError, one_line
 from embtui.store import (
     EpochMetrics,
     OwnedElsewhere,
+    RunStatus,
     Store,
     experiment_status,
     new_owner_token,
@@ -248,7 +249,7 @@ class EmbtuiCallback(keras.callbacks.Callback):
             self._store = arg if isinstance(arg, Store) else Store(arg, owner=self._owner)
         return self._store
 
-    def _end_run(self, status: str, error: str | None) -> None:
+    def _end_run(self, status: RunStatus, error: str | None) -> None:
         """Finish the current run and bring the experiment's status up to date."""
         store = self._open()
         exp_id, run_id = self._recorded()

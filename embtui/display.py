@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embtui.store import RunStatus
 
 _DIVERGED = re.compile(r"\b(\w+) became (NaN|infinite) at epoch (\d+)")
 _OOM = re.compile(r"ResourceExhausted|out of memory|\bOOM\b", re.IGNORECASE)
@@ -57,7 +61,7 @@ def short_reason(error: str | None) -> str:
     return "err"
 
 
-def status_with_reason(status: str, error: str | None) -> str:
+def status_with_reason(status: RunStatus, error: str | None) -> str:
     """`failed: NaN` for a failed run, else the status itself (never longer than
     `interrupted`, the longest status, so a status column keeps its width)."""
     if status == "failed" and error:

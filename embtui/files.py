@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from embtui.errors import EmbtuiError
+from embtui.store.liveness import process_alive
 
 
 def describe_kind(mode: int) -> str:
@@ -82,7 +83,10 @@ def _tmp_prefix(target: Path) -> str:
 
 
 def remove_stale_temporaries(target: Path) -> None:
-    """Delete temporary files of `target` left by writers that no longer run."""
+    """Delete temporary files of `target` left by writers that no longer run.
+
+    A writer is known by the pid in the file's name, and was alive when it last wrote the
+    file: a process with that pid started later is another one (`process_alive`)."""
     head = f".{target.name}."
     try:
         entries = list(os.scandir(target.parent))
@@ -93,22 +97,16 @@ def remove_stale_temporaries(target: Path) -> None:
         if not (name.startswith(head) and name.endswith(_TMP_SUFFIX)):
             continue
         pid_text = name[len(head) :].split(".", 1)[0]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+        if not pid_text.isdigit():
+            continue
+        try:
+            written = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if process_alive(int(pid_text), seen_at=written):
             continue
         with contextlib.suppress(OSError):
             os.unlink(entry.path)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_atomically(

@@ -9,6 +9,7 @@ every word reaches the training split's vocabulary whatever reviews the split pi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -523,3 +524,22 @@ def record_experiment(
         store.finish_run(run.id, "done")
     store.set_experiment_status(exp, "done")
     return exp
+
+
+@contextlib.contextmanager
+def zombie() -> Iterator[int]:
+    """The pid of a child that has exited but is not reaped yet: a zombie, as a killed
+    process stays in containers whose PID 1 never reaps. Reaped on leaving."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{child.pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        else:
+            raise AssertionError(f"pid {child.pid} did not become a zombie in 10 s")
+        yield child.pid
+    finally:
+        child.wait()

@@ -18,6 +18,7 @@ import pytest
 
 from embtui.errors import DataError, EmbtuiError
 from embtui.files import regular_file, remove_stale_temporaries, write_atomically
+from tests.helpers import zombie
 
 
 def test_an_export_replaces_a_file_whole_and_keeps_its_permissions(tmp_path):
@@ -111,6 +112,17 @@ def test_temporaries_left_by_a_killed_writer_are_removed_and_a_live_ones_kept(tm
     )
     remove_stale_temporaries(tmp_path / "notes.md")
     assert not other.exists()
+
+
+def test_a_temporary_whose_writer_was_killed_but_not_reaped_is_removed(tmp_path):
+    """A killed writer that nobody reaped is a zombie: it still answers kill(pid, 0), but it
+    will never finish its file (the same rule as a store's dead owner)."""
+    target = tmp_path / "summary.md"
+    with zombie() as pid:
+        stale = tmp_path / f".summary.md.{pid}.abc123.tmp"
+        stale.write_text("half")
+        remove_stale_temporaries(target)
+        assert not stale.exists()
 
 
 def test_regular_file_refuses_fifos_devices_folders_and_oversized_files(tmp_path):

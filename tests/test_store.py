@@ -25,6 +25,7 @@ from embtui.store import (
     default_store_path,
     experiment_status,
 )
+from tests.helpers import zombie
 
 CELLS = [(10, "learned", 0), (10, "learned", 1), (10, "glove", 0), (10, "glove", 1)]
 
@@ -551,18 +552,9 @@ def test_a_killed_owner_that_nobody_reaped_counts_as_dead(store):
     """A zombie still answers kill(pid, 0); in containers whose PID 1 never reaps, the
     process of a `kill -9`ed grid stays one."""
     exp_id, _ = _half_done(store)
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # exited but not reaped: a zombie
-            with open(f"/proc/{child.pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-            time.sleep(0.01)
-        store._db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (child.pid, exp_id))
+    with zombie() as pid:
+        store._db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (pid, exp_id))
         assert store.recover() == [exp_id]
-    finally:
-        child.wait()
 
 
 def test_a_pid_reused_by_a_process_started_after_the_last_heartbeat_is_not_the_owner(store):

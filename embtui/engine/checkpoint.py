@@ -48,7 +48,7 @@ class RunCheckpoints:
     def __init__(
         self, store: Store, experiment: ExperimentRow, run: RunRow, every_s: float
     ) -> None:
-        self.path = store.checkpoint_folder / f"run-{run.id}.npz"
+        self.path = store.checkpoint_path(run.id)
         # Where embtui 0.x kept them (`<store stem>.checkpoints`), read for a resume that
         # began before the change; the tag below still tells whose each file is.
         self._legacy = store.path.with_suffix(".checkpoints") / self.path.name

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from embtui.store import EpochMetrics
+from embtui.store import EpochMetrics, ExperimentStatus, RunStatus
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,14 @@ class RunStarted:
 class RunFinished:
     experiment_id: int
     run_id: int
-    status: str
+    status: RunStatus
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class ExperimentFinished:
     experiment_id: int
-    status: str
+    status: ExperimentStatus
 
 
 Event = Stage | RunStarted | EpochMetrics | RunFinished | ExperimentFinished

@@ -36,7 +36,7 @@ from embtui.engine.fused import (
 )
 from embtui.engine.keep import Learned, ShapeFiles
 from embtui.errors import EmbtuiError, StoreError, one_line
-from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
+from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, RunStatus, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
 
 #: The meta key that says an experiment's TensorFlow trainer uses Keras' 1 - rho (0.1).
@@ -145,7 +145,7 @@ class Ledger(Protocol):
         keep_epochs: int = 0,
     ) -> None: ...
     def add_epoch(self, m: EpochMetrics) -> None: ...
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None: ...
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None: ...
     def set_run_cost(self, run_id: int, cost: RunCost) -> None: ...
     def run_checkpoints(
         self, experiment: ExperimentRow, run_row: RunRow, every_s: float
@@ -185,7 +185,7 @@ class StoreLedger:
     def add_epoch(self, m: EpochMetrics) -> None:
         self.store.add_epoch(m)
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
         self.store.finish_run(run_id, status, error)
 
     def set_run_cost(self, run_id: int, cost: RunCost) -> None:
@@ -237,7 +237,7 @@ def train_one(
     experiment = ledger.experiment(experiment_id)
     checkpoints = ledger.run_checkpoints(experiment, run_row, cfg.checkpoint_every)
 
-    def finish(status: str, error: str | None = None) -> None:
+    def finish(status: RunStatus, error: str | None = None) -> None:
         if meter is not None:
             cost = meter.finish_run(run_row.id, gpu_memory_peak(device))
             if cost is not None:

@@ -40,7 +40,7 @@ from embtui.engine.fingerprint import changed_inputs, fingerprint
 from embtui.engine.run import Prepared, training_subset
 from embtui.engine.trainer import check_thread_settings
 from embtui.errors import EmbtuiError, StoreError
-from embtui.store import HEARTBEAT_S, Store, experiment_status
+from embtui.store import HEARTBEAT_S, ExperimentStatus, Store, experiment_status
 from embtui.sysmetrics import Sampler
 
 __all__ = [
@@ -135,7 +135,7 @@ def run(
     *,
     sink: Sink = ignore,
     stop: StopFlag | None = None,
-) -> str:
+) -> ExperimentStatus:
     """Train every queued run of the experiment; returns the experiment's final status.
 
     `store` must own the experiment (it created or claimed it); a live process that owns

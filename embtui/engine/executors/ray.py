@@ -41,7 +41,7 @@ from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
 from embtui.engine.executors.ray_connect import connect, import_ray, shutdown
 from embtui.engine.executors.ray_watch import NodeWatch, answers, node_died, raylet_socket
 from embtui.errors import StoreError, Unfinished, one_line
-from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
+from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, RunStatus, Store, now
 
 if TYPE_CHECKING:
     from embtui.config import ExperimentConfig
@@ -505,7 +505,7 @@ class BoardLedger:
     def add_epoch(self, m: EpochMetrics) -> None:
         self._post(("store", "add_epoch", (m,), {}))
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
         self._post(("store", "finish_run", (run_id, status, error), {}))
 
     def set_run_cost(self, run_id: int, cost: RunCost) -> None:

@@ -90,6 +90,7 @@ def watch(raylet_socket: str, store_path: str, experiment_id: int) -> int:
     said = sys.stdin.buffer.read()
     if said.startswith(b"done") or answers(raylet_socket):
         return 0
+    status: str  # what the store says, or why it could not be read
     try:
         with Store(store_path, create=False) as store:
             store.recover()  # the driver is dead: its experiment is `interrupted`
