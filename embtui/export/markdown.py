@@ -85,6 +85,7 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
             "",
         ]
     out += markdown_section(report, figures)
+    out += _learned(report)
     out += ["## Conclusion", "", text(v.conclusion), ""]
     if report.sweep is not None:
         out += _all_pairs(report, v)
@@ -116,6 +117,48 @@ def to_markdown(report: Report, figures: FigureLinks | None = None) -> str:
         if meta.get(key):
             out.append(f"- {label}: {text(str(meta[key]))}")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _learned(report: Report) -> list[str]:
+    """What the models learned, from the runs' kept arrays (`embtui.inspect.summary`)."""
+    learned = report.learned
+    if learned is None:
+        return []
+    out = [
+        "## What the models learned",
+        "",
+        f"At {learned.size} training reviews, from the arrays the runs kept (`embtui inspect "
+        "RUN` shows more of one run).",
+        "",
+        "| arm | run | validation errors (mean) | most positive words | most negative words |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for a in learned.arms:
+        out.append(
+            f"| {cell(a.arm)} | {a.run_id} (seed {a.seed}) | {a.errors_mean:.1f} of {a.reviews} "
+            f"({a.runs} run{'s' if a.runs != 1 else ''}) | "
+            f"{cell(', '.join(w.word for w in a.positive)) or '–'} | "
+            f"{cell(', '.join(w.word for w in a.negative)) or '–'} |"
+        )
+    hows = sorted({a.how_scored for a in learned.arms if a.how_scored})
+    if hows:
+        out += ["", *(f"Word {text(h)}." for h in hows)]
+    probes = sorted({p for a in learned.arms for p in a.neighbours})
+    if probes:
+        out += ["", "Nearest neighbours (cosine) of a few words:", ""]
+        out += ["| word | " + " | ".join(cell(a.arm) for a in learned.arms) + " |"]
+        out += ["| --- |" + " --- |" * len(learned.arms)]
+        for probe in probes:
+            row = [
+                ", ".join(n.word for n in a.neighbours.get(probe, ())) or "–" for a in learned.arms
+            ]
+            out.append(f"| {cell(probe)} | " + " | ".join(cell(x) for x in row) + " |")
+    if learned.agreement:
+        out += ["", "How often two arms' first-seed runs predict the same class:", ""]
+        for (a, b), share in learned.agreement.items():
+            out.append(f"- {text(a)} and {text(b)}: {share:.1%} of the validation reviews")
+    out.append("")
+    return out
 
 
 def _results(report: Report, v: Verdicts) -> list[str]:

@@ -109,6 +109,7 @@ class Report:
     factors: tuple[str, ...] = ()  # the factors that vary among the runs, naming the arms
     sweep: Any = None  # embtui.factors.SweepSummary when more than two arms are compared
     duplicates: Duplicates = field(default_factory=Duplicates)  # runs counted once
+    learned: Any = None  # embtui.inspect.summary.Learned: what the kept arrays show
 
     def __post_init__(self) -> None:
         if not self.experiments:
@@ -209,6 +210,8 @@ def build_report(
             alpha=alpha,
             level_order=_level_order(experiments),
         )
+    from embtui.inspect.summary import learned_summary
+
     return Report(
         experiments[0],
         runs,
@@ -218,6 +221,7 @@ def build_report(
         tuple(keys),
         sweep,
         duplicates,
+        learned_summary(store, [(r.run, r.arm) for r in done]),
     )
 
 

@@ -63,19 +63,35 @@ class RunView:
         return an.word_scores(table, self.kept.kernel, self.config.head, self.config.maxlen)
 
 
-def load_run(store: Store, run_id: int) -> RunView:
-    """A run's view; a StoreError in one line when the run is unknown or kept nothing."""
+def load_run(
+    store: Store,
+    run_id: int,
+    *,
+    texts: bool = True,
+    shapes: dict[tuple[int, int, int], ShapeData | None] | None = None,
+) -> RunView:
+    """A run's view; a StoreError in one line when the run is unknown or kept nothing.
+
+    `texts=False` leaves the review texts unread (a report needs none); `shapes` caches
+    the experiments' shape files across calls.
+    """
     run = store.run(run_id)
     experiment = store.experiment(run.experiment_id)
     try:
-        cfg = from_mapping(experiment.config, new=False).arm(run.factors)
         full = from_mapping(experiment.config, new=False)
+        cfg = full.arm(run.factors)
     except EmbtuiError as exc:
         raise StoreError(
             f"run {run_id}: its experiment's configuration is not valid ({exc})"
         ) from None
     kept = load(store.path, run_id)
-    shape = load_shape(store.path, run.experiment_id, cfg.vocab_size, cfg.maxlen)
+    key = (run.experiment_id, cfg.vocab_size, cfg.maxlen)
+    if shapes is not None and key in shapes:
+        shape = shapes[key]
+    else:
+        shape = load_shape(store.path, *key)
+        if shapes is not None:
+            shapes[key] = shape
     if kept is None or shape is None:
         why = (
             "it has not finished"
@@ -83,8 +99,10 @@ def load_run(store: Store, run_id: int) -> RunView:
             else "it was trained before embtui kept what runs learned"
         )
         raise StoreError(f"run {run_id} kept no weights or logits ({why})")
-    recorded = (experiment.meta.get("fingerprint") or {}).get("val_reviews") or ""
-    texts = validation_texts(full.dataset, full.val_size, str(recorded))
+    read = None
+    if texts:
+        recorded = (experiment.meta.get("fingerprint") or {}).get("val_reviews") or ""
+        read = validation_texts(full.dataset, full.val_size, str(recorded))
     return RunView(
         run_id,
         run.experiment_id,
@@ -95,7 +113,7 @@ def load_run(store: Store, run_id: int) -> RunView:
         cfg,
         shape,
         kept,
-        texts if texts is not None and len(texts) == len(shape.y_val) else None,
+        read if read is not None and len(read) == len(shape.y_val) else None,
     )
 
 

@@ -128,3 +128,23 @@ def test_disk_used_and_removal(recorded, run_cli, tmp_path):
     r = run_cli(["rm", "1", "--yes", "--store", str(recorded)])
     assert r.rc == 0, r.stderr
     assert list(learned_folder_of(recorded).glob("*")) == []
+
+
+def test_the_markdown_report_says_what_the_models_learned(recorded, run_cli):
+    """The report's section: per arm its errors, its top words and the probes' neighbours,
+    the same numbers the library computes from the kept arrays."""
+    from embtui.inspect.summary import learned_summary
+
+    r = run_cli(["export", "1", "--store", str(recorded), "-o", "-", "--figures", "none"])
+    assert r.rc == 0, r.stderr
+    section = r.stdout.split("## What the models learned")[1].split("\n## ")[0]
+    with Store(recorded) as store:
+        learned = learned_summary(store, [(run, run.embedding) for run in store.runs(1)])
+    assert learned is not None and learned.size == 4000
+    for arm in learned.arms:
+        row = next(line for line in section.splitlines() if line.startswith(f"| {arm.arm} |"))
+        assert f"{arm.errors_mean:.1f} of 1000" in row
+        assert ", ".join(w.word for w in arm.positive[:3]) in row
+    assert "| good |" in section
+    agree = learned.agreement[("learned", "glove")]
+    assert f"learned and glove: {agree:.1%}" in section
