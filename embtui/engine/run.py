@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import platform
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from embtui.engine.fused import (
     recorded_engine,
     run_device,
 )
+from embtui.engine.listeners import GridListener, Listeners
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
@@ -229,17 +230,17 @@ def train_one(
     coverage = vectors.coverage if vectors is not None else None
 
     experiment = ledger.experiment(experiment_id)
-    checkpoints = ledger.run_checkpoints(experiment, run_row, cfg.checkpoint_every)
+    # What hears of the run, in order: its record, its TensorBoard files (once open), its
+    # checkpoints, then whoever watches the grid (the sink).
+    record = RunRecord(ledger, meter, device)
+    tensorboard = TensorBoardLog()
+    keeper = CheckpointKeeper(
+        ledger.run_checkpoints(experiment, run_row, cfg.checkpoint_every), arm_cfg.epochs
+    )
+    listeners = Listeners([record, tensorboard, keeper, sink])
 
     def finish(status: str, error: str | None = None) -> None:
-        if meter is not None:
-            cost = meter.finish_run(run_row.id, gpu_memory_peak(device))
-            if cost is not None:
-                ledger.set_run_cost(run_row.id, cost)
-        ledger.finish_run(run_row.id, status, error)
-        if status in ("done", "failed"):
-            checkpoints.remove()
-        sink(RunFinished(experiment_id, run_row.id, status, error))
+        listeners.on_run_end(RunFinished(experiment_id, run_row.id, status, error))
 
     engine = recorded_engine(experiment.meta)  # a resumed experiment keeps its engine
     legacy_one_minus_rho = ONE_MINUS_RHO not in experiment.meta
@@ -250,16 +251,17 @@ def train_one(
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
-    device = run_device(device, engine)
-    resumed = _usable(checkpoints.load(), ledger, run_row, arm_cfg.epochs)
-    kept = resumed.epoch if resumed else 0
+    device = record.device = run_device(device, engine)
+    resumed = _usable(keeper.checkpoints.load(), ledger, run_row, arm_cfg.epochs)
+    kept = keeper.kept = resumed.epoch if resumed else 0
+    keeper.snapshot = trainer.snapshot
     ledger.start_run(
         run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
     )
     if meter is not None:
         gpu_memory_reset(device)
         meter.start_run(run_row.id, visible_gpu() if device.startswith("GPU") else None)
-    sink(
+    listeners.on_run_begin(
         RunStarted(
             experiment_id,
             run_row.id,
@@ -272,6 +274,7 @@ def train_one(
             arm_name(run_row.factors, cfg.varied())
             if cfg.varied() not in ([], ["embeddings"])
             else arm,
+            arm_cfg.epochs,
         )
     )
     if resumed:
@@ -280,11 +283,12 @@ def train_one(
     data = prepared.dataset_for(arm_cfg)
     finished = kept
     try:
-        events = ledger.event_log(cfg, experiment, run_row)
-        if events is not None and resumed:
+        tensorboard.log = ledger.event_log(cfg, experiment, run_row)
+        if tensorboard.log is not None and resumed:
             for earlier in ledger.run_epochs(run_row.id):  # the log starts afresh: rewrite
-                events.write(earlier)
+                tensorboard.log.write(earlier)
     except (OSError, EmbtuiError) as exc:  # the folder changed under the grid: say so
+        tensorboard.close()
         finish("failed", f"cannot write its TensorBoard files: {one_line(exc)}")
         return
     try:
@@ -302,12 +306,7 @@ def train_one(
             if problem := metrics.divergence():
                 finish("failed", problem)
                 return
-            ledger.add_epoch(metrics)
-            if events is not None:
-                events.write(metrics)
-            if metrics.epoch < arm_cfg.epochs and checkpoints.due():
-                checkpoints.save(metrics.epoch, trainer.snapshot())
-            sink(metrics)
+            listeners.on_epoch_end(metrics)
             finished = metrics.epoch
     except StoreError:
         raise  # nothing more can be recorded: stop the grid, not just this run
@@ -316,14 +315,80 @@ def train_one(
         finish("failed", ledger.log_failure(run_row, exc))
         return
     finally:
-        if events is not None:
-            events.close()
+        tensorboard.close()
     if finished < arm_cfg.epochs:  # stopped: the trainer holds the state after `finished`
-        if finished > kept and checkpoints.saved != finished:
-            checkpoints.save(finished, trainer.snapshot())
+        keeper.keep_stopped(finished)
         finish("cancelled")
     else:
         finish("done")
+
+
+class RunRecord(GridListener):
+    """A run's record (in the store, or the ledger that carries it there): each epoch as it
+    ends; when the run ends, what it cost (with a `meter`) and how it ended."""
+
+    def __init__(self, ledger: Ledger, meter: Sampler | None, device: str) -> None:
+        self.ledger = ledger
+        self.meter = meter
+        self.device = device
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        self.ledger.add_epoch(metrics)
+
+    def on_run_end(self, event: RunFinished) -> None:
+        if self.meter is not None:
+            cost = self.meter.finish_run(event.run_id, gpu_memory_peak(self.device))
+            if cost is not None:
+                self.ledger.set_run_cost(event.run_id, cost)
+        self.ledger.finish_run(event.run_id, event.status, event.error)
+
+
+class TensorBoardLog(GridListener):
+    """A run's TensorBoard event log, when the experiment keeps one (`tensorboard_dir`):
+    each epoch written as it ends, the file closed when the run ends."""
+
+    def __init__(self, log: Any = None) -> None:
+        self.log = log
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        if self.log is not None:
+            self.log.write(metrics)
+
+    def on_run_end(self, event: RunFinished) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.log is not None:
+            log, self.log = self.log, None
+            log.close()
+
+
+class CheckpointKeeper(GridListener):
+    """A run's checkpoints: saved after an epoch when one is due (never after the last),
+    removed once the run is `done` or `failed` (a cancelled run keeps its own to continue
+    from). `snapshot` is the trainer's, once it is built; `kept` the epoch it continued
+    after."""
+
+    def __init__(self, checkpoints: Checkpoints, epochs: int) -> None:
+        self.checkpoints = checkpoints
+        self.epochs = epochs
+        self.kept = 0
+        self.snapshot: Callable[[], list[np.ndarray]] | None = None
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        if self.snapshot is not None and metrics.epoch < self.epochs and self.checkpoints.due():
+            self.checkpoints.save(metrics.epoch, self.snapshot())
+
+    def keep_stopped(self, finished: int) -> None:
+        """Stopped after epoch `finished`: save the state there unless it is saved already
+        (or nothing was trained since the run continued)."""
+        saved = self.checkpoints.saved == finished
+        if self.snapshot is not None and finished > self.kept and not saved:
+            self.checkpoints.save(finished, self.snapshot())
+
+    def on_run_end(self, event: RunFinished) -> None:
+        if event.status in ("done", "failed"):
+            self.checkpoints.remove()
 
 
 #: Whether this process has said it is compiling the fused kernel (it says so once).
