@@ -4,7 +4,9 @@
 a worker (`embtui.engine.executors`): it starts the run in the store (only the experiment's
 owner may), continues from the run's checkpoint when it has one, trains, writes each epoch
 as it ends and finishes the run `done`, `cancelled` (stopped), or `failed` (a NaN loss, an
-error, a model that cannot be built; the grid goes on). A run's result depends only on its
+error, a model that cannot be built; the grid goes on). What hears of the run are grid
+listeners (`embtui.engine.listeners`), called in this order: its record (`RunRecord`), its
+TensorBoard log, its checkpoints, then the sink. A run's result depends only on its
 data, factor values, size and seed: never on who trains it, in which order or whether it
 was resumed.
 """
