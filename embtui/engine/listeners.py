@@ -99,11 +99,6 @@ class Listeners(GridListener):
             item if isinstance(item, GridListener) else SinkListener(item) for item in listeners
         ]
 
-    def append(self, listener: GridListener | Sink) -> None:
-        self.listeners.append(
-            listener if isinstance(listener, GridListener) else SinkListener(listener)
-        )
-
     def on_stage(self, event: Stage) -> None:
         for listener in self.listeners:
             listener.on_stage(event)
