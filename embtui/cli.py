@@ -20,7 +20,7 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,6 +31,7 @@ from embtui.export import FIGURE_CHOICES, FORMATS
 from embtui.metrics import METRICS
 
 if TYPE_CHECKING:
+    from embtui.engine.events import Sink, StopFlag
     from embtui.store import Store
 
 #: Refused before anything was recorded: a person (or script) can fix the command and retry.
@@ -406,9 +407,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from embtui.progress import make_reporter
 
     reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
-    prepared = runner.prepare(config, sink=reporter)
+    prepared = runner.prepare(config, sink=reporter)  # bad input stops here: no store yet
     with _open_store(args) as store:
-        exp_id = runner.create(store, prepared)
+        session = runner.Session.new(store, prepared)
+        exp_id = session.experiment_id
         with _recorded(exp_id):
             print(
                 f"experiment {exp_id}: {printable(config.name)} "
@@ -416,10 +418,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
-            stopped_by = _train(
-                lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),
-                reporter,
-            )
+            stopped_by = _train(session.train, reporter)
             return _finish(store, exp_id, stopped_by)
 
 
@@ -443,7 +442,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.
-            prepared = runner.prepare_resume(store, exp_id, sink=reporter, executor=executor)
+            session = runner.Session.resumed(store, exp_id, reporter, executor=executor)
         except AlreadyDone:
             print(f"experiment {exp_id} is already done")
             return 0
@@ -457,10 +456,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         with _recorded(exp_id):
             print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
-            stopped_by = _train(
-                lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
-                reporter,
-            )
+            stopped_by = _train(session.train, reporter)
             return _finish(store, exp_id, stopped_by)
 
 
@@ -476,8 +472,9 @@ def _finish(store: Store, exp_id: int, stopped_by: int | None) -> int:
     return 0 if status == "done" else 1
 
 
-def _train(job: Any, reporter: Any) -> int | None:
-    """Run training; returns the signal that stopped it, or None if it ran to its end.
+def _train(train: Callable[[Sink, StopFlag], str], reporter: Any) -> int | None:
+    """Run `train` (a `Session`'s); returns the signal that stopped it, or None if it ran
+    to its end.
 
     Ctrl-C (SIGINT), a closing SSH session (SIGHUP) and `kill` (SIGTERM) all stop cleanly
     after the current epoch: the epochs so far stay in the store and the runs left are
@@ -520,7 +517,7 @@ def _train(job: Any, reporter: Any) -> int | None:
     previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     try:
         with reporter:
-            job(stop, sink)
+            train(sink, stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

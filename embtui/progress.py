@@ -15,14 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from embtui.engine.events import (
-    EpochMetrics,
-    Event,
-    ExperimentFinished,
-    RunFinished,
-    RunStarted,
-    Stage,
-)
+from embtui.engine.events import EpochMetrics, ExperimentFinished, RunFinished, RunStarted, Stage
+from embtui.engine.listeners import GridListener, InFlight
 from embtui.escape import rich_text, terminal
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
@@ -30,20 +24,17 @@ if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for th
     from embtui.store import Store
 
 
-class PlainReporter:
+class PlainReporter(GridListener):
     """One line per epoch and per run, flushed at once (safe for `tail -f`). While several
     runs train at once (worker processes, a Ray cluster) each epoch line names its run."""
 
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stdout
-        self.current: RunStarted | None = None
-        self.in_flight: dict[int, str] = {}  # run id -> "run 3/20"
+        self.runs = InFlight()
 
     def _whose(self, run_id: int) -> str:
         """'run 3/20 ' while other runs train too, else nothing (the line above says)."""
-        if len(self.in_flight) > 1 or (self.current and self.current.run_id != run_id):
-            return f"{self.in_flight.get(run_id, f'run id {run_id}')} "
-        return ""
+        return "" if self.runs.alone(run_id) else f"{self.runs.name_of(run_id)} "
 
     def __enter__(self) -> PlainReporter:
         return self
@@ -54,51 +45,51 @@ class PlainReporter:
     def count_from(self, store: Store, experiment_id: int) -> None:
         """The live display's; one line per epoch needs no totals."""
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Stage):
-            line = f"{event.text}"
-        elif isinstance(event, RunStarted):
-            self.current = event
-            self.in_flight[event.run_id] = f"run {event.position + 1}/{event.total}"
-            line = (
-                f"run {event.position + 1}/{event.total}: size {event.size}, {event.label}, "
-                f"seed {event.seed} on {event.device}"
-            )
-        elif isinstance(event, EpochMetrics):
-            line = (
-                f"  {self._whose(event.run_id)}epoch {event.epoch}: "
-                f"loss {event.loss:.4f} acc {event.acc:.4f} "
-                f"val_loss {event.val_loss:.4f} val_acc {event.val_acc:.4f} "
-                f"({event.seconds:.2f}s)"
-            )
-        elif isinstance(event, RunFinished):
-            line = f"  {self._whose(event.run_id)}{event.status}" + (
-                f": {event.error}" if event.error else ""
-            )
-            self.in_flight.pop(event.run_id, None)
-        elif isinstance(event, ExperimentFinished):
-            line = f"experiment {event.experiment_id} {event.status}"
-        else:  # pragma: no cover - every event type is handled above
-            return
+    def _print(self, line: str) -> None:
         # Paths, Ray addresses, arm labels and errors come from users: never raw escapes.
         print(terminal(line), file=self.stream, flush=True)
 
+    def on_stage(self, event: Stage) -> None:
+        self._print(event.text)
 
-class LiveReporter:
+    def on_run_begin(self, event: RunStarted) -> None:
+        self.runs.on_run_begin(event)
+        self._print(
+            f"{self.runs.name_of(event.run_id)}: size {event.size}, {event.label}, "
+            f"seed {event.seed} on {event.device}"
+        )
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        self._print(
+            f"  {self._whose(metrics.run_id)}epoch {metrics.epoch}: "
+            f"loss {metrics.loss:.4f} acc {metrics.acc:.4f} "
+            f"val_loss {metrics.val_loss:.4f} val_acc {metrics.val_acc:.4f} "
+            f"({metrics.seconds:.2f}s)"
+        )
+
+    def on_run_end(self, event: RunFinished) -> None:
+        error = f": {event.error}" if event.error else ""
+        self._print(f"  {self._whose(event.run_id)}{event.status}{error}")
+        self.runs.on_run_end(event)
+
+    def on_grid_end(self, event: ExperimentFinished) -> None:
+        self._print(f"experiment {event.experiment_id} {event.status}")
+
+
+class LiveReporter(GridListener):
     """A Rich progress display: runs done of all, the current run's epoch k of N, its latest
     val_acc.
 
     The runs bar counts *done* runs, as the store does (a run that was cancelled or failed
-    is not done), so after Ctrl-C it reads what `embtui list` reads, and the epoch bar
-    knows each run's epochs (5/10, not 5/?): `count_from` reads both from the store, once
-    the experiment is recorded (epochs can differ per run in a sweep). `epochs` and `done`
-    give them directly.
+    is not done), so after Ctrl-C it reads what `embtui list` reads: `count_from` reads
+    them from the store, once the experiment is recorded. The epoch bar's N is the run's
+    own (as `RunStarted` says: epochs can differ per run in a sweep). `epochs` (for events
+    that do not say) and `done` give them directly.
     """
 
     def __init__(self, *, epochs: int | None = None, done: int = 0) -> None:
         self.epochs_per_run = epochs or None
         self.done = done
-        self.store: Store | None = None
         self.progress = Progress(
             # Not markup: the detail names paths, Ray addresses and arms as users wrote them.
             TextColumn("{task.description}", markup=False),
@@ -111,16 +102,8 @@ class LiveReporter:
         self.epochs = self.progress.add_task("epochs", total=None, detail="", visible=False)
 
     def count_from(self, store: Store, experiment_id: int) -> None:
-        """Count as the store does: its done runs, and each run's epochs from its record."""
-        self.store = store
+        """Count the runs done as the store does."""
         self.done = sum(r.status == "done" for r in store.runs(experiment_id))
-
-    def _epochs_of(self, run_id: int) -> int | None:
-        if self.store is not None:
-            epochs = self.store.run(run_id).factors.get("epochs")
-            if isinstance(epochs, int):
-                return epochs
-        return self.epochs_per_run
 
     def __enter__(self) -> LiveReporter:
         self.progress.start()
@@ -129,35 +112,40 @@ class LiveReporter:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def __call__(self, event: Event) -> None:
+    def on_stage(self, event: Stage) -> None:
+        self.progress.update(self.overall, detail=terminal(event.text.strip()))
+
+    def on_run_begin(self, event: RunStarted) -> None:
         p = self.progress
-        if isinstance(event, Stage):
-            p.update(self.overall, detail=terminal(event.text.strip()))
-        elif isinstance(event, RunStarted):
-            p.update(
-                self.overall,
-                total=event.total,
-                completed=self.done,
-                detail=terminal(f"size {event.size} · {event.label} · seed {event.seed}"),
+        p.update(
+            self.overall,
+            total=event.total,
+            completed=self.done,
+            detail=terminal(f"size {event.size} · {event.label} · seed {event.seed}"),
+        )
+        total = event.epochs or self.epochs_per_run
+        p.reset(self.epochs, total=total, visible=True, detail="")
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        self.progress.update(
+            self.epochs,
+            completed=metrics.epoch,
+            detail=f"val_acc {metrics.val_acc:.4f}  loss {metrics.loss:.4f}",
+        )
+
+    def on_run_end(self, event: RunFinished) -> None:
+        p = self.progress
+        if event.status == "done":
+            self.done += 1
+        p.update(self.overall, completed=self.done)
+        if event.error:
+            p.console.print(
+                Text.assemble((f"run {event.run_id} {event.status}:", "red"), " ")
+                + rich_text(event.error)
             )
-            p.reset(self.epochs, total=self._epochs_of(event.run_id), visible=True, detail="")
-        elif isinstance(event, EpochMetrics):
-            p.update(
-                self.epochs,
-                completed=event.epoch,
-                detail=f"val_acc {event.val_acc:.4f}  loss {event.loss:.4f}",
-            )
-        elif isinstance(event, RunFinished):
-            if event.status == "done":
-                self.done += 1
-            p.update(self.overall, completed=self.done)
-            if event.error:
-                p.console.print(
-                    Text.assemble((f"run {event.run_id} {event.status}:", "red"), " ")
-                    + rich_text(event.error)
-                )
-        elif isinstance(event, ExperimentFinished):
-            p.update(self.overall, completed=self.done, detail=event.status)
+
+    def on_grid_end(self, event: ExperimentFinished) -> None:
+        self.progress.update(self.overall, completed=self.done, detail=event.status)
 
 
 def make_reporter(

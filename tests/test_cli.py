@@ -58,6 +58,7 @@ RUN_KEYS = {
     "epochs",
     "experiment",  # which experiment recorded it (a pool has several)
     "duplicate_of",  # the run it repeats, when it is set aside (see export/duplicates.py)
+    "tensorboard",  # its folder in a TensorBoard export (experiment folder/run folder)
 }
 EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
 SUMMARY_KEYS = {"size", "embedding", "n", "final_val_acc_mean", "best_val_acc_mean"}
@@ -215,10 +216,11 @@ def test_list_shows_experiments_and_runs_with_status(cli_experiment, cli_exports
     assert result.rc == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ID", "NAME", "STATUS", "RUNS", "CREATED"]
-    assert [line.split()[:4] for line in lines[1:]] == [
+    assert [line.split()[:4] for line in lines[1:-1]] == [
         ["1", "seed-grid", "done", "8/8"],
         ["2", "seed-grid", "done", "8/8"],
     ]
+    assert re.fullmatch(r"[\d.]+ kB kept for embtui inspect in .+\.learned", lines[-1]), lines[-1]
     for exp_id, exported in ((1, cli_exports.json1), (2, cli_exports.json2)):
         runs = run_cli(["list", str(exp_id), "--store", cli_experiment.store])
         assert runs.rc == 0, runs.stderr
@@ -1089,7 +1091,7 @@ def test_the_summary_modules_are_imported_aside_once_the_first_epoch_is_in(monke
         def __call__(self, event):
             heard.append(event)
 
-    def job(stop, sink):
+    def job(sink, stop):
         sink(Stage(1, "loading TensorFlow"))
         for epoch in (1, 2):
             sink(EpochMetrics(1, epoch, 0.6, 0.7, 0.65, 0.6, 0.1))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerError, WorkerState
 
 from embtui.app.engine import Engine, RunnerEngine
 from embtui.app.keys import OrderedKeys
@@ -50,13 +50,13 @@ from embtui.app.messages import (
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.screens.log import LogEntry
 from embtui.app.screens.main import MainScreen
-from embtui.app.view_state import Activity
+from embtui.app.view_state import Activity, TrainingLine
 from embtui.app.workers import PERIODIC_JOBS, JobFailed, ReportsFailures, background, job_name
 from embtui.config import ExperimentConfig, config_keys, from_mapping
-from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
+from embtui.engine.events import ExperimentFinished, RunFinished, Stage
 from embtui.errors import EmbtuiError, printable
 from embtui.escape import clipboard, terminal, terminal_lines
-from embtui.store import RESUMABLE, EpochMetrics, Store
+from embtui.store import RESUMABLE, Store
 
 if TYPE_CHECKING:  # the form is imported when first opened, not at startup
     from embtui.app.screens.configure import ConfigureScreen
@@ -161,26 +161,18 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         self.form: ConfigureScreen | None = None
         self.training: Worker[None] | None = None
         self.training_experiment: int | None = None
-        #: Runs training now (several with worker processes or Ray): the status line's
-        #: name for each ("run 2/4"), what it trains ("size 1000, learned, seed 1 on CPU"),
-        #: and how many epochs.
-        self._in_flight: dict[int, tuple[str, str, int]] = {}
-        self.training_thread: threading.Thread | None = None
         self.stop_event = threading.Event()
         self.exit_signal: int | None = None
         #: Set by run_console: points the terminal's descriptors at /dev/null after a hangup.
         self.detach_terminal: Callable[[], None] | None = None
         self._quitting = False
+        self._closer: Worker[None] | None = None  # waits for training, then exits
         self._failed_jobs: set[str] = set()  # periodic jobs whose failure was reported
         #: What `run_console` prints to the shell once the console has closed: which
         #: experiment quitting stopped, and how to resume it.
         self.farewell: str | None = None
-        #: The status line while training: the run and its progress, then what it
-        #: trains, then the stage under way. Progress comes first: a narrow terminal
-        #: (80 columns) cuts the end of the line.
-        self._run_text = ""
-        self._detail_text = ""
-        self._stage_text = ""
+        #: The status line while training, and the runs in flight.
+        self.line = TrainingLine()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -228,7 +220,28 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
             f"{signal.Signals(signum).name}: stopping after the current epoch, then closing",
             "warning",
         )
-        self.exit(128 + signum, return_code=128 + signum)
+        self._exit_after_training()
+
+    def _exit_after_training(self) -> None:
+        """Close the console once the training worker has ended (at once when nothing
+        trains): its epoch finished and recorded, its store connection closed. The exit
+        code is 0, or 128 + the signal that asked to close."""
+        if self._closer is None:
+            self._closer = self.run_worker(
+                self._wait_then_exit(self.training),
+                name="closing",
+                group="closing",
+                exit_on_error=False,
+            )
+
+    async def _wait_then_exit(self, training: Worker[None] | None) -> None:
+        if training is not None:
+            while training.state == WorkerState.PENDING:  # not started yet: it will be
+                await asyncio.sleep(0.01)
+            with contextlib.suppress(WorkerError):  # failed or cancelled: ended all the same
+                await training.wait()
+        code = 128 + self.exit_signal if self.exit_signal else 0
+        self.exit(code, return_code=code)
 
     @property
     def is_training(self) -> bool:
@@ -270,10 +283,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         (the run and its progress, what it trains, the stage under way) with a final word
         or an error."""
         if text is None:
-            parts = [self._run_text, self._detail_text, self._stage_text]
-            if self.stop_event.is_set():  # "stopping…" first: a narrow line cuts the end
-                parts.insert(0, parts.pop())
-            text = "  ·  ".join(p for p in parts if p)
+            text = self.line.text(stopping=self.stop_event.is_set())
         self.main.activity = Activity(self.training_experiment, text, error)
 
     # -- starting, cancelling, resuming -----------------------------------------------
@@ -325,8 +335,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         self.config = message.config
         self.stop_event = threading.Event()
         self.training_experiment = None
-        self._in_flight = {}
-        self._run_text, self._detail_text, self._stage_text = "", "", ""
+        self.line = TrainingLine()
         self._set_activity(f"preparing {printable(message.config.name)}…")
         self.training = self._train(message.config, None)
 
@@ -350,8 +359,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         else:
             self.stop_event = threading.Event()
             self.training_experiment = row.id
-            self._in_flight = {}
-            self._run_text, self._detail_text, self._stage_text = "", "", ""
+            self.line = TrainingLine()
             self._set_activity(f"resuming experiment {row.id}…")
             self.training = self._train(None, row.id)
 
@@ -384,7 +392,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
     def _cancel_confirmed(self, yes: bool | None) -> None:
         if yes and self.is_training:
             self.stop_event.set()
-            self._stage_text = "cancelling: stopping after the current epoch…"
+            self.line.stage = "cancelling: stopping after the current epoch…"
             self._set_activity()
 
     @background("warm-up", exclusive=True)
@@ -395,7 +403,6 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
     @background("training", exclusive=True)
     def _train(self, config: ExperimentConfig | None, resume_id: int | None) -> None:
         """Prepare, record and train (or resume) on this thread; report by messages."""
-        self.training_thread = threading.current_thread()
         stop = self.stop_event
         sink = self._sink
         experiment_id = resume_id
@@ -404,18 +411,16 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
             store = Store(self.store.path)  # its own connection: the UI's poll sees its commits
             if config is not None:
                 sink(Stage(None, "loading the engine"))
-                prepared = self.engine.prepare(config, sink)
-                experiment_id = self.engine.create(store, prepared)
-                self.post_message(TrainingStarted(experiment_id))
-                status = self.engine.run(store, experiment_id, prepared, sink, stop)
+                session = self.engine.new_session(store, config, sink)
             elif resume_id is not None:
                 sink(Stage(resume_id, "loading the engine"))
                 # Claims the experiment first: refused while another process trains it.
-                prepared = self.engine.prepare_resume(store, resume_id, sink)
-                self.post_message(TrainingStarted(resume_id))
-                status = self.engine.resume(store, resume_id, prepared, sink, stop)
+                session = self.engine.resume_session(store, resume_id, sink)
             else:  # pragma: no cover - callers pass one or the other
                 return
+            experiment_id = session.experiment_id
+            self.post_message(TrainingStarted(experiment_id))
+            status = session.train(sink, stop)
             self.post_message(TrainingEnded(experiment_id, status))
         except EmbtuiError as exc:
             self.post_message(TrainingEnded(experiment_id, "error", str(exc), type(exc).__name__))
@@ -428,22 +433,6 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
         finally:
             if store is not None:
                 store.close()
-
-    def _epochs_of(self, run_id: int) -> int:
-        """The epochs a run trains (its own in a sweep over epochs)."""
-        from embtui.app.view_state import epochs_of
-
-        try:
-            run = self.store.run(run_id)
-            return epochs_of(run, self.store.experiment(run.experiment_id).config)
-        except EmbtuiError:
-            return 0
-
-    def _run_name(self, run_id: int) -> str:
-        """The status line's name for a run in flight, and how many others train with it."""
-        name = self._in_flight.get(run_id, ("", "", 0))[0]
-        others = len(self._in_flight) - 1
-        return f"{name} (+{others} more running)" if name and others > 0 else name
 
     def _sink(self, event: object) -> None:
         """Called on the training thread: post and return at once."""
@@ -468,30 +457,13 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         ev = message.event
-        if isinstance(ev, Stage):
-            self._stage_text = f"{ev.text.strip()}…"
-            if self.form is not None and ev.experiment_id is None:
-                self.form.show_progress(self._stage_text)
-        elif isinstance(ev, RunStarted):
-            name = f"run {ev.position + 1}/{ev.total}"
-            detail = f"size {ev.size}, {ev.label}, seed {ev.seed} on {ev.device}"
-            self._in_flight[ev.run_id] = (name, detail, self._epochs_of(ev.run_id))
-            self._run_text = f"{self._run_name(ev.run_id)}: {detail}"
-            self._detail_text = self._stage_text = ""
-        elif isinstance(ev, EpochMetrics):
-            # With several runs at once, the line names the run whose epoch it shows.
-            name, detail, epochs = self._in_flight.get(ev.run_id, ("", "", 0))
-            total = f"/{epochs}" if epochs else ""
-            progress = f"epoch {ev.epoch}{total} val_acc {ev.val_acc:.4f}"
-            self._run_text = f"{self._run_name(ev.run_id)}: {progress}" if name else progress
-            self._detail_text = detail
-            self._stage_text = ""
-        elif isinstance(ev, RunFinished):
-            self._in_flight.pop(ev.run_id, None)
-            if ev.status == "failed":
-                self.notify(f"run {ev.run_id} failed: {ev.error}", severity="error", timeout=10)
+        self.line(ev)
+        if isinstance(ev, Stage) and self.form is not None and ev.experiment_id is None:
+            self.form.show_progress(self.line.stage)
+        if isinstance(ev, RunFinished) and ev.status == "failed":
+            self.notify(f"run {ev.run_id} failed: {ev.error}", severity="error", timeout=10)
         if self.stop_event.is_set() and not isinstance(ev, ExperimentFinished):
-            self._stage_text = "stopping after the current epoch…"
+            self.line.stage = "stopping after the current epoch…"
         if isinstance(ev, ExperimentFinished):
             self._set_activity(f"experiment {ev.experiment_id} {ev.status}")
         else:
@@ -519,15 +491,14 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
             self.notify(f"experiment {message.experiment_id} {message.status}")
         self.training_experiment = message.experiment_id
         self.main.mark_dirty()
-        if self._quitting:
-            if message.experiment_id is not None and message.status in RESUMABLE:
-                name = printable(self.store.experiment(message.experiment_id).name)
-                self.farewell = (
-                    f"embtui: experiment {message.experiment_id} ({name}) {message.status}; "
-                    f"resume it with: embtui resume {message.experiment_id}"
-                )
-            code = 128 + self.exit_signal if self.exit_signal else 0
-            self.exit(code, return_code=code)
+        exp_id = message.experiment_id
+        if self._quitting and exp_id is not None and message.status in RESUMABLE:
+            # Said in the shell once the console closes (`_exit_after_training`).
+            name = printable(self.store.experiment(exp_id).name)
+            self.farewell = (
+                f"embtui: experiment {exp_id} ({name}) {message.status}; "
+                f"resume it with: embtui resume {exp_id}"
+            )
 
     # -- export, delete, rename, copy -------------------------------------------------
 
@@ -662,10 +633,9 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
             return
         self._quitting = True
         self.stop_event.set()
-        self._stage_text = "stopping after the current epoch, then quitting…"
+        self.line.stage = "stopping after the current epoch, then quitting…"
         self._set_activity()
-        if not self.is_training:
-            self.exit(0)
+        self._exit_after_training()
 
 
 def run_console(
@@ -685,11 +655,11 @@ def run_console(
             app.detach_terminal = terminal.detach
             result = app.run()
     finally:
-        # If the app ended without the quit flow (a signal, a crash), let the training
-        # thread finish its epoch so the store is left consistent.
+        # Quitting and the stop signals close the console once its training worker has
+        # ended (`_exit_after_training`). However else it ended (a crash), training was
+        # told to stop after its epoch when the app unmounted, and `App.run`'s
+        # `asyncio.run` waits for the worker's thread before it returns.
         app.stop_event.set()
-        if app.training_thread is not None and app.training_thread.is_alive():
-            app.training_thread.join()
         app.store.close()
     if app.farewell:
         with contextlib.suppress(OSError):  # a hung-up terminal has nobody to tell

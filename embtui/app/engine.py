@@ -1,38 +1,42 @@
-"""The console's view of the training engine: six calls, swappable for tests.
+"""The console's view of the training engine: a few calls, swappable for tests.
 
 `RunnerEngine` forwards to `embtui.engine.runner`, importing it inside each call: the module
 pulls in numpy and, when training starts, TensorFlow, which must never delay the first paint.
-Tests pass a `FakeEngine` (tests/app/fake.py) with the same calls, which writes scripted epochs
-to the real store, so most of the console is tested without TensorFlow.
+The console trains through a `TrainingSession` (the runner's `Session`: prepare -> create,
+or prepare_resume, then train), as `embtui run` and `embtui resume` do. Tests pass a
+`FakeEngine` (tests/app/fake.py) with the same calls, which writes scripted epochs to the
+real store, so most of the console is tested without TensorFlow.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Protocol
 
 from embtui.config import ExperimentConfig
+from embtui.engine.events import Sink, StopFlag
 from embtui.store import Store
 
-Sink = Any  # Callable[[event], None]; events from embtui.engine.events
+
+class TrainingSession(Protocol):
+    """An experiment recorded (or claimed again) by this process, ready to train."""
+
+    @property
+    def experiment_id(self) -> int: ...
+
+    def train(self, sink: Sink, stop: StopFlag) -> str: ...
 
 
 class Engine(Protocol):
     def warm_up(self) -> None: ...
 
-    def prepare(self, config: ExperimentConfig, sink: Sink) -> Any: ...
+    def new_session(self, store: Store, config: ExperimentConfig, sink: Sink) -> TrainingSession:
+        """Prepare the experiment (bad input raises, nothing recorded), then record it."""
+        ...
 
-    def create(self, store: Store, prepared: Any) -> int: ...
-
-    def run(
-        self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event
-    ) -> str: ...
-
-    def prepare_resume(self, store: Store, experiment_id: int, sink: Sink) -> Any: ...
-
-    def resume(
-        self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event
-    ) -> str: ...
+    def resume_session(self, store: Store, experiment_id: int, sink: Sink) -> TrainingSession:
+        """Claim the experiment (refused while another process trains it) and load what it
+        started with."""
+        ...
 
 
 class RunnerEngine:
@@ -49,31 +53,12 @@ class RunnerEngine:
         for module in ("tensorflow", "keras", "embtui.engine.runner", "embtui.engine.trainer"):
             importlib.import_module(module)
 
-    def prepare(self, config: ExperimentConfig, sink: Sink) -> Any:
+    def new_session(self, store: Store, config: ExperimentConfig, sink: Sink) -> Any:
         from embtui.engine import runner
 
-        return runner.prepare(config, sink)
+        return runner.Session.new(store, runner.prepare(config, sink))
 
-    def create(self, store: Store, prepared: Any) -> int:
+    def resume_session(self, store: Store, experiment_id: int, sink: Sink) -> Any:
         from embtui.engine import runner
 
-        return runner.create(store, prepared)
-
-    def run(
-        self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event
-    ) -> str:
-        from embtui.engine import runner
-
-        return runner.run(store, experiment_id, prepared, sink=sink, stop=stop)
-
-    def prepare_resume(self, store: Store, experiment_id: int, sink: Sink) -> Any:
-        from embtui.engine import runner
-
-        return runner.prepare_resume(store, experiment_id, sink)
-
-    def resume(
-        self, store: Store, experiment_id: int, prepared: Any, sink: Sink, stop: threading.Event
-    ) -> str:
-        from embtui.engine import runner
-
-        return runner.resume(store, experiment_id, prepared, sink=sink, stop=stop)
+        return runner.Session.resumed(store, experiment_id, sink)

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from embtui.config import applicable, arm_keys, arm_name, level_text
 from embtui.display import fit_number, short_reason, status_with_reason
+from embtui.engine.events import RunFinished, RunStarted, Stage
+from embtui.engine.listeners import GridListener, InFlight
 from embtui.errors import EmbtuiError, printable
 from embtui.store import EpochMetrics, ExperimentRow, RunRow, Store
 
@@ -27,6 +29,59 @@ class Activity:
     experiment_id: int | None
     text: str
     error: bool = False
+
+
+class TrainingLine(GridListener):
+    """The status line's words while the console trains, kept up to date from the engine's
+    events: the run and its progress ("run 2/4 (+1 more running): epoch 3/10 val_acc
+    0.8123"), what it trains ("size 1000, learned, seed 1 on CPU"), the stage under way.
+    Progress comes first: a narrow terminal (80 columns) cuts the end of the line. With
+    several runs at once (worker processes, Ray), each epoch is named with its own run and
+    that run's epochs."""
+
+    def __init__(self) -> None:
+        self.runs = InFlight()
+        self.run = ""
+        self.detail = ""
+        self.stage = ""
+
+    def text(self, *, stopping: bool = False) -> str:
+        """The line; "stopping…" first once a stop was asked for (a narrow line cuts the
+        end)."""
+        parts = [self.run, self.detail, self.stage]
+        if stopping:
+            parts.insert(0, parts.pop())
+        return "  ·  ".join(p for p in parts if p)
+
+    def _name(self, run_id: int) -> str:
+        run = self.runs.get(run_id)
+        if run is None:
+            return ""
+        others = self.runs.others(run_id)
+        return f"{run.name} (+{others} more running)" if others > 0 else run.name
+
+    @staticmethod
+    def _what(run: RunStarted) -> str:
+        return f"size {run.size}, {run.label}, seed {run.seed} on {run.device}"
+
+    def on_stage(self, event: Stage) -> None:
+        self.stage = f"{event.text.strip()}…"
+
+    def on_run_begin(self, event: RunStarted) -> None:
+        self.runs.on_run_begin(event)
+        self.run = f"{self._name(event.run_id)}: {self._what(event)}"
+        self.detail = self.stage = ""
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        run = self.runs.get(metrics.run_id)
+        total = f"/{run.epochs}" if run is not None and run.epochs else ""
+        progress = f"epoch {metrics.epoch}{total} val_acc {metrics.val_acc:.4f}"
+        self.run = f"{self._name(metrics.run_id)}: {progress}" if run is not None else progress
+        self.detail = self._what(run.started) if run is not None else ""
+        self.stage = ""
+
+    def on_run_end(self, event: RunFinished) -> None:
+        self.runs.on_run_end(event)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """What the engine tells its listener while an experiment runs.
 
 The engine calls one sink (any callable) with these plain, immutable events. The CLI turns
-them into a progress display or log lines; the console wraps them in Textual messages. The
+them into a progress display or log lines; the console wraps them in Textual messages.
+Listeners with one hook per event, and the runs in flight, are in `embtui.engine.listeners`. The
 sink is called on the training thread, so it must be quick and must not block: the console
 posts a message, which is thread-safe and returns at once.
 """
@@ -34,6 +35,7 @@ class RunStarted:
     seed: int
     device: str
     arm: str = ""  # the arm's name by the factors the grid varies ("glove avgpool lr=0.01")
+    epochs: int = 0  # the epochs this run trains (its own in a sweep over epochs; 0: unsaid)
 
     @property
     def label(self) -> str:

@@ -19,7 +19,6 @@ kernel is reused by every later process (a few seconds to compile once, about 0.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from threading import Event
@@ -29,7 +28,7 @@ import numpy as np
 
 from embtui.config import FUSED_HEADS, FUSED_OPTIMIZERS, ArmConfig, ExperimentConfig, fused_gap
 from embtui.engine.cache import default_cache_dir
-from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, epoch_orders, initial_weights
+from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, initial_weights, train_epochs
 from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics
 from embtui.sysmetrics import visible_gpus
@@ -301,21 +300,13 @@ class FusedTrainer:
         x_val = check_tokens(x_val, vocab, "the validation set")
         y = np.ascontiguousarray(y, dtype=np.float32)
         y_val = np.ascontiguousarray(y_val, dtype=np.float32)
-        self.reset(seed)
-        first = 1
-        if after is not None:
-            first = after[0] + 1
-            self.restore(after[1])
-        orders = orders if orders is not None else epoch_orders(seed, len(x), epochs)
         powers = self.kernel.rho_powers(self.rho, (len(x) + bs - 1) // bs + 1)
-        for epoch in range(first, epochs + 1):
-            if stop is not None and stop.is_set():
-                return
-            t0 = time.perf_counter()
+
+        def step(order: np.ndarray) -> tuple[float, float, float, float]:
             total, correct, steps = self.kernel.train_epoch(
                 x,
                 y,
-                np.ascontiguousarray(orders[epoch - 1], dtype=np.int32),
+                np.ascontiguousarray(order, dtype=np.int32),
                 bs,
                 self.emb,
                 self.emb_v,
@@ -334,9 +325,19 @@ class FusedTrainer:
             )
             self.iterations += int(steps)
             val_loss, val_acc = self.validate(x_val, y_val)
-            seconds = time.perf_counter() - t0
-            loss, acc = _mean(total, len(x)), int(correct) / len(x)
-            yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
+            return _mean(total, len(x)), int(correct) / len(x), val_loss, val_acc
+
+        return train_epochs(
+            self,
+            step,
+            seed=seed,
+            n=len(x),
+            epochs=epochs,
+            stop=stop,
+            orders=orders,
+            run_id=run_id,
+            after=after,
+        )
 
 
 def _mean(total: Any, count: int) -> float:

@@ -7,17 +7,22 @@ trains. Keras is imported lazily so that importing the engine stays cheap.
 
 Every engine (`embtui.engine.trainer`'s TensorFlow `Trainer`, `embtui.engine.fused`)
 starts a run from the weights such a model has for its seed (`initial_weights`) and
-trains it on the examples in the order `epoch_orders` gives.
+trains it on the examples in the order `epoch_orders` gives, epoch by epoch as
+`train_epochs` drives it.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
 from embtui.config import ArmConfig
+from embtui.engine.events import StopFlag
+from embtui.store import EpochMetrics
 
 
 def embedding_dim(config: ArmConfig, arm: str, glove: np.ndarray | None) -> int:
@@ -75,6 +80,49 @@ def epoch_orders(seed: int, n: int, epochs: int) -> list[np.ndarray]:
     """The shuffled example order of every epoch of a run, fixed by its seed."""
     rng = np.random.default_rng([seed, 0x5EED])
     return [rng.permutation(n).astype("int32") for _ in range(epochs)]
+
+
+class Resettable(Protocol):
+    """What `train_epochs` drives: an engine's trainer, which starts a run afresh for a
+    seed and continues one from a snapshot."""
+
+    def reset(self, seed: int) -> None: ...
+    def restore(self, state: list[np.ndarray]) -> None: ...
+
+
+#: One epoch of an engine: given the epoch's example order, (loss, acc, val_loss, val_acc).
+EpochStep = Callable[[np.ndarray], tuple[float, float, float, float]]
+
+
+def train_epochs(
+    trainer: Resettable,
+    step: EpochStep,
+    *,
+    seed: int,
+    n: int,
+    epochs: int,
+    stop: StopFlag | None,
+    orders: list[np.ndarray] | None,
+    run_id: int,
+    after: tuple[int, list[np.ndarray]] | None,
+) -> Iterator[EpochMetrics]:
+    """A run's epochs, what every engine's `fit` does around its own arithmetic: start
+    from the seed's weights (or the state after epoch k, `after = (k, snapshot)`), train
+    each epoch on the seed's order of its `n` examples with `step`, time it and yield its
+    metrics, ending early (between epochs) once `stop` is set."""
+    trainer.reset(seed)
+    first = 1
+    if after is not None:
+        first = after[0] + 1
+        trainer.restore(after[1])
+    orders = orders if orders is not None else epoch_orders(seed, n, epochs)
+    for epoch in range(first, epochs + 1):
+        if stop is not None and stop.is_set():
+            return
+        t0 = time.perf_counter()
+        loss, acc, val_loss, val_acc = step(orders[epoch - 1])
+        seconds = time.perf_counter() - t0
+        yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
 
 
 def initial_weights(

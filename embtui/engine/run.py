@@ -4,7 +4,9 @@
 a worker (`embtui.engine.executors`): it starts the run in the store (only the experiment's
 owner may), continues from the run's checkpoint when it has one, trains, writes each epoch
 as it ends and finishes the run `done`, `cancelled` (stopped), or `failed` (a NaN loss, an
-error, a model that cannot be built; the grid goes on). A run's result depends only on its
+error, a model that cannot be built; the grid goes on). What hears of the run are grid
+listeners (`embtui.engine.listeners`), called in this order: its record (`RunRecord`), its
+TensorBoard log, its checkpoints, then the sink. A run's result depends only on its
 data, factor values, size and seed: never on who trains it, in which order or whether it
 was resumed.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import platform
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +37,7 @@ from embtui.engine.fused import (
     run_device,
 )
 from embtui.engine.keep import Learned, ShapeFiles
+from embtui.engine.listeners import GridListener, Listeners
 from embtui.errors import EmbtuiError, StoreError, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, RunStatus, Store, now
 from embtui.sysmetrics import Sampler, gpu_memory_peak, gpu_memory_reset, visible_gpu
@@ -235,17 +238,18 @@ def train_one(
     coverage = vectors.coverage if vectors is not None else None
 
     experiment = ledger.experiment(experiment_id)
-    checkpoints = ledger.run_checkpoints(experiment, run_row, cfg.checkpoint_every)
+    # What hears of the run, in order: its record, its TensorBoard files (once open), its
+    # checkpoints, then whoever watches the grid (the sink).
+    record = RunRecord(ledger, meter, device)
+    tensorboard = TensorBoardLog()
+    keeper = CheckpointKeeper(
+        ledger.run_checkpoints(experiment, run_row, cfg.checkpoint_every), arm_cfg.epochs
+    )
+    learned = LearnedKeeper(ledger, sink, run_row, cfg, prepared)
+    listeners = Listeners([learned, record, tensorboard, keeper, sink])
 
     def finish(status: RunStatus, error: str | None = None) -> None:
-        if meter is not None:
-            cost = meter.finish_run(run_row.id, gpu_memory_peak(device))
-            if cost is not None:
-                ledger.set_run_cost(run_row.id, cost)
-        ledger.finish_run(run_row.id, status, error)
-        if status in ("done", "failed"):
-            checkpoints.remove()
-        sink(RunFinished(experiment_id, run_row.id, status, error))
+        listeners.on_run_end(RunFinished(experiment_id, run_row.id, status, error))
 
     engine = recorded_engine(experiment.meta)  # a resumed experiment keeps its engine
     legacy_one_minus_rho = ONE_MINUS_RHO not in experiment.meta
@@ -256,16 +260,18 @@ def train_one(
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
         finish("failed", one_line(exc))
         return
-    device = run_device(device, engine)
-    resumed = _usable(checkpoints.load(), ledger, run_row, arm_cfg.epochs)
-    kept = resumed.epoch if resumed else 0
+    device = record.device = run_device(device, engine)
+    resumed = _usable(keeper.checkpoints.load(), ledger, run_row, arm_cfg.epochs)
+    kept = keeper.kept = resumed.epoch if resumed else 0
+    keeper.snapshot = trainer.snapshot
+    learned.trainer = trainer
     ledger.start_run(
         run_row.id, device=device, params=trainer.params, coverage=coverage, keep_epochs=kept
     )
     if meter is not None:
         gpu_memory_reset(device)
         meter.start_run(run_row.id, visible_gpu() if device.startswith("GPU") else None)
-    sink(
+    listeners.on_run_begin(
         RunStarted(
             experiment_id,
             run_row.id,
@@ -278,6 +284,7 @@ def train_one(
             arm_name(run_row.factors, cfg.varied())
             if cfg.varied() not in ([], ["embeddings"])
             else arm,
+            arm_cfg.epochs,
         )
     )
     if resumed:
@@ -286,11 +293,12 @@ def train_one(
     data = prepared.dataset_for(arm_cfg)
     finished = kept
     try:
-        events = ledger.event_log(cfg, experiment, run_row)
-        if events is not None and resumed:
+        tensorboard.log = ledger.event_log(cfg, experiment, run_row)
+        if tensorboard.log is not None and resumed:
             for earlier in ledger.run_epochs(run_row.id):  # the log starts afresh: rewrite
-                events.write(earlier)
+                tensorboard.log.write(earlier)
     except (OSError, EmbtuiError) as exc:  # the folder changed under the grid: say so
+        tensorboard.close()
         finish("failed", f"cannot write its TensorBoard files: {one_line(exc)}")
         return
     try:
@@ -308,12 +316,7 @@ def train_one(
             if problem := metrics.divergence():
                 finish("failed", problem)
                 return
-            ledger.add_epoch(metrics)
-            if events is not None:
-                events.write(metrics)
-            if metrics.epoch < arm_cfg.epochs and checkpoints.due():
-                checkpoints.save(metrics.epoch, trainer.snapshot())
-            sink(metrics)
+            listeners.on_epoch_end(metrics)
             finished = metrics.epoch
     except StoreError:
         raise  # nothing more can be recorded: stop the grid, not just this run
@@ -322,43 +325,119 @@ def train_one(
         finish("failed", ledger.log_failure(run_row, exc))
         return
     finally:
-        if events is not None:
-            events.close()
+        tensorboard.close()
     if finished < arm_cfg.epochs:  # stopped: the trainer holds the state after `finished`
-        if finished > kept and checkpoints.saved != finished:
-            checkpoints.save(finished, trainer.snapshot())
+        keeper.keep_stopped(finished)
         finish("cancelled")
     else:
-        vectors = prepared.gloves.get(arm_cfg.vocab_size)  # any arm's shape file holds GloVe
-        shared = vectors.matrix if vectors is not None else None
-        _keep_learned(ledger, sink, run_row, arm_cfg, trainer, data, shared, cfg)
         finish("done")
 
 
-def _keep_learned(
-    ledger: Ledger,
-    sink: Sink,
-    run_row: RunRow,
-    arm_cfg: ArmConfig,
-    trainer: Any,
-    data: Dataset,
-    glove: np.ndarray | None,
-    cfg: ExperimentConfig,
-) -> None:
-    """Keep what the finished run learned (`embtui.engine.keep`). A run whose arrays cannot
-    be written is still done: its numbers are in the store; the message log says why."""
-    try:
-        kept = keep.learned(
-            trainer, arm_cfg, data.x_val, run_row.seed, cfg.keep_weights, cfg.first_seed
-        )
-        ledger.keep_learned(run_row, kept, keep.shape_files(arm_cfg, data, glove))
-    except (OSError, ValueError) as exc:
-        sink(
-            Stage(
-                run_row.experiment_id,
-                f"  run {run_row.id}: its weights and logits were not kept ({one_line(exc)})",
+class LearnedKeeper(GridListener):
+    """What a run learned, kept beside the store when it ends `done` (`embtui.engine.keep`:
+    its validation logits and, as `keep_weights` says, its trained table), before the run
+    is recorded done, so whoever hears that it ended finds the files. A run whose arrays
+    cannot be written is still done (its numbers are in the store); the grid's watcher is
+    told why."""
+
+    def __init__(
+        self, ledger: Ledger, sink: Sink, run_row: RunRow, cfg: ExperimentConfig, prepared: Prepared
+    ) -> None:
+        self.ledger = ledger
+        self.sink = sink
+        self.run_row = run_row
+        self.cfg = cfg
+        self.prepared = prepared
+        self.trainer: Any = None
+
+    def on_run_end(self, event: RunFinished) -> None:
+        if event.status != "done" or self.trainer is None:
+            return
+        run_row, cfg = self.run_row, self.cfg
+        arm_cfg = cfg.arm(run_row.factors)
+        data = self.prepared.dataset_for(arm_cfg)
+        vectors = self.prepared.gloves.get(arm_cfg.vocab_size)  # every shape file holds GloVe
+        try:
+            kept = keep.learned(
+                self.trainer, arm_cfg, data.x_val, run_row.seed, cfg.keep_weights, cfg.first_seed
             )
-        )
+            shape = keep.shape_files(arm_cfg, data, vectors.matrix if vectors else None)
+            self.ledger.keep_learned(run_row, kept, shape)
+        except (OSError, ValueError) as exc:
+            self.sink(
+                Stage(
+                    run_row.experiment_id,
+                    f"  run {run_row.id}: its weights and logits were not kept ({one_line(exc)})",
+                )
+            )
+
+
+class RunRecord(GridListener):
+    """A run's record (in the store, or the ledger that carries it there): each epoch as it
+    ends; when the run ends, what it cost (with a `meter`) and how it ended."""
+
+    def __init__(self, ledger: Ledger, meter: Sampler | None, device: str) -> None:
+        self.ledger = ledger
+        self.meter = meter
+        self.device = device
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        self.ledger.add_epoch(metrics)
+
+    def on_run_end(self, event: RunFinished) -> None:
+        if self.meter is not None:
+            cost = self.meter.finish_run(event.run_id, gpu_memory_peak(self.device))
+            if cost is not None:
+                self.ledger.set_run_cost(event.run_id, cost)
+        self.ledger.finish_run(event.run_id, event.status, event.error)
+
+
+class TensorBoardLog(GridListener):
+    """A run's TensorBoard event log, when the experiment keeps one (`tensorboard_dir`):
+    each epoch written as it ends, the file closed when the run ends."""
+
+    def __init__(self, log: Any = None) -> None:
+        self.log = log
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        if self.log is not None:
+            self.log.write(metrics)
+
+    def on_run_end(self, event: RunFinished) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.log is not None:
+            log, self.log = self.log, None
+            log.close()
+
+
+class CheckpointKeeper(GridListener):
+    """A run's checkpoints: saved after an epoch when one is due (never after the last),
+    removed once the run is `done` or `failed` (a cancelled run keeps its own to continue
+    from). `snapshot` is the trainer's, once it is built; `kept` the epoch it continued
+    after."""
+
+    def __init__(self, checkpoints: Checkpoints, epochs: int) -> None:
+        self.checkpoints = checkpoints
+        self.epochs = epochs
+        self.kept = 0
+        self.snapshot: Callable[[], list[np.ndarray]] | None = None
+
+    def on_epoch_end(self, metrics: EpochMetrics) -> None:
+        if self.snapshot is not None and metrics.epoch < self.epochs and self.checkpoints.due():
+            self.checkpoints.save(metrics.epoch, self.snapshot())
+
+    def keep_stopped(self, finished: int) -> None:
+        """Stopped after epoch `finished`: save the state there unless it is saved already
+        (or nothing was trained since the run continued)."""
+        saved = self.checkpoints.saved == finished
+        if self.snapshot is not None and finished > self.kept and not saved:
+            self.checkpoints.save(finished, self.snapshot())
+
+    def on_run_end(self, event: RunFinished) -> None:
+        if event.status in ("done", "failed"):
+            self.checkpoints.remove()
 
 
 #: Whether this process has said it is compiling the fused kernel (it says so once).

@@ -16,13 +16,17 @@ Resuming: `prepare_resume(store, id)` first claims the experiment (one transacti
 checks no live process owns it and takes it), then loads its recorded inputs and checks
 that they are the data it started with; `resume` then queues again what is unfinished. A
 run with a checkpoint continues from it (see `embtui.engine.checkpoint`).
+
+`Session` is these steps as the CLI and the console take them: `Session.new(store,
+prepared)` (after `prepare`) or `Session.resumed(store, id)`, then `session.train(sink,
+stop)`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ from embtui.sysmetrics import Sampler
 
 __all__ = [
     "Prepared",
+    "Session",
     "absolute_paths",
     "create",
     "prepare",
@@ -265,3 +270,46 @@ def resume(
     store.claim(experiment_id, resume=True)
     store.reopen_runs(experiment_id)
     return run(store, experiment_id, prepared, sink=sink, stop=stop)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One experiment to train in this process: recorded just now (`new`) or claimed again
+    to finish it (`resumed`); `train` then trains what is queued.
+
+    Example (what `embtui run` and the console do; `embtui resume` starts with `resumed`):
+
+        prepared = prepare(config, sink)            # bad input stops here, nothing written
+        session = Session.new(store, prepared)      # recorded; this store owns it
+        status = session.train(sink, stop)          # "done", "cancelled", "failed", ...
+    """
+
+    store: Store
+    experiment_id: int
+    prepared: Prepared
+    resuming: bool = False
+
+    @classmethod
+    def new(cls, store: Store, prepared: Prepared) -> Session:
+        """Record a prepared experiment and its queued runs (`create`)."""
+        return cls(store, create(store, prepared), prepared)
+
+    @classmethod
+    def resumed(
+        cls,
+        store: Store,
+        experiment_id: int,
+        sink: Sink = ignore,
+        *,
+        executor: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Claim an experiment and load what it started with (`prepare_resume`): refused
+        while another process trains it, or when its data changed."""
+        prepared = prepare_resume(store, experiment_id, sink, executor=executor)
+        return cls(store, experiment_id, prepared, resuming=True)
+
+    def train(self, sink: Sink = ignore, stop: StopFlag | None = None) -> str:
+        """Train every queued run (every unfinished one when resuming); returns the
+        experiment's final status."""
+        train = resume if self.resuming else run
+        return train(self.store, self.experiment_id, self.prepared, sink=sink, stop=stop)

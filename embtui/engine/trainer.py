@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator, Mapping
 from threading import Event
 from typing import Any
@@ -33,9 +32,10 @@ from embtui.engine.models import (
     INIT_CACHE_SIZE,
     build_model,
     embedding_dim,
-    epoch_orders,
+    epoch_orders,  # noqa: F401 - stacked.py and the benchmarks import it from here
     initial_weights,
     make_optimizer,
+    train_epochs,
 )
 from embtui.errors import ConfigError, printable
 from embtui.store import EpochMetrics
@@ -225,25 +225,27 @@ class Trainer:
         (the store's id of the run). Stops early (after the current epoch) when `stop` is set.
         """
         tf = self._tf
-        self.reset(seed)
-        first = 1
-        if after is not None:
-            first = after[0] + 1
-            self.restore(after[1])
-        orders = orders if orders is not None else epoch_orders(seed, len(x), epochs)
         xt = tf.constant(x, tf.int32)
         yt = tf.constant(y, tf.float32)
         xv = tf.constant(x_val, tf.int32)
         yv = tf.constant(y_val, tf.float32)
-        for epoch in range(first, epochs + 1):
-            if stop is not None and stop.is_set():
-                return
-            t0 = time.perf_counter()
-            loss_sum, correct = self._train_epoch(xt, yt, tf.constant(orders[epoch - 1]))
+
+        def step(order: np.ndarray) -> tuple[float, float, float, float]:
+            loss_sum, correct = self._train_epoch(xt, yt, tf.constant(order))
             val_loss, val_acc = self.validate(xv, yv)
-            loss, acc = float(loss_sum) / len(x), float(correct) / len(x)
-            seconds = time.perf_counter() - t0
-            yield EpochMetrics(run_id, epoch, loss, acc, val_loss, val_acc, seconds)
+            return float(loss_sum) / len(x), float(correct) / len(x), val_loss, val_acc
+
+        return train_epochs(
+            self,
+            step,
+            seed=seed,
+            n=len(x),
+            epochs=epochs,
+            stop=stop,
+            orders=orders,
+            run_id=run_id,
+            after=after,
+        )
 
     def weights(self) -> list[np.ndarray]:
         """The model's weights as Keras' `get_weights` lists them."""

@@ -60,6 +60,21 @@ class FakePrepared:
     config: ExperimentConfig
 
 
+@dataclass(frozen=True)
+class FakeSession:
+    """What `FakeEngine.new_session` and `resume_session` give: `Session`'s calls."""
+
+    engine: FakeEngine
+    store: Store
+    experiment_id: int
+    prepared: FakePrepared
+    resuming: bool = False
+
+    def train(self, sink: Any, stop: threading.Event) -> str:
+        train = self.engine.resume if self.resuming else self.engine.run
+        return train(self.store, self.experiment_id, self.prepared, sink, stop)
+
+
 class FakeEngine:
     """Same calls as `embtui.app.engine.RunnerEngine`; no TensorFlow."""
 
@@ -91,6 +106,14 @@ class FakeEngine:
 
     def warm_up(self) -> None:
         """Nothing to load: the fake engine has no TensorFlow."""
+
+    def new_session(self, store: Store, config: ExperimentConfig, sink: Any) -> FakeSession:
+        prepared = self.prepare(config, sink)
+        return FakeSession(self, store, self.create(store, prepared), prepared)
+
+    def resume_session(self, store: Store, experiment_id: int, sink: Any) -> FakeSession:
+        prepared = self.prepare_resume(store, experiment_id, sink)
+        return FakeSession(self, store, experiment_id, prepared, resuming=True)
 
     def prepare(self, config: ExperimentConfig, sink: Any) -> FakePrepared:
         sink(Stage(None, f"loading data: {config.dataset}"))
@@ -151,6 +174,7 @@ class FakeEngine:
                     row.embedding,
                     row.seed,
                     "fake",
+                    epochs=arm.epochs,
                 )
             )
             if kept:

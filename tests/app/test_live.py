@@ -166,7 +166,8 @@ async def test_with_runs_in_flight_at_once_the_status_line_names_the_run_of_each
             return status.text
 
         def started(run, position: int) -> RunStarted:
-            return RunStarted(exp_id, run.id, position, 2, 10, "learned", 0, "CPU")
+            epochs = run.factors["epochs"]
+            return RunStarted(exp_id, run.id, position, 2, 10, "learned", 0, "CPU", epochs=epochs)
 
         def epoch(run, n: int) -> EpochMetrics:
             return EpochMetrics(run.id, n, 0.5, 0.7, 0.6, 0.6 + n / 100, 0.1)
@@ -232,7 +233,8 @@ async def test_once_cancelled_the_status_line_says_stopping_first(make_app, stor
     async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
         status = app.screen.query_one(StatusLine)
-        app.post_message(EngineEvent(RunStarted(exp_id, run.id, 0, 1, 10, "learned", 0, "CPU")))
+        started = RunStarted(exp_id, run.id, 0, 1, 10, "learned", 0, "CPU", epochs=3)
+        app.post_message(EngineEvent(started))
         app.stop_event.set()
         app.post_message(EngineEvent(EpochMetrics(run.id, 2, 0.5, 0.7, 0.6, 0.62, 0.1)))
         await pilot.pause()
@@ -256,7 +258,9 @@ async def test_at_80_columns_the_status_line_keeps_each_runs_progress(make_app, 
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         for position, run in enumerate((first, second)):
-            started = RunStarted(exp_id, run.id, position, 2, 10, "learned", run.seed, "CPU")
+            started = RunStarted(
+                exp_id, run.id, position, 2, 10, "learned", run.seed, "CPU", epochs=3
+            )
             app.post_message(EngineEvent(started))
         app.post_message(EngineEvent(EpochMetrics(second.id, 2, 0.5, 0.7, 0.6, 0.65, 0.1)))
         await pilot.pause()

@@ -7,6 +7,7 @@ import os
 import signal
 
 from textual.widgets import Static
+from textual.worker import WorkerState
 
 from embtui.app.screens.configure import ConfigureScreen
 from embtui.app.screens.confirm import ConfirmScreen
@@ -187,11 +188,12 @@ async def test_a_hangup_stops_after_the_epoch_and_leaves_the_experiment_cancelle
     app = make_app(SMALL, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await _start_held(pilot, engine)
+        training = app.training
+        assert training is not None and training.state == WorkerState.RUNNING
         os.kill(os.getpid(), signal.SIGHUP)
-        await pilot.pause(0.2)
-    thread = app.training_thread
-    assert thread is not None
-    thread.join(10)
+        await asyncio.wait_for(training.wait(), 10)  # the epoch under way ends, then training
+        await until(pilot, lambda: app.return_code is not None)  # then the console closes
+    assert training.state == WorkerState.SUCCESS
     assert app.exit_signal == signal.SIGHUP
     assert app.return_code == 128 + signal.SIGHUP
     store = stored(store_path)
