@@ -20,7 +20,7 @@ from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.app.widgets.summary_table import SummaryTable
 from embtui.cli import main as cli
 from embtui.export import figures_folder, render
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from tests.app.conftest import record, screen_lines, settle, stored, text_of
 
 
