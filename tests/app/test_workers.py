@@ -37,7 +37,7 @@ def reported(app, group: str) -> bool:
 
 async def test_a_failed_export_is_reported_and_clears_exporting(make_app, store_path, monkeypatch):
     exp = record(store_path)
-    monkeypatch.setattr("embtui.app.export.write_export", boom)
+    monkeypatch.setattr("embtui.app.export_file.write_export", boom)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
