@@ -13,7 +13,8 @@ epoch at the largest size (read back from embtui's store) against the epoch's un
 memory traffic at the device's bandwidth, which it measures itself (a large on-device
 elementwise op through TensorFlow on a GPU, numpy on a CPU; see bench/limit.py). Last, a
 learned-arm epoch at the largest size alone and per run in a stack of 5 seeds
-(`StackedTrainer`, bench/stacked.py): whether training seeds side by side pays there.
+(the experimental `StackedTrainer`, bench/stacked.py): whether training seeds side by side
+pays there.
 
 It is sized to run unattended in under 8 minutes on one recent GPU (not yet timed on one:
 no GPU has been available). `--quick` (sizes 200,400, 2 epochs, 200 validation reviews)

@@ -2,11 +2,11 @@
 
 For each arm (learned, frozen GloVe), on the real reviews of ../shared/data at one training
 size: a run trained alone by `Trainer`, and stacks of S runs trained side by side by
-`StackedTrainer`, in this process, on whatever device TensorFlow sees. Each variant's
-compiled functions are traced first; then the variants alternate, one whole fit of
-`--epochs` epochs each per repetition, and the script prints the median epoch time per run
-(a stack's epoch divided by S) and its ratio to the run alone. A ratio under 1 means
-stacking seeds pays on this device.
+`StackedTrainer` (experimental, used by no executor: `embtui.engine.experimental.stacked`),
+in this process, on whatever device TensorFlow sees. Each variant's compiled functions are
+traced first; then the variants alternate, one whole fit of `--epochs` epochs each per
+repetition, and the script prints the median epoch time per run (a stack's epoch divided by
+S) and its ratio to the run alone. A ratio under 1 means stacking seeds pays on this device.
 
 The GloVe arm uses random vectors of GloVe's shape (the timing does not depend on their
 values; the real vectors need the `glove` extra).
@@ -55,7 +55,7 @@ def main() -> None:
 def compare(base, data, n: int, stacks: list[int], epochs: int, reps: int) -> None:
     """Time `base` (a Trainer) alone against stacks of each size in `stacks`, alternated
     `reps` times after a first, traced pass; print the median epoch per run."""
-    from embtui.engine.stacked import Member, StackedTrainer
+    from embtui.engine.experimental.stacked import Member, StackedTrainer
 
     x, y = data.x_train, data.y_train
     stacked = {s: StackedTrainer(base, s) for s in stacks}

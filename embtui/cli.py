@@ -502,7 +502,7 @@ def _train(train: Callable[[Sink, StopFlag], str], reporter: Any) -> int | None:
         if signal.SIGPIPE in received:
             return
         if not warming and isinstance(event, EpochMetrics):
-            warming.append(_import_aside("embtui.export.report"))
+            warming.append(_import_aside("embtui.report.model"))
         try:
             reporter(event)
         except BrokenPipeError:
@@ -553,8 +553,8 @@ def _detach_from_terminal(*, stderr: bool = True) -> None:
 
 
 def _print_summary(store: Any, exp_id: int) -> None:
-    from embtui.export.report import build_report
     from embtui.progress import print_summary
+    from embtui.report.model import build_report
 
     print_summary(build_report(store, exp_id))
 
@@ -570,7 +570,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from embtui.export import render
-    from embtui.export.report import build_report
+    from embtui.report.model import build_report
 
     if not 0 < args.alpha < 1:
         raise EmbtuiError(f"--alpha {args.alpha}: must be between 0 and 1")

@@ -20,7 +20,7 @@ from embtui.engine.listeners import GridListener, InFlight
 from embtui.escape import rich_text, terminal
 
 if TYPE_CHECKING:  # the statistics (and scipy, ~1 s to import) load only for the summary
-    from embtui.export.report import Report
+    from embtui.report.model import Report
     from embtui.store import Store
 
 
@@ -157,10 +157,10 @@ def make_reporter(
 
 
 def summary_table(report: Report) -> Table:
-    """The verdicts (`embtui.export.verdicts`), as printed at the end of `embtui run`: per
+    """The verdicts (`embtui.report.verdicts`), as printed at the end of `embtui run`: per
     size each arm's mean with two arms, the best arm against each other in a sweep."""
-    from embtui.export.verdicts import fmt_ci, fmt_diff, fmt_p, verdicts
     from embtui.metrics import METRIC_TITLES
+    from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p, verdicts
 
     s = report.summary
     v = verdicts(report)
@@ -207,7 +207,7 @@ def summary_table(report: Report) -> Table:
 
 def effects_table(report: Report) -> Table | None:
     """A sweep's main effects, as the verdicts list them (None with two arms)."""
-    from embtui.export.verdicts import effect_name, fmt_ci, fmt_diff, fmt_p, verdicts
+    from embtui.report.verdicts import effect_name, fmt_ci, fmt_diff, fmt_p, verdicts
 
     v = verdicts(report)
     if not v.effects:
@@ -237,12 +237,12 @@ def effects_table(report: Report) -> Table | None:
 
 def print_summary(report: Report, console: Console | None = None) -> None:
     """The verdicts, a sweep's main effects and the conclusion: what every view leads with
-    (`embtui.export.verdicts`); the appendix of every pair is left to `embtui export`.
+    (`embtui.report.verdicts`); the appendix of every pair is left to `embtui export`.
 
     On a terminal the tables fit its width (long cells wrap, never cut); into a log or a
     pipe they are laid out 120 columns wide, so each verdict stays on one line.
     """
-    from embtui.export.verdicts import verdicts
+    from embtui.report.verdicts import verdicts
 
     console = console or Console(width=None if sys.stdout.isatty() else 120)
     if not report.summary.groups:

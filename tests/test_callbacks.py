@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from embtui.errors import StoreError
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 from tests.helpers import N_TRAIN, STEPS, fit, tiny_model
 

@@ -57,7 +57,7 @@ RUN_KEYS = {
     "factors",
     "epochs",
     "experiment",  # which experiment recorded it (a pool has several)
-    "duplicate_of",  # the run it repeats, when it is set aside (see export/duplicates.py)
+    "duplicate_of",  # the run it repeats, when it is set aside (see report/duplicates.py)
     "tensorboard",  # its folder in a TensorBoard export (experiment folder/run folder)
 }
 EPOCH_KEYS = {"epoch", "loss", "acc", "val_loss", "val_acc", "seconds"}
@@ -1098,7 +1098,7 @@ def test_the_summary_modules_are_imported_aside_once_the_first_epoch_is_in(monke
 
     assert cli._train(job, Reporter()) is None
     # Once, before the first epoch reaches the reporter (after the stage line before it).
-    assert asked == [("embtui.export.report", 1)]
+    assert asked == [("embtui.report.model", 1)]
     assert len(heard) == 3
 
 

@@ -390,8 +390,8 @@ def test_the_doctor_table_shows_the_name_and_paths_escaped(text, tmp_path, monke
 def test_the_closing_summary_names_hostile_arms_as_typed(hostile_store, capsys, monkeypatch):
     """`embtui run`'s closing summary (a two-arm table and its conclusion) of two hostile
     arms: the arm names head columns and fill the verdicts, never parsed as markup."""
-    from embtui.export.report import build_report
     from embtui.progress import print_summary
+    from embtui.report.model import build_report
 
     monkeypatch.setenv("COLUMNS", "300")  # each verdict on one line
     with Store(hostile_store) as store:

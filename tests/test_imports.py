@@ -57,6 +57,8 @@ CHEAP = [
     "embtui.config",
     "embtui.store",
     "embtui.stats",
+    "embtui.report.model",
+    "embtui.report.verdicts",
     "embtui.export.markdown",
     "embtui.export.json",
     "embtui.export.csv",

@@ -497,9 +497,9 @@ def test_a_store_this_user_cannot_write_is_listed_and_exported_but_not_trained_i
     import tempfile
 
     import embtui.export.markdown
-    import embtui.export.report
     import embtui.listing
-    import embtui.progress  # noqa: F401
+    import embtui.progress
+    import embtui.report.model  # noqa: F401
     from embtui.cli import main
 
     folder = Path(tempfile.mkdtemp(prefix="embtui-ro-"))

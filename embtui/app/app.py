@@ -504,7 +504,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
 
     @on(ExportRequested)
     def _export_requested(self, message: ExportRequested) -> None:
-        from embtui.app.export import ids_text
+        from embtui.app.export_file import ids_text
 
         what = ids_text(message.experiment_id, " + ")
         self.main.notice = f"exporting experiment {what} as {message.fmt}…"
@@ -512,7 +512,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
 
     @background("export")
     def _export(self, experiment_id: int | tuple[int, ...], metric: str, fmt: str) -> None:
-        from embtui.app.export import write_export
+        from embtui.app.export_file import write_export
 
         try:
             path = write_export(self.store, experiment_id, self.cwd, fmt, metric)

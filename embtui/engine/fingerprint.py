@@ -43,7 +43,7 @@ def fingerprint(
     """The hashes of a prepared experiment's inputs: over every shape a sweep prepared
     (`train`, `val`, `glove`: what a resume checks), and per shape (`shapes`, keyed
     `VOCABxMAXLEN`, and `gloves`, keyed by vocab_size: what tells whether two runs of
-    different experiments saw the same data, see `embtui.export.duplicates`); the identity
+    different experiments saw the same data, see `embtui.report.duplicates`); the identity
     of its validation reviews (the same whatever vocab_size or maxlen: what comparisons
     across experiments check); and its data file's size and mtime. For an experiment of one
     shape, a shape's hashes equal the whole ones."""

@@ -432,7 +432,7 @@ class LazyRMSpropRows:
     the equivalence tests in tests/engine/test_trainer.py bound it). It reads the
     optimizer's own velocity slot, so resetting `optimizer.variables` and then calling
     `restart` starts a run afresh. The arithmetic itself is `RowRMSprop`'s, which the
-    stacked trainer (`embtui.engine.stacked`) shares.
+    stacked trainer (`embtui.engine.experimental.stacked`) shares.
     """
 
     def __init__(self, optimizer: Any, vocab_size: int, legacy_one_minus_rho: bool = False) -> None:

@@ -1,6 +1,6 @@
-"""Exports: pure functions from a `Report` (read from the store) to text, the report's
-figures (a folder of images beside a Markdown file: `markdown_with_figures`), and
-TensorBoard event files (a folder, not text: `export_tensorboard`).
+"""Exports: pure functions from a `Report` (`embtui.report`, read from the store) to text,
+the report's figures (a folder of images beside a Markdown file: `markdown_with_figures`),
+and TensorBoard event files (a folder, not text: `export_tensorboard`).
 
 Importing this package is cheap (the formats are listed here; the writers, the report and
 scipy load when used), so `embtui --help` offers exactly `FORMATS` without paying for them.
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from embtui.export.report import Report
+    from embtui.report.model import Report
     from embtui.store import Store
 
 #: The formats `render` turns into text, each with the line `embtui export --help` shows.

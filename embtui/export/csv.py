@@ -29,7 +29,7 @@ import csv
 import io
 
 from embtui.escape import csv_cell
-from embtui.export.report import Report, RunReport
+from embtui.report.model import Report, RunReport
 
 METRIC_COLUMNS = ("acc", "loss", "val_acc", "val_loss")
 RUN_COLUMNS = ("seconds", "run_id", "size", "arm", "seed", "head", "status")

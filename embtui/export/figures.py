@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from embtui.errors import EmbtuiError, printable
-from embtui.export.report import Report
 from embtui.metrics import METRIC_TITLES
+from embtui.report.model import Report
 from embtui.stats import describe
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def size_series(report: Report) -> list[dict[str, Any]]:
 
 def effect_rows(report: Report) -> list[dict[str, Any]]:
     """The main effects a sweep measured (those with matched runs), as the report has them."""
-    from embtui.export.verdicts import effect_dict
+    from embtui.report.verdicts import effect_dict
 
     if report.sweep is None:
         return []

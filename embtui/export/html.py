@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from embtui.errors import printable
 from embtui.export.figures import draw_figures, figure_bytes, links
 from embtui.export.markdown import to_markdown
-from embtui.export.report import Report
+from embtui.report.model import Report
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt

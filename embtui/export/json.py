@@ -1,5 +1,5 @@
 """The machine-readable export: the verdicts first (`verdicts`, `verdict_family`,
-`main_effects`, `conclusion`: the same as every other view's, see `embtui.export.verdicts`),
+`main_effects`, `conclusion`: the same as every other view's, see `embtui.report.verdicts`),
 then every run, every epoch, and the statistics behind them.
 
 Values are written at full float precision so that anyone can recompute the summary from
@@ -16,9 +16,9 @@ from dataclasses import asdict
 from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
-from embtui.export.report import Report
-from embtui.export.verdicts import effect_dict, verdicts
 from embtui.metrics import METRIC_LABELS
+from embtui.report.model import Report
+from embtui.report.verdicts import effect_dict, verdicts
 
 
 def report_dict(report: Report, *, runs: bool = True) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def report_dict(report: Report, *, runs: bool = True) -> dict[str, Any]:
     v = verdicts(report)
     folders = tensorboard_folders(report) if runs else {}
     out: dict[str, Any] = {
-        # The verdicts first (`embtui.export.verdicts`: the same in every view), then
+        # The verdicts first (`embtui.report.verdicts`: the same in every view), then
         # everything they rest on.
         "verdicts": [row.as_dict() for row in v.rows],
         "verdict_family": {

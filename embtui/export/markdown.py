@@ -3,7 +3,7 @@
 It leads with the comparison a reader came for (each size's arms with their uncertainty and
 a verdict that says "no significant difference" when that is the truth), then the learning
 curve and its figures, the conclusion, the per-run appendix, the configuration and the
-environment. The verdicts come from `embtui.export.verdicts`, as in every other view: in a
+environment. The verdicts come from `embtui.report.verdicts`, as in every other view: in a
 sweep, each size's best arm against every other arm, then the main effects, and every pair
 of arms in an appendix.
 """
@@ -17,9 +17,9 @@ from embtui.escape import markdown_text as text
 from embtui.escape import terminal
 from embtui.export.curve import learning_curve_text
 from embtui.export.figures import FigureLinks, markdown_section
-from embtui.export.report import Report
-from embtui.export.verdicts import Verdicts, fmt_ci, fmt_diff, fmt_p, verdicts
 from embtui.metrics import METRIC_TITLES
+from embtui.report.model import Report
+from embtui.report.verdicts import Verdicts, fmt_ci, fmt_diff, fmt_p, verdicts
 from embtui.stats import format_p
 from embtui.sysmetrics import format_bytes
 

@@ -8,7 +8,7 @@ import threading
 
 from embtui.app.screens.compare import CompareScreen
 from embtui.app.widgets.summary_table import SummaryTable
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from tests.app.conftest import record, screen_lines, settle, stored, until
 from tests.app.fake import FakeEngine
 

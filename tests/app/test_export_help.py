@@ -20,7 +20,7 @@ from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.app.widgets.summary_table import SummaryTable
 from embtui.cli import main as cli
 from embtui.export import figures_folder, render
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from tests.app.conftest import record, screen_lines, settle, stored, text_of
 
 
@@ -130,7 +130,7 @@ async def test_exporting_again_never_overwrites_an_earlier_export(make_app, stor
 def test_an_earlier_exports_figures_folder_is_never_written_into(store_path, tmp_path):
     """The `-2`, `-3` rule holds for the folder too: a folder left by an earlier export (its
     Markdown renamed or deleted) keeps what is in it."""
-    from embtui.app.export import write_export
+    from embtui.app.export_file import write_export
 
     exp_id = record(store_path)
     earlier = tmp_path / f"embtui-small-{exp_id}-figures"

@@ -349,7 +349,7 @@ async def test_the_chart_is_eight_rows_high_at_80x24_with_its_legend_outside(mak
 async def test_a_sweep_names_its_arms_as_the_report_does(make_app, store_path):
     """A sweep over head and epochs: the arm column, the groups and the epoch counts are
     each run's own (`glove avgpool epochs=2`), as the exports name them."""
-    from embtui.export.report import build_report
+    from embtui.report.model import build_report
 
     sweep = SMALL.replace(sizes="10", seeds=1, head="flatten,avgpool", epochs="2,3")
     exp_id = record(store_path, sweep)

@@ -201,8 +201,8 @@ def test_the_info_screen_shows_the_data_fingerprint_on_one_line(store_path):
     """Per-shape hashes made the fingerprint's JSON many lines tall: it reads as one line."""
     from embtui.app.screens.info import info_rows
     from embtui.config import ExperimentConfig
-    from tests.export.test_duplicates import fingerprint
-    from tests.export.test_duplicates import record as record_values
+    from tests.report.test_duplicates import fingerprint
+    from tests.report.test_duplicates import record as record_values
 
     with stored(store_path) as store:
         exp = record_values(store, ExperimentConfig(sizes=(10,), seeds=1), fingerprint())

@@ -15,7 +15,7 @@ from embtui.app.widgets.status_line import StatusLine
 from embtui.app.widgets.summary_table import SummaryTable
 from embtui.cli import main as cli
 from embtui.errors import EmbtuiError
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from tests.app.conftest import SMALL, record, screen_lines, settle, stored, until
 
 LEARNED = SMALL.replace(name="learned-only", embeddings="learned")
@@ -167,8 +167,8 @@ async def test_c_on_two_identical_experiments_counts_each_run_once_and_says_so(
     """The same through the console as `embtui export A,B`: two experiments on the same
     data with the same seeds pool as one, n=3 per cell, and the screen says why."""
     from embtui.config import ExperimentConfig
-    from tests.export.test_duplicates import fingerprint
-    from tests.export.test_duplicates import record as record_values
+    from tests.report.test_duplicates import fingerprint
+    from tests.report.test_duplicates import record as record_values
 
     grid = ExperimentConfig(name="a", sizes=(10, 200), seeds=3, epochs=2)
     with stored(store_path) as s:

@@ -20,8 +20,8 @@ from embtui.app.screens.compare import CompareScreen
 from embtui.config import ExperimentConfig
 from embtui.escape import markdown_text
 from embtui.export import render
-from embtui.export.report import build_report
 from embtui.progress import print_summary
+from embtui.report.model import build_report
 from embtui.stats import format_p
 from tests.app.conftest import screen_lines, settle, stored, text_of
 from tests.helpers import record_values

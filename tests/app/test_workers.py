@@ -37,7 +37,7 @@ def reported(app, group: str) -> bool:
 
 async def test_a_failed_export_is_reported_and_clears_exporting(make_app, store_path, monkeypatch):
     exp = record(store_path)
-    monkeypatch.setattr("embtui.app.export.write_export", boom)
+    monkeypatch.setattr("embtui.app.export_file.write_export", boom)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -50,7 +50,7 @@ async def test_a_failed_export_is_reported_and_clears_exporting(make_app, store_
 
 async def test_failed_statistics_are_reported_on_the_main_screen(make_app, store_path, monkeypatch):
     record(store_path)
-    monkeypatch.setattr("embtui.export.report.build_report", boom)
+    monkeypatch.setattr("embtui.report.model.build_report", boom)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -63,7 +63,7 @@ async def test_failed_statistics_are_reported_on_the_main_screen(make_app, store
 
 async def test_a_failed_comparison_says_so_on_the_compare_screen(make_app, store_path, monkeypatch):
     record(store_path)
-    monkeypatch.setattr("embtui.export.report.build_report", boom)
+    monkeypatch.setattr("embtui.report.model.build_report", boom)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -77,7 +77,7 @@ async def test_a_failed_comparison_says_so_on_the_compare_screen(make_app, store
 
 async def test_a_failed_pool_check_is_reported(make_app, store_path, monkeypatch):
     a, b = record(store_path), record(store_path)
-    monkeypatch.setattr("embtui.export.report.build_report", boom)
+    monkeypatch.setattr("embtui.report.model.build_report", boom)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

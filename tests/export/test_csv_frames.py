@@ -15,7 +15,7 @@ import pytest
 
 from embtui.config import ExperimentConfig
 from embtui.export import render
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from embtui.store import Store
 from tests.helpers import record_experiment
 

@@ -35,7 +35,7 @@ from embtui.export.figures import (
     mpl_text,
     style,
 )
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 from tests.test_imports import brought_in
 

@@ -24,7 +24,7 @@ from markdown_it.token import Token
 from embtui.config import CALLBACK_SOURCE
 from embtui.escape import terminal
 from embtui.export import render
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from embtui.store import Store
 from tests.helpers import record_experiment
 

@@ -8,7 +8,7 @@ import json
 import random
 
 from embtui.export.json import dumps_indented, report_dict, to_json, write_json
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 
 

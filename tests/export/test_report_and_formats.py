@@ -23,7 +23,7 @@ from embtui import __version__
 from embtui.config import ExperimentConfig
 from embtui.export import TEXT_FORMATS, render
 from embtui.export.json import to_json
-from embtui.export.report import build_report
+from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 from embtui.sysmetrics import format_bytes
 
@@ -610,7 +610,7 @@ def test_export_help_names_every_format_from_the_one_list(capsys):
         assert f"{name}: {what}" in text
     probe = (
         "import sys, embtui.cli; "
-        "print(sorted(m for m in ('scipy', 'embtui.export.report') if m in sys.modules))"
+        "print(sorted(m for m in ('scipy', 'embtui.report.model') if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert loaded.stdout.strip() == "[]", loaded.stderr

@@ -12,8 +12,8 @@ import pytest
 
 from embtui.errors import EmbtuiError
 from embtui.export import FORMATS, TEXT_FORMATS, export_tensorboard, render
-from embtui.export.report import build_report
 from embtui.export.tensorboard import OWNER_FILE, RunEventLog
+from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 
 tf = pytest.importorskip("tensorflow")

@@ -1,6 +1,6 @@
 """The comparison of an experiment's arms: the verdicts of the Markdown export.
 
-It shows what every view shows (`embtui.export.verdicts`): the verdicts' family in a line,
+It shows what every view shows (`embtui.report.verdicts`): the verdicts' family in a line,
 then per size the verdict first (in view at 80 columns) and, with two arms, each arm's mean
 ± 95% CI half-width (n seeds); in a sweep, each size's statement, then the best arm against
 each other arm. When the screen is wide or `w` asks for them: the difference with its CI
@@ -38,7 +38,7 @@ from embtui.escape import rich_text, terminal
 from embtui.store import Store
 
 if TYPE_CHECKING:
-    from embtui.export.verdicts import Verdicts
+    from embtui.report.verdicts import Verdicts
 
 METRICS = ("final", "best", "at_min_val_loss")
 METRIC_NAMES = {
@@ -209,7 +209,7 @@ class CompareScreen(ReportsFailures, Screen[None]):
     @background("compare", exclusive=True)
     def _build(self, signature: object) -> None:
         from embtui.errors import EmbtuiError
-        from embtui.export.report import build_report
+        from embtui.report.model import build_report
 
         try:
             report = build_report(self.store, self.experiment_ids, metric=self.metric)
@@ -229,7 +229,7 @@ class CompareScreen(ReportsFailures, Screen[None]):
         if isinstance(message.report, str):
             self.query_one("#conclusion", Static).update(rich_text(message.report))
             return
-        from embtui.export.verdicts import verdicts
+        from embtui.report.verdicts import verdicts
 
         self.report = message.report
         self.verdicts = v = verdicts(message.report)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from embtui.app.export import FORMATS, export_path, ids_text
+from embtui.app.export_file import FORMATS, export_path, ids_text
 from embtui.app.screens.choice import ChoiceScreen
 from embtui.export import figures_folder
 

@@ -14,7 +14,7 @@ The runs table's cursor follows the run that is training only until the user mov
 (or while follow mode, `f`, is on; the status line says so): a run starting never moves
 the cursor from under a user who is reading or about to mark another row.
 
-Statistics (the size chart's intervals, grouped CIs) come from `embtui.export.report`,
+Statistics (the size chart's intervals, grouped CIs) come from `embtui.report.model`,
 which imports scipy; they are built in a thread worker, and only while the size chart or
 the grouped table is on screen, so neither the first paint, nor key presses, nor training
 wait on them. Until they arrive the size chart draws the plain means.
@@ -615,7 +615,7 @@ class MainScreen(ReportsFailures, Screen[None]):
 
     @background("report", exclusive=True)
     def _build_report(self, experiment_id: int, key: object) -> None:
-        from embtui.export.report import build_report
+        from embtui.report.model import build_report
 
         report = build_report(self.store, experiment_id)
         self.post_message(ReportReady(experiment_id, "final", report, key))
@@ -733,7 +733,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         `build_report`), or why they cannot be: its message, word for word."""
         import sqlite3
 
-        from embtui.export.report import build_report
+        from embtui.report.model import build_report
 
         try:
             report = build_report(self.store, ids)

@@ -1,5 +1,5 @@
 """The tables of the compare screen: the verdicts, a sweep's main effects, and a sweep's every
-pair of arms (an appendix), all from `embtui.export.verdicts` as every export renders them.
+pair of arms (an appendix), all from `embtui.report.verdicts` as every export renders them.
 
 `SummaryTable` shows the verdicts. With two arms, per size: the verdict first (so it is in
 view at 80 columns), each arm's `mean ± half-width (n)`, then the difference (first minus
@@ -26,7 +26,7 @@ from embtui.app.widgets.cells import cell, header
 from embtui.app.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
-    from embtui.export.verdicts import Verdicts
+    from embtui.report.verdicts import Verdicts
     from embtui.stats import Summary
 
 
@@ -71,7 +71,7 @@ class SummaryTable(_ReportTable):
             self._show_pairs(summary, v, all_columns)
 
     def _show_best(self, v: Verdicts, all_columns: bool) -> None:
-        from embtui.export.verdicts import fmt_ci, fmt_diff, fmt_p
+        from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p
 
         columns: list[tuple[str, Text]] = [("size", header("size", right=True))]
         columns += [("verdict", header("verdict")), ("best", header("best arm"))]
@@ -105,7 +105,7 @@ class SummaryTable(_ReportTable):
         self.sync(rows)
 
     def _show_pairs(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
-        from embtui.export.verdicts import fmt_ci, fmt_diff, fmt_p
+        from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p
 
         arms = [a for a in summary.arms if any(g.arm == a for g in summary.groups)]
         if not self._means:
@@ -167,7 +167,7 @@ class EffectsTable(_ReportTable):
     """
 
     def _show(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
-        from embtui.export.verdicts import effect_name, fmt_ci, fmt_diff, fmt_p
+        from embtui.report.verdicts import effect_name, fmt_ci, fmt_diff, fmt_p
 
         columns: list[tuple[str, Text]] = [("effect", header("effect"))]
         columns += [("verdict", header("verdict")), ("n", header("matched", right=True))]
@@ -202,7 +202,7 @@ class PairsTable(_ReportTable):
     """
 
     def _show(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
-        from embtui.export.verdicts import fmt_ci, fmt_diff, fmt_p
+        from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p
 
         columns: list[tuple[str, Text]] = [("size", header("size", right=True))]
         columns += [("verdict", header("verdict"))]

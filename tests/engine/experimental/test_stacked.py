@@ -20,7 +20,7 @@ import threading
 import numpy as np
 import pytest
 
-from embtui.engine.stacked import Member, StackedTrainer, stackable
+from embtui.engine.experimental.stacked import Member, StackedTrainer, stackable
 from embtui.engine.trainer import Trainer
 from tests.engine.test_trainer import (
     EPOCHS,
@@ -34,6 +34,10 @@ from tests.engine.test_trainer import (
     glove_for,
     keras_reference,
 )
+
+# Every test here trains (about 22 s together), and no executor uses the stacked trainer:
+# the quick loop leaves them to the full suite.
+pytestmark = pytest.mark.slow
 
 ALL = np.arange(len(Y))
 

@@ -11,7 +11,8 @@ little more than the overhead of one.
 Nothing is shared between the runs of a stack except the frozen GloVe table, which none of
 them changes: each run's embedding is its own block of rows in one table (run s owns rows
 s*V ... s*V+V-1), so the lazy row update (`RowRMSprop`, the Trainer's arithmetic) never
-mixes them, and every reduction is taken per run. Bounds (tests/engine/test_stacked.py):
+mixes them, and every reduction is taken per run. Bounds
+(tests/engine/experimental/test_stacked.py):
 
 * each run of a stack matches plain Keras `fit` to the Trainer's tolerances (loss within
   1e-5 absolute, accuracies within one example) and ends each epoch with Keras' velocity;
@@ -23,9 +24,9 @@ Which runs can stack: the flatten and avgpool heads with plain RMSprop (`stackab
 heads and optimizers train alone through `Trainer`. A run's snapshot has `Trainer.snapshot`'s
 layout (model weights, then the optimizer's variables), so a solo Trainer can continue it.
 
-Status: the executors do not use it yet, because on the 2-core CPU it does not reliably
-pay. bench/stacked.py, epoch per run in stacks of 3/5/10 over the run alone (medians of 3
-alternated fits, 1,000 validation reviews):
+Status: experimental (`embtui.engine.experimental`): the executors do not use it yet,
+because on the 2-core CPU it does not reliably pay. bench/stacked.py, epoch per run in stacks
+of 3/5/10 over the run alone (medians of 3 alternated fits, 1,000 validation reviews):
 
     reviews        500        1,000      2,000      4,000
     learned        0.99-1.14  0.69-0.81  1.31-1.66  0.94-1.05

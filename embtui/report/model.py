@@ -1,5 +1,5 @@
-"""Everything an export says about one experiment, or about several compared as one pool,
-read once from the store.
+"""Everything the console and the exports say about one experiment, or about several
+compared as one pool, read once from the store.
 
 The Markdown, CSV and JSON writers and the console's compare view all render a `Report`, so
 they cannot disagree: the numbers come from the store's per-epoch rows and the statistics
@@ -16,7 +16,7 @@ data's fingerprint, not the file's name: `a/imdb.npz` and `b/imdb.npz` with diff
 are two levels of a `dataset` factor, never one arm.
 
 A run that repeats another (the same data, settings, size and seed: the same computation,
-see `embtui.export.duplicates`) is counted once, in one experiment or across a pool; the
+see `embtui.report.duplicates`) is counted once, in one experiment or across a pool; the
 report says how many it set aside and from where (`Report.duplicates`).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 from embtui import stats
 from embtui.config import CALLBACK_SOURCE, FACTOR_KEYS, arm_keys, arm_name
 from embtui.errors import EmbtuiError
-from embtui.export.duplicates import (
+from embtui.report.duplicates import (
     Duplicates,
     engine_of,
     find_duplicates,

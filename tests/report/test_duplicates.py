@@ -16,8 +16,8 @@ import pytest
 
 from embtui.config import ExperimentConfig
 from embtui.export import render
-from embtui.export.report import build_report
 from embtui.factors import RunValue, summarize_sweep
+from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 from tests.helpers import flags
 

@@ -26,8 +26,8 @@ from embtui.metrics import METRIC_LABELS
 from embtui.stats import format_p, verdict
 
 if TYPE_CHECKING:
-    from embtui.export.report import Report
     from embtui.factors import Effect
+    from embtui.report.model import Report
     from embtui.stats import Summary
 
 #: The family of the verdicts: each size's comparison of two arms, or a sweep's best arm
@@ -108,7 +108,7 @@ class Verdicts:
     conclusion: str
     appendix: Summary | None  # a sweep's every pair of arms: its own Holm family
     #: What the numbers rest on, said in every view: runs counted once (a repeat set
-    #: aside, see `embtui.export.duplicates`) and factors that do not apply to every arm.
+    #: aside, see `embtui.report.duplicates`) and factors that do not apply to every arm.
     notes: tuple[str, ...] = ()
 
     @property

@@ -74,8 +74,8 @@ def write_export(
 ) -> Path:
     """Write the export (a Markdown file with its figures folder) and return the file's path."""
     from embtui.export import markdown_with_figures, render
-    from embtui.export.report import build_report
     from embtui.files import write_atomically
+    from embtui.report.model import build_report
 
     ids = experiment_id if isinstance(experiment_id, int) else list(experiment_id)
     report = build_report(store, ids, metric=metric)
