@@ -25,6 +25,7 @@ from embtui.store import (
     default_store_path,
     experiment_status,
 )
+from tests.helpers import wait_until
 
 CELLS = [(10, "learned", 0), (10, "learned", 1), (10, "glove", 0), (10, "glove", 1)]
 
@@ -547,18 +548,19 @@ def test_a_store_this_user_cannot_write_is_listed_and_exported_but_not_trained_i
         folder.rmdir()
 
 
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (R, S, Z, ...)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0]
+
+
 def test_a_killed_owner_that_nobody_reaped_counts_as_dead(store):
     """A zombie still answers kill(pid, 0); in containers whose PID 1 never reaps, the
     process of a `kill -9`ed grid stays one."""
     exp_id, _ = _half_done(store)
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # exited but not reaped: a zombie
-            with open(f"/proc/{child.pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-            time.sleep(0.01)
+        wait_until(lambda: _state(child.pid) == "Z", 10, "the child to exit unreaped (a zombie)")
         store._db.execute("UPDATE experiments SET pid = ? WHERE id = ?", (child.pid, exp_id))
         assert store.recover() == [exp_id]
     finally:
