@@ -277,7 +277,9 @@ def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, refe
     proc = start(store, f"--dataset={reviews}", *grid(workers="2"))
     # Killed while they load TensorFlow, before either trains a run.
     workers = wait_until(
-        lambda: (found := [w for w in workers_of(proc.pid) if loading_tensorflow(w)])[1:] and found,
+        lambda: (
+            len(found := [w for w in workers_of(proc.pid) if loading_tensorflow(w)]) >= 2 and found
+        ),
         60,
         "two workers loading TensorFlow",
         process=proc,
