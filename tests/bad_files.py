@@ -13,8 +13,9 @@ import io
 import os
 import struct
 import threading
+import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,30 @@ def zip_bomb(path: Path, name: str = "x_train.npy") -> Path:
     block = c.compress(bytes(MIB)) + c.flush(zlib.Z_FULL_FLUSH)
     data = block * 3000 + c.flush()
     return write_zip(path, [Member(name, data, 3000 * MIB, _CRC_3000_MIB_ZEROS)])
+
+
+@contextlib.contextmanager
+def inflated() -> Iterator[list[int]]:
+    """Count the bytes that zip members yield while the block runs: `[count]` after it.
+
+    A zip bomb refused "from its declared sizes" inflates (next to) nothing; a reader that
+    decompressed it first would show gigabytes here, on a fast machine or a loaded one,
+    where a stopwatch could only guess."""
+    count = [0]
+    read, read1 = zipfile.ZipExtFile.read, zipfile.ZipExtFile.read1
+
+    def counted(method: Callable[..., bytes]) -> Callable[..., bytes]:
+        def wrapper(self: zipfile.ZipExtFile, *args: Any) -> bytes:
+            data = method(self, *args)
+            count[0] += len(data)
+            return data
+
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(zipfile.ZipExtFile, "read", counted(read))
+        patch.setattr(zipfile.ZipExtFile, "read1", counted(read1))
+        yield count
 
 
 def gzip_bomb(path: Path) -> Path:

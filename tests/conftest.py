@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import (
+    SMALL_GRID,
     TINY_GRID,
     CliExperiment,
     CliExports,
@@ -24,17 +25,28 @@ from tests.helpers import (
     InProcessExperiment,
     TinyInputs,
     cli_env,
+    embtui,
     flags,
+    histories,
     run_cli_in,
     write_acl,
     write_csv,
     write_glove,
     write_npz,
+    write_reviews,
 )
 
 #: Fixtures that start `embtui run` processes (TensorFlow in each): a test using one is slow.
 SLOW_FIXTURES = frozenset(
-    {"cli_experiment", "cli_exports", "source_runs", "error_runs", "three_exported", "exported"}
+    {
+        "cli_experiment",
+        "cli_exports",
+        "source_runs",
+        "error_runs",
+        "three_exported",
+        "exported",
+        "reference",
+    }
 )
 
 
@@ -187,3 +199,24 @@ def three_seed_experiment(
         exp_id = runner.create(store, prepared)
         status = runner.run(store, exp_id, prepared, sink=events.append)
     return InProcessExperiment(store_path, exp_id, status, tuple(events), prepared)
+
+
+@pytest.fixture(scope="session")
+def reviews(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 600 generated reviews that SMALL_GRID trains on (tests.helpers.write_reviews)."""
+    return write_reviews(tmp_path_factory.mktemp("reviews") / "reviews.csv")
+
+
+@pytest.fixture(scope="session")
+def reference(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """val_acc histories by (size, seed) of SMALL_GRID trained by `embtui run` without
+    interruption: what every interrupted, killed, resumed or Ray-trained copy must equal.
+
+    It costs a TensorFlow process (about 9 s), so it is trained once per test process (once
+    per xdist worker) for the fault, race and Ray tests alike."""
+    store = tmp_path_factory.mktemp("reference") / "reference.sqlite"
+    result = embtui(
+        "run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags(**SMALL_GRID)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return histories(store)

@@ -22,10 +22,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -377,6 +377,28 @@ class InProcessExperiment:
     prepared: Any
 
 
+#: The grid that the fault, race and Ray tests interrupt and resume (as `embtui run` flags:
+#: `flags(**SMALL_GRID)`): 2 sizes x 1 arm x 2 seeds = 4 runs of 8 epochs on the 600 reviews
+#: of `write_reviews`, a checkpoint after every epoch so that a resume continues mid-run.
+#: One grid for all of them, so that its uninterrupted histories (the `reference` fixture)
+#: are trained once per test process; a module may rename it (the name changes no result).
+SMALL_GRID = {
+    "name": "small",
+    "sizes": "150,300",
+    "embeddings": "learned",
+    "epochs": "8",
+    "seeds": "2",
+    "val_size": "200",
+    "maxlen": "80",
+    "vocab_size": "400",
+    "embedding_dim": "16",
+    "batch_size": "16",
+    "checkpoint_every": "0",
+}
+SMALL_RUNS = 4
+SMALL_EPOCHS = 8
+
+
 def write_reviews(path: Path, n: int = 600) -> Path:
     """Reviews over a small vocabulary in which some words lean positive, some negative."""
     rng = random.Random(7)
@@ -390,6 +412,50 @@ def write_reviews(path: Path, n: int = 600) -> Path:
             text = " ".join(rng.choice(lean if rng.random() < 0.6 else words) for _ in range(90))
             out.writerow([text, "positive" if label else "negative"])
     return path
+
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str,
+    *,
+    process: subprocess.Popen | None = None,
+    interval: float = 0.01,
+) -> T:
+    """Poll `predicate()` until it returns a true value, and return that value.
+
+    The one way a test waits for what another process or thread does (epochs in the store, a
+    worker's exit, a console's first paint): on a shared two-core machine no fixed sleep is
+    both long enough and short enough, so a test waits for the condition it needs. After
+    `timeout` seconds it fails saying `what` it waited for; with `process`, it fails as soon
+    as that process has ended without the condition holding, with the end of its stderr.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(
+                f"waiting for {what}: the process ended first, exit {process.returncode}"
+                + _stderr_tail(process)
+            )
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waiting for {what}: not within {timeout:g} s (last: {value!r})")
+        time.sleep(interval)
+
+
+def _stderr_tail(process: subprocess.Popen) -> str:
+    """The last 3,000 characters of an ended process's piped stderr ("" when not piped)."""
+    if process.stderr is None or process.stderr.closed:
+        return ""
+    err = process.stderr.read()
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    return f"; its stderr ends:\n{err[-3000:]}"
 
 
 def embtui(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -526,20 +592,21 @@ def record_experiment(
     return exp
 
 
+def process_state(pid: int) -> str:
+    """A process's state letter from /proc (R, S, Z, ...)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0]
+
+
 @contextlib.contextmanager
 def zombie() -> Iterator[int]:
     """The pid of a child that has exited but is not reaped yet: a zombie, as a killed
     process stays in containers whose PID 1 never reaps. Reaped on leaving."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with open(f"/proc/{child.pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-            time.sleep(0.01)
-        else:
-            raise AssertionError(f"pid {child.pid} did not become a zombie in 10 s")
+        wait_until(
+            lambda: process_state(child.pid) == "Z", 10, "the child to exit unreaped (a zombie)"
+        )
         yield child.pid
     finally:
         child.wait()

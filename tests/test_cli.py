@@ -979,9 +979,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_alone(name, fragments
     assert run.before[1] == {"experiments": 2, "runs": 16, "epochs": 32}
     assert_one_line_error(run.result, *fragments)
     assert run.after == run.before  # same bytes, same rows
-    # Refused at once, without reading a bomb or a device into memory (two cases run at a
-    # time on two cores, so the clock is generous; a hang or a blow-up is far past both).
-    assert run.result.seconds < 5, run.result.seconds
+    # Refused without reading a bomb or a device into memory (a hang would end in the run's
+    # timeout, with no exit 2 and no error line).
     assert run.result.max_rss_mb < 500, run.result.max_rss_mb
 
 

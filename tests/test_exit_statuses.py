@@ -13,12 +13,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import epoch_count, write_reviews
+from tests.helpers import epoch_count, wait_until
 
 KEYS = {
     "name": "exits",
@@ -34,11 +33,6 @@ KEYS = {
 }
 
 
-@pytest.fixture(scope="module")
-def reviews(tmp_path_factory) -> Path:
-    return write_reviews(tmp_path_factory.mktemp("exits") / "reviews.csv")
-
-
 def start_grid(reviews: Path, store: Path) -> subprocess.Popen:
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in KEYS.items()]
     command = ["run", "--plain", "--store", str(store), "--dataset", str(reviews), *flags]
@@ -52,14 +46,11 @@ def start_grid(reviews: Path, store: Path) -> subprocess.Popen:
 
 def wait_for_epochs(proc: subprocess.Popen, store: Path, n: int = 1) -> None:
     """Until the grid has committed `n` epochs (it is mid-grid from then on)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if store.exists() and epoch_count(store) >= n:
-            return
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail("the grid never reached its first epoch")
+    try:
+        wait_until(lambda: epoch_count(store) >= n, 120, f"{n} epochs", process=proc)
+    except AssertionError:
+        proc.kill()
+        raise
 
 
 def statuses(store: Path) -> tuple[str, set[str]]:

@@ -23,36 +23,27 @@ from pathlib import Path
 import pytest
 
 from embtui.store import Store
-from tests.helpers import embtui, epoch_count, histories, write_reviews
+from tests.helpers import (
+    SMALL_EPOCHS,
+    SMALL_GRID,
+    SMALL_RUNS,
+    embtui,
+    epoch_count,
+    histories,
+    wait_until,
+)
 
 #: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow
 
-EPOCHS = 8
-SEEDS = 2
-SIZES = (150, 300)
-RUNS = len(SIZES) * SEEDS
-KEYS = {
-    "name": "faults",
-    "sizes": ",".join(map(str, SIZES)),
-    "embeddings": "learned",
-    "epochs": str(EPOCHS),
-    "seeds": str(SEEDS),
-    "val_size": "200",
-    "maxlen": "80",
-    "vocab_size": "400",
-    "embedding_dim": "16",
-    "batch_size": "16",
-    "checkpoint_every": "0",  # a checkpoint after every epoch: resume continues mid-run
-}
-#: Random kill points per signal (5 in CI; EMBTUI_FAULT_REPEATS=1 for a quick local check,
-#: or more to hunt a rare race).
+EPOCHS = SMALL_EPOCHS
+RUNS = SMALL_RUNS
+KEYS = {**SMALL_GRID, "name": "faults"}
+#: Kill points per signal. Each attempt kills within its own slice of the grid's epochs (a
+#: random point in the slice, at a random moment of an epoch), so that even two attempts
+#: cover an early and a late kill: CI runs 2 (`.ci/run`); run more to hunt a rare race, e.g.
+#: `EMBTUI_FAULT_REPEATS=20 pytest tests/test_faults.py` after touching signals or the store.
 REPEATS = int(os.environ.get("EMBTUI_FAULT_REPEATS", "5"))
-
-
-@pytest.fixture(scope="module")
-def reviews(tmp_path_factory) -> Path:
-    return write_reviews(tmp_path_factory.mktemp("faults") / "reviews.csv")
 
 
 def run_args(reviews: Path, store: Path) -> list[str]:
@@ -60,20 +51,15 @@ def run_args(reviews: Path, store: Path) -> list[str]:
     return ["run", "--plain", "--store", str(store), "--dataset", str(reviews), *flags]
 
 
-@pytest.fixture(scope="module")
-def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[float]]:
-    """val_acc histories of the same experiment run without interruption."""
-    store = tmp_path_factory.mktemp("reference") / "ref.sqlite"
-    result = embtui(*run_args(reviews, store))
-    assert result.returncode == 0, result.stderr
-    return histories(store)
-
-
 def start_and_signal(
-    reviews: Path, store: Path, sig: int, rng: random.Random
+    reviews: Path, store: Path, sig: int, rng: random.Random, attempt: int
 ) -> tuple[subprocess.Popen, int, int]:
-    """Start a grid, signal it after a random number of epochs; returns (proc, seen, target)."""
-    target = rng.randint(1, RUNS * EPOCHS - 4)
+    """Start a grid, signal it after a random number of epochs in the `attempt`-th of REPEATS
+    slices of the grid; returns (proc, seen, target)."""
+    last = RUNS * EPOCHS - 4  # at least one more epoch to come after the signal
+    low = 1 + attempt * last // REPEATS
+    high = max(low, (attempt + 1) * last // REPEATS)
+    target = rng.randint(low, high)
     proc = subprocess.Popen(
         [sys.executable, "-m", "embtui", *run_args(reviews, store)],
         stdout=subprocess.PIPE,
@@ -81,12 +67,10 @@ def start_and_signal(
         text=True,
         start_new_session=True,  # the signal goes to embtui alone, as from another shell
     )
-    deadline = time.monotonic() + 120
-    while epoch_count(store) < target:
-        assert proc.poll() is None, f"embtui ended before epoch {target}: {proc.stderr.read()}"
-        assert time.monotonic() < deadline, "no progress in two minutes"
-        time.sleep(0.002)
-    time.sleep(rng.uniform(0, 0.02))
+    wait_until(
+        lambda: epoch_count(store) >= target, 120, f"epoch {target} in the store", process=proc
+    )
+    time.sleep(rng.uniform(0, 0.02))  # not readiness: where in the next epoch the signal lands
     seen = epoch_count(store)
     proc.send_signal(sig)
     return proc, seen, target
@@ -140,7 +124,9 @@ def test_sigkill_mid_grid_leaves_the_finished_epochs_and_resume_completes(
     reviews, reference, tmp_path, attempt
 ):
     store = tmp_path / "store.sqlite"
-    proc, seen, _ = start_and_signal(reviews, store, signal.SIGKILL, random.Random(100 + attempt))
+    proc, seen, _ = start_and_signal(
+        reviews, store, signal.SIGKILL, random.Random(100 + attempt), attempt
+    )
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
@@ -162,7 +148,7 @@ def test_sigint_and_sighup_stop_within_an_epoch_cancel_and_resume(
 ):
     store = tmp_path / "store.sqlite"
     rng = random.Random(200 + attempt + 10 * int(sig))
-    proc, seen, _ = start_and_signal(reviews, store, sig, rng)
+    proc, seen, _ = start_and_signal(reviews, store, sig, rng, attempt)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err
@@ -191,9 +177,7 @@ def test_sighup_is_left_alone_under_nohup(reviews, tmp_path):
         start_new_session=True,
         cwd=tmp_path,
     )
-    while epoch_count(store) < 2:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.005)
+    wait_until(lambda: epoch_count(store) >= 2, 120, "two epochs in the store", process=proc)
     proc.send_signal(signal.SIGHUP)
     proc.communicate(timeout=120)
     assert proc.returncode == 0

@@ -32,12 +32,15 @@ from embtui.config import ExperimentConfig
 from embtui.doctor.ray import check_ray
 from embtui.store import Store
 from tests.helpers import (
+    SMALL_GRID,
+    SMALL_RUNS,
     UNDER_THE_CONSOLE,
     copy_store,
     embtui,
     epoch_count,
     flags,
     histories,
+    wait_until,
     write_reviews,
 )
 
@@ -46,20 +49,8 @@ grpc = pytest.importorskip("grpc", reason="gRPC comes with Ray")
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-KEYS = {
-    "name": "on-ray",
-    "sizes": "150,300",
-    "embeddings": "learned",
-    "epochs": "12",
-    "seeds": "2",
-    "val_size": "200",
-    "maxlen": "80",
-    "vocab_size": "400",
-    "embedding_dim": "16",
-    "batch_size": "16",
-    "checkpoint_every": "0",
-}
-RUNS = 4
+KEYS = {**SMALL_GRID, "name": "on-ray"}
+RUNS = SMALL_RUNS
 RAY_BIN = Path(sys.executable).with_name("ray")
 RUN = [sys.executable, "-m", "embtui", "run", "--plain", "--ray"]
 HEAD = [str(RAY_BIN), "start", "--head", "--num-cpus=1", "--port=6390", "--disable-usage-stats"]
@@ -68,20 +59,6 @@ HEAD = [str(RAY_BIN), "start", "--head", "--num-cpus=1", "--port=6390", "--disab
 def grid(**overrides: str) -> list[str]:
     """The grid's flags, with `overrides` replacing some."""
     return flags(**{**KEYS, **overrides})
-
-
-@pytest.fixture(scope="module")
-def reviews(tmp_path_factory) -> Path:
-    return write_reviews(tmp_path_factory.mktemp("ray") / "reviews.csv")
-
-
-@pytest.fixture(scope="module")
-def reference(reviews: Path, tmp_path_factory) -> dict:
-    """The grid trained without Ray (this process's executor)."""
-    store = tmp_path_factory.mktemp("serial") / "s.sqlite"
-    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *grid())
-    assert result.returncode == 0, result.stderr
-    return histories(store)
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +124,8 @@ def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_r
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 180
-    while epoch_count(store) < 10:  # runs well under way, with checkpoints behind them
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    # Runs well under way, with checkpoints behind them.
+    wait_until(lambda: epoch_count(store) >= 10, 180, "10 epochs in the store", process=proc)
     workers = ray_workers()
     assert workers, "no Ray worker found training a run"
     for worker in workers:  # whichever is training which run: every run in flight is hit
@@ -174,11 +148,7 @@ def test_ctrl_c_on_the_driver_stops_the_grid_and_it_resumes_exactly(
         text=True,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 180
-    while epoch_count(store) < 3:
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: epoch_count(store) >= 3, 180, "3 epochs in the store", process=proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]
@@ -635,11 +605,7 @@ def test_a_dead_head_stops_the_grid_saying_so_and_it_resumes_here_or_on_another_
         text=True,
         env=env,
     )
-    deadline = time.monotonic() + 180
-    while epoch_count(store) < 3:
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: epoch_count(store) >= 3, 180, "3 epochs in the store", process=proc)
     os.kill(raylet_of(temp_dir), signal.SIGKILL)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 1, err[-3000:]

@@ -12,51 +12,34 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from embtui.store import Store
-from tests.helpers import embtui, epoch_count, flags, histories, write_reviews
+from tests.helpers import (
+    SMALL_EPOCHS,
+    SMALL_GRID,
+    SMALL_RUNS,
+    embtui,
+    epoch_count,
+    flags,
+    histories,
+    wait_until,
+    write_reviews,
+)
 
 #: Starts embtui processes that import TensorFlow: not in the quick loop (`-m "not slow"`).
 pytestmark = pytest.mark.slow
 
-EPOCHS = 6
-KEYS = {
-    "name": "races",
-    "sizes": "150,300",
-    "embeddings": "learned",
-    "epochs": str(EPOCHS),
-    "seeds": "2",
-    "val_size": "200",
-    "maxlen": "80",
-    "vocab_size": "400",
-    "embedding_dim": "16",
-    "batch_size": "16",
-    "checkpoint_every": "0",
-}
-RUNS = 4
+EPOCHS = SMALL_EPOCHS
+KEYS = {**SMALL_GRID, "name": "races"}
+RUNS = SMALL_RUNS
 
 
 def grid(**overrides: str) -> list[str]:
     """The grid's flags, with `overrides` replacing some."""
     return flags(**{**KEYS, **overrides})
-
-
-@pytest.fixture(scope="module")
-def reviews(tmp_path_factory) -> Path:
-    return write_reviews(tmp_path_factory.mktemp("races") / "reviews.csv")
-
-
-@pytest.fixture(scope="module")
-def reference(reviews: Path, tmp_path_factory) -> dict[tuple[int, int], list[float]]:
-    """val_acc histories of the grid run once, without interruption."""
-    store = tmp_path_factory.mktemp("reference") / "ref.sqlite"
-    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *grid())
-    assert result.returncode == 0, result.stderr
-    return histories(store)
 
 
 def start(store: Path, *extra: str, **kw) -> subprocess.Popen:
@@ -71,12 +54,10 @@ def start(store: Path, *extra: str, **kw) -> subprocess.Popen:
 
 
 def wait_for_epochs(store: Path, proc: subprocess.Popen, n: int) -> int:
-    deadline = time.monotonic() + 120
-    while (seen := epoch_count(store)) < n:
-        assert proc.poll() is None, f"embtui ended early: {proc.stderr.read()}"
-        assert time.monotonic() < deadline, "no progress in two minutes"
-        time.sleep(0.01)
-    return seen
+    """Until `proc` has committed `n` epochs; returns how many the store then holds."""
+    return wait_until(
+        lambda: (seen := epoch_count(store)) >= n and seen, 120, f"{n} epochs", process=proc
+    )
 
 
 def statuses(store: Path) -> tuple[str, list[str]]:
@@ -121,6 +102,22 @@ def loading_tensorflow(pid: int) -> bool:
             return "tensorflow" in handle.read()
     except OSError:
         return False
+
+
+def in_session(sid: int) -> list[int]:
+    """Live (not zombie) processes of session `sid` (a job started with start_new_session)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            out.append(int(entry))
+    return out
 
 
 def alive(pid: int) -> bool:
@@ -238,15 +235,11 @@ def test_a_killed_parent_takes_its_workers_with_it(reviews, tmp_path):
     proc.kill()
     proc.communicate(timeout=60)
     at_kill = epoch_count(store)
-    deadline = time.monotonic() + 5
-    while any(alive(w) for w in workers):
-        assert time.monotonic() < deadline, "a worker outlived its parent"
-        time.sleep(0.02)
-    # At most the epochs the two workers were committing as the parent died.
+    wait_until(lambda: not any(alive(w) for w in workers), 5, "the workers to die with it")
+    # Nobody trains any more: no process of the job (its session) is left at all...
+    wait_until(lambda: not in_session(proc.pid), 5, "every process of the job to end")
+    # ...and at most the epochs the two workers were committing as the parent died are new.
     assert epoch_count(store) <= at_kill + 2 < 4 * 80
-    settled = epoch_count(store)
-    time.sleep(2)
-    assert epoch_count(store) == settled  # nobody trains any more
 
     listing = embtui("list", "--store", str(store))
     assert listing.stdout.splitlines()[1].split()[2] == "interrupted"
@@ -282,11 +275,16 @@ def test_ctrl_c_to_the_process_group_stops_the_workers_after_their_epoch(
 def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, reference, tmp_path):
     store = tmp_path / "s.sqlite"
     proc = start(store, f"--dataset={reviews}", *grid(workers="2"))
-    deadline = time.monotonic() + 60
     # Killed while they load TensorFlow, before either trains a run.
-    while len(workers := [w for w in workers_of(proc.pid) if loading_tensorflow(w)]) < 2:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.005)
+    workers = wait_until(
+        lambda: (
+            len(found := [w for w in workers_of(proc.pid) if loading_tensorflow(w)]) >= 2 and found
+        ),
+        60,
+        "two workers loading TensorFlow",
+        process=proc,
+        interval=0.005,
+    )
     for worker in workers:
         os.kill(worker, signal.SIGKILL)
     out, err = proc.communicate(timeout=120)

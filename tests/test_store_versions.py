@@ -7,14 +7,13 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from embtui.errors import StoreError
 from embtui.store import MIGRATIONS, SCHEMA_VERSION, OwnedElsewhere, Store, now
-from tests.helpers import cli_env, run_cli_in
+from tests.helpers import cli_env, epoch_count, run_cli_in, wait_until
 
 V2_OWNER = Path(__file__).resolve().parent / "legacy" / "v2_owner.py"
 
@@ -157,16 +156,7 @@ def test_list_and_export_leave_a_v2_store_that_an_older_embtui_trains_in(tmp_pat
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            db = sqlite3.connect(path)
-            epochs = db.execute("SELECT count(*) FROM epochs").fetchone()[0]
-            db.close()
-            if epochs:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the v2 owner never wrote its first epoch")
+        wait_until(lambda: epoch_count(path), 30, "the v2 owner's first epoch", process=owner)
 
         listed = run_cli_in(env, ["list", "--store", path])
         assert listed.rc == 0, listed.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -102,13 +103,17 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def until(pilot, condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the console run until `condition()` holds (fails after `timeout` seconds)."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
+async def until(
+    pilot, condition: Callable[[], object], timeout: float = 10.0, what: str = ""
+) -> None:
+    """Let the console run until `condition()` holds; fails after `timeout` seconds saying
+    `what` it waited for. The console's own loop runs between checks (tests.helpers.wait_until
+    is the same for a test outside the console, where blocking is fine)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waiting for {what or 'the console'}: not within {timeout:g} s")
         await pilot.pause(0.05)
-    assert condition()
 
 
 def text_of(static) -> str:
@@ -116,7 +121,11 @@ def text_of(static) -> str:
 
 
 def screen_lines(app) -> list[str]:
-    """The screen as plain text, one string per row: what the user reads."""
+    """The screen as plain text, one string per row: what the user reads.
+
+    Textual has no public call for the screen's text (`export_screenshot` gives SVG), so
+    this renders the screen's compositor as `App.export_screenshot` itself does, into a
+    plain-text console: the one place these tests read the compositor."""
     width, height = app.size
     console = Console(
         width=width,
@@ -133,12 +142,19 @@ def screen_lines(app) -> list[str]:
     return console.export_text().splitlines()
 
 
-async def burst(pilot, *keys: str) -> None:
-    """Send keys the way a terminal does when they arrive together (tmux send-keys, a
-    paste, fast typing over SSH): all queued before the console handles the first."""
+async def burst(pilot, *keys: str | events.Event) -> None:
+    """Send keys (and events, e.g. `events.Paste`) the way a terminal does when they arrive
+    together (tmux send-keys, a paste, fast typing over SSH): all queued before the console
+    handles the first.
+
+    The one helper that reaches the driver: `Pilot.press` waits for the console to go idle
+    after each key, which is exactly what a burst does not do, and Textual has no public
+    call that queues input as the driver does."""
     app = pilot.app
     for key in keys:
-        event = events.Key(key, key if len(key) == 1 else None)
+        if isinstance(key, str):
+            key = events.Key(key, key if len(key) == 1 else None)
+        event = key
         event.set_sender(app)
         app._driver.send_message(event)
     await pilot.pause()

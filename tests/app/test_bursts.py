@@ -8,6 +8,7 @@ Pilot's own `press` waits for the console to settle after each key and would hid
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Input
 
 from embtui.app.screens.configure import ConfigureScreen
@@ -81,21 +82,12 @@ async def test_filter_typed_in_one_burst_with_slash_filters(make_app, store_path
 
 
 async def test_a_paste_after_tab_in_a_burst_lands_in_the_next_field(make_app):
-    from textual import events
-
     app = make_app(ExperimentConfig(name="quick"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.query_one("#f-name", Input).focus()
         await pilot.pause()
-        # Keys and the paste all queued before the console reads the first (as `burst`).
-        for key in ("end", "ctrl+u", *"first", "tab", "end", "ctrl+u"):
-            event = events.Key(key, key if len(key) == 1 else None)
-            event.set_sender(app)
-            app._driver.send_message(event)
+        # Keys and the paste all queued before the console reads the first.
         paste = events.Paste("/pasted.csv")
-        paste.set_sender(app)
-        app._driver.send_message(paste)
-        await pilot.pause()
-        await pilot.pause()
+        await burst(pilot, "end", "ctrl+u", *"first", "tab", "end", "ctrl+u", paste)
         assert field(app, "name") == "first"
         assert field(app, "dataset") == "/pasted.csv"

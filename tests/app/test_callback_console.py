@@ -11,19 +11,10 @@ from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.experiment_list import ExperimentList
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.store import Store
-from tests.app.conftest import settle
+from tests.app.conftest import settle, until
 from tests.helpers import STEPS, fit, tiny_model
 
 pytestmark = pytest.mark.slow  # a real Keras fit
-
-
-async def until(pilot, condition, timeout: float = 30.0) -> None:
-    """Let the console poll the store until `condition()` holds (fails after `timeout`)."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def test_the_console_follows_a_callback_fit_and_shows_its_epochs(make_app, store_path):
@@ -45,15 +36,15 @@ async def test_the_console_follows_a_callback_fit_and_shows_its_epochs(make_app,
         table = app.screen.query_one(RunsTable)
         training = asyncio.ensure_future(asyncio.to_thread(fit, tiny_model(), callbacks))
         try:
-            await until(pilot, lambda: len(table.row_keys) == 1)
+            await until(pilot, lambda: len(table.row_keys) == 1, 30, "the fit's run listed")
             key = table.row_keys[0]
-            await until(pilot, lambda: table.cells(key)[5] == "1/3")
+            await until(pilot, lambda: table.cells(key)[5] == "1/3", 30, "the first epoch shown")
             # While the user's fit runs, its run is the live row: marked, running, epoch 1 of 3.
             assert table.cells(key)[:6] == ["▶", str(STEPS), "tiny", "0", "running", "1/3"]
         finally:
             gate.set()
         history = await training
-        await until(pilot, lambda: table.cells(key)[4] == "done")
+        await until(pilot, lambda: table.cells(key)[4] == "done", 30, "the run done")
         await settle(pilot)
 
         with Store(store_path) as store:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from textual.binding import Binding
+from textual.message import Message
+from textual.notifications import Notify
 
 from embtui.app import app as app_module
 from embtui.app.screens import choice, compare, configure, confirm, help, info, log, main, prompt
@@ -44,7 +46,8 @@ def figure_links(markdown: str) -> list[str]:
 async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path, tmp_path):
     exp_id = record(store_path)
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    messages: list[Message] = []
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         await settle(pilot)
         await pilot.press("e")
         assert isinstance(app.screen, ExportDialog)
@@ -58,7 +61,8 @@ async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path,
     text = path.read_text(encoding="utf-8")
     assert text == cli_markdown(store_path, exp_id, path)
     assert "## Results" in text and "| size |" in text
-    assert any(str(path) in str(n.message) for n in app._notifications)
+    notes = [m.notification.message for m in messages if isinstance(m, Notify)]
+    assert any(str(path) in str(note) for note in notes), notes
     # Its figures, beside it, linked by paths relative to it.
     folder = tmp_path / f"embtui-small-{exp_id}-figures"
     assert sorted(p.name for p in folder.iterdir()) == [

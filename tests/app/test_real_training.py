@@ -13,6 +13,7 @@ from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.config import ExperimentConfig
 from tests.app.conftest import settle, stored
+from tests.helpers import wait_until
 
 GOOD = ["great", "wonderful", "superb", "moving", "brilliant", "fun"]
 BAD = ["awful", "boring", "dull", "terrible", "waste", "bad"]
@@ -118,17 +119,6 @@ async def test_bad_input_shows_the_cli_message_inline_and_the_console_carries_on
         assert stored(store_path).experiments() == []
 
 
-def _wait(condition, timeout: float = 120.0) -> None:
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.1)
-    assert condition()
-
-
 def _epochs(store_path) -> int:
     from tests.helpers import epoch_count
 
@@ -166,12 +156,25 @@ def test_closing_the_consoles_terminal_cancels_after_the_epoch(tmp_path):
     )
     os.close(follower)
     try:
-        _wait(lambda: _read(leader) is None or store_path.exists(), 60)
-        import time
+        drawn = bytearray()
 
-        time.sleep(3)  # the form is on screen
+        def form_drawn() -> bool:
+            chunk = _read(leader)
+            assert chunk is not None, "the console closed its terminal"
+            drawn.extend(chunk)
+            return b"New experiment" in drawn
+
+        # Until the console has drawn its form it has not put the terminal in raw mode, and
+        # ctrl+s would be the terminal's XOFF (stop output), not a key for the console.
+        wait_until(form_drawn, 60, "the experiment form on the terminal", process=proc)
         os.write(leader, b"\x13")  # ctrl+s
-        _wait(lambda: _drain(leader) or _epochs(store_path) >= 2)
+        wait_until(
+            lambda: _drain(leader) or _epochs(store_path) >= 2,
+            120,
+            "two epochs trained from the console",
+            process=proc,
+            interval=0.1,
+        )
         proc.send_signal(signal.SIGHUP)
         os.close(leader)
         assert proc.wait(timeout=60) == 128 + signal.SIGHUP

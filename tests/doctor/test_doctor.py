@@ -310,12 +310,10 @@ def test_an_npz_whose_member_cannot_be_decompressed_fails(tmp_path, kind):
 
 
 def test_an_npz_zip_bomb_fails_at_once(tmp_path):
-    import time
-
     path = bad_files.zip_bomb(tmp_path / "imdb.npz")
-    started = time.perf_counter()
-    row = _data_row(path)
-    assert time.perf_counter() - started < 1.0
+    with bad_files.inflated() as inflated:
+        row = _data_row(path)
+    assert inflated[0] < 1_000_000  # refused from the declared sizes, nothing decompressed
     assert row.status == FAIL and "2,147,483,648 (2 GiB)" in row.detail
 
 
