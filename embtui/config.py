@@ -468,7 +468,8 @@ def coerce(key: str, raw: Any) -> Any:
     if key in _INT_KEYS:
         return _coerce_scalar(key, raw, int)
     if key in _FLOAT_KEYS:
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        # Only gpus_per_run has an unset state; an empty cpus_per_run is not a number.
+        if key == "gpus_per_run" and (raw is None or (isinstance(raw, str) and not raw.strip())):
             return None
         return _coerce_scalar(key, raw, float)
     return _coerce_scalar(key, raw, str)

@@ -298,6 +298,22 @@ def test_out_of_range_values_name_key_value_and_what_is_allowed(values, expected
     assert error_of(**values) == expected
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"cpus_per_run": ""}, "cpus_per_run = '': expected a number"),
+        ({"cpus_per_run": " "}, "cpus_per_run = ' ': expected a number"),
+        ({"cpus_per_run": None}, "cpus_per_run = None: expected a number"),
+        ({"seeds": ""}, "seeds = '': expected a whole number"),
+    ],
+)
+def test_an_emptied_key_without_an_unset_state_is_refused_in_one_line(values, expected):
+    """A cleared form field (or `--cpus-per-run ''`) is a one-line refusal for a key that
+    has no unset state; `gpus_per_run` has one (unset: 1 if the cluster has GPUs)."""
+    assert error_of(**values) == expected
+    assert from_mapping({"gpus_per_run": ""}).gpus_per_run is None
+
+
 def test_sizes_are_checked_against_the_training_split():
     cfg = ExperimentConfig(sizes=(10, 500, 900))
     check_sizes_fit(cfg, 900)  # fits exactly
