@@ -490,3 +490,23 @@ def test_of_several_mistakes_the_first_in_the_forms_order_is_said():
     assert error_of(engine="fused", head="lstm", workers=0) == (
         "workers = 0: must be between 1 and 256"
     )
+
+
+def test_the_help_of_each_key_that_takes_a_list_and_only_those_says_so():
+    """The form once said "(or a list)" for some factors and not others: the words come from
+    the declarations, so every key that takes a list says how, and no other key does."""
+    from embtui.config import key_help
+
+    for key in config_keys():
+        text = key_help(key)
+        says_list = text.endswith("; a list sweeps it") or "comma-separated" in text
+        assert says_list == KEYS[key].many, key
+
+
+def test_readme_has_a_row_for_every_key_and_no_other():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| key | default | meaning |") :].split("\n\n")[0]
+    rows = [line.split("`")[1] for line in table.splitlines()[2:]]
+    assert sorted(rows) == sorted(config_keys())
+    for key in FACTOR_KEYS:  # the sweeps section names every factor
+        assert f"`{key}`" in readme[readme.index("### Sweeps over any factor") :][:400], key
