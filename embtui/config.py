@@ -255,12 +255,6 @@ class ExperimentConfig:
         "tensorflow or fused",
         choices=ENGINES,
     )
-    dropout: tuple[float, ...] = _key(
-        (0.0,),
-        "fraction of the embedding's outputs dropped while training (0)",
-        range=Range(0, 1, below=True, says="at least 0 and less than 1"),
-        factor=Factor(9, "dropout"),
-    )
 
     def __post_init__(self) -> None:
         # A factor given one value directly (`ExperimentConfig(head="avgpool")`) is a grid
@@ -388,7 +382,6 @@ class ArmConfig:
     epochs: int
     maxlen: int
     vocab_size: int
-    dropout: float
 
     def factors(self) -> dict[str, Any]:
         """The arm as the store records a run's factor values (None for a factor that

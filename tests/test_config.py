@@ -19,7 +19,6 @@ from embtui.config import (
     KEYS,
     PATH_KEYS,
     ExperimentConfig,
-    arm_name,
     check_sizes_fit,
     config_keys,
     from_mapping,
@@ -127,7 +126,6 @@ def test_the_tables_other_modules_import_are_derived_as_before():
         "epochs",
         "maxlen",
         "vocab_size",
-        "dropout",
     )
     assert list(FACTOR_LABELS) == list(FACTOR_KEYS)
     assert FACTOR_LABELS["learning_rate"] == "lr" and FACTOR_LABELS["head"] == ""
@@ -194,7 +192,6 @@ def test_the_grid_runs_seeds_innermost():
         "epochs": 10,
         "maxlen": 150,
         "vocab_size": 10000,
-        "dropout": 0.0,
     }
     assert len(ExperimentConfig().run_cells()) == ExperimentConfig().grid_size == 5 * 2 * 3
 
@@ -513,12 +510,3 @@ def test_readme_has_a_row_for_every_key_and_no_other():
     assert sorted(rows) == sorted(config_keys())
     for key in FACTOR_KEYS:  # the sweeps section names every factor
         assert f"`{key}`" in readme[readme.index("### Sweeps over any factor") :][:400], key
-
-
-def test_dropout_is_a_factor_with_its_range_and_label():
-    cfg = from_mapping({"dropout": "0,0.5", "embeddings": "learned"})
-    assert cfg.dropout == (0.0, 0.5) and cfg.varied() == ["dropout"]
-    assert [arm_name(a, cfg.varied()) for a in cfg.arms()] == ["dropout=0", "dropout=0.5"]
-    assert cfg.arm(cfg.arms()[1]).dropout == 0.5
-    assert error_of(dropout=1) == "dropout = 1.0: at least 0 and less than 1"
-    assert from_mapping({"dropout": 0.2}).to_dict()["dropout"] == 0.2
