@@ -11,7 +11,7 @@ grid, its label in arm names and the arms it applies to. Every other table (`KEY
 `FACTOR_KEYS`, `FACTOR_LABELS`, `APPLIES_TO`, `PATH_KEYS`, `EXECUTOR_KEYS`, the parser's
 types, the ranges that validation checks, the CLI's flags, the console's form) is derived
 from those declarations, so adding a factor is one declaration plus the `ArmConfig` field
-the engine reads it from.
+the engine reads it from (and its README row; tests name whatever is missing).
 """
 
 from __future__ import annotations
@@ -424,9 +424,9 @@ def _keys() -> dict[str, Key]:
 #: Every configuration key as declared on `ExperimentConfig`, in its order (the order of the
 #: form, of --help and of an experiment file that embtui writes).
 KEYS: dict[str, Key] = _keys()
+_FACTORS = {k: f for k, key in KEYS.items() if (f := key.factor) is not None}
 #: The settings an experiment may sweep, in grid order: each takes one value or a list of
 #: them, and the grid is sizes x (the product of every factor's values) x seeds.
-_FACTORS = {k: f for k, key in KEYS.items() if (f := key.factor) is not None}
 FACTOR_KEYS: tuple[str, ...] = tuple(sorted(_FACTORS, key=lambda k: _FACTORS[k].order))
 #: Factors whose single value is written bare (`head = "flatten"`), not as a list.
 SCALAR_FACTORS = frozenset(k for k in FACTOR_KEYS if not KEYS[k].list_example)
@@ -904,11 +904,15 @@ __all__ = [
     "APPLIES_TO",
     "ARMS",
     "CALLBACK_SOURCE",
+    "CHOICES",
     "ENGINES",
+    "EXECUTOR_KEYS",
     "FACTOR_KEYS",
+    "FACTOR_LABELS",
     "FUSED_HEADS",
     "FUSED_OPTIMIZERS",
     "HEADS",
+    "KEYS",
     "MAX_DEPTH",
     "MAX_RUNS",
     "MAX_VALUES",
@@ -917,6 +921,9 @@ __all__ = [
     "SUBSETS",
     "ArmConfig",
     "ExperimentConfig",
+    "Factor",
+    "Key",
+    "Range",
     "applicable",
     "applies",
     "arm_keys",
