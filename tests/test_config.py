@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from embtui.config import (
+    APPLIES_TO,
     ARMS,
+    EXECUTOR_KEYS,
+    FACTOR_KEYS,
+    FACTOR_LABELS,
     HEADS,
+    KEYS,
     PATH_KEYS,
     ExperimentConfig,
     check_sizes_fit,
@@ -105,6 +110,63 @@ def test_keys_are_the_issue_keys_in_order():
         "val_size",
         "glove",
     ]
+
+
+def test_the_tables_other_modules_import_are_derived_as_before():
+    """Derived from the declarations on ExperimentConfig: the grid's order (embeddings
+    outermost), the labels in arm names, where embedding_dim applies, which keys a resume
+    may change and which are paths."""
+    assert FACTOR_KEYS == (
+        "embeddings",
+        "head",
+        "optimizer",
+        "learning_rate",
+        "embedding_dim",
+        "batch_size",
+        "epochs",
+        "maxlen",
+        "vocab_size",
+    )
+    assert list(FACTOR_LABELS) == list(FACTOR_KEYS)
+    assert FACTOR_LABELS["learning_rate"] == "lr" and FACTOR_LABELS["head"] == ""
+    assert FACTOR_LABELS["embedding_dim"] == "dim" and FACTOR_LABELS["vocab_size"] == "vocab"
+    assert APPLIES_TO == {"embedding_dim": ("learned",)}
+    assert EXECUTOR_KEYS == ("workers", "cluster", "ray_address", "gpus_per_run", "cpus_per_run")
+    assert PATH_KEYS == ("dataset", "glove", "word_index", "tensorboard_dir")
+    arm = ExperimentConfig(learning_rate=0.5, embedding_dim=8).arm({"embeddings": "glove"})
+    assert (arm.embedding, arm.learning_rate, arm.embedding_dim) == ("glove", 0.5, 8)
+    assert arm.factors()["embedding_dim"] is None and arm.factors()["embeddings"] == "glove"
+
+
+@pytest.mark.parametrize("key", [k for k in KEYS if KEYS[k].range])
+def test_each_declared_range_is_what_validation_accepts(key):
+    """A range declared on a key is checked, edges included or not as declared, with the
+    declared words; a new factor's range is checked here without a test of its own."""
+    declared = KEYS[key]
+    kind, allowed = declared.kind, declared.range
+    assert allowed is not None
+    step = 1 if kind is int else 0.5
+    inside = [allowed.lo + (step if allowed.above else 0)]
+    outside = [allowed.lo if allowed.above else allowed.lo - step]
+    if allowed.hi != float("inf"):
+        inside.append(allowed.hi - (step if allowed.below else 0))
+        outside.append(allowed.hi + step)
+    for value in inside:
+        assert getattr(from_mapping({key: value}), key) in (kind(value), (kind(value),))
+    for value in outside:
+        assert error_of(**{key: value}) == f"{key} = {kind(value)!r}: {allowed.message}"
+
+
+@pytest.mark.parametrize("key", [k for k in KEYS if KEYS[k].choices])
+def test_each_declared_choice_is_accepted_and_nothing_else(key):
+    for choice in KEYS[key].choices:
+        assert choice in str(getattr(from_mapping({key: choice}), key))
+    expected = (
+        f"{key}: unknown arm 'nope'; allowed: {', '.join(ARMS)}"
+        if key == "embeddings"
+        else f"{key} = 'nope': one of {', '.join(KEYS[key].choices)}"
+    )
+    assert error_of(**{key: "nope"}) == expected
 
 
 def test_the_grid_runs_seeds_innermost():
@@ -298,6 +360,22 @@ def test_out_of_range_values_name_key_value_and_what_is_allowed(values, expected
     assert error_of(**values) == expected
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"cpus_per_run": ""}, "cpus_per_run = '': expected a number"),
+        ({"cpus_per_run": " "}, "cpus_per_run = ' ': expected a number"),
+        ({"cpus_per_run": None}, "cpus_per_run = None: expected a number"),
+        ({"seeds": ""}, "seeds = '': expected a whole number"),
+    ],
+)
+def test_an_emptied_key_without_an_unset_state_is_refused_in_one_line(values, expected):
+    """A cleared form field (or `--cpus-per-run ''`) is a one-line refusal for a key that
+    has no unset state; `gpus_per_run` has one (unset: 1 if the cluster has GPUs)."""
+    assert error_of(**values) == expected
+    assert from_mapping({"gpus_per_run": ""}).gpus_per_run is None
+
+
 def test_sizes_are_checked_against_the_training_split():
     cfg = ExperimentConfig(sizes=(10, 500, 900))
     check_sizes_fit(cfg, 900)  # fits exactly
@@ -402,3 +480,33 @@ def test_a_grid_over_ten_thousand_runs_is_refused_naming_the_product():
 )
 def test_each_value_of_a_list_is_checked(values, message):
     assert error_of(**values).startswith(message)
+
+
+def test_of_several_mistakes_the_first_in_the_forms_order_is_said():
+    """One line per refusal: the first mistake in declaration order, the order the form
+    lists its fields (and the first message its status line shows)."""
+    assert error_of(subset="last", seeds=0) == "seeds = 0: must be between 1 and 1000"
+    assert error_of(cpus_per_run=0, epochs=0) == "epochs = 0: must be between 1 and 10000"
+    assert error_of(engine="fused", head="lstm", workers=0) == (
+        "workers = 0: must be between 1 and 256"
+    )
+
+
+def test_the_help_of_each_key_that_takes_a_list_and_only_those_says_so():
+    """The form once said "(or a list)" for some factors and not others: the words come from
+    the declarations, so every key that takes a list says how, and no other key does."""
+    from embtui.config import key_help
+
+    for key in config_keys():
+        text = key_help(key)
+        says_list = text.endswith("; a list sweeps it") or "comma-separated" in text
+        assert says_list == KEYS[key].many, key
+
+
+def test_readme_has_a_row_for_every_key_and_no_other():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| key | default | meaning |") :].split("\n\n")[0]
+    rows = [line.split("`")[1] for line in table.splitlines()[2:]]
+    assert sorted(rows) == sorted(config_keys())
+    for key in FACTOR_KEYS:  # the sweeps section names every factor
+        assert f"`{key}`" in readme[readme.index("### Sweeps over any factor") :][:400], key

@@ -231,3 +231,35 @@ async def test_the_run_count_says_one_size_one_arm_one_seed(make_app, config, ex
         await pilot.pause()
         status = text_of(app.screen.query_one("#form-status", Static))
         assert status == f"{expected}  ·  ctrl+s starts"
+
+
+async def test_clearing_a_field_without_an_unset_state_says_so_under_it(make_app):
+    """Clearing `cpus_per_run` closed the console with a TypeError; it is a number, so an
+    empty field is the CLI's one-line message, and a cleared `gpus_per_run` is unset."""
+    app = make_app(SMALL, open_configure=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        await _type(pilot, "cpus_per_run", "")
+        hint = app.screen.query_one("#hint-cpus_per_run", Static)
+        assert text_of(hint) == "✗ cpus_per_run = '': expected a number"
+        assert hint.has_class("-invalid")
+        await _type(pilot, "cpus_per_run", "2")
+        await _type(pilot, "gpus_per_run", "")
+        assert "✗" not in text_of(app.screen.query_one("#form-status", Static))
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "completed"), [("head", "av", "avgpool"), ("engine", "fu", "fused")]
+)
+async def test_a_key_with_declared_choices_completes_them(make_app, key, typed, completed):
+    """Every key declared with choices is completed as typed (right arrow accepts), not
+    only the three the form once listed by hand."""
+    app = make_app(SMALL, open_configure=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        await _type(pilot, key, typed)
+        await pilot.press("right")
+        await pilot.pause()
+        assert app.screen.query_one(f"#f-{key}", Input).value == completed

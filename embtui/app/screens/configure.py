@@ -28,9 +28,8 @@ from embtui.app.messages import StartRequested
 from embtui.app.screens.confirm import ConfirmScreen
 from embtui.app.widgets.form_input import FormInput
 from embtui.config import (
-    HEADS,
-    OPTIMIZERS,
-    SUBSETS,
+    CHOICES,
+    PATH_KEYS,
     ExperimentConfig,
     config_keys,
     from_mapping,
@@ -39,8 +38,6 @@ from embtui.config import (
 from embtui.errors import ConfigError
 from embtui.escape import rich_text
 
-CHOICES = {"head": HEADS, "optimizer": OPTIMIZERS, "subset": SUBSETS}
-PATH_KEYS = ("dataset", "glove", "word_index", "tensorboard_dir")
 KIND_FIELDS = {"DataError": "dataset", "GloveError": "glove"}
 
 
