@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from embtui.config import ExperimentConfig
     from embtui.export.report import Report
-    from embtui.sysmetrics import DeviceSample
 
 # Each message is a dataclass (as Textual's own and Toolong's are): its fields are its
 # payload, typed, and `Message.__post_init__` (which the generated `__init__` calls) sets up
@@ -86,16 +85,6 @@ class OwnersChecked(Message):
     """The owner watch marked these experiments `interrupted` (their process died)."""
 
     experiment_ids: list[int]
-
-
-@dataclass
-class SystemSampled(Message):
-    """The console's own probe read the box (CPU, RAM, GPUs), about once a second;
-    `problems` says, in the probe's words, which devices it cannot read."""
-
-    t: float
-    samples: list[DeviceSample]
-    problems: tuple[str, ...]
 
 
 @dataclass
