@@ -2,8 +2,8 @@
 
 Two kinds, both plain Textual messages (thread-safe to post, never blocking):
 
-* **From workers** (the training thread, the export and statistics threads, the owner
-  watch): what happened. The engine calls its sink on the training thread; the console
+* **From workers** (the training thread, the export and statistics threads, the store
+  watcher): what happened. The engine calls its sink on the training thread; the console
   wraps each event in `EngineEvent` and posts it, so training never waits for the UI to
   draw. Messages only prompt a refresh: what is drawn is always read back from the store.
 * **From screens** (requests): what the user asked for. A screen posts one and the app,
@@ -81,8 +81,19 @@ class ExportDone(Message):
 
 
 @dataclass
-class OwnersChecked(Message):
-    """The owner watch marked these experiments `interrupted` (their process died)."""
+class StoreChanged(Message, bubble=False):
+    """The store may hold something new (see `embtui.app.store_watcher`): read it again.
+
+    Such messages replace each other while they wait: however many arrive while the screen
+    is busy, it reads the store once."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
+@dataclass
+class OwnersChecked(Message, bubble=False):
+    """The store watcher marked these experiments `interrupted` (their process died)."""
 
     experiment_ids: list[int]
 

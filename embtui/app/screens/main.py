@@ -1,15 +1,12 @@
 """The main screen: experiments, their runs, the epochs of the run under the cursor, charts.
 
-Everything drawn here is read back from the store, the single source of truth: a poll of
-`store.data_version()` notices commits by any other connection (the training worker's
-own, or `embtui run` in another process), and the app marks the screen dirty for a
-prompt refresh when its own worker reports. Refreshes are coalesced by a short timer, so
-a burst of epochs costs one redraw, never a redraw storm over SSH. The system pane samples
-this machine itself (see its module).
-
-The same poll applies `embtui list`'s liveness rule (`Store.recover`: a dead, zombie or
-reused pid, a stale heartbeat) on a thread, so an `embtui run` killed elsewhere shows
-`interrupted` within a poll or two, without the UI ever waiting on the store.
+Everything drawn here is read back from the store, the single source of truth. The
+screen's `StoreWatcher` (`embtui.app.store_watcher`) says when to read it again: when
+another connection committed (the training worker's own, or `embtui run` in another
+process), when the app reports that its own worker wrote (`mark_dirty`), and when it found
+a dead owner and marked its experiment `interrupted`. Its messages replace each other
+while they wait, at most two a second, so a burst of epochs costs one redraw, never a
+redraw storm over SSH. The system pane samples this machine itself (see its module).
 
 The runs table's cursor follows the run that is training only until the user moves it
 (or while follow mode, `f`, is on; the status line says so): a run starting never moves
@@ -46,7 +43,9 @@ from embtui.app.messages import (
     RenameRequested,
     ReportReady,
     ResumeRequested,
+    StoreChanged,
 )
+from embtui.app.store_watcher import StoreWatcher
 from embtui.app.view_state import (
     Activity,
     ExperimentView,
@@ -82,7 +81,6 @@ from embtui.store import Store
 if TYPE_CHECKING:
     from embtui.export.report import Report
 
-REFRESH_S = 0.5  # at most two redraws a second while training
 NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
 #: Experiments with more runs than this open grouped by arm (one row per cell; `g` ungroups).
 GROUP_FROM = 1000
@@ -178,6 +176,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         #: Makes the system pane's probe of this machine (tests pass recorded samples).
         self.probe_factory = probe
         self.sample_every_s = sample_every_s
+        self.watcher = StoreWatcher(store.path, self, poll_interval=poll_interval)
         self.experiment_id: int | None = None
         #: Runs marked for the charts' overlay, by id, with their experiment's: marks
         #: outlive a switch of experiment, so an overlay may mix experiments.
@@ -191,12 +190,8 @@ class MainScreen(ReportsFailures, Screen[None]):
         self.runs: list[RunView] = []
         self.shown_runs: list[RunView] = []
         self.report: Report | None = None
-        self._dirty = True
-        self._version: int | None = None
         self._report_key: object = None
-        self._owner_store: Store | None = None
         self._runs_of: int | None = None  # the experiment whose runs self.runs holds
-        self._checking_owners = False
         self._notice_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -212,8 +207,6 @@ class MainScreen(ReportsFailures, Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.set_interval(self.poll_interval, self._poll)
-        self.set_interval(REFRESH_S, self._flush)
         # The first frame shows the experiments at once; the runs of the one shown are read
         # just after it (a 10,000-run grid's epochs take about a second).
         self.experiments = load_experiments(self.store)
@@ -221,38 +214,19 @@ class MainScreen(ReportsFailures, Screen[None]):
         self._select(self._default_experiment(), move_cursor=True)
         self.call_after_refresh(self.refresh_data)
         self._place_system()
+        self.watcher.start()
 
     def on_unmount(self) -> None:
-        if self._owner_store is not None:
-            self._owner_store.close()
+        self.watcher.stop()
 
     # -- refresh ---------------------------------------------------------------------
 
     def mark_dirty(self) -> None:
-        self._dirty = True
+        """The app's own worker wrote to the store: read it again soon (coalesced)."""
+        self.watcher.changed()
 
-    def _poll(self) -> None:
-        version = self.store.data_version()
-        if version != self._version:
-            self._version = version
-            self._dirty = True
-        if not self._checking_owners:
-            self._checking_owners = True
-            self._check_owners()
-
-    @background("owners")
-    def _check_owners(self) -> None:
-        """`embtui list`'s liveness rule on the poll: dead owners become `interrupted`."""
-        try:
-            if self._owner_store is None:
-                self._owner_store = Store(self.store.path, create=False, migrate=False)
-            recovered = self._owner_store.recover()
-        except EmbtuiError:
-            recovered = []
-        finally:
-            self._checking_owners = False
-        if recovered:
-            self.post_message(OwnersChecked(recovered))
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self.refresh_data()
 
     def on_owners_checked(self, message: OwnersChecked) -> None:
         for exp_id in message.experiment_ids:
@@ -264,14 +238,8 @@ class MainScreen(ReportsFailures, Screen[None]):
             )
         self.refresh_data()
 
-    def _flush(self) -> None:
-        if self._dirty:
-            self.refresh_data()
-
     def refresh_data(self) -> None:
         """Read the store and update every pane (cheap: a few indexed queries)."""
-        self._dirty = False
-        self._version = self.store.data_version()  # what the poll compares with
         self.experiments = load_experiments(self.store)
         ids = [e.id for e in self.experiments]
         with self.app.batch_update():
