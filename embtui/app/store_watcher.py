@@ -26,6 +26,7 @@ watcher keeps polling, and the console stays.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -75,14 +76,18 @@ class StoreWatcher:
         self._changed = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        # Used on the watcher's thread only:
+        # Opened by `start`, then used on the watcher's thread only:
         self._store: Store | None = None
-        self._version: int | None = None  # None: the first poll reports a change
+        self._version: int | None = None
 
     def start(self) -> None:
-        """Start watching (on a daemon thread that carries the caller's context, as a
-        Textual worker does, so its messages reach the running app)."""
+        """Start watching. What the store holds now is taken as seen (the screen reads it
+        once its first frame is drawn), so only later commits are said; then the thread
+        starts, carrying the caller's context as a Textual worker does, so its messages
+        reach the running app."""
         self._stopped.clear()
+        with contextlib.suppress(Exception):  # the first poll tries again, and reports it
+            self._open()
         context = contextvars.copy_context()
         self._thread = threading.Thread(
             target=context.run, args=(self._run,), name="embtui-store-watcher", daemon=True
@@ -125,12 +130,24 @@ class StoreWatcher:
                 self._store.close()
                 self._store = None
 
+    def _open(self) -> None:
+        try:
+            store = Store(self.path, create=False, migrate=False)
+        except EmbtuiError:
+            return  # not a store this embtui reads: the screen says so; the polls try again
+        try:
+            self._version = store.data_version()
+        except BaseException:
+            store.close()
+            raise
+        self._store = store
+
     def _poll(self) -> None:
         if self._store is None:
-            try:
-                self._store = Store(self.path, create=False, migrate=False)
-            except EmbtuiError:
-                return  # not a store this embtui reads: the screen says so; nothing to watch
+            self._open()
+            if self._store is None:
+                return
+            self._changed.set()  # readable only now: whatever it holds is news
         version = self._store.data_version()
         if version != self._version:
             self._version = version
