@@ -1,8 +1,9 @@
 """The console's background jobs, and the one rule for their failures.
 
-Every job that would hold up the screen (training, exports, statistics, the store's
-liveness check, the system sampler, TensorFlow's warm-up) runs in a thread worker started
-with `background(...)`. None of them may close the console when it fails, and none may
+Every job that would hold up the screen (training, exports, statistics, the system
+sampler, TensorFlow's warm-up) runs in a thread worker started with `background(...)`;
+the store watcher (`embtui.app.store_watcher`) is a thread of its own that posts its
+failures as `JobFailed` itself. None of them may close the console when it fails, and none may
 fail silently: Textual posts `Worker.StateChanged` when a worker ends in error, and the
 node that started the job (the app or a screen, each a `ReportsFailures`) first puts its
 own state right (`job_failed(group, error)`: an "exporting…" notice cleared, "computing…"
@@ -31,7 +32,7 @@ JOB_NAMES: dict[str, str] = {
     "report": "the statistics",
     "compare": "the comparison",
     "pool": "pooling the marked experiments",
-    "owners": "checking which experiments are still trained",
+    "owners": "watching the store (new results, dead training processes)",
     "system": "the system sampler",
     "inspect": "reading the run's kept weights",
 }

@@ -56,9 +56,9 @@ def fill(store: Path) -> None:
 async def _recorded(pilot: Pilot) -> None:
     """Settled, with the system pane (where shown) drawing the whole recording."""
     await settle(pilot)
-    main = pilot.app.main  # type: ignore[attr-defined]
-    if main.query_one(SystemPane).display:
-        await until(pilot, lambda: main._probe is not None and main._probe.done)
+    pane = pilot.app.main.query_one(SystemPane)  # type: ignore[attr-defined]
+    if pane.display:
+        await until(pilot, lambda: pane.probe is not None and pane.probe.done)
         await settle(pilot)
 
 

@@ -64,7 +64,9 @@ async def test_the_pane_hides_at_80x24_shows_at_120x40_and_m_toggles_it(make_app
         assert charts.display is True
         if not wide:
             await pilot.pause(0.1)
-            assert app.main._probe is None  # hidden: this machine is not even read
+            assert (
+                app.main.query_one(SystemPane).probe is None
+            )  # hidden: this machine is not even read
         await pilot.press("m")
         assert pane.display is not wide
         # At 80 columns the pane takes the charts' place; at 120 it is beside them.
@@ -159,7 +161,9 @@ async def test_while_an_experiment_trains_the_pane_shows_its_recorded_samples(ma
         assert pane.border_title == f"system · #{exp_id} training"
         text = pane.text.plain.replace("\n", " ")
         assert "GPU 0 H200 59% · 62.1/139 GB" in text
-        assert app.main._probe is None  # the store's samples, not this machine's
+        assert (
+            app.main.query_one(SystemPane).probe is None
+        )  # the store's samples, not this machine's
         store.add_samples(exp_id, [gpu(10, 97.0)])  # the sampler's next flush
         await until(pilot, lambda: "GPU 0 H200 97%" in pane.text.plain)
         use = next(line for line in pane_lines(app) if line.startswith("use "))

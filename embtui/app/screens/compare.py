@@ -214,7 +214,9 @@ class CompareScreen(ReportsFailures, Screen[None]):
         try:
             report = build_report(self.store, self.experiment_ids, metric=self.metric)
         except EmbtuiError as exc:  # a pooled experiment deleted or changed meanwhile
-            self.post_message(ReportReady(self.experiment_id, self.metric, str(exc), signature))
+            self.post_message(
+                ReportReady(self.experiment_id, self.metric, None, signature, error=str(exc))
+            )
             return
         self.post_message(ReportReady(self.experiment_id, self.metric, report, signature))
 
@@ -226,8 +228,8 @@ class CompareScreen(ReportsFailures, Screen[None]):
     def on_report_ready(self, message: ReportReady) -> None:
         if message.key != self._signature:
             return  # built for a metric or a state since replaced
-        if isinstance(message.report, str):
-            self.query_one("#conclusion", Static).update(rich_text(message.report))
+        if message.report is None:
+            self.query_one("#conclusion", Static).update(rich_text(message.error or ""))
             return
         from embtui.report.verdicts import verdicts
 

@@ -11,9 +11,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
 
+from embtui.app.screens.panel import PanelScreen
 from embtui.app.widgets.cells import cell, header
 from embtui.app.widgets.keyed_table import KeyedTable
 
@@ -42,24 +43,12 @@ def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
     return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(PanelScreen[None]):
     DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-        #help {
-            width: 100;
-            max-width: 95%;
-            height: 90%;
-            border: round $accent;
-            background: $surface;
-        }
-        #help-title {
-            text-style: bold;
-            padding: 0 1;
-        }
-        #help-table {
-            height: 1fr;
-        }
+    HelpScreen #help {
+        width: 100;
+        max-width: 95%;
+        height: 90%;
     }
     """
 
@@ -75,9 +64,11 @@ class HelpScreen(ModalScreen[None]):
         self.of_name = type(of).__name__.removesuffix("Screen").lower() or "console"
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with Vertical(id="help", classes="panel"):
             yield Static(
-                f"Keys on the {self.of_name} screen  (j/k scroll · escape closes)", id="help-title"
+                f"Keys on the {self.of_name} screen  (j/k scroll · escape closes)",
+                id="help-title",
+                classes="panel-title",
             )
             yield KeyedTable(id="help-table")
 

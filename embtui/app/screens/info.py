@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from embtui.app.messages import NewRequested
+from embtui.app.screens.panel import PanelScreen
 from embtui.app.widgets.cells import cell, header
 from embtui.app.widgets.keyed_table import KeyedTable
 from embtui.errors import printable
@@ -97,23 +97,11 @@ def info_rows(store: Store, experiment_id: int) -> list[tuple[str, str, str]]:
     return rows
 
 
-class ExperimentInfoScreen(ModalScreen[None]):
+class ExperimentInfoScreen(PanelScreen[None]):
     DEFAULT_CSS = """
-    ExperimentInfoScreen {
-        align: center middle;
-        #info {
-            width: 100%;
-            height: 100%;
-            border: round $accent;
-            background: $surface;
-        }
-        #info-title {
-            text-style: bold;
-            padding: 0 1;
-        }
-        #info-table {
-            height: 1fr;
-        }
+    ExperimentInfoScreen #info {
+        width: 100%;
+        height: 100%;
     }
     """
 
@@ -138,11 +126,12 @@ class ExperimentInfoScreen(ModalScreen[None]):
         self.experiment_id = experiment_id
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="info"):
+        with Vertical(id="info", classes="panel"):
             yield Static(
                 f"Experiment {self.experiment_id}: configuration and environment  "
                 "(y copies a value · n new from this · escape back)",
                 id="info-title",
+                classes="panel-title",
             )
             yield InfoTable(id="info-table")
 

@@ -15,10 +15,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from embtui.app.screens.panel import PanelScreen
 from embtui.escape import terminal_lines
 
 MARKS = {"information": " ", "warning": "!", "error": "✗"}
@@ -56,19 +56,12 @@ class LogList(OptionList):
         return self.entries[index].line
 
 
-class MessageLogScreen(ModalScreen[None]):
+class MessageLogScreen(PanelScreen[None]):
     DEFAULT_CSS = """
     MessageLogScreen {
-        align: center middle;
         #log {
             width: 100%;
             height: 100%;
-            border: round $accent;
-            background: $surface;
-        }
-        #log-title {
-            text-style: bold;
-            padding: 0 1;
         }
         LogList, LogList:focus {
             height: 1fr;
@@ -92,10 +85,11 @@ class MessageLogScreen(ModalScreen[None]):
         self._shown = 0
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="log"):
+        with Vertical(id="log", classes="panel"):
             yield Static(
                 "Messages of this session, in full  (j/k move · y copies · escape closes)",
                 id="log-title",
+                classes="panel-title",
             )
             yield LogList(self.entries, id="log-list")
 

@@ -1,14 +1,12 @@
 """The main screen: experiments, their runs, the epochs of the run under the cursor, charts.
 
-Everything drawn here is read back from the store, the single source of truth: a poll of
-`store.data_version()` notices commits by any other connection (the training worker's
-own, or `embtui run` in another process), and the app marks the screen dirty for a
-prompt refresh when its own worker reports. Refreshes are coalesced by a short timer, so
-a burst of epochs costs one redraw, never a redraw storm over SSH.
-
-The same poll applies `embtui list`'s liveness rule (`Store.recover`: a dead, zombie or
-reused pid, a stale heartbeat) on a thread, so an `embtui run` killed elsewhere shows
-`interrupted` within a poll or two, without the UI ever waiting on the store.
+Everything drawn here is read back from the store, the single source of truth. The
+screen's `StoreWatcher` (`embtui.app.store_watcher`) says when to read it again: when
+another connection committed (the training worker's own, or `embtui run` in another
+process), when the app reports that its own worker wrote (`mark_dirty`), and when it found
+a dead owner and marked its experiment `interrupted`. Its messages replace each other
+while they wait, at most two a second, so a burst of epochs costs one redraw, never a
+redraw storm over SSH. The system pane samples this machine itself (see its module).
 
 The runs table's cursor follows the run that is training only until the user moves it
 (or while follow mode, `f`, is on; the status line says so): a run starting never moves
@@ -22,11 +20,9 @@ wait on them. Until they arrive the size chart draws the plain means.
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -47,8 +43,9 @@ from embtui.app.messages import (
     RenameRequested,
     ReportReady,
     ResumeRequested,
-    SystemSampled,
+    StoreChanged,
 )
+from embtui.app.store_watcher import StoreWatcher
 from embtui.app.view_state import (
     Activity,
     ExperimentView,
@@ -74,14 +71,16 @@ from embtui.app.widgets.runs_table import (
 )
 from embtui.app.widgets.size_chart import SizeState
 from embtui.app.widgets.status_line import StatusLine
-from embtui.app.widgets.system_pane import WINDOW_S, SystemPane, SystemState, histories
+from embtui.app.widgets.system_pane import MachineProbe, SystemPane
 from embtui.app.workers import ReportsFailures, background
 from embtui.config import check_name
 from embtui.errors import EmbtuiError
 from embtui.escape import rich_text
 from embtui.store import Store
 
-REFRESH_S = 0.5  # at most two redraws a second while training
+if TYPE_CHECKING:
+    from embtui.export.report import Report
+
 NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
 #: Experiments with more runs than this open grouped by arm (one row per cell; `g` ungroups).
 GROUP_FROM = 1000
@@ -167,16 +166,17 @@ class MainScreen(ReportsFailures, Screen[None]):
         *,
         poll_interval: float = 1.0,
         cwd: Path | None = None,
-        probe: Callable[[], Any] | None = None,
+        probe: Callable[[], MachineProbe] | None = None,
         sample_every_s: float = 1.0,
     ):
         super().__init__()
         self.store = store
         self.poll_interval = poll_interval
         self.cwd = cwd
-        #: Makes the console's own `embtui.sysmetrics.Probe` (tests pass recorded samples).
+        #: Makes the system pane's probe of this machine (tests pass recorded samples).
         self.probe_factory = probe
         self.sample_every_s = sample_every_s
+        self.watcher = StoreWatcher(store.path, self, poll_interval=poll_interval)
         self.experiment_id: int | None = None
         #: Runs marked for the charts' overlay, by id, with their experiment's: marks
         #: outlive a switch of experiment, so an overlay may mix experiments.
@@ -189,23 +189,10 @@ class MainScreen(ReportsFailures, Screen[None]):
         self.experiments: list[ExperimentView] = []
         self.runs: list[RunView] = []
         self.shown_runs: list[RunView] = []
-        self.report: Any = None
-        self._dirty = True
-        self._version: int | None = None
+        self.report: Report | None = None
         self._report_key: object = None
-        self._owner_store: Store | None = None
         self._runs_of: int | None = None  # the experiment whose runs self.runs holds
-        self._checking_owners = False
         self._notice_timer: Timer | None = None
-        # The system pane: the console's own samples, and those of a training experiment.
-        self._monitor_samples: deque[tuple[float, Any]] = deque()
-        self._monitor_problems: tuple[str, ...] = ()
-        self._monitor_wanted = False
-        self._sampling = False
-        self._sampler_failed = False  # the probe raised once: the pane stops sampling
-        self._probe: Any = None
-        self._stored_samples: list[tuple[float, Any]] = []
-        self._samples_of: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -214,14 +201,12 @@ class MainScreen(ReportsFailures, Screen[None]):
         with Horizontal(id="bottom"):
             yield EpochPane(id="epoch-pane")
             yield ChartPane(id="charts")
-            yield SystemPane(id="system")
+            yield SystemPane(probe=self.probe_factory, every_s=self.sample_every_s, id="system")
         yield FilterBar(id="filter")
         yield StatusLine(id="status")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.set_interval(self.poll_interval, self._poll)
-        self.set_interval(REFRESH_S, self._flush)
         # The first frame shows the experiments at once; the runs of the one shown are read
         # just after it (a 10,000-run grid's epochs take about a second).
         self.experiments = load_experiments(self.store)
@@ -229,41 +214,19 @@ class MainScreen(ReportsFailures, Screen[None]):
         self._select(self._default_experiment(), move_cursor=True)
         self.call_after_refresh(self.refresh_data)
         self._place_system()
-        self.set_interval(self.sample_every_s, self._tick_monitor)
+        self.watcher.start()
 
     def on_unmount(self) -> None:
-        if self._probe is not None:
-            self._probe.close()
-        if self._owner_store is not None:
-            self._owner_store.close()
+        self.watcher.stop()
 
     # -- refresh ---------------------------------------------------------------------
 
     def mark_dirty(self) -> None:
-        self._dirty = True
+        """The app's own worker wrote to the store: read it again soon (coalesced)."""
+        self.watcher.changed()
 
-    def _poll(self) -> None:
-        version = self.store.data_version()
-        if version != self._version:
-            self._version = version
-            self._dirty = True
-        if not self._checking_owners:
-            self._checking_owners = True
-            self._check_owners()
-
-    @background("owners")
-    def _check_owners(self) -> None:
-        """`embtui list`'s liveness rule on the poll: dead owners become `interrupted`."""
-        try:
-            if self._owner_store is None:
-                self._owner_store = Store(self.store.path, create=False, migrate=False)
-            recovered = self._owner_store.recover()
-        except EmbtuiError:
-            recovered = []
-        finally:
-            self._checking_owners = False
-        if recovered:
-            self.post_message(OwnersChecked(recovered))
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self.refresh_data()
 
     def on_owners_checked(self, message: OwnersChecked) -> None:
         for exp_id in message.experiment_ids:
@@ -275,14 +238,8 @@ class MainScreen(ReportsFailures, Screen[None]):
             )
         self.refresh_data()
 
-    def _flush(self) -> None:
-        if self._dirty:
-            self.refresh_data()
-
     def refresh_data(self) -> None:
         """Read the store and update every pane (cheap: a few indexed queries)."""
-        self._dirty = False
-        self._version = self.store.data_version()  # what the poll compares with
         self.experiments = load_experiments(self.store)
         ids = [e.id for e in self.experiments]
         with self.app.batch_update():
@@ -468,66 +425,14 @@ class MainScreen(ReportsFailures, Screen[None]):
         """The samples of the selected experiment while it trains (here or in another
         process: read from the store), else the console's own probe's."""
         pane = self.query_one(SystemPane)
-        exp = self.experiment
-        training = exp is not None and exp.row.status == "running"
-        self._monitor_wanted = pane.display and not training
         if not pane.display:
             return
-        if exp is not None and training:
-            devices = histories(self._read_samples(exp.id))
-            gpus = any(d.latest.device != "cpu" for d in devices)
-            pane.state = SystemState(
-                f"#{exp.id} training",
-                devices,
-                () if gpus or not devices else (f"no GPU in experiment {exp.id}'s samples",),
-                waiting=f"no samples from experiment {exp.id} yet",
-            )
+        exp = self.experiment
+        if exp is not None and exp.row.status == "running":
+            exp_id = exp.id
+            pane.show_training(exp_id, lambda since: self.store.samples(exp_id, since))
         else:
-            pane.state = SystemState(
-                "this machine", histories(self._monitor_samples), self._monitor_problems
-            )
-
-    def _read_samples(self, exp_id: int) -> list[tuple[float, Any]]:
-        """The experiment's samples of the last minutes: only the new ones are read."""
-        if self._samples_of != exp_id:
-            self._samples_of, self._stored_samples = exp_id, []
-        since = self._stored_samples[-1][0] if self._stored_samples else 0.0
-        rows = self._stored_samples + self.store.samples(exp_id, since)
-        newest = rows[-1][0] if rows else 0.0
-        self._stored_samples = [(t, s) for t, s in rows if t >= newest - WINDOW_S]
-        return self._stored_samples
-
-    def _tick_monitor(self) -> None:
-        if self._monitor_wanted and not self._sampling and not self._sampler_failed:
-            self._sampling = True
-            self._sample_once()
-
-    @background("system")
-    def _sample_once(self) -> None:
-        """One reading of the console's own probe (made here, on the first reading: psutil
-        and NVML never load on the UI thread, nor before the first frame)."""
-        try:
-            if self._probe is None:
-                if self.probe_factory is not None:
-                    self._probe = self.probe_factory()
-                else:
-                    from embtui.sysmetrics import Probe
-
-                    self._probe = Probe()
-            probe = self._probe
-            samples = probe.sample()
-            problems = tuple(p for p in (probe.cpu_problem, probe.gpu_problem) if p)
-            self.post_message(SystemSampled(time.time(), samples, problems))
-        finally:
-            self._sampling = False
-
-    def on_system_sampled(self, message: SystemSampled) -> None:
-        samples = self._monitor_samples
-        samples.extend((message.t, s) for s in message.samples)
-        while samples and samples[0][0] < message.t - WINDOW_S:
-            samples.popleft()
-        self._monitor_problems = message.problems
-        self._show_system()
+            pane.show_machine()
 
     def action_system(self) -> None:
         self.system_shown = not self.showing_system
@@ -625,8 +530,6 @@ class MainScreen(ReportsFailures, Screen[None]):
             self.show_problem(f"statistics failed: {type(error).__name__}: {error}")
         elif group == "pool":
             self.show_problem(f"pooling failed: {type(error).__name__}: {error}")
-        elif group == "system":  # a probe that failed once fails again: stop asking it
-            self._sampler_failed = True
 
     def on_report_ready(self, message: ReportReady) -> None:
         if message.experiment_id == self.experiment_id and message.key == self._report_key:

@@ -18,7 +18,7 @@ from textual.reactive import reactive
 
 from embtui.app.view_state import ExperimentView
 from embtui.app.widgets.cells import cell, header
-from embtui.app.widgets.keyed_table import KeyedTable
+from embtui.app.widgets.keyed_table import PaneTable
 
 COLUMNS = [
     ("id", header("id", right=True)),
@@ -28,17 +28,7 @@ COLUMNS = [
 ]
 
 
-class ExperimentList(KeyedTable):
-    DEFAULT_CSS = """
-    ExperimentList {
-        border: round $panel;
-        border-title-color: $text;
-        &:focus {
-            border: round $accent;
-        }
-    }
-    """
-
+class ExperimentList(PaneTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "space",

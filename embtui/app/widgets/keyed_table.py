@@ -256,3 +256,19 @@ class KeyedTable(DataTable[Any]):
         _, y, _, height = self._get_row_region(self.cursor_row)
         region = Region(int(self.scroll_x) + spacing.left, y, 1, height)
         self.scroll_to_region(region, animate=animate, spacing=spacing, force=True)
+
+
+class PaneTable(KeyedTable):
+    """A `KeyedTable` that is a pane of its own on the main screen (the experiments, the
+    runs): a rounded border in the panel colour with its title in the text colour, the
+    accent colour while it has focus. Tables inside a pane or a dialog stay `KeyedTable`s."""
+
+    DEFAULT_CSS = """
+    PaneTable {
+        border: round $panel;
+        border-title-color: $text;
+        &:focus {
+            border: round $accent;
+        }
+    }
+    """

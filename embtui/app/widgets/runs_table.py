@@ -26,7 +26,7 @@ from textual.reactive import reactive
 
 from embtui.app.view_state import GroupView, RunView, group_runs
 from embtui.app.widgets.cells import cell, header, num
-from embtui.app.widgets.keyed_table import KeyedTable
+from embtui.app.widgets.keyed_table import PaneTable
 from embtui.display import format_seconds
 from embtui.sysmetrics import format_bytes
 
@@ -122,17 +122,7 @@ def _marker(running: bool, marked: bool) -> str:
     return ("▶" if running else " ") + ("●" if marked else "")
 
 
-class RunsTable(KeyedTable):
-    DEFAULT_CSS = """
-    RunsTable {
-        border: round $panel;
-        border-title-color: $text;
-        &:focus {
-            border: round $accent;
-        }
-    }
-    """
-
+class RunsTable(PaneTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",
