@@ -53,7 +53,7 @@ from embtui.app.screens.main import MainScreen
 from embtui.app.view_state import Activity, TrainingLine
 from embtui.app.workers import PERIODIC_JOBS, JobFailed, ReportsFailures, background, job_name
 from embtui.config import ExperimentConfig, config_keys, from_mapping
-from embtui.engine.events import ExperimentFinished, RunFinished, Stage
+from embtui.engine.events import Event, ExperimentFinished, RunFinished, Stage
 from embtui.errors import EmbtuiError, printable
 from embtui.escape import clipboard, terminal, terminal_lines
 from embtui.store import RESUMABLE, Store
@@ -434,7 +434,7 @@ class EmbtuiApp(ReportsFailures, OrderedKeys[int]):
             if store is not None:
                 store.close()
 
-    def _sink(self, event: object) -> None:
+    def _sink(self, event: Event) -> None:
         """Called on the training thread: post and return at once."""
         self.post_message(EngineEvent(event))
 

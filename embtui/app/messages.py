@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from embtui.config import ExperimentConfig
-    from embtui.export.report import Report
+    from embtui.engine.events import Event
+    from embtui.report.model import Report
 
 # Each message is a dataclass (as Textual's own and Toolong's are): its fields are its
 # payload, typed, and `Message.__post_init__` (which the generated `__init__` calls) sets up
@@ -33,11 +34,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class EngineEvent(Message):
-    """An event from the engine: one of `embtui.engine.events.Event` (Stage, RunStarted,
-    EpochMetrics, RunFinished, ExperimentFinished). Typed `object` until the app's sink is
-    typed `embtui.engine.events.Sink` (its handler tells the events apart with isinstance)."""
+    """An event from the engine (`embtui.engine.events.Event`: Stage, RunStarted,
+    EpochMetrics, RunFinished, ExperimentFinished), posted by the app's sink on the
+    training thread."""
 
-    event: object
+    event: Event
 
 
 @dataclass

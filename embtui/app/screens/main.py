@@ -79,7 +79,7 @@ from embtui.escape import rich_text
 from embtui.store import Store
 
 if TYPE_CHECKING:
-    from embtui.export.report import Report
+    from embtui.report.model import Report
 
 NOTICE_S = 10.0  # how long a notice ("wrote ...") stays in the status line
 #: Experiments with more runs than this open grouped by arm (one row per cell; `g` ungroups).
@@ -117,6 +117,9 @@ class MainScreen(ReportsFailures, Screen[None]):
                 tooltip="Every column of the runs table (those left out at this width)"),
         Binding("dollar_sign", "costs", "Costs", key_display="$", show=False, id="costs",
                 tooltip="Runs table: what each run cost (time, peak RSS, GPU memory, GPU %)"),
+        Binding("i", "inspect", "Inspect", show=False, id="inspect",
+                tooltip="Look inside the run under the cursor: its words and reviews "
+                "(beside the marked runs)"),
         Binding("m", "system", "System", show=False, id="system",
                 tooltip="Show or hide the system pane: CPU, RAM and GPU use over the last minutes"),
         Binding("v", "next_chart", "Chart", show=False, id="chart",
@@ -755,6 +758,15 @@ class MainScreen(ReportsFailures, Screen[None]):
         table = self.query_one(RunsTable)
         table.all_columns = not table.all_columns
         self._show_runs()
+
+    def action_inspect(self) -> None:
+        from embtui.app.screens.inspect import InspectScreen
+
+        runs = self.query_one(RunsTable).runs_under_cursor()
+        if not runs:
+            self.notify("no run under the cursor: choose one in the runs table", severity="warning")
+            return
+        self.app.push_screen(InspectScreen(self.store, runs[0], tuple(sorted(self.marked))))
 
     def action_costs(self) -> None:
         self.costs = not self.costs
