@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
 from embtui.app.workers import ReportsFailures, background
@@ -60,9 +60,15 @@ class WordMap(PlotextPlot):
             return
         rows = [an.word_row(self.view.words, w) for w in self.words]
         points = an.pca2(table[rows])
-        plt.scatter(points[:, 0].tolist(), points[:, 1].tolist(), marker="dot")
+        xs, ys = points[:, 0], points[:, 1]
+        plt.scatter(xs.tolist(), ys.tolist(), marker="dot")
         for word, (x, y) in zip(self.words, points.tolist(), strict=True):
             plt.text(terminal(word), x, y)
+        # Room for the words, drawn centred on their points, at the edges.
+        span_x = float(xs.max() - xs.min()) or 1.0
+        span_y = float(ys.max() - ys.min()) or 1.0
+        plt.xlim(float(xs.min()) - 0.15 * span_x, float(xs.max()) + 0.15 * span_x)
+        plt.ylim(float(ys.min()) - 0.1 * span_y, float(ys.max()) + 0.1 * span_y)
         plt.xlabel("PC 1")
         plt.ylabel("PC 2")
 
@@ -97,13 +103,14 @@ class InspectScreen(ReportsFailures, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            f"Run {self.run_id}: loading…  (w words · r reviews · p word map · escape back)",
+            f"Run {self.run_id}: loading…",
             id="inspect-title",
         )
         with Vertical(id="inspect-body"):
             with VerticalScroll(id="inspect-scroll"):
                 yield Static(id="inspect-text")
             yield Horizontal(id="inspect-maps")
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#inspect-maps").display = False
@@ -124,16 +131,13 @@ class InspectScreen(ReportsFailures, Screen[None]):
         self.view, self.other_views = view, others
         beside = f" beside {', '.join(o.label for o in others)}" if others else ""
         self.query_one("#inspect-title", Static).update(
-            Text(
-                f"{terminal(view.label)} of experiment {view.experiment_id}{beside}  "
-                "(w words · r reviews · p word map · escape back)"
-            )
+            Text(f"{terminal(view.label)} of experiment {view.experiment_id}{beside}")
         )
         self.action_show(self.page)
 
     def job_failed(self, group: str, error: BaseException) -> None:
         self.query_one("#inspect-title", Static).update(
-            Text(f"Run {self.run_id}: {terminal(str(error))}  (escape back)")
+            Text(f"Run {self.run_id}: {terminal(str(error))}")
         )
 
     def action_show(self, page: str) -> None:
