@@ -35,6 +35,7 @@ JOB_NAMES: dict[str, str] = {
     "owners": "watching the store (new results, dead training processes)",
     "system": "the system sampler",
     "inspect": "reading the run's kept weights",
+    "closing": "closing the console after training",
 }
 
 
