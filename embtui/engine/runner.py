@@ -38,7 +38,7 @@ from embtui.engine.events import ExperimentFinished, Sink, Stage, StopFlag, igno
 from embtui.engine.executors import executor_for
 from embtui.engine.fingerprint import changed_inputs, fingerprint
 from embtui.engine.run import Prepared, training_subset
-from embtui.engine.trainer import check_thread_settings
+from embtui.engine.tfsetup import check_thread_settings
 from embtui.errors import EmbtuiError, StoreError
 from embtui.store import HEARTBEAT_S, Store, experiment_status
 from embtui.sysmetrics import Sampler

@@ -19,7 +19,7 @@ from embtui.engine.events import (
     Stage,
 )
 from embtui.engine.fused import COMPILING, choose_engine, recorded_engine, run_device
-from embtui.engine.trainer import describe_device
+from embtui.engine.tfsetup import describe_device
 from embtui.errors import ConfigError, EmbtuiError, GloveError, StoreError
 from embtui.store import Store
 from tests.helpers import (

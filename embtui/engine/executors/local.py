@@ -31,7 +31,8 @@ class InProcess:
         sink(Stage(experiment_id, "loading TensorFlow"))
         from embtui.engine.fused import recorded_engine, run_device
         from embtui.engine.run import train_one
-        from embtui.engine.trainer import TrainerCache, threads_per_op, training_device
+        from embtui.engine.tfsetup import threads_per_op, training_device
+        from embtui.engine.trainer import TrainerCache
 
         device = training_device()
         engine = recorded_engine(store.experiment(experiment_id).meta)
