@@ -29,7 +29,8 @@ import numpy as np
 
 from embtui.config import FUSED_HEADS, FUSED_OPTIMIZERS, ArmConfig, ExperimentConfig, fused_gap
 from embtui.engine.cache import default_cache_dir
-from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, epoch_orders, initial_weights
+from embtui.engine.initial import cached_initial_weights, tensorflow_note
+from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, epoch_orders
 from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics
 from embtui.sysmetrics import visible_gpus
@@ -294,14 +295,22 @@ class FusedTrainer:
         self._no_powers = np.ones(1, np.float32)
 
     def initial(self, seed: int) -> list[np.ndarray]:
-        """The initial weights of a run with this seed (`initial_weights`, cached)."""
+        """The initial weights of a run with this seed (`initial_weights`), kept in memory
+        for the latest few seeds and on disk (`embtui.engine.initial`)."""
         weights = self._inits.pop(seed, None)
         if weights is None:
-            weights = initial_weights(self.config, self.arm, seed, self.glove)
+            weights = cached_initial_weights(self.config, self.arm, seed, self.glove)
         self._inits[seed] = weights  # most recently used last
         while len(self._inits) > INIT_CACHE_SIZE:
             self._inits.pop(next(iter(self._inits)))
         return weights
+
+    def tensorflow_note(self, seed: int) -> str:
+        """What a run with this seed says before it starts when it must import TensorFlow
+        to draw its initial weights ("" when it need not)."""
+        if seed in self._inits:
+            return ""
+        return tensorflow_note(self.config, self.arm, seed, self.glove)
 
     def _set_weights(self, weights: list[np.ndarray]) -> None:
         emb, kernel, bias = weights

@@ -276,6 +276,8 @@ def train_one(
     )
     if resumed:
         sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
+    if engine == FUSED and (note := trainer.tensorflow_note(run_row.seed)):
+        sink(Stage(experiment_id, note))  # initial weights not cached yet: a pause to say
     x, y = training_subset(prepared, run_row.size, run_row.seed, arm_cfg)
     data = prepared.dataset_for(arm_cfg)
     finished = kept
