@@ -84,7 +84,9 @@ class ExperimentConfig:
     word_index: str | None = _key(
         None, "imdb_word_index.json for an .npz dataset (default: beside the .npz)"
     )
-    workers: int = _key(1, "runs trained at once, in separate processes (1)")
+    workers: int = _key(
+        1, "runs trained at once: threads (fused engine) or separate processes (TensorFlow) (1)"
+    )
     checkpoint_every: int = _key(
         60, "seconds between a run's checkpoints, for resume; 0 = every epoch (60)"
     )

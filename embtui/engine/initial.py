@@ -22,6 +22,7 @@ import numpy as np
 from embtui.config import ArmConfig
 from embtui.engine import cache
 from embtui.engine.models import embedding_dim, initial_weights
+from embtui.engine.tfsetup import configure_tensorflow
 from embtui.versions import framework_versions
 
 
@@ -51,6 +52,9 @@ def cached_initial_weights(
         if glove is not None and arm != "learned":
             weights[0] = glove.astype(np.float32)
         return weights
+    # TensorFlow set up as for training (one thread per op, ...), before its runtime starts
+    # here: a TensorFlow run later in this process could not set it up any more.
+    configure_tensorflow()
     weights = initial_weights(config, arm, seed, glove)
     kept = list(weights)
     if glove is not None and arm != "learned":
