@@ -19,6 +19,7 @@ kernel is reused by every later process (a few seconds to compile once, about 0.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -140,6 +141,7 @@ def kernel_shape(config: ArmConfig, dim: int) -> tuple[int, int, bool]:
 
 #: The shapes this process has said it compiles (each is said once).
 _announced: set[tuple[int, int, bool]] = set()
+_LOADING = threading.RLock()
 
 
 def must_compile(config: ArmConfig, arm: str, glove: np.ndarray | None) -> bool:
@@ -150,25 +152,27 @@ def must_compile(config: ArmConfig, arm: str, glove: np.ndarray | None) -> bool:
         shape = kernel_shape(config, embedding_dim(config, arm, glove))
     except ValueError:
         return False  # no GloVe matrix: building the trainer fails the run and says why
-    if shape in _announced or kernel_is_cached(shape):
-        return False
-    _announced.add(shape)
-    return True
+    with _LOADING:
+        if shape in _announced or kernel_is_cached(shape):
+            return False
+        _announced.add(shape)
+        return True
 
 
 def epoch_kernel(shape: tuple[int, int, bool]) -> Any:
     """The compiled epoch for one shape (compiled on its first call when not cached), with
     the shape marked as compiled once it has run (see `kernel_is_cached`)."""
-    kernel = load_kernel().epoch_kernel(*shape)
-    marker = shape_marker(kernel_cache_folder(), shape)
-    if not marker.is_file():
-        _warm_one(kernel)
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-        except OSError:
-            pass  # a read-only cache folder: the shape compiles in each process
-    return kernel
+    with _LOADING:  # two threads starting runs of one shape: one compiles, one waits
+        kernel = load_kernel().epoch_kernel(*shape)
+        marker = shape_marker(kernel_cache_folder(), shape)
+        if not marker.is_file():
+            _warm_one(kernel)
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError:
+                pass  # a read-only cache folder: the shape compiles in each process
+        return kernel
 
 
 def load_kernel() -> Any:
