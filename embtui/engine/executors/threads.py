@@ -59,10 +59,11 @@ class InThreads:
         for run_row in runs:
             tasks.put(run_row)
         events: queue.Queue[Any] = queue.Queue()
+        either = _Either(stop)
         threads = [
             threading.Thread(
                 target=_train,
-                args=(store, experiment_id, prepared, total, tasks, events, stop),
+                args=(store, experiment_id, prepared, total, tasks, events, either),
                 name=f"embtui-run-{i + 1}",
                 daemon=True,
             )
@@ -72,14 +73,33 @@ class InThreads:
             tasks.put(None)  # one end marker per thread
             thread.start()
         running = count
-        while running:
-            event = events.get()
-            if event is _DONE:
-                running -= 1
-            else:
-                sink(event)
+        try:
+            while running:
+                event = events.get()
+                if event is _DONE:
+                    running -= 1
+                else:
+                    sink(event)
+        except BaseException:
+            # Aborted (a second Ctrl-C, an error in the sink): no thread may go on training
+            # behind the caller's back; each stops after its current epoch.
+            either.abort.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            raise
         for thread in threads:
             thread.join()
+
+
+class _Either:
+    """Set when the caller's stop flag is, or when this executor is aborted."""
+
+    def __init__(self, stop: StopFlag) -> None:
+        self.stop = stop
+        self.abort = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.abort.is_set() or self.stop.is_set()
 
 
 def _train(
