@@ -124,14 +124,17 @@ def kernel_is_cached(shape: tuple[int, int, bool] | None = None) -> bool:
 
 
 def shape_marker(folder: Path, shape: tuple[int, int, bool]) -> Path:
-    """The file that says this shape's kernel is in Numba's cache in `folder` (for this
-    Numba version: a new one recompiles)."""
+    """The file that says this shape's kernel is in Numba's cache in `folder`, for this
+    Numba version and this kernel source (Numba recompiles when either changes, as it
+    checks the source file's size and modification time)."""
     import importlib.metadata
 
     maxlen, dim, avgpool = shape
     version = importlib.metadata.version("numba")
     head = "avgpool" if avgpool else "flatten"
-    return folder / "embtui-shapes" / f"{maxlen}x{dim}-{head}-numba{version}"
+    source = Path(__file__).with_name("fused_kernel.py").stat()
+    stamp = f"{source.st_size}-{source.st_mtime_ns}"
+    return folder / "embtui-shapes" / f"{maxlen}x{dim}-{head}-numba{version}-{stamp}"
 
 
 def kernel_shape(config: ArmConfig, dim: int) -> tuple[int, int, bool]:
