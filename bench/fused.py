@@ -7,7 +7,8 @@ One process, one run each (seed 0, the same initial weights, the same example or
 three contenders train epoch by epoch in turn, the order rotated every round, so that
 whatever else shares the machine weighs on all three alike; the first epoch (compiling,
 tracing) is left out of the medians. Prints each epoch's seconds, the medians, the
-per-round ratios' medians, and how far the three runs' losses lie apart (a check that
+per-round ratios' medians (of wall time, and of CPU time, which a machine shared with other
+work disturbs less), and how far the three runs' losses lie apart (a check that
 they computed the same thing).
 
     python bench/fused.py [--size 4000] [--val-size 1000] [--epochs 7]
@@ -87,13 +88,15 @@ def main() -> None:
     }
     names = list(runs)
     seconds: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     losses: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     for epoch in range(args.epochs):
         turn = names[epoch % 3 :] + names[: epoch % 3]
         for name in turn:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             losses[name].append(next(runs[name]))
             seconds[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
         print(
             f"epoch {epoch + 1}: "
             + "  ".join(f"{n} {seconds[n][-1] * 1000:7.1f} ms" for n in names)
@@ -105,12 +108,19 @@ def main() -> None:
     print(
         f"median epoch 2..{args.epochs}: " + ", ".join(f"{n} {med[n] * 1000:.1f} ms" for n in names)
     )
+    cpu_med = {n: statistics.median(cpu[n][later]) for n in names}
+    print(
+        "median CPU time (all of the process's threads): "
+        + ", ".join(f"{n} {cpu_med[n] * 1000:.1f} ms" for n in names)
+    )
     for a, b in (("fused", "trainer"), ("fused", "keras"), ("trainer", "keras")):
         per_round = [p / q for p, q in zip(seconds[a][later], seconds[b][later], strict=True)]
+        per_round_cpu = [p / q for p, q in zip(cpu[a][later], cpu[b][later], strict=True)]
         print(
             f"{a} / {b}: {med[a] / med[b]:.3f} (ratio of medians), "
             f"per-round median {statistics.median(per_round):.3f}, "
-            f"range {min(per_round):.3f}-{max(per_round):.3f}"
+            f"range {min(per_round):.3f}-{max(per_round):.3f}; "
+            f"CPU time per-round median {statistics.median(per_round_cpu):.3f}"
         )
     gap = {
         (a, b): max(

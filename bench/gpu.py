@@ -56,7 +56,7 @@ def device_bandwidth() -> tuple[str, float]:
     """The training device's name and its measured bytes per second. TensorFlow is set up
     as embtui's runs set it up, before this first op: the stacked comparison after it then
     runs as `embtui run` would."""
-    from embtui.engine.trainer import configure_tensorflow
+    from embtui.engine.tfsetup import configure_tensorflow
 
     tf = configure_tensorflow()
 

@@ -37,7 +37,8 @@ def main() -> None:
 
     from embtui.config import ExperimentConfig
     from embtui.engine.runner import prepare
-    from embtui.engine.trainer import Trainer, describe_device
+    from embtui.engine.tfsetup import describe_device
+    from embtui.engine.trainer import Trainer
 
     config = ExperimentConfig(
         dataset=args.dataset, val_size=args.val_size, sizes=(args.size,), subset="first"

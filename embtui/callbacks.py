@@ -309,7 +309,7 @@ def _device() -> str:
     """Where Keras trains, as embtui's own runs describe it."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        from embtui.engine.trainer import describe_device
+        from embtui.engine.tfsetup import describe_device
 
         return describe_device()
     return backend

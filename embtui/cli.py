@@ -672,13 +672,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     config = load_toml(args.experiment) if args.experiment else ExperimentConfig()
     if args.warm:
-        from embtui.engine.fused import COMPILING, kernel_is_cached, numba_available, warm_kernel
+        from embtui.engine import fused
 
-        if not numba_available():
+        if not fused.numba_available():
             raise EmbtuiError("--warm: numba is not installed (pip install numba)")
-        if not kernel_is_cached():
-            print(COMPILING, file=sys.stderr, flush=True)
-        warm_kernel()
+        if not fused.config_is_warm(config):
+            print(fused.COMPILING, file=sys.stderr, flush=True)
+        fused.warm_kernel(config)
     return run_doctor(config, args.store, ray=args.ray)
 
 

@@ -216,7 +216,7 @@ class ExperimentConfig:
     )
     workers: int = _key(
         1,
-        "runs trained at once, in separate processes (1)",
+        "runs trained at once: threads (fused engine) or separate processes (TensorFlow) (1)",
         range=Range(1, 256),
         executor=True,
     )

@@ -46,6 +46,7 @@ SLOW_FIXTURES = frozenset(
         "three_exported",
         "exported",
         "reference",
+        "tf_reference",
     }
 )
 
@@ -218,5 +219,17 @@ def reference(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = embtui(
         "run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags(**SMALL_GRID)
     )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return histories(store)
+
+
+@pytest.fixture(scope="session")
+def tf_reference(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`reference` trained by the TensorFlow engine: what a grid of worker processes must
+    equal (`workers = K` trains TensorFlow runs in processes; the fused engine, `auto`'s
+    choice on a CPU-only machine, in threads), and Ray's workers."""
+    store = tmp_path_factory.mktemp("tf-reference") / "reference.sqlite"
+    args = flags(**{**SMALL_GRID, "engine": "tensorflow"})
+    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     return histories(store)

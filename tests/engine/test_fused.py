@@ -16,8 +16,11 @@ near 0.7), identical accuracies, weights within 2e-6 absolute.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +47,7 @@ from tests.engine.test_trainer import (
     glove_for,
     keras_reference,
 )
+from tests.helpers import cli_env, write_csv
 
 LOSS_TOL = 2e-7
 WEIGHT_TOL = 2e-6
@@ -215,4 +219,62 @@ def test_an_experiment_without_a_recorded_engine_was_trained_by_tensorflow():
     assert (
         run_device("GPU:0 X on box-2 (Ray node 3f)", "fused")
         == "CPU (fused) on box-2 (Ray node 3f)"
+    )
+
+
+# -- TensorFlow only when needed -------------------------------------------------------------
+
+GRID_SCRIPT = """
+import sys
+from embtui.cli import main
+
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+def run_grid(env: dict[str, str], store: Path, dataset: Path, *extra: str) -> list[str]:
+    """`embtui run --plain` of a small learned-arm grid in a fresh process: its output lines."""
+    args = ["run", "--plain", "--store", store, "--dataset", dataset, "--sizes", "40,80"]
+    args += ["--embeddings", "learned", "--seeds", "2", "--epochs", "2", "--val-size", "20"]
+    args += ["--vocab-size", "40", "--maxlen", "12", "--embedding-dim", "8", *extra]
+    done = subprocess.run(
+        [sys.executable, "-c", GRID_SCRIPT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def epoch_lines(lines: list[str]) -> list[str]:
+    """The runs' epoch lines without their timings."""
+    return [line.rsplit(" (", 1)[0] for line in lines if line.strip().startswith("epoch ")]
+
+
+@pytest.mark.slow
+def test_a_second_identical_grid_reads_cached_initial_weights_without_tensorflow(tmp_path):
+    """The first grid draws each seed's initial weights with Keras (and says so once, when it
+    imports TensorFlow) and keeps them in embtui's cache folder; the same grid in a fresh
+    process reads them, never imports TensorFlow, and computes the same numbers."""
+    dataset = write_csv(tmp_path / "reviews.csv", 120)
+    env = cli_env(tmp_path)
+    env["CUDA_VISIBLE_DEVICES"] = ""  # the fused engine: this machine's CPU
+    first = run_grid(env, tmp_path / "one.sqlite", dataset)
+    second = run_grid(env, tmp_path / "two.sqlite", dataset)
+    assert first[-1] == "tensorflow imported: True"
+    assert [line for line in first if line.startswith("importing TensorFlow")] == [
+        "importing TensorFlow for initial weights of seed 0"
+    ]
+    assert second[-1] == "tensorflow imported: False"
+    assert not [line for line in second if "TensorFlow" in line]
+    assert len(epoch_lines(first)) == 8
+    assert epoch_lines(second) == epoch_lines(first)
+    assert (
+        sorted(p.name[:8] for p in (tmp_path / "cache").glob("initial-*.npz")) == ["initial-"] * 2
     )

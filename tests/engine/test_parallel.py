@@ -1,4 +1,5 @@
-"""`workers = 2`: runs train in two processes and give exactly what one process gives."""
+"""`workers = 2`: runs train two at once (in two threads with the fused engine, in two
+processes with TensorFlow) and give exactly what one at a time gives."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 from embtui.engine import runner
-from embtui.engine.events import EpochMetrics, RunFinished, RunStarted
+from embtui.engine.events import EpochMetrics, RunFinished, RunStarted, Stage
 from embtui.store import Store
 from tests.helpers import TINY_GRID, UNDER_THE_CONSOLE, histories_by_cell
 
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_two_workers_give_the_same_histories_as_one_process(three_seed_experiment, tmp_path):
+    """Same numbers with one or two threads (the fused engine, which `auto` picks on a
+    CPU-only machine) or one or two processes (TensorFlow)."""
     three = three_seed_experiment
     cfg = three.prepared.config.replace(sizes=(10,), seeds=2, workers=2)
     prepared = dataclasses.replace(three.prepared, config=cfg)
@@ -29,6 +32,7 @@ def test_two_workers_give_the_same_histories_as_one_process(three_seed_experimen
         parallel = histories_by_cell(store, exp_id)
         runs = store.runs(exp_id)
         threads = store.experiment(exp_id).meta["threads_per_op"]
+        engine = store.experiment(exp_id).meta["engine"]
     with Store(three.store, create=False) as store:
         single = histories_by_cell(store, three.experiment_id)
 
@@ -38,6 +42,12 @@ def test_two_workers_give_the_same_histories_as_one_process(three_seed_experimen
         assert history == single[cell], cell
     assert all(r.status == "done" and r.device for r in runs)
     assert threads == "1"  # what each worker sets
+    stages = [e.text for e in events if isinstance(e, Stage)]
+    if engine == "fused":
+        assert "training 2 runs at once in threads" in stages
+        assert {r.device for r in runs} == {"CPU (fused)"}
+    else:
+        assert "starting 2 worker processes" in stages
     # The parent heard every worker's events: each run started, every epoch, each finish.
     assert sorted(e.run_id for e in events if isinstance(e, RunStarted)) == [r.id for r in runs]
     assert sum(isinstance(e, EpochMetrics) for e in events) == 4 * cfg.epochs[0]

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -66,10 +68,9 @@ def test_neighbours_equal_a_brute_force_cosine_over_the_kept_table(recorded):
             table = view.table.astype(np.float64)
             for word in PROBES:
                 row = an.word_row(view.words, word)
-                sims = (
-                    table
-                    @ table[row]
-                    / (np.linalg.norm(table, axis=1) * np.linalg.norm(table[row]) + 0.0)
+                norms = np.linalg.norm(table, axis=1) * np.linalg.norm(table[row])
+                sims = np.divide(  # a GloVe row of a word GloVe lacks is zero: similarity 0
+                    table @ table[row], norms, out=np.zeros(len(table)), where=norms > 0
                 )
                 candidates = [i for i in range(4, len(view.words)) if view.words[i] and i != row]
                 best = sorted(candidates, key=lambda i: -sims[i])[:6]
@@ -118,18 +119,6 @@ def test_inspect_prints_both_reports_and_writes_projector_files(recorded, run_cl
     assert np.array_equal(rows, table)
 
 
-def test_disk_used_and_removal(recorded, run_cli, tmp_path):
-    used = disk_usage(recorded)
-    print(f"kept files of a 2-run grid: {used / 1e6:.2f} MB")
-    assert used > 0
-    r = run_cli(["list", "--store", str(recorded)])
-    assert r.rc == 0, r.stderr
-    assert "MB kept for embtui inspect" in r.stdout
-    r = run_cli(["rm", "1", "--yes", "--store", str(recorded)])
-    assert r.rc == 0, r.stderr
-    assert list(learned_folder_of(recorded).glob("*")) == []
-
-
 def test_the_markdown_report_says_what_the_models_learned(recorded, run_cli):
     """The report's section: per arm its errors, its top words and the probes' neighbours,
     the same numbers the library computes from the kept arrays."""
@@ -148,3 +137,20 @@ def test_the_markdown_report_says_what_the_models_learned(recorded, run_cli):
     assert "| good |" in section
     agree = learned.agreement[("learned", "glove")]
     assert f"learned and glove: {agree:.1%}" in section
+
+
+def test_disk_used_and_removal(recorded, run_cli, tmp_path):
+    """On a copy of the store and its files (the other tests read the original)."""
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(recorded, copy)
+    shutil.copytree(learned_folder_of(recorded), learned_folder_of(copy))
+    used = disk_usage(copy)
+    print(f"kept files of a 2-run grid: {used / 1e6:.2f} MB")
+    assert used == disk_usage(recorded) > 0
+    r = run_cli(["list", "--store", str(copy)])
+    assert r.rc == 0, r.stderr
+    assert f"{used / 1e6:.1f} MB kept for embtui inspect" in r.stdout
+    r = run_cli(["rm", "1", "--yes", "--store", str(copy)])
+    assert r.rc == 0, r.stderr
+    assert list(learned_folder_of(copy).glob("*")) == []
+    assert disk_usage(recorded) == used  # the original untouched

@@ -6,8 +6,10 @@ chooses one from the configuration and never knows which it got:
 
 * `InProcess` (`workers = 1`): runs one after another in this process, sharing one
   compiled graph per shape.
-* `ProcessPool` (`workers = K`): K worker processes on this machine, one GPU each where
-  there are GPUs.
+* `InThreads` (`workers = K`, fused engine): K threads of this process; the fused kernel
+  releases the GIL, so they train on K cores without starting processes or TensorFlow.
+* `ProcessPool` (`workers = K`, TensorFlow engine): K worker processes on this machine, one
+  GPU each where there are GPUs.
 * `RayCluster` (`cluster = "ray"`): one Ray task per run on a cluster of machines, the
   store still here.
 
@@ -47,14 +49,19 @@ class Executor(Protocol):
     ) -> None: ...
 
 
-def executor_for(config: ExperimentConfig, queued: int) -> Executor:
-    """The executor a configuration asks for: a Ray cluster (`cluster = "ray"`), worker
-    processes when there are several workers and several runs to share, else this
-    process."""
+def executor_for(config: ExperimentConfig, queued: int, engine: str = "tensorflow") -> Executor:
+    """The executor a configuration asks for: a Ray cluster (`cluster = "ray"`); when there
+    are several workers and several runs to share, threads of this process for the fused
+    engine (`engine`, the one the experiment recorded), else worker processes; else this
+    process, one run at a time."""
     if config.cluster == "ray":
         from embtui.engine.executors.ray import RayCluster
 
         return RayCluster(config)
+    if config.workers > 1 and queued > 1 and engine == "fused":
+        from embtui.engine.executors.threads import InThreads
+
+        return InThreads(config.workers)
     if config.workers > 1 and queued > 1:
         from embtui.engine.executors.pool import ProcessPool
 

@@ -28,18 +28,24 @@ class InProcess:
         stop: StopFlag,
         meter: Sampler | None = None,
     ) -> None:
-        sink(Stage(experiment_id, "loading TensorFlow"))
-        from embtui.engine.fused import recorded_engine, run_device
+        from embtui.engine.fused import FUSED, recorded_engine, run_device
         from embtui.engine.run import train_one
-        from embtui.engine.trainer import TrainerCache, threads_per_op, training_device
+        from embtui.engine.tfsetup import threads_per_op, training_device
+        from embtui.engine.trainer import TrainerCache
 
-        device = training_device()
         engine = recorded_engine(store.experiment(experiment_id).meta)
+        if engine == FUSED:
+            # The fused kernel trains on this CPU: no TensorFlow unless a run's initial
+            # weights are not cached yet (that run says so).
+            device = "CPU"
+        else:
+            sink(Stage(experiment_id, "loading TensorFlow"))
+            device = training_device()
         store.update_meta(
             experiment_id,
             **framework_versions(),
             device=run_device(device, engine),
-            threads_per_op=threads_per_op(here=True),
+            threads_per_op=threads_per_op(here=engine != FUSED),
         )
         cache = TrainerCache()
         for run_row in runs:

@@ -69,7 +69,7 @@ class ProcessPool:
         meter: Sampler | None = None,
     ) -> None:
         sink(Stage(experiment_id, f"starting {self.workers} worker processes"))
-        from embtui.engine.trainer import threads_per_op
+        from embtui.engine.tfsetup import threads_per_op
 
         store.update_meta(
             experiment_id, **framework_versions(), threads_per_op=threads_per_op(here=False)
@@ -230,7 +230,8 @@ def _worker(
     try:
         try:
             from embtui.engine.run import train_one
-            from embtui.engine.trainer import TrainerCache, training_device
+            from embtui.engine.tfsetup import training_device
+            from embtui.engine.trainer import TrainerCache
 
             store = Store(store_path, owner=owner)
             device = training_device()

@@ -419,7 +419,8 @@ def train_remote(
     import ray
 
     from embtui.engine.run import train_one
-    from embtui.engine.trainer import TrainerCache, training_device
+    from embtui.engine.tfsetup import training_device
+    from embtui.engine.trainer import TrainerCache
     from embtui.sysmetrics import Sampler
 
     stop = BoardStop(board)
