@@ -230,6 +230,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     rename.add_argument("name", metavar="NAME", help="the new name")
     _add_store(rename)
+
     return parser, names
 
 
@@ -301,9 +302,14 @@ def entry() -> NoReturn:
     closed and the output is flushed. So a process that imported TensorFlow leaves at once.
     """
     code = main()
+    try:
+        sys.stdout.flush()  # the results, still in the buffer when stdout is a pipe
+    except BrokenPipeError:  # whoever read them left (`| head`): as main() says it
+        _detach_from_terminal(stderr=False)
+        code = code or 128 + signal.SIGPIPE
     if "tensorflow" in sys.modules:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 
@@ -373,8 +379,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # a bad key or value fails here, before any slow import
     from embtui.engine import runner
     from embtui.progress import make_reporter
+    from embtui.quiet import progress_stream
 
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    progress = progress_stream()  # stderr: `2>/dev/null` keeps only the results
+    reporter = make_reporter(plain=args.plain or not progress.isatty(), stream=progress)
     prepared = runner.prepare(config, sink=reporter)
     with _open_store(args) as store:
         exp_id = runner.create(store, prepared)
@@ -382,6 +390,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(
                 f"experiment {exp_id}: {printable(config.name)} "
                 f"({_count(len(config.run_cells()), 'run')}) in {printable(str(store.path))}",
+                file=progress,  # before the reporter's lines; stdout: the results
                 flush=True,
             )
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
@@ -401,6 +410,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.engine import runner
     from embtui.engine.executors.ray_connect import ClusterUnavailable
     from embtui.progress import make_reporter
+    from embtui.quiet import progress_stream
     from embtui.store import AlreadyDone
 
     executor = executor_overrides(args)  # where to train: checked before the store opens
@@ -408,7 +418,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.recover()
         exp_id = store.resolve(args.experiment)
         exp = store.experiment(exp_id)
-        reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+        progress = progress_stream()  # stderr: `2>/dev/null` keeps only the results
+        reporter = make_reporter(plain=args.plain or not progress.isatty(), stream=progress)
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.
@@ -424,7 +435,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 "--cluster local (this machine), or --ray ADDRESS (another cluster)"
             ) from None
         with _recorded(exp_id):
-            print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+            print(f"resuming experiment {exp_id}: {printable(exp.name)}", file=progress, flush=True)
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
             stopped_by = _train(
                 lambda stop, sink: runner.resume(store, exp_id, prepared, sink=sink, stop=stop),
@@ -470,18 +481,23 @@ def _train(job: Any, reporter: Any) -> int | None:
             sys.stderr.write("\nembtui: stopping after this epoch (Ctrl-C again to abort)\n")
 
     def sink(event: Any) -> None:
-        """The reporter; a reader that went away (`| head`) stops the grid like a signal."""
+        """The reporter (on stderr); a reader of the progress that went away
+        (`2>&1 | head`) stops the grid like a signal."""
+        from embtui.quiet import stderr_reader_gone
+
         if signal.SIGPIPE in received:
             return
         if not warming and isinstance(event, EpochMetrics):
             warming.append(_import_aside("embtui.export.report"))
         try:
             reporter(event)
+            gone = stderr_reader_gone()
         except BrokenPipeError:
+            gone = True
+        if gone:  # nobody sees the progress any more, nor a message about it
             received.append(signal.SIGPIPE)
             stop.set()
-            _detach_from_terminal(stderr=False)
-            sys.stderr.write("embtui: the output was closed; stopping after this epoch\n")
+            _detach_stderr()
 
     handled = [signal.SIGINT, signal.SIGTERM]
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # nohup asked for it to be ignored
@@ -519,6 +535,19 @@ def _detach_from_terminal(*, stderr: bool = True) -> None:
     writing to it would fail, so write nowhere."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2) if stderr else (1,):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _detach_stderr() -> None:
+    """The reader of the progress (stderr) left: from now on stderr writes nowhere, the real
+    one behind the TensorFlow-notice filter included, so no later line fails or blocks.
+    stdout, with the results, may still have its reader (a file)."""
+    from embtui.quiet import unfiltered_stderr
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in {2, unfiltered_stderr()}:
         with contextlib.suppress(OSError):
             os.dup2(devnull, fd)
     os.close(devnull)
