@@ -230,7 +230,16 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     rename.add_argument("name", metavar="NAME", help="the new name")
     _add_store(rename)
-
+    comp = command(
+        "completion",
+        cmd_completion,
+        help="print the shell completion script for bash or zsh",
+        description="Prints a completion script for embtui's commands, flags and their choices, "
+        'generated from this parser (shtab). bash: eval "$(embtui completion bash)" in '
+        "~/.bashrc, or save it as ~/.local/share/bash-completion/completions/embtui; zsh: save "
+        "it as _embtui in a folder on $fpath (before compinit).",
+    )
+    comp.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     return parser, names
 
 
@@ -717,6 +726,35 @@ def cmd_rename(args: argparse.Namespace) -> int:
         store.rename_experiment(exp_id, args.name)
     print(f"experiment {exp_id}: '{printable(old)}' is now '{printable(args.name)}'")
     return 0
+
+
+#: Arguments whose values are paths, by metavar: completed as files (or folders) by the shell.
+_PATH_METAVARS = {"EXPERIMENT.toml": "file", "PATH": "file", "DIR": "directory"}
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """`embtui completion bash|zsh`: the script shtab generates from this very parser, so
+    every subcommand, flag and choice completes as `--help` lists it."""
+    import shtab
+
+    parser = build_parser()
+    kinds = {"file": shtab.FILE, "directory": shtab.DIRECTORY}
+    for each in [parser, *_subparsers(parser)]:
+        for action in each._actions:
+            kind = _PATH_METAVARS.get(str(action.metavar))
+            if kind is not None:
+                action.complete = kinds[kind]  # type: ignore[attr-defined]
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [
+        sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for sub in action.choices.values()
+    ]
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
