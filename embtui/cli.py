@@ -155,7 +155,14 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     form.add_argument("--csv", dest="list_format", action="store_const", const="csv")
     _add_store(lst)
 
-    exp = command("export", cmd_export, help="an experiment's comparison summary")
+    exp = command(
+        "export",
+        cmd_export,
+        help="an experiment's comparison summary, printed to stdout (-o FILE writes a file)",
+        description="Prints the experiment's comparison summary to stdout, for a script or a "
+        "pipe; -o FILE writes it to a file instead. (The console's e always writes a file, "
+        "embtui-<name>-<id>.<ext> in the folder it was started from.)",
+    )
     exp.add_argument(
         "experiment",
         metavar="EXPERIMENT",

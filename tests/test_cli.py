@@ -1057,6 +1057,22 @@ def test_help_lists_the_subcommands_and_the_config_flags(run_cli):
         assert flag in run_help.stdout
 
 
+def test_export_help_says_it_prints_to_stdout_where_the_console_writes_a_file(capsys):
+    """`embtui export N` prints; the console's `e` writes a file: both say so."""
+    from embtui.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert exit.value.code == 0
+    assert "export an experiment's comparison summary, printed to stdout (-o FILE writes" in top
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Prints the experiment's comparison summary to stdout" in text
+    assert "The console's e always writes a file" in text
+
+
 def test_control_characters_in_a_stored_name_are_printed_escaped(tmp_path, capsys):
     """An old store, or a script, may hold a name with ESC or BEL: printed raw it would
     clear or recolour the user's terminal. list and the Markdown export show escapes."""

@@ -129,6 +129,10 @@ class RunsTable(KeyedTable):
         border-title-color: $text;
         &:focus {
             border: round $accent;
+            /* Focused: the title as an accent-coloured label, seen in 16 and 256 colours. */
+            border-title-background: $accent;
+            border-title-color: $background;
+            border-title-style: bold;
         }
     }
     """
