@@ -409,6 +409,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 file=progress,  # before the reporter's lines; stdout: the results
                 flush=True,
             )
+            if others := store.namesakes(exp_id):  # allowed: ids tell them apart
+                ids = ", ".join(f"#{i}" for i in others)
+                print(
+                    f"note: experiment {exp_id} has the name of {ids}: the ids tell them "
+                    f"apart (embtui rename {exp_id} NAME renames it)",
+                    file=progress,
+                    flush=True,
+                )
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
             stopped_by = _train(
                 lambda stop, sink: runner.run(store, exp_id, prepared, sink=sink, stop=stop),

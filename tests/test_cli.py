@@ -119,6 +119,16 @@ def test_run_prints_the_experiment_id_first_and_the_summary_last(cli_experiment)
             i for i, line in enumerate(lines) if line.startswith("run 1/8")
         )
         assert f"experiment {number} done" in lines
+        # The second experiment takes the first one's name: allowed, and said once.
+        notes = [line for line in lines if line.startswith("note: ")]
+        assert notes == (
+            []
+            if number == 1
+            else [
+                "note: experiment 2 has the name of #1: the ids tell them apart "
+                "(embtui rename 2 NAME renames it)"
+            ]
+        )
         assert "final-epoch val_acc" in result.stdout  # the summary table's title
         assert "Chance level (majority class)" in result.stdout  # the conclusion
         assert "Traceback" not in result.stderr
