@@ -364,13 +364,26 @@ def test_real_reviews_acceptance_run(source_runs, run_cli):
 # -- bad input: one line, exit 2, no traceback, store untouched ------------------------------
 
 
+#: What `embtui run` says on stderr while it loads, before it can find a mistake in the data.
+PROGRESS_BEFORE_AN_ERROR = re.compile(
+    r"(loading data: .+|loading GloVe vectors|loading TensorFlow"
+    r"|connecting to Ray at .+|starting Ray here)"
+)
+
+
 def assert_one_line_error(result: CliResult, *fragments: str) -> None:
+    """Exit 2, and the error is one line on stderr: the last, after at most the progress
+    lines of loading (stderr carries the progress); nothing on stdout."""
     assert result.rc == 2, result
     assert "Traceback" not in result.stderr + result.stdout
-    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("embtui: error: "), result.stderr
+    assert result.stdout == "", result.stdout
+    assert result.stderr.endswith("\n"), result.stderr
+    *progress, error = result.stderr.splitlines()
+    for line in progress:
+        assert PROGRESS_BEFORE_AN_ERROR.fullmatch(line), (line, result.stderr)
+    assert error.startswith("embtui: error: "), result.stderr
     for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
+        assert fragment in error, (fragment, result.stderr)
     assert not re.search(r"^experiment \d+:", result.stdout + result.stderr, re.M), (
         "an experiment was created"
     )
