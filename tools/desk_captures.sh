@@ -64,11 +64,11 @@ for size in 80x24 120x40; do
     tmux_ new-session -d -s desk -x "$cols" -y "$rows" -c "$OUT" \
         "env -u COLORTERM TERM=tmux-256color $EMBTUI --store '$STORE'"
     tmux_ set-option -t desk status off >/dev/null
-    capture "main-$size" 4
-    tmux_ send-keys -t desk Tab
-    capture "focus-runs-$size"
+    capture "main-$size" 4  # the runs pane has the focus
     tmux_ send-keys -t desk Tab
     capture "focus-epochs-$size"
+    tmux_ send-keys -t desk Tab
+    capture "focus-charts-$size"
     tmux_ send-keys -t desk '?'
     capture "help-$size"
     tmux_ send-keys -t desk Escape
@@ -82,7 +82,11 @@ for size in 80x24 120x40; do
     tmux_ send-keys -t desk e
     capture "export-dialog-$size" 2
     tmux_ send-keys -t desk Enter  # writes the Markdown into $OUT; a notification says so
-    capture "export-toast-$size" 8
+    for _ in $(seq 100); do  # the notification shows for a few seconds once it is written
+        tmux_ capture-pane -t desk -p | grep -q exported && break
+        sleep 0.1
+    done
+    capture "export-toast-$size" 0.2
     tmux_ send-keys -t desk q
     sleep 1
     tmux_ kill-server 2>/dev/null || true
