@@ -116,7 +116,14 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
         names.append(name)
         return p
 
-    run = command("run", cmd_run, help="run an experiment headless and record it in the store")
+    run = command(
+        "run",
+        cmd_run,
+        help="run an experiment headless and record it in the store",
+        description="Runs an experiment headless and records it in the store. Progress goes to "
+        "stderr (a live display on a terminal, else one line per epoch), the results (the "
+        "verdicts) to stdout: `embtui run ... 2>/dev/null` prints only the results.",
+    )
     run.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(run)
     run.add_argument("--plain", action="store_true", help="one log line per epoch, no live display")

@@ -1094,6 +1094,10 @@ def test_export_help_says_it_prints_to_stdout_where_the_console_writes_a_file(ca
     text = " ".join(capsys.readouterr().out.split())
     assert "Prints the experiment's comparison summary to stdout" in text
     assert "The console's e always writes a file" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Progress goes to stderr" in text and "`embtui run ... 2>/dev/null` prints only" in text
 
 
 def test_control_characters_in_a_stored_name_are_printed_escaped(tmp_path, capsys):
