@@ -206,6 +206,7 @@ def test_relative_paths_follow_the_experiment_file_and_resume_refuses_changed_da
     refused = resume(store, cwd=d2)
     assert refused.returncode == 2
     assert refused.stderr == (
+        f"loading data: {d1 / 'data.csv'}\n"  # the progress, on stderr too
         "embtui: error: experiment 1 cannot resume: the training reviews and the validation "
         "reviews changed (the file's size or modification time differs) since it started "
         f"(dataset {d1 / 'data.csv'}); resume needs the same data\n"
