@@ -410,12 +410,18 @@ def silent_port() -> Iterator[str]:
 
 
 def refused_quickly(result: subprocess.CompletedProcess, seconds: float) -> str:
-    """The one stderr line of a refusal that came with exit 2 within REFUSED_WITHIN_S."""
+    """The one error line of a refusal that came with exit 2 within REFUSED_WITHIN_S: the
+    last on stderr, after at most the progress of loading and connecting."""
     assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
     assert seconds < REFUSED_WITHIN_S, seconds
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("embtui: error: "), result.stderr[-3000:]
-    return lines[0]
+    *progress, error = result.stderr.strip().splitlines()
+    assert error.startswith("embtui: error: "), result.stderr[-3000:]
+    for line in progress:
+        assert re.fullmatch(
+            r"loading data: .+|loading GloVe vectors|connecting to Ray at .+|starting Ray here",
+            line,
+        ), result.stderr[-3000:]
+    return error
 
 
 def timed(*args: str, **kw) -> tuple[subprocess.CompletedProcess, float]:
