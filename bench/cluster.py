@@ -32,20 +32,25 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "imdb_reviews_5k.csv"
 
 
 def timed(cmd: list[str]) -> dict[str, float]:
-    """Run `cmd`, timing its phases from the moments its plain output lines appear."""
+    """Run `cmd`, timing its phases from the moments its plain progress lines (on stderr)
+    appear."""
     t0 = time.perf_counter()
     first_run = last_end = None
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:
         t = time.perf_counter() - t0
+        seen.append(line)
         if line.startswith("run ") and first_run is None:
             first_run = t
         if line.strip().endswith(("done", "failed", "cancelled")) and line.startswith("  "):
             last_end = t
-    err = proc.stderr.read() if proc.stderr else ""
+    if proc.stdout is not None:
+        proc.stdout.read()  # the summary
+    err = "".join(seen)
     if proc.wait() != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
     total = time.perf_counter() - t0

@@ -117,7 +117,14 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
         names.append(name)
         return p
 
-    run = command("run", cmd_run, help="run an experiment headless and record it in the store")
+    run = command(
+        "run",
+        cmd_run,
+        help="run an experiment headless and record it in the store",
+        description="Runs an experiment headless and records it in the store. Progress goes to "
+        "stderr (a live display on a terminal, else one line per epoch), the results (the "
+        "verdicts) to stdout: `embtui run ... 2>/dev/null` prints only the results.",
+    )
     run.add_argument("experiment", nargs="?", metavar="EXPERIMENT.toml")
     _add_store(run)
     run.add_argument("--plain", action="store_true", help="one log line per epoch, no live display")
@@ -156,7 +163,14 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     form.add_argument("--csv", dest="list_format", action="store_const", const="csv")
     _add_store(lst)
 
-    exp = command("export", cmd_export, help="an experiment's comparison summary")
+    exp = command(
+        "export",
+        cmd_export,
+        help="an experiment's comparison summary, printed to stdout (-o FILE writes a file)",
+        description="Prints the experiment's comparison summary to stdout, for a script or a "
+        "pipe; -o FILE writes it to a file instead. (The console's e always writes a file, "
+        "embtui-<name>-<id>.<ext> in the folder it was started from.)",
+    )
     exp.add_argument(
         "experiment",
         metavar="EXPERIMENT",
@@ -262,6 +276,16 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, list[str]]:
     rename.add_argument("experiment", metavar="EXPERIMENT", help="an experiment id or 'latest'")
     rename.add_argument("name", metavar="NAME", help="the new name")
     _add_store(rename)
+    comp = command(
+        "completion",
+        cmd_completion,
+        help="print the shell completion script for bash or zsh",
+        description="Prints a completion script for embtui's commands, flags and their choices, "
+        'generated from this parser (shtab). bash: eval "$(embtui completion bash)" in '
+        "~/.bashrc, or save it as ~/.local/share/bash-completion/completions/embtui; zsh: save "
+        "it as _embtui in a folder on $fpath (before compinit).",
+    )
+    comp.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     return parser, names
 
 
@@ -333,9 +357,14 @@ def entry() -> NoReturn:
     closed and the output is flushed. So a process that imported TensorFlow leaves at once.
     """
     code = main()
+    try:
+        sys.stdout.flush()  # the results, still in the buffer when stdout is a pipe
+    except BrokenPipeError:  # whoever read them left (`| head`): as main() says it
+        _detach_from_terminal(stderr=False)
+        code = code or 128 + signal.SIGPIPE
     if "tensorflow" in sys.modules:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 
@@ -405,8 +434,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # a bad key or value fails here, before any slow import
     from embtui.engine import runner
     from embtui.progress import make_reporter
+    from embtui.quiet import progress_stream
 
-    reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+    progress = progress_stream()  # stderr: `2>/dev/null` keeps only the results
+    reporter = make_reporter(plain=args.plain or not progress.isatty(), stream=progress)
     prepared = runner.prepare(config, sink=reporter)  # bad input stops here: no store yet
     with _open_store(args) as store:
         session = runner.Session.new(store, prepared)
@@ -415,8 +446,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(
                 f"experiment {exp_id}: {printable(config.name)} "
                 f"({_count(len(config.run_cells()), 'run')}) in {printable(str(store.path))}",
+                file=progress,  # before the reporter's lines; stdout: the results
                 flush=True,
             )
+            if others := store.namesakes(exp_id):  # allowed: ids tell them apart
+                ids = ", ".join(f"#{i}" for i in others)
+                print(
+                    f"note: experiment {exp_id} has the name of {ids}: the ids tell them "
+                    f"apart (embtui rename {exp_id} NAME renames it)",
+                    file=progress,
+                    flush=True,
+                )
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
             stopped_by = _train(session.train, reporter)
             return _finish(store, exp_id, stopped_by)
@@ -431,6 +471,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from embtui.engine import runner
     from embtui.engine.executors.ray_connect import ClusterUnavailable
     from embtui.progress import make_reporter
+    from embtui.quiet import progress_stream
     from embtui.store import AlreadyDone
 
     executor = executor_overrides(args)  # where to train: checked before the store opens
@@ -438,7 +479,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.recover()
         exp_id = store.resolve(args.experiment)
         exp = store.experiment(exp_id)
-        reporter = make_reporter(plain=args.plain or not sys.stdout.isatty())
+        progress = progress_stream()  # stderr: `2>/dev/null` keeps only the results
+        reporter = make_reporter(plain=args.plain or not progress.isatty(), stream=progress)
         try:
             # Claims the experiment first (refused while another process trains it), then
             # loads its data and checks it is what the experiment started with.
@@ -454,7 +496,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 "--cluster local (this machine), or --ray ADDRESS (another cluster)"
             ) from None
         with _recorded(exp_id):
-            print(f"resuming experiment {exp_id}: {printable(exp.name)}", flush=True)
+            print(f"resuming experiment {exp_id}: {printable(exp.name)}", file=progress, flush=True)
             reporter.count_from(store, exp_id)  # epochs per run, runs done: as stored
             stopped_by = _train(session.train, reporter)
             return _finish(store, exp_id, stopped_by)
@@ -498,18 +540,23 @@ def _train(train: Callable[[Sink, StopFlag], str], reporter: Any) -> int | None:
             sys.stderr.write("\nembtui: stopping after this epoch (Ctrl-C again to abort)\n")
 
     def sink(event: Any) -> None:
-        """The reporter; a reader that went away (`| head`) stops the grid like a signal."""
+        """The reporter (on stderr); a reader of the progress that went away
+        (`2>&1 | head`) stops the grid like a signal."""
+        from embtui.quiet import stderr_reader_gone
+
         if signal.SIGPIPE in received:
             return
         if not warming and isinstance(event, EpochMetrics):
             warming.append(_import_aside("embtui.report.model"))
         try:
             reporter(event)
+            gone = stderr_reader_gone()
         except BrokenPipeError:
+            gone = True
+        if gone:  # nobody sees the progress any more, nor a message about it
             received.append(signal.SIGPIPE)
             stop.set()
-            _detach_from_terminal(stderr=False)
-            sys.stderr.write("embtui: the output was closed; stopping after this epoch\n")
+            _detach_stderr()
 
     handled = [signal.SIGINT, signal.SIGTERM]
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # nohup asked for it to be ignored
@@ -547,6 +594,19 @@ def _detach_from_terminal(*, stderr: bool = True) -> None:
     writing to it would fail, so write nowhere."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2) if stderr else (1,):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _detach_stderr() -> None:
+    """The reader of the progress (stderr) left: from now on stderr writes nowhere, the real
+    one behind the TensorFlow-notice filter included, so no later line fails or blocks.
+    stdout, with the results, may still have its reader (a file)."""
+    from embtui.quiet import unfiltered_stderr
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in {2, unfiltered_stderr()}:
         with contextlib.suppress(OSError):
             os.dup2(devnull, fd)
     os.close(devnull)
@@ -759,6 +819,35 @@ def cmd_rename(args: argparse.Namespace) -> int:
         store.rename_experiment(exp_id, args.name)
     print(f"experiment {exp_id}: '{printable(old)}' is now '{printable(args.name)}'")
     return 0
+
+
+#: Arguments whose values are paths, by metavar: completed as files (or folders) by the shell.
+_PATH_METAVARS = {"EXPERIMENT.toml": "file", "PATH": "file", "DIR": "directory"}
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """`embtui completion bash|zsh`: the script shtab generates from this very parser, so
+    every subcommand, flag and choice completes as `--help` lists it."""
+    import shtab
+
+    parser = build_parser()
+    kinds = {"file": shtab.FILE, "directory": shtab.DIRECTORY}
+    for each in [parser, *_subparsers(parser)]:
+        for action in each._actions:
+            kind = _PATH_METAVARS.get(str(action.metavar))
+            if kind is not None:
+                action.complete = kinds[kind]  # type: ignore[attr-defined]
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [
+        sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for sub in action.choices.values()
+    ]
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """What `embtui run` and `resume` print while they train, and the summary at the end.
 
-On a terminal, a Rich live display shows the grid's progress (runs done of all, the current
-run's epoch and its latest val_acc). When stdout is not a terminal (nohup, a CI log, a pipe)
-each finished epoch is one plain line instead, so logs stay greppable and small.
+Progress goes to stderr and results to stdout, so `embtui run ... 2>/dev/null` (or
+`> results.txt`) keeps only the summary. On a terminal, a Rich live display shows the grid's
+progress (runs done of all, the current run's epoch and its latest val_acc). When stderr is
+not a terminal (nohup, a CI log, a pipe) each finished epoch is one plain line instead, so
+logs stay greppable and small.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class PlainReporter(GridListener):
     runs train at once (worker processes, a Ray cluster) each epoch line names its run."""
 
     def __init__(self, stream: Any = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream = stream or sys.stderr
         self.runs = InFlight()
 
     def _whose(self, run_id: int) -> str:
@@ -87,7 +89,7 @@ class LiveReporter(GridListener):
     that do not say) and `done` give them directly.
     """
 
-    def __init__(self, *, epochs: int | None = None, done: int = 0) -> None:
+    def __init__(self, *, epochs: int | None = None, done: int = 0, stream: Any = None) -> None:
         self.epochs_per_run = epochs or None
         self.done = done
         self.progress = Progress(
@@ -97,6 +99,8 @@ class LiveReporter(GridListener):
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}", markup=False),
             TimeElapsedColumn(),
+            # Progress on stderr; stdout keeps the results.
+            console=Console(file=stream) if stream is not None else Console(stderr=True),
         )
         self.overall = self.progress.add_task("runs", total=None, detail="")
         self.epochs = self.progress.add_task("epochs", total=None, detail="", visible=False)
@@ -149,11 +153,14 @@ class LiveReporter(GridListener):
 
 
 def make_reporter(
-    *, plain: bool, epochs: int | None = None, done: int = 0
+    *, plain: bool, epochs: int | None = None, done: int = 0, stream: Any = None
 ) -> PlainReporter | LiveReporter:
     """`epochs` (per run) and `done` (runs done before a resume) let the live display
-    count as the store does; the plain log does not need them."""
-    return PlainReporter() if plain else LiveReporter(epochs=epochs, done=done)
+    count as the store does; the plain log does not need them. Both write to `stream`
+    (stderr)."""
+    if plain:
+        return PlainReporter(stream)
+    return LiveReporter(epochs=epochs, done=done, stream=stream)
 
 
 def summary_table(report: Report) -> Table:
@@ -235,6 +242,15 @@ def effects_table(report: Report) -> Table | None:
     return table
 
 
+class _ResultsConsole(Console):
+    """stdout's console for the results. Rich ends the process with status 1 when the reader
+    of stdout left; here that is the BrokenPipeError every command turns into 141, the status
+    `| head` expects."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError("stdout was closed")
+
+
 def print_summary(report: Report, console: Console | None = None) -> None:
     """The verdicts, a sweep's main effects and the conclusion: what every view leads with
     (`embtui.report.verdicts`); the appendix of every pair is left to `embtui export`.
@@ -244,7 +260,7 @@ def print_summary(report: Report, console: Console | None = None) -> None:
     """
     from embtui.report.verdicts import verdicts
 
-    console = console or Console(width=None if sys.stdout.isatty() else 120)
+    console = console or _ResultsConsole(width=None if sys.stdout.isatty() else 120)
     if not report.summary.groups:
         console.print("no finished runs to summarise")
         return

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
@@ -37,12 +38,42 @@ def is_noise(line: bytes, *, driver: bool) -> bool:
 
 #: While the filter runs: the descriptor of the stderr it writes to (the terminal's).
 _unfiltered: list[int] = []
+#: Set when the reader of the real stderr went away (`embtui run 2>&1 | head`): the filter
+#: then drains and drops what is written, so a writer never blocks on a full pipe.
+_reader_gone = threading.Event()
+
+
+def stderr_reader_gone() -> bool:
+    """Whether whoever read this process's stderr (progress) stopped reading."""
+    return _reader_gone.is_set()
 
 
 def unfiltered_stderr() -> int:
     """The descriptor of this process's real stderr, behind the filter if one runs: for a
     process that must write there after this one is gone (the filter goes with it)."""
     return _unfiltered[-1] if _unfiltered else 2
+
+
+def progress_stream() -> TextIO:
+    """A text stream on this process's real stderr, in front of the filter if one runs:
+    where the CLI's progress goes. The filter passes whole lines only, and a live display
+    redraws within a line; the terminal test (`isatty`) is the real stderr's too. Every
+    write is flushed (line buffered; the live display flushes its own)."""
+    fd = unfiltered_stderr()
+    try:
+        on_fd_2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a stream in memory (a test, an embedder)
+        on_fd_2 = False
+    if fd == 2 or not on_fd_2:
+        return sys.stderr
+    return open(  # lives as long as the filter; closefd=False: the filter owns the fd
+        fd,
+        "w",
+        encoding=sys.stderr.encoding or "utf-8",
+        errors="backslashreplace",
+        buffering=1,
+        closefd=False,
+    )
 
 
 @contextmanager
@@ -59,12 +90,17 @@ def tensorflow_notices_filtered() -> Iterator[None]:
     os.close(write_end)
 
     driver = os.path.exists(NVIDIA_DRIVER)
+    _reader_gone.clear()
 
     def pump() -> None:
         with os.fdopen(read_end, "rb") as lines:
             for line in lines:
-                if not is_noise(line, driver=driver):
+                if is_noise(line, driver=driver) or _reader_gone.is_set():
+                    continue
+                try:
                     os.write(saved, line)
+                except OSError:  # EPIPE: nobody reads stderr any more
+                    _reader_gone.set()
 
     thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ import math
 import os
 import pty
 import random
+import select
 import sqlite3
 import subprocess
 import sys
@@ -225,30 +226,46 @@ def run_cli_in(
 ) -> CliResult:
     """`python -m embtui ARGS` in a fresh process: real exit code, real stderr.
 
-    With `tty`, stdout is a pseudo-terminal, as when a person runs the command (the live
-    progress display instead of plain log lines); its text comes back with the ANSI codes.
+    With `tty`, stdout and stderr are pseudo-terminals, as when a person runs the command
+    (the live progress display on stderr instead of plain log lines); each comes back
+    apart, with its ANSI codes.
     """
     command = [sys.executable, "-m", "embtui", *map(str, args)]
     if not tty:
         return run_measured(command, env, cwd, timeout)
-    master, slave = pty.openpty()
+    out_master, out_slave = pty.openpty()
+    err_master, err_slave = pty.openpty()
     with subprocess.Popen(
-        command, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+        command,
+        stdout=out_slave,
+        stderr=err_slave,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
     ) as popen:
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
+        os.close(out_slave)
+        os.close(err_slave)
+        chunks: dict[int, list[bytes]] = {out_master: [], err_master: []}
+        open_fds = [out_master, err_master]
+        while open_fds:
+            ready, _, _ = select.select(open_fds, [], [], timeout)
+            if not ready:
                 break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(master)
-        stderr = popen.stderr.read() if popen.stderr else b""
+            for fd in ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if chunk:
+                    chunks[fd].append(chunk)
+                else:
+                    open_fds.remove(fd)
+                    os.close(fd)
+        for fd in open_fds:
+            os.close(fd)
         rc = popen.wait(timeout=timeout)
-    return CliResult(rc, b"".join(chunks).decode("utf-8", "replace"), stderr.decode())
+    out, err = (b"".join(chunks[fd]).decode("utf-8", "replace") for fd in (out_master, err_master))
+    return CliResult(rc, out, err)
 
 
 def run_measured(

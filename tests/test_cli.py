@@ -109,9 +109,10 @@ def assert_tiny_grid_done(
 
 
 def test_run_prints_the_experiment_id_first_and_the_summary_last(cli_experiment):
+    """Progress (the id, the runs, the epochs) on stderr; the summary on stdout."""
     store = cli_experiment.store
     for number, result in enumerate(cli_experiment.runs, 1):
-        lines = result.stdout.splitlines()
+        lines = result.stderr.splitlines()
         header = [line for line in lines if line.startswith("experiment ") and "runs)" in line]
         assert header == [f"experiment {number}: seed-grid (8 runs) in {store}"]
         # The id comes before any training output.
@@ -119,14 +120,40 @@ def test_run_prints_the_experiment_id_first_and_the_summary_last(cli_experiment)
             i for i, line in enumerate(lines) if line.startswith("run 1/8")
         )
         assert f"experiment {number} done" in lines
+        # The second experiment takes the first one's name: allowed, and said once.
+        notes = [line for line in lines if line.startswith("note: ")]
+        assert notes == (
+            []
+            if number == 1
+            else [
+                "note: experiment 2 has the name of #1: the ids tell them apart "
+                "(embtui rename 2 NAME renames it)"
+            ]
+        )
         assert "final-epoch val_acc" in result.stdout  # the summary table's title
         assert "Chance level (majority class)" in result.stdout  # the conclusion
         assert "Traceback" not in result.stderr
 
 
+def test_run_with_stderr_apart_prints_only_the_results_on_stdout(cli_experiment):
+    """`embtui run ... 2>/dev/null` keeps the summary and nothing of the progress: stdout
+    starts with the verdicts and every line of it is the summary's."""
+    for number, result in enumerate(cli_experiment.runs, 1):
+        out = result.stdout.splitlines()
+        assert out[0].startswith("Verdicts: "), out[:3]
+        assert any(line.strip() == f"experiment {number}: final-epoch val_acc" for line in out)
+        for line in out:
+            assert not re.match(r"(loading|preparing|compiling|run \d+/|  epoch |  done)", line), (
+                line
+            )
+            assert not re.match(r"experiment \d+ (done|cancelled|failed)$", line), line
+            assert "runs) in" not in line, line
+        assert "loading data" in result.stderr and "  epoch 2: loss" in result.stderr
+
+
 def test_plain_log_has_one_line_per_run_and_epoch(cli_experiment):
-    """stdout is a pipe here, so progress is plain lines, not a live display."""
-    out = cli_experiment.runs[0].stdout
+    """stderr is a pipe here, so progress is plain lines, not a live display."""
+    out = cli_experiment.runs[0].stderr
     assert "\x1b[" not in out.split("experiment 1 done")[0]
     run_lines = re.findall(
         r"^run (\d)/8: size (\d+), (\w+), seed (\d) on (?:CPU|GPU).*$", out, re.M
@@ -299,7 +326,7 @@ def source_runs(tiny, run_cli_many, tmp_path_factory) -> dict[str, tuple[Path, C
 def test_keras_npz_and_aclimdb_sources_run_end_to_end(source, source_runs, run_cli):
     store, result = source_runs[source]
     assert result.rc == 0, result.stderr[-3000:] + result.stdout[-3000:]
-    assert f"experiment 1: seed-grid (8 runs) in {store}" in result.stdout.replace("\r\n", "\n")
+    assert f"experiment 1: seed-grid (8 runs) in {store}" in result.stderr.replace("\r\n", "\n")
     doc = export_json(run_cli, store)
     assert doc["experiment"]["status"] == "done"
     assert doc["experiment"]["meta"]["n_val"] == 20
@@ -308,14 +335,16 @@ def test_keras_npz_and_aclimdb_sources_run_end_to_end(source, source_runs, run_c
 
 
 def test_a_terminal_gets_the_live_display_instead_of_log_lines(source_runs):
-    """The aclImdb run had a pseudo-terminal as stdout, like a person at a shell."""
+    """The aclImdb run had pseudo-terminals as stdout and stderr, like a person at a shell:
+    the live display on stderr, the summary alone on stdout."""
     _, result = source_runs["acl"]
-    out = result.stdout
+    err, out = result.stderr, result.stdout
     assert result.rc == 0
-    assert "\x1b[2K" in out and "━" in out  # Rich redraws its progress bars in place
-    assert "val_acc" in out  # the current run's latest val_acc
-    assert not re.search(r"^  epoch \d+: loss", out, re.M)  # no plain per-epoch lines
+    assert "\x1b[2K" in err and "━" in err  # Rich redraws its progress bars in place
+    assert "val_acc" in err  # the current run's latest val_acc
+    assert not re.search(r"^  epoch \d+: loss", err, re.M)  # no plain per-epoch lines
     assert "final-epoch val_acc" in out  # the summary table at the end
+    assert "━" not in out and "loading data" not in out and "runs) in" not in out
 
 
 def test_real_reviews_acceptance_run(source_runs, run_cli):
@@ -337,14 +366,29 @@ def test_real_reviews_acceptance_run(source_runs, run_cli):
 # -- bad input: one line, exit 2, no traceback, store untouched ------------------------------
 
 
+#: What `embtui run` says on stderr while it loads, before it can find a mistake in the data.
+PROGRESS_BEFORE_AN_ERROR = re.compile(
+    r"(loading data: .+|loading GloVe vectors|loading TensorFlow"
+    r"|connecting to Ray at .+|starting Ray here)"
+)
+
+
 def assert_one_line_error(result: CliResult, *fragments: str) -> None:
+    """Exit 2, and the error is one line on stderr: the last, after at most the progress
+    lines of loading (stderr carries the progress); nothing on stdout."""
     assert result.rc == 2, result
     assert "Traceback" not in result.stderr + result.stdout
-    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("embtui: error: "), result.stderr
+    assert result.stdout == "", result.stdout
+    assert result.stderr.endswith("\n"), result.stderr
+    *progress, error = result.stderr.splitlines()
+    for line in progress:
+        assert PROGRESS_BEFORE_AN_ERROR.fullmatch(line), (line, result.stderr)
+    assert error.startswith("embtui: error: "), result.stderr
     for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
-    assert not re.search(r"^experiment \d+:", result.stdout, re.M), "an experiment was created"
+        assert fragment in error, (fragment, result.stderr)
+    assert not re.search(r"^experiment \d+:", result.stdout + result.stderr, re.M), (
+        "an experiment was created"
+    )
 
 
 def _run_args(tiny: TinyInputs, store: Path, **overrides) -> list[str]:
@@ -1035,6 +1079,26 @@ def test_help_lists_the_subcommands_and_the_config_flags(run_cli):
     assert run_help.rc == 0
     for flag in ("--sizes", "--embeddings", "--val-size", "--vocab-size", "--glove", "--store"):
         assert flag in run_help.stdout
+
+
+def test_export_help_says_it_prints_to_stdout_where_the_console_writes_a_file(capsys):
+    """`embtui export N` prints; the console's `e` writes a file: both say so."""
+    from embtui.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert exit.value.code == 0
+    assert "export an experiment's comparison summary, printed to stdout (-o FILE writes" in top
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Prints the experiment's comparison summary to stdout" in text
+    assert "The console's e always writes a file" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Progress goes to stderr" in text and "`embtui run ... 2>/dev/null` prints only" in text
 
 
 def test_control_characters_in_a_stored_name_are_printed_escaped(tmp_path, capsys):

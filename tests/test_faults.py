@@ -111,7 +111,7 @@ def resume_and_compare(store: Path, reference: dict, runs: list[tuple[str, int]]
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     if any(status != "done" and 2 <= n < EPOCHS for status, n in runs):
-        assert "continuing from the checkpoint after epoch" in result.stdout
+        assert "continuing from the checkpoint after epoch" in result.stderr
     with Store(store, create=False) as s:
         exp = s.experiment(s.resolve("latest"))
         assert exp.status == "done"

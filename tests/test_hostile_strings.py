@@ -266,8 +266,9 @@ def _toml(value: str) -> str:
 
 @pytest.mark.parametrize("text", HOSTILE, ids=IDS)
 def test_a_hostile_dataset_or_glove_path_in_toml_is_quoted_escaped(text, tmp_path, capsys):
-    """`dataset` (missing) and `glove` (missing) hold the string: `loading data: PATH` on
-    stdout and the error on stderr show it escaped, exit 2, nothing recorded."""
+    """`dataset` (missing) and `glove` (missing) hold the string: `loading data: PATH` (the
+    progress) and the error after it, both on stderr, show it escaped, exit 2, nothing
+    recorded."""
     toml = tmp_path / "e.toml"
     toml.write_text(
         f'name = "e"\ndataset = {_toml("d-" + text + ".csv")}\nsizes = [10]\nseeds = 1\n',
@@ -275,9 +276,10 @@ def test_a_hostile_dataset_or_glove_path_in_toml_is_quoted_escaped(text, tmp_pat
     )
     store = tmp_path / "s.sqlite"
     code, out, err = run(capsys, "run", str(toml), "--plain", "--store", str(store))
-    assert code == 2 and err.count("\n") == 1
-    assert terminal(f"d-{text}.csv") in err
-    assert f"loading data: {terminal(str(tmp_path / ('d-' + text + '.csv')))}" in out
+    *progress, error = err.splitlines()
+    assert code == 2 and out == "" and error.startswith("embtui: error: ")
+    assert terminal(f"d-{text}.csv") in error
+    assert progress == [f"loading data: {terminal(str(tmp_path / ('d-' + text + '.csv')))}"]
     toml.write_text(
         'name = "e"\ndataset = "d.csv"\nembeddings = ["glove"]\nval_size = 10\n'
         f"glove = {_toml('g-' + text + '.txt')}\nsizes = [10]\nseeds = 1\n",
@@ -285,8 +287,10 @@ def test_a_hostile_dataset_or_glove_path_in_toml_is_quoted_escaped(text, tmp_pat
     )
     (tmp_path / "d.csv").write_text("text,label\n" + "good movie,1\nbad movie,0\n" * 20)
     code, out, err = run(capsys, "run", str(toml), "--plain", "--store", str(store))
-    assert code == 2 and err.count("\n") == 1
-    assert terminal(f"g-{text}.txt") in err
+    *progress, error = err.splitlines()
+    assert code == 2 and out == "" and error.startswith("embtui: error: ")
+    assert terminal(f"g-{text}.txt") in error
+    assert all(not line.startswith("embtui: error") for line in progress)
 
 
 @pytest.mark.parametrize("text", CONTROL, ids=IDS[len(MARKUP) :])
@@ -312,9 +316,10 @@ def test_a_hostile_csv_header_is_named_escaped(tmp_path, capsys):
     code, _, err = run(
         capsys, "run", "--dataset", str(data), "--plain", "--store", str(tmp_path / "s.sqlite")
     )
-    assert code == 2 and err.count("\n") == 1
+    progress, error = err.splitlines()  # `loading data: PATH`, then the one error line
+    assert code == 2 and progress.startswith("loading data: ")
     for text in HOSTILE:
-        assert terminal(text) in err, text
+        assert terminal(text) in error, text
 
 
 # -- progress lines and the doctor's table ---------------------------------------------
@@ -353,8 +358,8 @@ def test_progress_lines_show_paths_addresses_arms_and_errors_escaped(text, capsy
     shown = console.export_text()
     clean(shown)
     assert f"size 10 · {terminal(text)} · seed 0" in shown  # brackets kept: not markup
-    live(events[3])  # the failure is printed above the bars, on stdout
-    printed = capsys.readouterr().out
+    live(events[3])  # the failure is printed above the bars, on stderr
+    printed = capsys.readouterr().err
     clean(printed.replace("\x1b[", ""))  # Rich's own colour codes, nothing of the string's
     assert f"OSError: {terminal(text)}" in ansi_plain(printed)
 

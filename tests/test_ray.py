@@ -90,7 +90,7 @@ def test_a_ray_grid_gives_exactly_the_histories_of_the_serial_run(reviews, tf_re
         "run", "--plain", "--ray", "--store", str(store), f"--dataset={reviews}", *grid()
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "starting Ray here" in result.stdout
+    assert "starting Ray here" in result.stderr  # progress, on stderr
     assert histories(store) == reference  # every epoch of every run, exactly
     assert statuses(store) == ("done", ["done"] * RUNS)
     # Each run says where it trained: device, host and Ray node.
@@ -131,9 +131,9 @@ def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_r
     assert workers, "no Ray worker found training a run"
     for worker in workers:  # whichever is training which run: every run in flight is hit
         os.kill(worker, signal.SIGKILL)
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
-    assert "continuing from the checkpoint after epoch" in out
+    assert "continuing from the checkpoint after epoch" in err
     assert statuses(store) == ("done", ["done"] * RUNS)
     assert histories(store) == long_reference
 
@@ -270,7 +270,7 @@ def test_a_two_node_cluster_trains_on_both_nodes(two_nodes, reviews, tf_referenc
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Ray: 2 nodes, 2 CPUs, 0 GPUs" in result.stdout
+    assert "Ray: 2 nodes, 2 CPUs, 0 GPUs" in result.stderr
     nodes = {d.rsplit("(Ray node ", 1)[1] for d in devices(store)}
     assert len(nodes) == 2, devices(store)  # runs went to both nodes
     assert histories(store) == reference
@@ -382,12 +382,18 @@ def silent_port() -> Iterator[str]:
 
 
 def refused_quickly(result: subprocess.CompletedProcess, seconds: float) -> str:
-    """The one stderr line of a refusal that came with exit 2 within REFUSED_WITHIN_S."""
+    """The one error line of a refusal that came with exit 2 within REFUSED_WITHIN_S: the
+    last on stderr, after at most the progress of loading and connecting."""
     assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
     assert seconds < REFUSED_WITHIN_S, seconds
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("embtui: error: "), result.stderr[-3000:]
-    return lines[0]
+    *progress, error = result.stderr.strip().splitlines()
+    assert error.startswith("embtui: error: "), result.stderr[-3000:]
+    for line in progress:
+        assert re.fullmatch(
+            r"loading data: .+|loading GloVe vectors|connecting to Ray at .+|starting Ray here",
+            line,
+        ), result.stderr[-3000:]
+    return error
 
 
 def timed(*args: str, **kw) -> tuple[subprocess.CompletedProcess, float]:
@@ -435,11 +441,13 @@ def test_a_signal_stops_embtui_while_it_waits_for_a_silent_address(
         text=True,
     )
     try:
-        for line in proc.stdout:  # the address is being asked: send the signal now
+        seen = []
+        for line in proc.stderr:  # the address is being asked: send the signal now
+            seen.append(line)
             if "connecting to Ray at" in line:
                 break
         else:
-            pytest.fail(proc.stderr.read())
+            pytest.fail("".join(seen))
         # Into the wait for an answer (Ray's own waited in C++, where no handler runs).
         time.sleep(2)
         sent = time.monotonic()
@@ -511,11 +519,13 @@ def test_ctrl_c_while_ray_starts_here_cancels_the_experiment(reviews, tmp_path):
         start_new_session=True,
     )
     try:
-        for line in proc.stdout:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
             if "starting Ray here" in line:
                 break
         else:
-            pytest.fail(proc.stderr.read())
+            pytest.fail("".join(seen))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=180)
     finally:

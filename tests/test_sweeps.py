@@ -56,7 +56,7 @@ def sweep(tmp_path_factory) -> tuple[dict, str]:
     store = folder / "s.sqlite"
     result = embtui("run", str(toml), "--plain", "--store", str(store), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "experiment 1: sweep (48 runs)" in result.stdout
+    assert "experiment 1: sweep (48 runs)" in result.stderr
     doc = embtui("export", "1", "--format", "json", "--store", str(store))
     md = embtui("export", "1", "--format", "md", "--store", str(store))
     assert doc.returncode == 0 and md.returncode == 0, doc.stderr + md.stderr

@@ -53,7 +53,8 @@ async def test_e_writes_the_same_markdown_as_embtui_export(make_app, store_path,
         assert isinstance(app.screen, ExportDialog)
         path = tmp_path / f"embtui-small-{exp_id}.md"
         assert text_of(app.screen.query_one("#choice-note")) == (
-            f"writes {path} and embtui-small-{exp_id}-figures/"
+            f"writes {path} and embtui-small-{exp_id}-figures/\n"
+            f"embtui export {exp_id} prints it to stdout"
         )
         await pilot.press("enter")
         await settle(pilot)
@@ -88,7 +89,9 @@ async def test_the_export_format_is_chosen_in_the_console(
         keys = ["j"] * ["md", "html", "csv", "summary-csv", "json"].index(fmt)
         await pilot.press(*keys)
         path = tmp_path / f"embtui-small-{exp_id}{ending}"
-        assert text_of(app.screen.query_one("#choice-note")) == f"writes {path}"
+        assert text_of(app.screen.query_one("#choice-note")) == (
+            f"writes {path}\nembtui export {exp_id} --format {fmt} prints it to stdout"
+        )
         await pilot.press("enter")
         await settle(pilot)
     report = build_report(stored(store_path), exp_id)
@@ -115,7 +118,8 @@ async def test_exporting_again_never_overwrites_an_earlier_export(make_app, stor
         await pilot.press("e")
         best = tmp_path / f"embtui-small-{exp_id}-best.md"
         assert text_of(app.screen.query_one("#choice-note")) == (
-            f"writes {best} and embtui-small-{exp_id}-best-figures/"
+            f"writes {best} and embtui-small-{exp_id}-best-figures/\n"
+            f"embtui export {exp_id} --metric best prints it to stdout"
         )
         await pilot.press("enter")
         await settle(pilot)

@@ -257,6 +257,13 @@ def _is_accent(widget, accent: Color) -> bool:
     return all(abs(a - b) <= 3 for a, b in zip(colour.rgb, accent.rgb, strict=True))
 
 
+def _title_on_accent(widget, accent: Color) -> bool:
+    """The pane's title drawn as a label on the accent colour: more than a thin rule, and
+    a background a 256-colour terminal keeps apart from the panes' near-black (234/235)."""
+    colour = widget.styles.border_title_background
+    return all(abs(a - b) <= 3 for a, b in zip(colour.rgb, accent.rgb, strict=True))
+
+
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 async def test_every_tab_stop_shows_focus_and_z_fills_the_screen(make_app, store_path, size):
     """Five panes, five tab stops; the focused one's border (or title rule) takes the accent
@@ -288,6 +295,7 @@ async def test_every_tab_stop_shows_focus_and_z_fills_the_screen(make_app, store
             await pilot.pause()
             for other, pane in panes.items():
                 assert _is_accent(pane, accent) == (other == name), (name, other)
+                assert _title_on_accent(pane, accent) == (other == name), (name, other)
         await pilot.press("z")
         assert screen.maximized is panes["runs"]
         await pilot.press("escape")
@@ -385,10 +393,12 @@ async def test_at_80_columns_a_sweeps_runs_table_leaves_out_what_does_not_fit(ma
         ]
         assert "val_acc" in [c.value for c in table.columns]
         assert table.virtual_size.width <= table.scrollable_content_region.width
-        assert table.border_title.endswith(f"w: +{' '.join(table.hidden)}")
+        # The title names the columns left out and the key that shows them.
+        assert table.hidden and "acc" in table.hidden
+        assert table.border_title.endswith(f"w shows {', '.join(table.hidden)}")
         await pilot.press("w")
         assert [c.value for c in table.columns] == [key for key, _, _ in RUN_COLUMNS]
-        assert "w: +" not in table.border_title
+        assert "w shows" not in table.border_title
 
 
 @pytest.mark.parametrize(

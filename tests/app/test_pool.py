@@ -150,7 +150,8 @@ async def test_e_on_a_pooled_comparison_writes_what_embtui_export_a_b_prints(
         assert isinstance(app.screen, ExportDialog)
         path = tmp_path / f"embtui-learned-only-{a}+{b}.md"
         assert text_of(app.screen.query_one("#choice-note")) == (
-            f"writes {path} and embtui-learned-only-{a}+{b}-figures/"
+            f"writes {path} and embtui-learned-only-{a}+{b}-figures/\n"
+            f"embtui export {a},{b} prints it to stdout"
         )
         await pilot.press("enter")
         await settle(pilot)

@@ -232,12 +232,13 @@ try:
     main(sys.argv[1:])
 except SystemExit as exit:
     assert not exit.code, exit.code
-print("tensorflow imported:", "tensorflow" in sys.modules)
+print("tensorflow imported:", "tensorflow" in sys.modules, file=sys.stderr)
 """
 
 
 def run_grid(env: dict[str, str], store: Path, dataset: Path, *extra: str) -> list[str]:
-    """`embtui run --plain` of a small learned-arm grid in a fresh process: its output lines."""
+    """`embtui run --plain` of a small learned-arm grid in a fresh process: its progress
+    lines (stderr, where `embtui run` writes them)."""
     args = ["run", "--plain", "--store", store, "--dataset", dataset, "--sizes", "40,80"]
     args += ["--embeddings", "learned", "--seeds", "2", "--epochs", "2", "--val-size", "20"]
     args += ["--vocab-size", "40", "--maxlen", "12", "--embedding-dim", "8", *extra]
@@ -249,7 +250,7 @@ def run_grid(env: dict[str, str], store: Path, dataset: Path, *extra: str) -> li
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+    return done.stderr.splitlines()
 
 
 def epoch_lines(lines: list[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Pick one of a few options (an export format, a sort column) with the keys.
 
-Under the list, a line says what the highlighted option will do (`describe`): for an
-export, the path it will write.
+Under the list, a line (or a few) says what the highlighted option will do (`describe`):
+for an export, the path it will write and the CLI command that prints it instead.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -100,7 +101,10 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def _describe(self, key: str) -> None:
         if self.describe is not None:
-            self.query_one("#choice-note", Static).update(rich_text(self.describe(key)))
+            # One line per line the description has, each escaped (a path is the user's).
+            lines = self.describe(key).split("\n")
+            note = Text("\n").join(rich_text(line) for line in lines)
+            self.query_one("#choice-note", Static).update(note)
 
     def action_down(self) -> None:
         self.query_one(OptionList).action_cursor_down()

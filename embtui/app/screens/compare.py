@@ -114,7 +114,13 @@ class CompareScreen(ReportsFailures, Screen[None]):
             id="columns",
             tooltip="The difference, 95% CI and p (below 110 columns: in the means' place)",
         ),
-        Binding("e", "export", "Export", id="export", tooltip="Export this comparison"),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            id="export",
+            tooltip="Export this comparison to a file (embtui export N prints it to stdout)",
+        ),
     ]
 
     all_columns: reactive[bool | None] = reactive(None)

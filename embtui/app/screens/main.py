@@ -102,7 +102,8 @@ class MainScreen(ReportsFailures, Screen[None]):
         Binding("c", "compare", "Compare", id="compare",
                 tooltip="Compare the arms per size (of the marked experiments as one, if any)"),
         Binding("e", "export", "Export", id="export",
-                tooltip="Export: Markdown with figures, HTML, CSV or JSON"),
+                tooltip="Export to a file: Markdown with figures, HTML, CSV or JSON "
+                "(embtui export N prints it to stdout)"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running experiment"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Finish an interrupted experiment"),
         Binding("slash", "filter", "Filter", key_display="/", id="filter",
@@ -313,7 +314,7 @@ class MainScreen(ReportsFailures, Screen[None]):
         if self.costs:
             title += " · costs ($: metrics)"
         if table.hidden:
-            title += f" · w: +{' '.join(table.hidden)}"
+            title += f" · w shows {', '.join(table.hidden)}"  # the columns left out
         table.border_title = rich_text(title)  # never markup: the name is the user's
         self._follow_live_run()
         self._show_cursor_run()

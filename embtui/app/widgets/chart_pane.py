@@ -36,6 +36,10 @@ class ChartPane(Vertical, can_focus=True):
         width: 1fr;
         &:focus {
             border: round $accent;
+            /* Focused: the title as an accent-coloured label, seen in 16 and 256 colours. */
+            border-title-background: $accent;
+            border-title-color: $background;
+            border-title-style: bold;
         }
         #legend {
             height: 1;

@@ -72,6 +72,10 @@ class EpochPane(Vertical):
         height: 1fr;
         &:focus-within {
             border: round $accent;
+            /* Focused: the title as an accent-coloured label, seen in 16 and 256 colours. */
+            border-title-background: $accent;
+            border-title-color: $background;
+            border-title-style: bold;
         }
         EpochTable {
             height: 1fr;

@@ -261,7 +261,9 @@ class KeyedTable(DataTable[Any]):
 class PaneTable(KeyedTable):
     """A `KeyedTable` that is a pane of its own on the main screen (the experiments, the
     runs): a rounded border in the panel colour with its title in the text colour, the
-    accent colour while it has focus. Tables inside a pane or a dialog stay `KeyedTable`s."""
+    accent colour while it has focus, its title then a label in that colour (a
+    background shade alone is invisible on most terminals). Tables inside a pane or a
+    dialog stay `KeyedTable`s."""
 
     DEFAULT_CSS = """
     PaneTable {
@@ -269,6 +271,10 @@ class PaneTable(KeyedTable):
         border-title-color: $text;
         &:focus {
             border: round $accent;
+            /* Focused: the title as an accent-coloured label, seen in 16 and 256 colours. */
+            border-title-background: $accent;
+            border-title-color: $background;
+            border-title-style: bold;
         }
     }
     """
