@@ -653,7 +653,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 raise EmbtuiError(f"{args.output}: cannot write ({exc.strerror})") from None
             print(f"wrote {printable(str(folder))}", file=sys.stderr)
             return 0
-        report = build_report(store, ids, metric=args.metric, alpha=args.alpha)
+        report = build_report(
+            store, ids, metric=args.metric, alpha=args.alpha, learned=args.format in ("md", "html")
+        )
     figures_dir = _figures_dir(args)
     if figures_dir is not None:
         from embtui.export import markdown_with_figures
@@ -780,13 +782,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from embtui.inspect.text import DEFAULT_PROBES, reviews_report, words_report
     from embtui.inspect.view import load_run
 
+    projector = Path(args.projector).expanduser() if args.projector else None
+    if projector is not None:  # a folder that cannot be written is said before the report
+        try:
+            projector.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbtuiError(
+                f"--projector {args.projector}: cannot write ({exc.strerror})"
+            ) from None
+        if not os.access(projector, os.W_OK | os.X_OK):
+            raise EmbtuiError(f"--projector {args.projector}: not writable for this user")
     with _open_store(args, create=False, reading=True) as store:
         view = load_run(store, args.run)
         others = [load_run(store, run_id) for run_id in args.against]
     lines = words_report(view, args.words or DEFAULT_PROBES, others=others)
     lines += ["", *reviews_report(view, others[0] if others else None)]
     print("\n".join(lines))
-    if args.projector:
+    if projector is not None:
         tables = [
             ProjectorTable(
                 f"{v.label} ({v.experiment_id})", f"run-{v.run_id}", v.table, v.words, v.scores()
@@ -797,7 +809,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if not tables:
             raise EmbtuiError(f"run {args.run} kept no embedding table for the projector")
         try:
-            written = write_projector(Path(args.projector).expanduser(), tables)
+            written = write_projector(projector, tables)
         except OSError as exc:
             raise EmbtuiError(f"{args.projector}: cannot write ({exc.strerror})") from None
         print(

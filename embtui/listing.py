@@ -29,6 +29,7 @@ from embtui.display import status_with_reason
 from embtui.escape import terminal as printable
 from embtui.inspect.kept import disk_usage
 from embtui.store import Store, learned_folder_of
+from embtui.sysmetrics import format_bytes
 
 #: Output formats of `embtui list`.
 LIST_FORMATS = ("text", "json", "csv")
@@ -88,13 +89,6 @@ def experiment_runs(store: Store, exp_id: int) -> dict[str, Any]:
     }
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
-
-
 def print_listing(
     store: Store, ref: str | None = None, fmt: str = "text", out: TextIO | None = None
 ) -> None:
@@ -128,7 +122,7 @@ def print_listing(
             kept = disk_usage(store.path)
             if kept:
                 folder = printable(str(learned_folder_of(store.path)))
-                out.write(f"{_bytes(kept)} kept for embtui inspect in {folder}\n")
+                out.write(f"{format_bytes(kept)} kept for embtui inspect in {folder}\n")
         return
     exp = experiment_runs(store, store.resolve(ref))
     if fmt == "json":

@@ -247,7 +247,7 @@ def test_list_shows_experiments_and_runs_with_status(cli_experiment, cli_exports
         ["1", "seed-grid", "done", "8/8"],
         ["2", "seed-grid", "done", "8/8"],
     ]
-    assert re.fullmatch(r"[\d.]+ kB kept for embtui inspect in .+\.learned", lines[-1]), lines[-1]
+    assert re.fullmatch(r"[\d.]+ KB kept for embtui inspect in .+\.learned", lines[-1]), lines[-1]
     for exp_id, exported in ((1, cli_exports.json1), (2, cli_exports.json2)):
         runs = run_cli(["list", str(exp_id), "--store", cli_experiment.store])
         assert runs.rc == 0, runs.stderr

@@ -78,7 +78,7 @@ def write_export(
     from embtui.report.model import build_report
 
     ids = experiment_id if isinstance(experiment_id, int) else list(experiment_id)
-    report = build_report(store, ids, metric=metric)
+    report = build_report(store, ids, metric=metric, learned=fmt in ("md", "html"))
     path = export_path(cwd, report.experiment.name, experiment_id, fmt, metric)
     if fmt == "md":
         text = markdown_with_figures(report, figures_folder(path), cwd, "svg")

@@ -852,8 +852,8 @@ def validation_texts(dataset: str, val_size: int, expected: str) -> list[str] | 
             y = np.asarray(labels, dtype=np.int32)[order]
         elif path.is_dir():
             rng = np.random.default_rng(TEXT_SPLIT_SEED)
-            train_texts, _ = _read_acl_split(dataset, path, "train")
-            rng.permutation(len(train_texts))  # the split's generator draws train's order first
+            n_train = sum(len(acl_reviews(dataset, path, f"train/{s}")) for s in ("pos", "neg"))
+            rng.permutation(n_train)  # the split's generator draws train's order first
             texts, labels = _read_acl_split(dataset, path, "test")
             order = rng.permutation(len(texts))[:val_size]
             val = [texts[i] for i in order]

@@ -17,7 +17,7 @@ import numpy as np
 
 from embtui.config import ArmConfig
 from embtui.engine.data import Dataset
-from embtui.inspect.kept import keeps_table, save, save_shape, shape_path
+from embtui.inspect.kept import keeps_table, save, save_shape
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,10 @@ def shape_files(arm_cfg: ArmConfig, data: Dataset, glove: np.ndarray | None) -> 
 def write(
     store: Path, experiment_id: int, run_id: int, kept: Learned, shape: ShapeFiles | None
 ) -> None:
-    """Write a run's file, and its shape's file when given and not written yet."""
+    """Write a run's file, then its shape's file when given and not written yet (two runs
+    writing the same shape at once both write it whole; the last rename wins)."""
+    save(store, run_id, kept.logits, kept.weights, kept.keep_table)
     if shape is not None:
         save_shape(
             store, experiment_id, shape.maxlen, shape.words, shape.x_val, shape.y_val, shape.glove
         )
-    save(store, run_id, kept.logits, kept.weights, kept.keep_table)
-
-
-def shape_written(store: Path, experiment_id: int, arm_cfg: ArmConfig) -> bool:
-    return shape_path(store, experiment_id, arm_cfg.vocab_size, arm_cfg.maxlen).exists()

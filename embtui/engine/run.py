@@ -365,7 +365,7 @@ class LearnedKeeper(GridListener):
             )
             shape = keep.shape_files(arm_cfg, data, vectors.matrix if vectors else None)
             self.ledger.keep_learned(run_row, kept, shape)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # any failure: the run is done all the same, and said so
             self.sink(
                 Stage(
                     run_row.experiment_id,
@@ -442,7 +442,6 @@ class CheckpointKeeper(GridListener):
             self.checkpoints.remove()
 
 
-#: Whether this process has said it is compiling the fused kernel (it says so once).
 def _event_log(
     cfg: ExperimentConfig, experiment: ExperimentRow, run_row: RunRow, store: Store
 ) -> Any:

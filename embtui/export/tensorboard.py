@@ -14,10 +14,11 @@ Training writes these files live (`RunEventLog`, flushed after every epoch); `em
 --format tensorboard` writes the same files afterwards from the store (`export_tensorboard`).
 
 Each epoch is an Event record with the scalar plugin's metadata (what `tf.summary.scalar`
-writes) and its own wall time: while training, when the epoch ended; in an export, the run's
-recorded start plus the epochs' recorded seconds (`epoch_wall_times`), so TensorBoard's
-Relative and Wall axes mean what they say for an experiment exported later. The records are
-written with TensorFlow's TFRecord writer (`tf.summary.write` would stamp the current time).
+writes) and its own wall time: while training, when the epoch ended; in an export, from the
+run's recorded end (or start) and its epochs' recorded seconds (`epoch_wall_times`), so
+TensorBoard's Relative and Wall axes mean what they say for an experiment exported later.
+The records are written with TensorFlow's TFRecord writer (`tf.summary.write` would stamp
+the current time).
 With the `tensorboard` package installed (the `tensorboard` extra) an export also writes the
 HParams dashboard's records: the experiment's factors, size and seed and the final
 validation metrics of each run. TensorFlow is imported only when a log is opened, so
@@ -289,16 +290,17 @@ def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
     runs = {run.id: run for run in store.runs(exp_id)}
     for run_id, name in folders.items():
         run = runs[run_id]
-        times = epoch_wall_times(run.started, epochs[run_id])
+        times = epoch_wall_times(run.started, epochs[run_id], run.finished)
+        began = times[0] - float(epochs[run_id][0].seconds)
         with RunEventLog(out_dir, experiment, run, folder=name, store=store.path) as log:
             for metrics, when in zip(epochs[run_id], times, strict=True):
                 log.write(metrics, when)
             if hparams is not None:
                 log.write_summary(
                     hparams.hparams_pb(
-                        run_hparams(run, varied), trial_id=name, start_time_secs=times[0]
+                        run_hparams(run, varied), trial_id=name, start_time_secs=began
                     ),
-                    times[0],
+                    began,
                 )
     if hparams is not None and folders:
         _write_hparams_config(root, runs.values(), varied, hparams)
@@ -324,16 +326,28 @@ def run_folders(
     return out
 
 
-def epoch_wall_times(started: str | None, epochs: Sequence[EpochMetrics]) -> list[float]:
-    """Each epoch's end as unix time: the run's recorded start plus its epochs' seconds
-    (when the start is unknown, the same sums from 0)."""
-    start = 0.0
-    if started:
-        try:
-            start = datetime.fromisoformat(started).timestamp()
-        except ValueError:
-            start = 0.0
-    return [start + float(t) for t in itertools.accumulate(e.seconds for e in epochs)]
+def epoch_wall_times(
+    started: str | None, epochs: Sequence[EpochMetrics], finished: str | None = None
+) -> list[float]:
+    """Each epoch's end as unix time, from the store's record: counted back from the run's
+    end (`finished`) by its epochs' seconds when it has ended, so a run resumed later (its
+    `started` is the resume's) still has its early epochs before its late ones; else the
+    run's start plus the seconds. 0-based sums when neither is known."""
+    ends = list(itertools.accumulate(float(e.seconds) for e in epochs))
+    end = _timestamp(finished)
+    if end is not None and ends:
+        return [end - ends[-1] + t for t in ends]
+    start = _timestamp(started) or 0.0
+    return [start + t for t in ends]
+
+
+def _timestamp(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 def run_hparams(run: RunLike, varied: Sequence[str]) -> dict[str, Any]:

@@ -7,34 +7,25 @@ table is the GloVe matrix, which the experiment can load again) and the Dense ke
 bias that read it. SQLite holds none of it, so exports and the store stay light; deleting an
 experiment deletes its runs' files.
 
-A file is written whole under a temporary name and then renamed, so a reader never sees half
-of one.
+A file is written whole under a temporary name of its own and then renamed
+(`embtui.files.write_atomically`), so a reader never sees half of one and two runs that end
+at once (threads, worker processes) never write over each other's temporary file. A file
+that cannot be read (damaged, cut short) reads as nothing kept.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from embtui.files import write_atomically
 from embtui.store import learned_folder_of
-
-#: The `keep_weights` choices: every run's table, one seed per (arm, size) cell (the
-#: experiment's first seed), or none (logits only).
-KEEP_CHOICES = ("cell", "all", "none")
-
-
-def learned_path(store: Path, run_id: int) -> Path:
-    return learned_folder_of(store) / f"run-{run_id}.npz"
-
-
-def shape_path(store: Path, experiment_id: int, vocab_size: int, maxlen: int) -> Path:
-    return learned_folder_of(store) / f"experiment-{experiment_id}-{vocab_size}x{maxlen}.npz"
+from embtui.store import learned_run_path as learned_path
+from embtui.store import learned_shape_path as shape_path
 
 
 @dataclass(frozen=True)
@@ -87,17 +78,17 @@ def load_shape(store: Path, experiment_id: int, vocab_size: int, maxlen: int) ->
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as out:
-        np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
-    os.replace(partial, path)
+    write_atomically(path, lambda out: np.savez_compressed(out, **arrays))  # type: ignore[arg-type]
 
 
-def _read(path: Path) -> dict[str, np.ndarray] | None:
+def _read(path: Path, skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray] | None:
+    """The file's arrays (those not in `skip`: a table need not be decompressed to count
+    errors), or None when it is missing or cannot be read: cut short, damaged (zlib, zip,
+    npy header errors alike)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, KeyError):
+            return {name: data[name] for name in data.files if name not in skip}
+    except Exception:
         return None
 
 
@@ -139,9 +130,10 @@ def save(
     return path
 
 
-def load(store: Path, run_id: int) -> Kept | None:
-    """A run's kept arrays, or None when it kept nothing (or its file is unreadable)."""
-    arrays = _read(learned_path(store, run_id))
+def load(store: Path, run_id: int, *, table: bool = True) -> Kept | None:
+    """A run's kept arrays (without its table when `table` is False), or None when it kept
+    nothing or its file is unreadable."""
+    arrays = _read(learned_path(store, run_id), frozenset() if table else frozenset({"table"}))
     if arrays is None or "logits" not in arrays:
         return None
     return Kept(

@@ -63,8 +63,8 @@ def learned_summary(store: Store, runs: Sequence[tuple[RunRow, str]]) -> Learned
     for run, arm in kept:
         if run.size != size:
             continue
-        try:
-            at_size.append((arm, load_run(store, run.id, texts=False, shapes=shapes)))
+        try:  # the logits alone: a table is read only for the run each arm shows
+            at_size.append((arm, load_run(store, run.id, texts=False, table=False, shapes=shapes)))
         except StoreError:  # a file that cannot be read is left out
             continue
     if not at_size:
@@ -73,7 +73,7 @@ def learned_summary(store: Store, runs: Sequence[tuple[RunRow, str]]) -> Learned
     firsts: dict[str, RunView] = {}
     for arm in dict.fromkeys(a for a, _ in at_size):
         mine = sorted((v for a, v in at_size if a == arm), key=lambda v: (v.seed, v.run_id))
-        shown = next((v for v in mine if v.table is not None), mine[0])
+        shown = _with_table(store, mine, shapes)
         firsts[arm] = mine[0]
         errors = [an.confusion(v.kept.logits, v.shape.y_val).errors for v in mine]
         scores = shown.scores()
@@ -101,7 +101,7 @@ def learned_summary(store: Store, runs: Sequence[tuple[RunRow, str]]) -> Learned
                 how_scored(shown) if scores is not None else "",
             )
         )
-    agreement = {}
+    agreement: dict[tuple[str, str], float] = {}
     names = list(firsts)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
@@ -110,3 +110,18 @@ def learned_summary(store: Store, runs: Sequence[tuple[RunRow, str]]) -> Learned
                 same = an.predictions(va.kept.logits) == an.predictions(vb.kept.logits)
                 agreement[(a, b)] = float(np.mean(same))
     return Learned(size, tuple(arms), agreement)
+
+
+def _with_table(store: Store, runs: list[RunView], shapes: dict) -> RunView:
+    """The first of an arm's runs (lowest seed) that kept its table, read with it; else
+    the first run (a frozen-GloVe arm's table is the GloVe matrix)."""
+    for view in runs:
+        if view.arm == "glove":
+            return view
+        try:
+            full = load_run(store, view.run_id, texts=False, shapes=shapes)
+        except StoreError:
+            continue
+        if full.kept.table is not None:
+            return full
+    return runs[0]

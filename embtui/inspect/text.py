@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embtui.engine.data import tokenize
 from embtui.escape import terminal
 from embtui.inspect import analysis as an
 from embtui.inspect.view import SCORED_HEADS, RunView, reliability, review_text
@@ -32,6 +33,13 @@ def how_scored(view: RunView) -> str:
     )
 
 
+def as_word(text: str) -> str:
+    """A word as the vocabulary holds it: standardised and tokenised as reviews are
+    (`Good!` -> `good`); "" when nothing of it is a word."""
+    tokens = tokenize(text)
+    return tokens[0] if tokens else ""
+
+
 def _words_line(items: Sequence[an.Scored]) -> str:
     return ", ".join(f"{terminal(s.word)} {s.score:+.3f}" for s in items)
 
@@ -50,7 +58,8 @@ def words_report(
         why = (
             f"the {view.config.head} head has no per-word score"
             if view.config.head not in SCORED_HEADS
-            else "this run did not keep its weights (keep_weights)"
+            else "this run did not keep its embedding table (keep_weights keeps the first "
+            "seed's by default)"
         )
         lines.append(f"  words by score: none ({why})")
     else:
@@ -62,16 +71,20 @@ def words_report(
     if table is None:
         lines.append("  neighbours: none (this run did not keep its embedding table)")
         return lines
-    columns: list[tuple[str, np.ndarray]] = [(view.label, table)]
+    # Each table is read with its own run's vocabulary (a marked run may have another).
+    columns: list[tuple[str, np.ndarray, list[str]]] = [(view.label, table, view.words)]
     if view.shape.glove is not None and view.arm != "glove":
-        columns.append(("GloVe", view.shape.glove))
-    columns += [(o.label, o.table) for o in others if o.table is not None and o is not view]
+        columns.append(("GloVe", view.shape.glove, view.words))
+    columns += [
+        (o.label, o.table, o.words) for o in others if o.table is not None and o is not view
+    ]
     lines.append("  nearest neighbours (cosine):")
     for probe in probes:
-        lines.append(f"    {terminal(probe)}")
-        for name, t in columns:
+        word = as_word(probe)
+        lines.append(f"    {terminal(word or probe)}")
+        for name, t, words in columns:
             try:
-                found = an.neighbours(t, view.words, probe, k=6)
+                found = an.neighbours(t, words, word, k=6)
                 text = ", ".join(f"{terminal(n.word)} {n.similarity:.2f}" for n in found)
             except KeyError:
                 text = "(not in the vocabulary)"
@@ -120,9 +133,7 @@ def reviews_report(view: RunView, other: RunView | None = None, k: int = 5) -> l
             f"    review {i} ({truth}, predicted p={p:.3f}): {terminal(review_text(view, i))}"
         )
     if other is not None:
-        if len(other.kept.logits) != len(logits) or not np.array_equal(
-            other.shape.y_val, view.shape.y_val
-        ):
+        if len(other.kept.logits) != len(logits) or not view.same_reviews(other):
             lines.append(f"  {other.label} was validated on other reviews: no comparison")
             return lines
         differ = an.disagreements(logits, other.kept.logits)

@@ -15,8 +15,8 @@ from embtui.config import ArmConfig, from_mapping
 from embtui.engine.data import validation_texts
 from embtui.errors import EmbtuiError, StoreError
 from embtui.inspect import analysis as an
-from embtui.inspect.kept import Kept, ShapeData, load, load_shape
-from embtui.store import Store
+from embtui.inspect.kept import Kept, ShapeData, learned_path, load, load_shape
+from embtui.store import RunRow, Store
 
 #: Heads for which a word's score against the Dense kernel is defined.
 SCORED_HEADS = ("flatten", "avgpool")
@@ -36,6 +36,16 @@ class RunView:
     #: The validation reviews' texts when the source still gives them (else None: the
     #: reviews are shown decoded from their token ids).
     texts: list[str] | None = None
+    #: The fingerprint of the experiment's validation reviews ("" when unknown).
+    val_reviews: str = ""
+
+    def same_reviews(self, other: RunView) -> bool:
+        """Whether two runs were validated on the same reviews in the same order."""
+        if self.val_reviews and other.val_reviews:
+            return self.val_reviews == other.val_reviews
+        return np.array_equal(self.shape.y_val, other.shape.y_val) and (
+            self.experiment_id == other.experiment_id
+        )
 
     @property
     def label(self) -> str:
@@ -68,12 +78,14 @@ def load_run(
     run_id: int,
     *,
     texts: bool = True,
+    table: bool = True,
     shapes: dict[tuple[int, int, int], ShapeData | None] | None = None,
 ) -> RunView:
     """A run's view; a StoreError in one line when the run is unknown or kept nothing.
 
-    `texts=False` leaves the review texts unread (a report needs none); `shapes` caches
-    the experiments' shape files across calls.
+    `texts=False` leaves the review texts unread and `table=False` the run's table (a
+    report's error counts need neither); `shapes` caches the experiments' shape files
+    across calls.
     """
     run = store.run(run_id)
     experiment = store.experiment(run.experiment_id)
@@ -84,7 +96,7 @@ def load_run(
         raise StoreError(
             f"run {run_id}: its experiment's configuration is not valid ({exc})"
         ) from None
-    kept = load(store.path, run_id)
+    kept = load(store.path, run_id, table=table)
     key = (run.experiment_id, cfg.vocab_size, cfg.maxlen)
     if shapes is not None and key in shapes:
         shape = shapes[key]
@@ -93,12 +105,7 @@ def load_run(
         if shapes is not None:
             shapes[key] = shape
     if kept is None or shape is None:
-        why = (
-            "it has not finished"
-            if run.status != "done"
-            else "it was trained before embtui kept what runs learned"
-        )
-        raise StoreError(f"run {run_id} kept no weights or logits ({why})")
+        raise StoreError(f"run {run_id} kept no weights or logits ({_why_not(store, run, kept)})")
     read = None
     if texts:
         recorded = (experiment.meta.get("fingerprint") or {}).get("val_reviews") or ""
@@ -114,7 +121,19 @@ def load_run(
         shape,
         kept,
         read if read is not None and len(read) == len(shape.y_val) else None,
+        str((experiment.meta.get("fingerprint") or {}).get("val_reviews") or ""),
     )
+
+
+def _why_not(store: Store, run: RunRow, kept: Kept | None) -> str:
+    """Why a run has nothing to inspect, in a few words."""
+    if run.status != "done":
+        return f"it is {run.status}: a run keeps its arrays when it finishes"
+    if learned_path(store.path, run.id).exists():
+        if kept is None:
+            return f"its file {learned_path(store.path, run.id)} cannot be read"
+        return "its experiment's vocabulary and validation set were not kept"
+    return "it was trained before embtui kept what runs learned, or its files were not written"
 
 
 @dataclass(frozen=True)

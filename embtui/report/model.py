@@ -162,8 +162,11 @@ def build_report(
     *,
     metric: str = "final",
     alpha: float = 0.05,
+    learned: bool = False,
 ) -> Report:
-    """The report of one experiment, or of several pooled (a list of ids)."""
+    """The report of one experiment, or of several pooled (a list of ids). With `learned`,
+    also what the runs' kept arrays show (`embtui.inspect.summary`: the Markdown and HTML
+    reports' section; it reads files, so only the reports that show it ask for it)."""
     ids = [experiment_id] if isinstance(experiment_id, int) else list(dict.fromkeys(experiment_id))
     experiments = [store.experiment(i) for i in ids]
     context = _comparable(experiments)
@@ -221,7 +224,7 @@ def build_report(
         tuple(keys),
         sweep,
         duplicates,
-        learned_summary(store, [(r.run, r.arm) for r in done]),
+        learned_summary(store, [(r.run, r.arm) for r in done]) if learned else None,
     )
 
 

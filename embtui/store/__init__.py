@@ -40,6 +40,8 @@ from embtui.store.paths import (
     default_store_path,
     learned_files_of,
     learned_folder_of,
+    learned_run_path,
+    learned_shape_path,
     log_path_of,
     sibling_problem,
 )
@@ -95,6 +97,8 @@ __all__ = [
     "experiment_status",
     "learned_files_of",
     "learned_folder_of",
+    "learned_run_path",
+    "learned_shape_path",
     "log_path_of",
     "new_owner_token",
     "now",

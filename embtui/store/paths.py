@@ -42,12 +42,21 @@ def learned_folder_of(store: Path) -> Path:
     return store.with_name(store.name + ".learned")
 
 
+def learned_run_path(store: Path, run_id: int) -> Path:
+    """`<store>.learned/run-<id>.npz`: what one run kept (its logits, its weights)."""
+    return learned_folder_of(store) / f"run-{run_id}.npz"
+
+
+def learned_shape_path(store: Path, experiment_id: int, vocab_size: int, maxlen: int) -> Path:
+    """`<store>.learned/experiment-<id>-<vocab>x<maxlen>.npz`: what an experiment's runs of one
+    data shape share (vocabulary, validation set, GloVe start)."""
+    return learned_folder_of(store) / f"experiment-{experiment_id}-{vocab_size}x{maxlen}.npz"
+
+
 def learned_files_of(store: Path, experiment_id: int, run_ids: list[int]) -> list[Path]:
     """An experiment's files in the learned folder: its runs' and its shapes'."""
-    folder = learned_folder_of(store)
-    return [folder / f"run-{run_id}.npz" for run_id in run_ids] + sorted(
-        folder.glob(f"experiment-{experiment_id}-*.npz")
-    )
+    runs = [learned_run_path(store, run_id) for run_id in run_ids]
+    return runs + sorted(learned_folder_of(store).glob(f"experiment-{experiment_id}-*.npz"))
 
 
 def sibling_problem(store: Path) -> str | None:

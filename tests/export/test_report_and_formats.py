@@ -116,6 +116,7 @@ def test_markdown_sections_come_in_the_documented_order(exported):
         "Final and best val_acc by size and arm",
         "Learning curve",
         "Figures",
+        "What the models learned",  # the runs kept their arrays (keep_weights = cell)
         "Conclusion",
         "Runs",
         "Configuration",

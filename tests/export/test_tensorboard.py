@@ -223,9 +223,9 @@ def test_the_layout_and_tags_are_those_of_the_keras_tensorboard_callback(
 
 
 def test_tensorboards_own_reader_sees_the_stored_wall_times_and_the_hparams(store, tmp_path):
-    """TensorBoard's EventAccumulator: each epoch's wall time is the run's recorded start
-    plus its epochs' seconds (not the time of the export), and the HParams plugin data
-    names the runs' size, seed and arm and the final metrics' tags."""
+    """TensorBoard's EventAccumulator: each epoch's wall time is the store's (the run's
+    recorded end less the seconds of the epochs after it), not the time of the export, and
+    the HParams plugin data names the runs' size, seed and arm and the final metrics' tags."""
     from datetime import datetime
 
     from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
@@ -237,10 +237,11 @@ def test_tensorboards_own_reader_sees_the_stored_wall_times_and_the_hparams(stor
         if run.status != "done":
             continue
         run_dir = folder / f"size{run.size}-{run.embedding}-seed{run.seed}"
-        start = datetime.fromisoformat(run.started).timestamp()
         seconds = [e.seconds for e in epochs[run.id]]
         assert seconds == [0.25, 0.5, 0.75]
-        expected = [start + sum(seconds[:k]) for k in (1, 2, 3)]
+        # Counted back from the run's recorded end: a resumed run's early epochs stay early.
+        end = datetime.fromisoformat(run.finished).timestamp()
+        expected = [end - 1.5 + sum(seconds[:k]) for k in (1, 2, 3)]
         for split in ("train", "validation"):
             acc = EventAccumulator(str(run_dir / split))
             acc.Reload()
@@ -255,7 +256,7 @@ def test_tensorboards_own_reader_sees_the_stored_wall_times_and_the_hparams(stor
         assert hparams["size"].number_value == run.size
         assert hparams["seed"].number_value == run.seed
         assert hparams["embeddings"].string_value == run.embedding
-        assert data.session_start_info.start_time_secs == pytest.approx(expected[0])
+        assert data.session_start_info.start_time_secs == pytest.approx(end - 1.5)
     top = EventAccumulator(str(folder))
     top.Reload()
     config = plugin_data_pb2.HParamsPluginData.FromString(
@@ -412,3 +413,18 @@ def test_the_json_export_names_each_runs_tensorboard_folder(store, tmp_path):
     assert len(folders) == 3
     for folder in folders.values():
         assert (out / folder / "validation").is_dir(), folder
+
+
+def test_a_resumed_runs_epochs_keep_their_order_in_time():
+    """A run resumed an hour later: `started` is the resume's, but its epochs are counted
+    back from its end, so epoch 1 is still the earliest (from `started` they would not be)."""
+    from embtui.export.tensorboard import epoch_wall_times
+
+    epochs = [EpochMetrics(1, k, 0.5, 0.5, 0.5, 0.5, 10.0) for k in (1, 2, 3, 4)]
+    times = epoch_wall_times("2026-12-01T10:00:00+00:00", epochs, "2026-12-01T10:00:20+00:00")
+    end = 1796119220.0  # 2026-12-01T10:00:20Z
+    assert times == [end - 30.0, end - 20.0, end - 10.0, end]
+    assert epoch_wall_times("2026-12-01T10:00:00+00:00", epochs[:2]) == [
+        end - 20.0 + 10.0,
+        end - 20.0 + 20.0,
+    ]

@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 
-from embtui.engine.data import TEXT_SPLIT_SEED, load_dataset, validation_texts
+from embtui.engine.data import TEXT_SPLIT_SEED, load_dataset, tokenize, validation_texts
 
 
 def write_reviews(path, n=40, edit=None, row=0):
@@ -43,3 +43,15 @@ def test_an_edited_source_gives_no_text(tmp_path):
     assert validation_texts(str(path), 8, digest) is None
     assert validation_texts(str(tmp_path / "gone.csv"), 8, digest) is None
     assert validation_texts("keras-imdb", 8, digest) is None
+
+
+def test_an_aclimdb_folders_validation_texts_in_validation_order(tmp_path):
+    from tests.helpers import write_acl
+
+    root = write_acl(tmp_path / "aclImdb")
+    data = load_dataset(str(root), vocab_size=100, maxlen=40, val_size=12)
+    texts = validation_texts(str(root), 12, data.val_reviews)
+    assert texts is not None and len(texts) == 12
+    for text, ids in zip(texts, data.x_val, strict=True):  # each text encodes to its row
+        expected = [data.word_index.get(w, 2) for w in tokenize(text)]
+        assert [i for i in ids.tolist() if i > 1] == expected[-40:]

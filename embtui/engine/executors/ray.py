@@ -452,8 +452,9 @@ def train_remote(
     ledger.flush()
 
 
-#: The (experiment, vocab_size, maxlen) shapes whose arrays this task process has sent.
-_SHAPES_SENT: set[tuple[int, int, int]] = set()
+#: The (store's log, experiment, vocab_size, maxlen) shapes whose arrays this task process
+#: has sent (a worker may serve the grids of several stores, whose ids overlap).
+_SHAPES_SENT: set[tuple[str, int, int, int]] = set()
 
 
 class BoardLedger:
@@ -532,7 +533,7 @@ class BoardLedger:
     def keep_learned(self, run_row: RunRow, kept: Any, shape: Any) -> None:
         """Send the run's kept arrays to the driver, which writes them beside the store; a
         shape's arrays go once per task process (the driver keeps the first it gets)."""
-        key = (run_row.experiment_id, shape.vocab_size, shape.maxlen)
+        key = (self.log_path, run_row.experiment_id, shape.vocab_size, shape.maxlen)
         sent = key in _SHAPES_SENT
         _SHAPES_SENT.add(key)
         self._post(("learned", run_row.experiment_id, run_row.id, kept, None if sent else shape))
