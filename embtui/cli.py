@@ -768,10 +768,15 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _run_id(text: str) -> int:
-    """A run id from the command line (argparse turns the ValueError into a usage error)."""
-    value = int(text)
+    """A run id from the command line (a usage error, exit 2, when it is none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(
+            f"a run id is a whole number from 1, as `embtui list ID` shows, not {text!r}"
+        )
     return value
 
 

@@ -55,3 +55,15 @@ def test_an_aclimdb_folders_validation_texts_in_validation_order(tmp_path):
     for text, ids in zip(texts, data.x_val, strict=True):  # each text encodes to its row
         expected = [data.word_index.get(w, 2) for w in tokenize(text)]
         assert [i for i in ids.tolist() if i > 1] == expected[-40:]
+
+
+def test_inspect_refuses_what_is_no_run_id_in_one_line(run_cli, tmp_path):
+    """Bad input to `embtui inspect`: one line, exit 2, for a word, zero and an unknown id."""
+    store = tmp_path / "s.sqlite"
+    for arg, says in (
+        ("x", "a run id is a whole number from 1, as `embtui list ID` shows, not 'x'"),
+        ("0", "not '0'"),
+    ):
+        r = run_cli(["inspect", arg, "--store", str(store)])
+        assert r.rc == 2 and says in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+        assert not store.exists()  # nothing created
