@@ -205,9 +205,7 @@ def load_dataset_cached(
             val_reviews=str(hit["val_reviews"]),
         )
     data = load_dataset(dataset, vocab_size=vocab_size, maxlen=maxlen, val_size=val_size)
-    words = [""] * vocab_size  # position = sequence index; "" for 0-3 (pad, start, oov, unused)
-    for word, index in data.word_index.items():
-        words[index] = word
+    words = vocabulary_words(data.word_index, vocab_size)
     cache.write(
         entry,
         x_train=data.x_train,
@@ -219,6 +217,16 @@ def load_dataset_cached(
         val_reviews=np.array(data.val_reviews),
     )
     return data
+
+
+def vocabulary_words(word_index: dict[str, int], vocab_size: int) -> list[str]:
+    """Each sequence index's word (`words[i]` is the word of index i and of the embedding's
+    row i); "" for 0-3 (pad, start, oov, unused) and for indices no word has."""
+    words = [""] * vocab_size
+    for word, index in word_index.items():
+        if 0 <= index < vocab_size:
+            words[index] = word
+    return words
 
 
 def _text_source_identity(dataset: str) -> list | None:
@@ -349,13 +357,27 @@ def _text_dataset(
 # --- CSV / TSV ------------------------------------------------------------------------------
 
 
+def csv_split(n: int, val_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of a CSV/TSV source of `n` reviews validate and which train: a fixed
+    shuffle (`TEXT_SPLIT_SEED`), its first `val_size` rows the validation set."""
+    order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(n)
+    return order[:val_size], order[val_size:]
+
+
+def acl_orders(n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order an aclImdb folder's train and test reviews are used in (files are read
+    label by label; the shuffle mixes positive and negative reviews in batches and in the
+    validation slice, the first `val_size` of the test order)."""
+    rng = np.random.default_rng(TEXT_SPLIT_SEED)
+    return rng.permutation(n_train), rng.permutation(n_test)
+
+
 def _load_csv(name: str, path: Path, vocab_size: int, maxlen: int, val_size: int) -> Dataset:
     texts, labels = read_reviews_table(name, path)
     n = len(texts)
     if val_size * 2 > n:
         raise DataError(f"val_size {val_size} is more than half of the {n} reviews in {name}")
-    order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(n)
-    val_rows, train_rows = order[:val_size], order[val_size:]
+    val_rows, train_rows = csv_split(n, val_size)
     y = np.asarray(labels, dtype=np.int32)
     return _text_dataset(
         ([texts[i] for i in train_rows], y[train_rows]),
@@ -485,27 +507,28 @@ def find_columns(name: str, header: list[str]) -> tuple[int, int]:
 
 
 def _load_aclimdb(name: str, root: Path, vocab_size: int, maxlen: int, val_size: int) -> Dataset:
-    rng = np.random.default_rng(TEXT_SPLIT_SEED)
-    splits = {}
-    for split in ("train", "test"):
-        texts, labels = _read_acl_split(name, root, split)
-        # Files are read label by label; shuffle so that batches and the validation slice mix
-        # positive and negative reviews.
-        order = rng.permutation(len(texts))
-        splits[split] = ([texts[i] for i in order], np.asarray(labels, dtype=np.int32)[order])
-    test_texts, test_labels = splits["test"]
+    train_read = _read_acl_split(name, root, "train")
+    test_read = _read_acl_split(name, root, "test")
+    train_order, test_order = acl_orders(len(train_read[0]), len(test_read[0]))
+    train = _in_order(train_read, train_order)
+    test_texts, test_labels = _in_order(test_read, test_order)
     if val_size > len(test_texts):
         raise DataError(
             f"val_size {val_size} is more than the {len(test_texts)} reviews in {name}/test"
         )
-    n_train = len(splits["train"][0])
+    n_train = len(train[0])
     return _text_dataset(
-        splits["train"],
+        train,
         (test_texts[:val_size], test_labels[:val_size]),
         vocab_size,
         maxlen,
         f"aclImdb {name} ({n_train} train / {val_size} val)",
     )
+
+
+def _in_order(read: tuple[list[str], list[int]], order: np.ndarray) -> tuple[list[str], np.ndarray]:
+    texts, labels = read
+    return [texts[i] for i in order], np.asarray(labels, dtype=np.int32)[order]
 
 
 def _read_acl_split(name: str, root: Path, split: str) -> tuple[list[str], list[int]]:
@@ -847,19 +870,15 @@ def validation_texts(dataset: str, val_size: int, expected: str) -> list[str] | 
     try:
         if table_kind(path) and path.is_file():
             texts, labels = read_reviews_table(dataset, path)
-            order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(len(texts))[:val_size]
-            val = [texts[i] for i in order]
-            y = np.asarray(labels, dtype=np.int32)[order]
-        elif path.is_dir():
-            rng = np.random.default_rng(TEXT_SPLIT_SEED)
+            order = csv_split(len(texts), val_size)[0]
+        elif path.is_dir():  # the train reviews are only counted: the order depends on it
             n_train = sum(len(acl_reviews(dataset, path, f"train/{s}")) for s in ("pos", "neg"))
-            rng.permutation(n_train)  # the split's generator draws train's order first
             texts, labels = _read_acl_split(dataset, path, "test")
-            order = rng.permutation(len(texts))[:val_size]
-            val = [texts[i] for i in order]
-            y = np.asarray(labels, dtype=np.int32)[order]
+            order = acl_orders(n_train, len(texts))[1][:val_size]
         else:
             return None
+        val = [texts[i] for i in order]
+        y = np.asarray(labels, dtype=np.int32)[order]
     except (DataError, OSError):
         return None
     return val if reviews_digest(val, y) == expected else None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from embtui.config import ArmConfig
-from embtui.engine.data import Dataset
+from embtui.engine.data import Dataset, vocabulary_words
 from embtui.inspect.kept import keeps_table, save, save_shape
 
 
@@ -55,10 +55,7 @@ def learned(
 
 
 def shape_files(arm_cfg: ArmConfig, data: Dataset, glove: np.ndarray | None) -> ShapeFiles:
-    words = [""] * arm_cfg.vocab_size  # row -> word, "" for rows that are no word
-    for word, index in data.word_index.items():
-        if 0 <= index < arm_cfg.vocab_size:
-            words[index] = word
+    words = vocabulary_words(data.word_index, arm_cfg.vocab_size)
     return ShapeFiles(arm_cfg.vocab_size, arm_cfg.maxlen, words, data.x_val, data.y_val, glove)
 
 
