@@ -285,9 +285,9 @@ def export_tensorboard(store: Store, exp_id: int, out_dir: str | Path) -> Path:
     root = experiment_folder(out_dir, experiment)
     claim_experiment_folder(root, store.path, exp_id)
     varied = varied_keys(experiment.config)
-    folders = run_folders(store.runs(exp_id), varied, epochs)
-    hparams = _hparams_api()
     runs = {run.id: run for run in store.runs(exp_id)}
+    folders = run_folders(runs.values(), varied, epochs)
+    hparams = _hparams_api()
     for run_id, name in folders.items():
         run = runs[run_id]
         times = epoch_wall_times(run.started, epochs[run_id], run.finished)

@@ -10,12 +10,12 @@ aside as repeats are not read. Nothing trains; a report without kept arrays has 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from embtui.inspect import analysis as an
-from embtui.inspect.kept import learned_path
+from embtui.inspect.kept import learned_path, load
 from embtui.inspect.text import how_scored
 from embtui.inspect.view import RunView, load_run
 from embtui.store import RunRow, Store, StoreError
@@ -73,7 +73,7 @@ def learned_summary(store: Store, runs: Sequence[tuple[RunRow, str]]) -> Learned
     firsts: dict[str, RunView] = {}
     for arm in dict.fromkeys(a for a, _ in at_size):
         mine = sorted((v for a, v in at_size if a == arm), key=lambda v: (v.seed, v.run_id))
-        shown = _with_table(store, mine, shapes)
+        shown = _with_table(store, mine)
         firsts[arm] = mine[0]
         errors = [an.confusion(v.kept.logits, v.shape.y_val).errors for v in mine]
         scores = shown.scores()
@@ -112,16 +112,14 @@ def learned_summary(store: Store, runs: Sequence[tuple[RunRow, str]]) -> Learned
     return Learned(size, tuple(arms), agreement)
 
 
-def _with_table(store: Store, runs: list[RunView], shapes: dict) -> RunView:
-    """The first of an arm's runs (lowest seed) that kept its table, read with it; else
-    the first run (a frozen-GloVe arm's table is the GloVe matrix)."""
+def _with_table(store: Store, runs: list[RunView]) -> RunView:
+    """The first of an arm's runs (lowest seed) that kept its table, with its table read
+    (they were read without); else the first run (a frozen-GloVe arm's table is the GloVe
+    matrix)."""
     for view in runs:
         if view.arm == "glove":
             return view
-        try:
-            full = load_run(store, view.run_id, texts=False, shapes=shapes)
-        except StoreError:
-            continue
-        if full.kept.table is not None:
-            return full
+        kept = load(store.path, view.run_id)
+        if kept is not None and kept.table is not None:
+            return replace(view, kept=kept)
     return runs[0]
