@@ -24,8 +24,9 @@ from embtui.config import ExperimentConfig
 from embtui.export import TEXT_FORMATS, render
 from embtui.export.json import to_json
 from embtui.report.model import build_report
-from embtui.store import EpochMetrics, Store
+from embtui.store import Store
 from embtui.sysmetrics import format_bytes
+from tests.helpers import record_experiment
 
 ALPHA = 0.05
 
@@ -392,22 +393,9 @@ def synthetic_store(path: Path, values: dict[tuple[int, str], list[float | None]
     cfg = ExperimentConfig(
         name="synthetic", sizes=tuple(sizes), embeddings=tuple(arms), seeds=seeds, epochs=2
     )
-    cells = [(s, a, i) for s in sizes for a in arms for i in range(len(values.get((s, a), [])))]
+    runs = [(s, a, i, v) for s in sizes for a in arms for i, v in enumerate(values.get((s, a), []))]
     with Store(path) as store:
-        exp = store.create_experiment(
-            cfg.name, cfg.to_dict(), cells, head="flatten", meta={"chance": 0.5}
-        )
-        for run in store.runs(exp):
-            value = values[(run.size, run.embedding)][run.seed]
-            store.start_run(run.id, device="CPU", params=101, coverage=None)
-            if value is None:
-                store.finish_run(run.id, "failed", "ValueError: boom")
-                continue
-            store.add_epoch(EpochMetrics(run.id, 1, 0.7, 0.5, 0.69, value + 0.01, 0.1))
-            store.add_epoch(EpochMetrics(run.id, 2, 0.6, 0.6, 0.68, value, 0.1))
-            store.finish_run(run.id, "done")
-        store.set_experiment_status(exp, "done")
-    return exp
+        return record_experiment(store, cfg.name, cfg.to_dict(), runs)
 
 
 def report_text(path: Path, exp: int, fmt: str) -> str:
