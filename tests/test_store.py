@@ -224,6 +224,39 @@ def test_a_reader_sees_whole_transactions_and_never_blocks_the_writer(store):
     db.close()
 
 
+def test_a_write_waits_the_busy_timeout_for_another_lock_then_says_locked(tmp_path, monkeypatch):
+    """`$EMBTUI_BUSY_TIMEOUT` is how long a write waits for another process's lock (30 s
+    by default): past it the write fails with one line naming the store; once the lock is
+    gone the same store writes again."""
+    monkeypatch.setenv("EMBTUI_BUSY_TIMEOUT", "0.4")
+    with Store(tmp_path / "store.sqlite") as store:
+        assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 400
+        exp_id = make_experiment(store)
+        run_id = store.runs(exp_id)[0].id
+        holder = reader(store.path)
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError, match=r"cannot write to the run store .*database is locked"):
+            store.start_run(run_id, device="CPU", params=1, coverage=None)
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.start_run(run_id, device="CPU", params=1, coverage=None)
+        assert store.runs(exp_id)[0].status == "running"
+    monkeypatch.delenv("EMBTUI_BUSY_TIMEOUT")
+    with Store(tmp_path / "store.sqlite") as store:
+        assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "5000", "soon", "3\x1b[2J"])
+def test_a_bad_busy_timeout_is_one_line_and_opens_nothing(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("EMBTUI_BUSY_TIMEOUT", value)
+    with pytest.raises(StoreError) as caught:
+        Store(tmp_path / "store.sqlite")
+    message = str(caught.value)
+    assert message.startswith("EMBTUI_BUSY_TIMEOUT=") and "at most 3600" in message
+    assert "\x1b" not in message and "\n" not in message
+    assert not (tmp_path / "store.sqlite").exists()
+
+
 def test_writes_from_another_thread_are_serialised(store):
     exp_id = make_experiment(store)
     runs = store.runs(exp_id)

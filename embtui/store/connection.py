@@ -7,6 +7,7 @@ read-only, and upgrades an older schema (`embtui.store.migrations`) only when it
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import stat
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from embtui.errors import StoreError
+from embtui.escape import terminal
 from embtui.store.migrations import SCHEMA_VERSION, upgrade
 from embtui.store.ownership import OwnedElsewhere, new_owner_token, owner_dead
 from embtui.store.paths import (
@@ -30,6 +32,30 @@ from embtui.store.paths import (
 )
 
 _Self = TypeVar("_Self", bound="Connection")
+
+#: How long a write waits for another process's lock before it gives up, in seconds.
+BUSY_TIMEOUT_S = 30.0
+
+
+def busy_timeout_s() -> float:
+    """`$EMBTUI_BUSY_TIMEOUT` seconds (more than 0, at most an hour), else 30.
+
+    A store on a slow network file system may need longer; a grid that must fail fast
+    rather than wait on another process's lock, shorter. A bad value is one line, exit 2.
+    """
+    raw = os.environ.get("EMBTUI_BUSY_TIMEOUT", "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 3600:  # NaN fails too
+        raise StoreError(
+            f"EMBTUI_BUSY_TIMEOUT={terminal(raw)!r}: give the seconds a write waits for "
+            "another process's lock, more than 0 and at most 3600 (default 30)"
+        )
+    return value
 
 
 class Connection:
@@ -45,6 +71,7 @@ class Connection:
         owner: str | None = None,
         migrate: bool = True,
     ) -> None:
+        wait_s = busy_timeout_s()
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.owner = owner or new_owner_token()
         self.read_only = False
@@ -86,10 +113,10 @@ class Connection:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                    self.path, timeout=wait_s, isolation_level=None, check_same_thread=False
                 )
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute(f"PRAGMA busy_timeout = {round(wait_s * 1000)}")
             if self.read_only:
                 self._check_readable()
                 return
@@ -140,7 +167,11 @@ class Connection:
         cannot create in a read-only folder; then the file is read as immutable."""
         uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
         db = sqlite3.connect(
-            f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+            f"{uri}?mode=ro",
+            uri=True,
+            timeout=busy_timeout_s(),
+            isolation_level=None,
+            check_same_thread=False,
         )
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
