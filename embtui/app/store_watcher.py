@@ -1,4 +1,4 @@
-"""The store watcher: tells the main screen when the run store may hold something new.
+"""The store watcher: tells the console's screens when the run store may hold something new.
 
 The store is the single source of truth, and any process may write to it: the console's
 own training worker, `embtui run` in another shell, a user's `fit` with `EmbtuiCallback`.
@@ -14,8 +14,10 @@ connection of its own, so the UI thread never waits on SQLite to find out:
 * `changed()` says the console's own training has just reported (an epoch, a finished run).
 
 Whatever it noticed, it posts one `StoreChanged` at most every `refresh_s` (two redraws a
-second while training, never a redraw storm over SSH). The screen reads the store when one
-arrives; those still waiting while the screen is busy (a 10,000-run grid takes a while to
+second while training, never a redraw storm over SSH), to its target (the main screen, which
+owns it) and to every screen subscribed meanwhile (the compare screen, while it is open): the
+store is watched in one place, however many screens follow it. A screen reads the store
+when one arrives; those still waiting while the screen is busy (a 10,000-run grid takes a while to
 draw) replace each other (`StoreChanged.can_replace`), so a backlog costs one read, never a
 queue of them.
 
@@ -46,7 +48,8 @@ REFRESH_S = 0.5
 
 
 class StoreWatcher:
-    """Watches the store at `path` for `target` (the main screen), which it posts to.
+    """Watches the store at `path` for `target` (the main screen), which it posts to, and
+    for the screens subscribed to it, which receive its `StoreChanged` too.
 
     Args:
         path: the run store.
@@ -58,6 +61,8 @@ class StoreWatcher:
         watcher = StoreWatcher(store.path, screen, poll_interval=1.0)
         watcher.start()      # when the screen is mounted
         watcher.changed()    # the console's training worker reported
+        watcher.subscribe(compare)    # a screen shown over it follows the store too...
+        watcher.unsubscribe(compare)  # ...until it goes
         watcher.stop()       # when the screen goes: the watcher's connection is closed
     """
 
@@ -76,6 +81,8 @@ class StoreWatcher:
         self._changed = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._subscribers: list[MessagePump] = []
+        self._subscribers_lock = threading.Lock()  # read on the watcher's thread
         # Opened by `start`, then used on the watcher's thread only:
         self._store: Store | None = None
         self._version: int | None = None
@@ -98,6 +105,25 @@ class StoreWatcher:
         """The store has changed (the console's own worker wrote to it): say so at the next
         beat. Thread-safe."""
         self._changed.set()
+
+    def subscribe(self, screen: MessagePump) -> None:
+        """Post `StoreChanged` to `screen` as well as to the target, until it unsubscribes
+        (a screen subscribes when mounted, and unsubscribes when it goes). Thread-safe."""
+        with self._subscribers_lock:
+            if screen not in self._subscribers:
+                self._subscribers.append(screen)
+
+    def unsubscribe(self, screen: MessagePump) -> None:
+        """Post nothing more to `screen` (nothing if it was not subscribed). Thread-safe."""
+        with self._subscribers_lock:
+            if screen in self._subscribers:
+                self._subscribers.remove(screen)
+
+    @property
+    def subscribers(self) -> tuple[MessagePump, ...]:
+        """The screens following the store besides the target."""
+        with self._subscribers_lock:
+            return tuple(self._subscribers)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop watching; returns once the watcher's connection is closed (or `timeout`
@@ -124,7 +150,8 @@ class StoreWatcher:
                 if self._changed.is_set() and now - last_post >= self.refresh_s:
                     self._changed.clear()
                     last_post = now
-                    self.target.post_message(StoreChanged())
+                    for screen in (self.target, *self.subscribers):
+                        screen.post_message(StoreChanged())  # one each: a message has one home
         finally:
             if self._store is not None:
                 self._store.close()

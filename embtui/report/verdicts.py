@@ -19,11 +19,11 @@ one statement per size, the main effects, the conclusion and the family they bel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from embtui.metrics import METRIC_LABELS
-from embtui.stats import format_p, verdict
+from embtui.stats import Comparison, format_p, verdict
 
 if TYPE_CHECKING:
     from embtui.factors import Effect
@@ -37,52 +37,34 @@ BEST = "best against others"
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(Comparison):
     """One comparison the verdicts rest on: `arm_a` against `arm_b` at `size`.
 
-    With two arms, `arm_a` is the earlier arm in arm order; in a sweep it is the size's best
-    arm. ``diff = mean_a - mean_b`` with its 95% Welch interval; `p_holm` is adjusted within
-    the verdicts' family; `better` is the arm the test found better, or None.
+    A verdict is a `Comparison` (`embtui.stats`: the arms' n and means, ``diff = mean_a -
+    mean_b`` with its 95% Welch interval, p, Holm-adjusted p, Cohen's d, the arm found
+    better or None, the verdict's words), with the names every view reads it by. With two
+    arms it is the summary's own comparison, `arm_a` the earlier arm in arm order; in a
+    sweep `arm_a` is the size's best arm (no Cohen's d), and `p_holm` is adjusted within
+    the verdicts' family.
     """
 
-    size: int
-    arm_a: str
-    arm_b: str
-    n_a: int
-    n_b: int
-    mean_a: float
-    mean_b: float
-    diff: float
-    ci_low: float | None
-    ci_high: float | None
-    p: float | None
-    p_holm: float | None
-    cohens_d: float | None
-    better: str | None
-    text: str  # "glove better (p=0.003)", "no significant difference (p=0.41)", ...
+    @classmethod
+    def of(cls, comparison: Comparison) -> Verdict:
+        """The verdict that `comparison` (a two-arm summary's) gives."""
+        return cls(**{f.name: getattr(comparison, f.name) for f in fields(Comparison)})
+
+    @property
+    def text(self) -> str:
+        """The verdict's words: "glove better (p=0.003)", "no significant difference"..."""
+        return self.verdict
 
     @property
     def pair(self) -> str:
         return f"{self.arm_a} − {self.arm_b}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "arm_a": self.arm_a,
-            "arm_b": self.arm_b,
-            "n_a": self.n_a,
-            "n_b": self.n_b,
-            "mean_a": self.mean_a,
-            "mean_b": self.mean_b,
-            "diff": self.diff,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "p": self.p,
-            "p_holm": self.p_holm,
-            "cohens_d": self.cohens_d,
-            "better": self.better,
-            "verdict": self.text,
-        }
+        """The comparison's fields, in their order (the verdict's words last)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -166,26 +148,7 @@ def verdicts(report: Report) -> Verdicts:
                 size,
                 "; ".join(c.verdict for c in pairs),
                 None,
-                tuple(
-                    Verdict(
-                        c.size,
-                        c.arm_a,
-                        c.arm_b,
-                        c.n_a,
-                        c.n_b,
-                        c.mean_a,
-                        c.mean_b,
-                        c.diff,
-                        c.ci_low,
-                        c.ci_high,
-                        c.p,
-                        c.p_holm,
-                        c.cohens_d,
-                        c.better,
-                        c.verdict,
-                    )
-                    for c in pairs
-                ),
+                tuple(map(Verdict.of, pairs)),
             )
             for size in s.sizes
             if (pairs := [c for c in s.comparisons if c.size == size])
@@ -202,21 +165,21 @@ def verdicts(report: Report) -> Verdicts:
             better, text = verdict(b.best, o.arm, o.diff, o.p_holm, o.alpha, n=min(n_best, o.n))
             comps.append(
                 Verdict(
-                    b.size,
-                    b.best,
-                    o.arm,
-                    n_best,
-                    o.n,
-                    b.mean,
-                    o.mean,
-                    o.diff,
-                    o.ci_low,
-                    o.ci_high,
-                    o.p,
-                    o.p_holm,
-                    None,
-                    better,
-                    text,
+                    size=b.size,
+                    arm_a=b.best,
+                    arm_b=o.arm,
+                    n_a=n_best,
+                    n_b=o.n,
+                    mean_a=b.mean,
+                    mean_b=o.mean,
+                    diff=o.diff,
+                    ci_low=o.ci_low,
+                    ci_high=o.ci_high,
+                    p=o.p,
+                    p_holm=o.p_holm,
+                    cohens_d=None,  # the best arm against another: no standardized effect
+                    better=better,
+                    verdict=text,
                 )
             )
         rows.append(SizeVerdict(b.size, b.verdict(), b.best, tuple(comps)))

@@ -75,3 +75,44 @@ async def test_a_table_scrolled_sideways_stays_put_while_runs_finish(make_app, s
         await until(pilot, lambda: {k: table.cells(k) for k in table.row_keys} != rows_before)
         await pilot.pause(0.3)
         assert table.scroll_x == scrolled
+
+
+async def test_runs_finished_by_another_process_reach_an_open_compare_screen(make_app, store_path):
+    exp_id = record(store_path, stop_after=13)  # size 10 finished, size 50 to come
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        table = screen.query_one(SummaryTable)
+        await until(pilot, lambda: table.row_count > 0, what="the first comparison")
+        assert [str(k.value).split(":")[0] for k in table.rows] == ["10"]
+        assert app.main.watcher.subscribers == (screen,)  # the one watcher tells it
+
+        def finish_elsewhere() -> None:  # `embtui run --resume` in another shell
+            engine, store = FakeEngine(), stored(store_path)
+            try:
+                prepared = engine.prepare_resume(store, exp_id, lambda e: None)
+                engine.resume(store, exp_id, prepared, lambda e: None, threading.Event())
+            finally:
+                store.close()
+
+        await asyncio.to_thread(finish_elsewhere)
+        summary = build_report(stored(store_path), exp_id).summary
+        assert summary.sizes == (10, 50)
+        await until(
+            pilot,
+            lambda: [str(k.value).split(":")[0] for k in table.rows] == ["10", "50"],
+            what="the runs finished elsewhere on the compare screen",
+        )
+        comp = summary.comparisons[1]
+        row = table.cells(f"{comp.size}:learned:glove")
+        assert row[1] == comp.verdict
+        assert f"{comp.diff:+.3f}" in row
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
+        assert app.main.watcher.subscribers == ()  # a closed screen is told nothing more

@@ -7,8 +7,10 @@ each other arm. When the screen is wide or `w` asks for them: the difference wit
 and p. A sweep's main effects follow; then the val_acc-by-size chart with the same CI bars,
 the conclusion, and, in a sweep, every pair of arms as an appendix (its own Holm family). `m`
 switches the per-run metric (final, best, at lowest val_loss); `e` exports it. The screen
-follows the store while runs are still finishing, rebuilding only when a run finished,
-so a table scrolled sideways stays where it is.
+follows the store while runs are still finishing (the console's one `StoreWatcher`, which
+the main screen owns, tells it when the store changed: the console's own training, or
+`embtui run` in another shell), rebuilding only when a run finished, so a table scrolled
+sideways stays where it is.
 
 Given several experiments (marked with `space` in the experiment list), it compares them
 as one pool, exactly as `embtui export 3,5` does: the same report, arms matched by their
@@ -29,8 +31,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from embtui.app.messages import ExportRequested, ReportReady
+from embtui.app.messages import ExportRequested, ReportReady, StoreChanged
 from embtui.app.screens.export_dialog import ExportDialog
+from embtui.app.store_watcher import StoreWatcher
 from embtui.app.widgets.size_chart import SizeChart, SizeState, legend
 from embtui.app.widgets.summary_table import EffectsTable, PairsTable, SummaryState, SummaryTable
 from embtui.app.workers import ReportsFailures, background
@@ -131,7 +134,7 @@ class CompareScreen(ReportsFailures, Screen[None]):
         store: Store,
         experiment_id: int | Sequence[int],
         *,
-        poll_interval: float = 1.0,
+        watcher: StoreWatcher,
         metric: str = "final",
         name: str = "",
         cwd: Path | None = None,
@@ -146,11 +149,11 @@ class CompareScreen(ReportsFailures, Screen[None]):
         self.experiment_id = ids[0]
         self._given = report  # already built for the final metric (the pool's check)
         self.experiment_name = name
-        self.poll_interval = poll_interval
+        #: Says when the store changed (the main screen's: the store is watched once).
+        self.watcher = watcher
         self.metric = metric
         self.report: object | None = None
         self.verdicts: Verdicts | None = None  # the report's, as every export shows them
-        self._version: int | None = None
         self._signature: object = None
 
     def compose(self) -> ComposeResult:
@@ -172,8 +175,11 @@ class CompareScreen(ReportsFailures, Screen[None]):
         for sweep_only in ("#statements", "#effects-title", "#effects", "#pairs-title", "#pairs"):
             self.query_one(sweep_only).display = False
         self._title()
-        self.set_interval(self.poll_interval, self._poll)
+        self.watcher.subscribe(self)
         self._rebuild()
+
+    def on_unmount(self) -> None:
+        self.watcher.unsubscribe(self)
 
     def on_resize(self) -> None:
         self._show()
@@ -196,11 +202,8 @@ class CompareScreen(ReportsFailures, Screen[None]):
             rich_text(f"Compare · {what} · {METRIC_NAMES[self.metric]}")
         )
 
-    def _poll(self) -> None:
-        version = self.store.data_version()
-        if version != self._version:
-            self._version = version
-            self._rebuild()
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self._rebuild()
 
     def _rebuild(self) -> None:
         signature = (self.metric, finished_signature(self.store, self.experiment_ids))

@@ -4,7 +4,8 @@ Everything drawn here is read back from the store, the single source of truth. T
 screen's `StoreWatcher` (`embtui.app.store_watcher`) says when to read it again: when
 another connection committed (the training worker's own, or `embtui run` in another
 process), when the app reports that its own worker wrote (`mark_dirty`), and when it found
-a dead owner and marked its experiment `interrupted`. Its messages replace each other
+a dead owner and marked its experiment `interrupted`; the compare screen, while open over
+this one, subscribes to the same watcher. Its messages replace each other
 while they wait, at most two a second, so a burst of epochs costs one redraw, never a
 redraw storm over SSH. The system pane samples this machine itself (see its module).
 
@@ -175,7 +176,6 @@ class MainScreen(ReportsFailures, Screen[None]):
     ):
         super().__init__()
         self.store = store
-        self.poll_interval = poll_interval
         self.cwd = cwd
         #: Makes the system pane's probe of this machine (tests pass recorded samples).
         self.probe_factory = probe
@@ -628,7 +628,7 @@ class MainScreen(ReportsFailures, Screen[None]):
             CompareScreen(
                 self.store,
                 exp.id,
-                poll_interval=self.poll_interval,
+                watcher=self.watcher,
                 name=exp.row.name,
                 cwd=self.cwd,
             )
@@ -665,7 +665,7 @@ class MainScreen(ReportsFailures, Screen[None]):
             CompareScreen(
                 self.store,
                 message.experiment_ids,
-                poll_interval=self.poll_interval,
+                watcher=self.watcher,
                 name=names.get(message.experiment_ids[0], ""),  # an export's file name
                 cwd=self.cwd,
                 report=message.report,

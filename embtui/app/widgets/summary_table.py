@@ -12,10 +12,14 @@ than its pane scrolls sideways.
 
 `EffectsTable` shows a sweep's main effects; `PairsTable` every pair of arms at every size,
 a Holm family of its own.
+
+Each table says only what its columns (`Column`: key, label, side) and rows (a key and one
+value per column) are; `show_rows` draws them all one way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,6 +45,45 @@ class SummaryState:
     means: bool = True
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column of a report table: its key (what a row's cells are read back by), its
+    label, and whether its cells keep to the right (numbers do)."""
+
+    key: str
+    label: str
+    right: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell that says more than its value: a style, or a side other than its column's."""
+
+    value: object
+    style: str = ""
+    right: bool | None = None  # None: its column's side
+
+
+def bold(value: object, when: object = True) -> Cell:
+    """`value` in bold where `when` holds (the better arm, a significant effect)."""
+    return Cell(value, "bold" if when else "")
+
+
+#: No comparison at a size: a dash at the cell's left, whatever its column's side.
+NOTHING = Cell(None, right=False)
+
+#: A table row: its key, then one value per column (a `Cell`, or a value shown on its
+#: column's side; `None` is a dash). A row shorter than the columns leaves the rest empty.
+Row = tuple[str, Sequence[object]]
+
+
+def _cell(value: object, column: Column) -> Text:
+    if isinstance(value, Cell):
+        right = column.right if value.right is None else value.right
+        return cell(value.value, right=right, style=value.style)
+    return cell(value, right=column.right)
+
+
 class _ReportTable(KeyedTable):
     state: reactive[SummaryState] = reactive(SummaryState, always_update=False)
     """The statistics and their verdicts to show, and whether to show every column."""
@@ -54,6 +97,17 @@ class _ReportTable(KeyedTable):
 
     def _show(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
         raise NotImplementedError
+
+    def show_rows(self, columns: Sequence[Column], rows: Iterable[Row]) -> None:
+        """Show `rows` under `columns`: the one way every report table is drawn (headers
+        and cells on their column's side, keyed rows updated in place)."""
+        self.set_columns([(c.key, header(c.label, right=c.right)) for c in columns])
+        self.sync(
+            [
+                (key, [_cell(value, c) for c, value in zip(columns, values, strict=False)])
+                for key, values in rows
+            ]
+        )
 
 
 class SummaryTable(_ReportTable):
@@ -73,36 +127,33 @@ class SummaryTable(_ReportTable):
     def _show_best(self, v: Verdicts, all_columns: bool) -> None:
         from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p
 
-        columns: list[tuple[str, Text]] = [("size", header("size", right=True))]
-        columns += [("verdict", header("verdict")), ("best", header("best arm"))]
-        columns += [("other", header("other arm"))]
+        columns = [Column("size", "size", right=True), Column("verdict", "verdict")]
+        columns += [Column("best", "best arm"), Column("other", "other arm")]
         if all_columns:
             columns += [
-                ("diff", header("best − other", right=True)),
-                ("ci", header("95% CI", right=True)),
-                ("p", header("p (Holm)" if v.n_tests > 1 else "p", right=True)),
+                Column("diff", "best − other", right=True),
+                Column("ci", "95% CI", right=True),
+                Column("p", "p (Holm)" if v.n_tests > 1 else "p", right=True),
             ]
-        self.set_columns(columns)
-        rows = []
+        rows: list[Row] = []
         for s in v.sizes:
             if not s.comparisons:
-                rest = [cell(None)] * (len(columns) - 3)
-                rows.append((f"{s.size}", [cell(s.size, right=True), cell(s.statement), *rest]))
+                rows.append((f"{s.size}", [s.size, s.statement, *[NOTHING] * (len(columns) - 3)]))
             for i, c in enumerate(s.comparisons):
                 line = [
-                    cell(s.size if i == 0 else "", right=True),
-                    cell(c.text, style="bold" if c.better else ""),
-                    cell(c.arm_a, style="bold" if c.better else ""),
-                    cell(c.arm_b),
+                    s.size if i == 0 else "",
+                    bold(c.text, c.better),
+                    bold(c.arm_a, c.better),
+                    c.arm_b,
                 ]
                 if all_columns:
                     line += [
-                        cell(fmt_diff(c.diff), right=True),
-                        cell(fmt_ci(c.ci_low, c.ci_high), right=True),
-                        cell(fmt_p(c.p_holm, v.alpha), right=True),
+                        fmt_diff(c.diff),
+                        fmt_ci(c.ci_low, c.ci_high),
+                        fmt_p(c.p_holm, v.alpha),
                     ]
                 rows.append((f"{c.size}:{c.arm_a}:{c.arm_b}", line))
-        self.sync(rows)
+        self.show_rows(columns, rows)
 
     def _show_pairs(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
         from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p
@@ -111,18 +162,16 @@ class SummaryTable(_ReportTable):
         if not self._means:
             arms = []
         pairs = len({(c.arm_a, c.arm_b) for c in v.rows}) > 1
-        columns: list[tuple[str, Text]] = [("size", header("size", right=True))]
-        columns += [("verdict", header("verdict"))]
-        columns += [(f"arm:{a}", header(a, right=True)) for a in arms]
+        columns = [Column("size", "size", right=True), Column("verdict", "verdict")]
+        columns += [Column(f"arm:{a}", a, right=True) for a in arms]
         if all_columns:
-            columns += [("pair", header("pair"))] if pairs else []
+            columns += [Column("pair", "pair")] if pairs else []
             columns += [
-                ("diff", header("difference", right=True)),
-                ("ci", header("95% CI", right=True)),
-                ("p", header("p (Holm)" if summary.adjusted else "p", right=True)),
+                Column("diff", "difference", right=True),
+                Column("ci", "95% CI", right=True),
+                Column("p", "p (Holm)" if summary.adjusted else "p", right=True),
             ]
-        self.set_columns(columns)
-        rows = []
+        rows: list[Row] = []
         for size in summary.sizes:
             comps = v.at(size)
             better = {c.better for c in comps if c.better}
@@ -132,28 +181,22 @@ class SummaryTable(_ReportTable):
                 text = g.label() if g else None
                 if g and a in better:
                     text = f"★ {text}"
-                arm_cells.append(cell(text, right=True, style="bold" if a in better else ""))
-            blank_arms = [cell("")] * len(arms)
+                arm_cells.append(bold(text, a in better))
+            blank_arms = [Cell("", right=False)] * len(arms)
             if not comps:
-                rest = [cell(None)] * (len(columns) - 2 - len(arms))
-                rows.append((f"{size}", [cell(size, right=True), cell(None), *arm_cells, *rest]))
+                rest = [NOTHING] * (len(columns) - 2 - len(arms))
+                rows.append((f"{size}", [size, None, *arm_cells, *rest]))
             for i, c in enumerate(comps):
                 first = i == 0
                 verdict = c.text if not pairs or all_columns else f"{c.text} [{c.arm_a}–{c.arm_b}]"
-                line = [
-                    cell(size if first else "", right=True),
-                    cell(verdict, style="bold" if c.better else ""),
-                    *(arm_cells if first else blank_arms),
-                ]
+                line = [size if first else "", bold(verdict, c.better)]
+                line += arm_cells if first else blank_arms
                 if all_columns:
-                    line += [
-                        *([cell(c.pair)] if pairs else []),
-                        cell(fmt_diff(c.diff), right=True),
-                        cell(fmt_ci(c.ci_low, c.ci_high), right=True),
-                        cell(fmt_p(c.p_holm, summary.alpha), right=True),
-                    ]
+                    line += [c.pair] if pairs else []
+                    line += [fmt_diff(c.diff), fmt_ci(c.ci_low, c.ci_high)]
+                    line += [fmt_p(c.p_holm, summary.alpha)]
                 rows.append((f"{size}:{c.arm_a}:{c.arm_b}", line))
-        self.sync(rows)
+        self.show_rows(columns, rows)
 
 
 class EffectsTable(_ReportTable):
@@ -169,26 +212,29 @@ class EffectsTable(_ReportTable):
     def _show(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
         from embtui.report.verdicts import effect_name, fmt_ci, fmt_diff, fmt_p
 
-        columns: list[tuple[str, Text]] = [("effect", header("effect"))]
-        columns += [("verdict", header("verdict")), ("n", header("matched", right=True))]
-        columns += [
-            ("diff", header("difference", right=True)),
-            ("ci", header("95% CI", right=True)),
-            ("p", header("p (Holm)", right=True)),
+        columns = [
+            Column("effect", "effect"),
+            Column("verdict", "verdict"),
+            Column("n", "matched", right=True),
+            Column("diff", "difference", right=True),
+            Column("ci", "95% CI", right=True),
+            Column("p", "p (Holm)", right=True),
         ]
-        self.set_columns(columns)
-        rows = []
-        for e in v.effects:
-            line = [
-                cell(effect_name(e)),
-                cell(e.verdict(), style="bold" if e.significant else ""),
-                cell(e.n_pairs, right=True),
-                cell(fmt_diff(e.diff), right=True),
-                cell(fmt_ci(e.ci_low, e.ci_high), right=True),
-                cell(fmt_p(e.p_holm, e.alpha), right=True),
-            ]
-            rows.append((f"{e.factor}:{e.level}", line))
-        self.sync(rows)
+        rows: list[Row] = [
+            (
+                f"{e.factor}:{e.level}",
+                [
+                    effect_name(e),
+                    bold(e.verdict(), e.significant),
+                    e.n_pairs,
+                    fmt_diff(e.diff),
+                    fmt_ci(e.ci_low, e.ci_high),
+                    fmt_p(e.p_holm, e.alpha),
+                ],
+            )
+            for e in v.effects
+        ]
+        self.show_rows(columns, rows)
 
 
 class PairsTable(_ReportTable):
@@ -204,25 +250,28 @@ class PairsTable(_ReportTable):
     def _show(self, summary: Summary, v: Verdicts, all_columns: bool) -> None:
         from embtui.report.verdicts import fmt_ci, fmt_diff, fmt_p
 
-        columns: list[tuple[str, Text]] = [("size", header("size", right=True))]
-        columns += [("verdict", header("verdict"))]
-        columns += [("a", header("arm a")), ("b", header("arm b"))]
-        columns += [
-            ("diff", header("a − b", right=True)),
-            ("ci", header("95% CI", right=True)),
-            ("p", header("p (Holm)" if summary.adjusted else "p", right=True)),
+        columns = [
+            Column("size", "size", right=True),
+            Column("verdict", "verdict"),
+            Column("a", "arm a"),
+            Column("b", "arm b"),
+            Column("diff", "a − b", right=True),
+            Column("ci", "95% CI", right=True),
+            Column("p", "p (Holm)" if summary.adjusted else "p", right=True),
         ]
-        self.set_columns(columns)
-        rows = []
-        for c in summary.comparisons:
-            line = [
-                cell(c.size, right=True),
-                cell(c.verdict, style="bold" if c.better else ""),
-                cell(c.arm_a),
-                cell(c.arm_b),
-                cell(fmt_diff(c.diff), right=True),
-                cell(fmt_ci(c.ci_low, c.ci_high), right=True),
-                cell(fmt_p(c.p_holm, summary.alpha), right=True),
-            ]
-            rows.append((f"{c.size}:{c.arm_a}:{c.arm_b}", line))
-        self.sync(rows)
+        rows: list[Row] = [
+            (
+                f"{c.size}:{c.arm_a}:{c.arm_b}",
+                [
+                    c.size,
+                    bold(c.verdict, c.better),
+                    c.arm_a,
+                    c.arm_b,
+                    fmt_diff(c.diff),
+                    fmt_ci(c.ci_low, c.ci_high),
+                    fmt_p(c.p_holm, summary.alpha),
+                ],
+            )
+            for c in summary.comparisons
+        ]
+        self.show_rows(columns, rows)
