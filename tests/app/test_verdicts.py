@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import random
 import re
+import sqlite3
 
 import pytest
 
 from embtui.app.screens.compare import CompareScreen
+from embtui.app.widgets.cells import DASH
 from embtui.config import ExperimentConfig
 from embtui.escape import markdown_text
 from embtui.export import render
 from embtui.progress import print_summary
 from embtui.report.model import build_report
+from embtui.report.verdicts import verdicts
 from embtui.stats import format_p
 from tests.app.conftest import screen_lines, settle, stored, text_of
 from tests.helpers import record_values
@@ -232,3 +235,31 @@ async def test_one_arm_says_there_is_nothing_to_compare_in_every_view(make_app, 
         await pilot.press("c")
         await settle(pilot)
         assert text_of(app.screen.query_one("#verdict-family")) == f"Verdicts: {text}"
+
+
+async def test_a_sweeps_size_with_one_arm_fills_its_row_with_dashes(make_app, store_path):
+    """At a size where only one arm finished, the verdicts table's row says so and has a
+    cell in every column, a dash where there is nothing to compare."""
+    exp_id = record_values(store_path, SWEEP, final)
+    store = stored(store_path)
+    alone = [
+        r.id
+        for r in store.runs(exp_id)
+        if r.size == 500
+        and (r.factors.get("embeddings"), r.factors.get("head")) != ("learned", "flatten")
+    ]
+    db = sqlite3.connect(store_path)
+    db.executemany("UPDATE runs SET status = 'failed' WHERE id = ?", [(i,) for i in alone])
+    db.commit()
+    db.close()
+    (at_500,) = [s for s in verdicts(build_report(store, exp_id)).sizes if s.size == 500]
+    assert not at_500.comparisons
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        table = app.screen.query_one("#summary")
+        columns = [c.value for c in table.columns]
+        assert columns == ["size", "verdict", "best", "other", "diff", "ci", "p"]
+        assert table.cells("500") == ["500", at_500.statement, *[DASH] * 5]

@@ -138,7 +138,7 @@ class SummaryTable(_ReportTable):
         rows: list[Row] = []
         for s in v.sizes:
             if not s.comparisons:
-                rows.append((f"{s.size}", [s.size, s.statement, *[NOTHING] * (len(columns) - 3)]))
+                rows.append((f"{s.size}", [s.size, s.statement, *[NOTHING] * (len(columns) - 2)]))
             for i, c in enumerate(s.comparisons):
                 line = [
                     s.size if i == 0 else "",
