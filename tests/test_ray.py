@@ -100,6 +100,85 @@ def test_a_ray_grid_gives_exactly_the_histories_of_the_serial_run(reviews, tf_re
         assert all(r.wall_s and r.peak_rss for r in runs)  # the cost came back too
 
 
+def scalars(folder: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """Every scalar in an experiment's TensorBoard folder, read by TensorFlow's own reader:
+    event file (its folder) -> tag -> [(step, value)] in file order. Wall times are left
+    out: they are when each epoch ended."""
+    import tensorflow as tf
+
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        tags = out.setdefault(str(path.parent.relative_to(folder)), {})
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                scalar = float(tf.make_ndarray(value.tensor))
+                tags.setdefault(value.tag, []).append((event.step, scalar))
+    return out
+
+
+def assert_tensorboard_holds_the_store(store: Path, logdir: Path) -> None:
+    """The experiment's event files hold each run's stored epochs once each, in order: one
+    file per split (a run trained again starts its folder afresh)."""
+    with Store(store, create=False) as s:
+        exp = s.experiment(s.resolve("latest"))
+        runs, epochs = s.runs(exp.id), s.epochs(exp.id)
+    folder = logdir / f"{exp.name}-{exp.id}"
+    found = scalars(folder)
+    files = sorted(str(p.parent.relative_to(folder)) for p in folder.rglob("events.*"))
+    assert files == sorted(found) and len(files) == 2 * len(runs), files
+    for run in runs:
+        name = f"size{run.size}-{run.embedding}-seed{run.seed}"
+        stored = epochs[run.id]
+        steps = [e.epoch for e in stored]
+        assert steps == list(range(1, len(stored) + 1)) and stored, (name, steps)
+        for split, loss, acc in (("train", "loss", "acc"), ("validation", "val_loss", "val_acc")):
+            tags = found[f"{name}/{split}"]
+            assert sorted(tags) == ["epoch_accuracy", "epoch_loss"], tags
+            assert [step for step, _ in tags["epoch_loss"]] == steps
+            assert [step for step, _ in tags["epoch_accuracy"]] == steps
+            assert [v for _, v in tags["epoch_loss"]] == pytest.approx(
+                [getattr(e, loss) for e in stored], abs=1e-6
+            )
+            assert [v for _, v in tags["epoch_accuracy"]] == pytest.approx(
+                [getattr(e, acc) for e in stored], abs=1e-6
+            )
+
+
+def no_checkpoints(store: Path) -> list[str]:
+    """The checkpoint files left beside the store (none once every run ended done)."""
+    with Store(store, create=False) as s:
+        folder = s.checkpoint_folder
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_a_ray_grid_writes_the_tensorboard_files_of_the_local_grid_and_removes_checkpoints(
+    reviews, tmp_path
+):
+    """`--tensorboard` with Ray: the driver writes each run's event files on this machine,
+    holding exactly the scalars the same grid trained here writes; and every run, which
+    saved a checkpoint after each epoch (`checkpoint_every = 0`), removes it once done."""
+    written = {}
+    for where, executor in (("local", ["--engine", "tensorflow"]), ("ray", ["--ray"])):
+        store, logdir = tmp_path / f"{where}.sqlite", tmp_path / f"tb-{where}"
+        result = embtui(
+            "run",
+            "--plain",
+            *executor,
+            "--store",
+            str(store),
+            f"--dataset={reviews}",
+            "--tensorboard",
+            str(logdir),
+            *grid(),
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert statuses(store) == ("done", ["done"] * RUNS)
+        assert no_checkpoints(store) == [], where
+        assert_tensorboard_holds_the_store(store, logdir)
+        written[where] = scalars(logdir / "on-ray-1")
+    assert written["ray"] == written["local"]  # every tag, step and value, exactly
+
+
 def ray_workers() -> list[int]:
     """Ray worker processes training a run (their title names the task)."""
     out = []
@@ -117,10 +196,17 @@ def ray_workers() -> list[int]:
 
 def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_reference, tmp_path):
     """SIGKILL of the worker process training a run: Ray retries the task, which continues
-    from the run's last checkpoint; the grid finishes with the uninterrupted histories."""
-    store = tmp_path / "s.sqlite"
+    from the run's last checkpoint; the grid finishes with the uninterrupted histories,
+    and its TensorBoard files hold each epoch once (the retry rewrites its run's)."""
+    store, logdir = tmp_path / "s.sqlite", tmp_path / "tb"
     proc = subprocess.Popen(
-        [*RUN, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
+        [
+            *RUN,
+            "--store",
+            str(store),
+            f"--dataset={reviews}",
+            *grid(epochs="40", tensorboard_dir=str(logdir)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -136,14 +222,22 @@ def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_r
     assert "continuing from the checkpoint after epoch" in err
     assert statuses(store) == ("done", ["done"] * RUNS)
     assert histories(store) == long_reference
+    assert_tensorboard_holds_the_store(store, logdir)
+    assert no_checkpoints(store) == []
 
 
 def test_ctrl_c_on_the_driver_stops_the_grid_and_it_resumes_exactly(
     reviews, long_reference, tmp_path
 ):
-    store = tmp_path / "s.sqlite"
+    store, logdir = tmp_path / "s.sqlite", tmp_path / "tb"
     proc = subprocess.Popen(
-        [*RUN, "--store", str(store), f"--dataset={reviews}", *grid(epochs="40")],
+        [
+            *RUN,
+            "--store",
+            str(store),
+            f"--dataset={reviews}",
+            *grid(epochs="40", tensorboard_dir=str(logdir)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -163,6 +257,8 @@ def test_ctrl_c_on_the_driver_stops_the_grid_and_it_resumes_exactly(
     assert again.returncode == 0, again.stderr[-3000:]
     assert statuses(store) == ("done", ["done"] * RUNS)
     assert histories(store) == long_reference  # as if never stopped
+    assert_tensorboard_holds_the_store(store, logdir)  # each epoch once, however resumed
+    assert no_checkpoints(store) == []
 
 
 def _kill_cluster(*marks: str) -> None:

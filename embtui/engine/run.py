@@ -6,7 +6,9 @@ owner may), continues from the run's checkpoint when it has one, trains, writes 
 as it ends and finishes the run `done`, `cancelled` (stopped), or `failed` (a NaN loss, an
 error, a model that cannot be built; the grid goes on). What hears of the run are grid
 listeners (`embtui.engine.listeners`), called in this order: its record (`RunRecord`), its
-TensorBoard log, its checkpoints, then the sink. A run's result depends only on its
+TensorBoard log, its checkpoints, then the sink (a run trained on a Ray cluster is
+recorded, logged and its checkpoints kept by the same listeners, on the machine that holds
+the store: `embtui.engine.executors.ray`). A run's result depends only on its
 data, factor values, size and seed: never on who trains it, in which order or whether it
 was resumed.
 """
@@ -295,10 +297,7 @@ def train_one(
     data = prepared.dataset_for(arm_cfg)
     finished = kept
     try:
-        tensorboard.log = ledger.event_log(cfg, experiment, run_row)
-        if tensorboard.log is not None and resumed:
-            for earlier in ledger.run_epochs(run_row.id):  # the log starts afresh: rewrite
-                tensorboard.log.write(earlier)
+        tensorboard.start(ledger, cfg, experiment, run_row, continued=resumed is not None)
     except (OSError, EmbtuiError) as exc:  # the folder changed under the grid: say so
         tensorboard.close()
         finish("failed", f"cannot write its TensorBoard files: {one_line(exc)}")
@@ -396,10 +395,31 @@ class RunRecord(GridListener):
 
 class TensorBoardLog(GridListener):
     """A run's TensorBoard event log, when the experiment keeps one (`tensorboard_dir`):
-    each epoch written as it ends, the file closed when the run ends."""
+    opened once the run is started in the store (`start`), each epoch written as it ends,
+    the file closed when the run ends. The Ray executor's driver keeps one per run too, on
+    the machine that holds the store, fed with what the run's task sends back."""
 
     def __init__(self, log: Any = None) -> None:
         self.log = log
+
+    def start(
+        self,
+        ledger: Ledger,
+        cfg: ExperimentConfig,
+        experiment: ExperimentRow,
+        run_row: RunRow,
+        *,
+        continued: bool,
+    ) -> None:
+        """Open the run's log where its ledger writes one (none for a run recorded from
+        another machine), closing the log of an earlier attempt at the run. The log starts
+        afresh, so a run that `continued` from its checkpoint first writes the epochs it
+        kept, as recorded (call it after `start_run`, which drops the others)."""
+        self.close()
+        self.log = ledger.event_log(cfg, experiment, run_row)
+        if self.log is not None and continued:
+            for earlier in ledger.run_epochs(run_row.id):
+                self.log.write(earlier)
 
     def on_epoch_end(self, metrics: EpochMetrics) -> None:
         if self.log is not None:

@@ -10,7 +10,8 @@ per task.
 The store stays one SQLite file on this machine (the driver's). Tasks send their record
 back through a `Board`, an actor pinned to this machine: every store write a run would make
 (start, each epoch, its finish and cost), every event for the progress display, every
-checkpoint. The driver drains the board a few times a second and makes the writes, so a
+checkpoint. The driver drains the board a few times a second and makes the writes through
+the listeners a run trained here has (its record, TensorBoard files and checkpoints), so a
 console on this machine shows a cluster grid live exactly like a local one, each run with
 its device, host and Ray node (`GPU:0 NVIDIA H200 on gpu-box-2 (Ray node 3f2a91)`).
 Streaming generator tasks were the other choice; a retried generator task replays its whole
@@ -35,11 +36,12 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from embtui.engine import keep
 from embtui.engine.checkpoint import Checkpoint, RunCheckpoints
 from embtui.engine.events import Event, RunFinished, Sink, Stage, StopFlag
 from embtui.engine.executors.ray_connect import connect, import_ray, shutdown
 from embtui.engine.executors.ray_watch import NodeWatch, answers, node_died, raylet_socket
+from embtui.engine.listeners import Listeners
+from embtui.engine.run import CheckpointKeeper, RunRecord, StoreLedger, TensorBoardLog
 from embtui.errors import StoreError, Unfinished, one_line
 from embtui.store import EpochMetrics, ExperimentRow, RunCost, RunRow, RunStatus, Store, now
 
@@ -246,8 +248,13 @@ def _outcome(ray: Any, ref: Any) -> str | None:
 
 
 class _Driver:
-    """Applies what the tasks sent: the store writes, the events, the checkpoints, the logs;
-    and writes the TensorBoard files of the runs, which live on this machine."""
+    """Applies what the tasks sent: the store writes, the events, the checkpoints, the logs.
+
+    Each run here has the listeners it would have trained on this machine
+    (`embtui.engine.run`), fed with what its task sent: its record into the store
+    (`RunRecord`), its TensorBoard files, which live on this machine (`TensorBoardLog`),
+    and its checkpoints on this machine's disk (`CheckpointKeeper`: its task decides when
+    to save one; here it is written, and removed once the run is `done` or `failed`)."""
 
     def __init__(
         self,
@@ -259,13 +266,26 @@ class _Driver:
         runs: dict[int, RunRow],
     ) -> None:
         self.store = store
+        self.ledger = StoreLedger(store)
         self.experiment = experiment
         self.config = config
         self.on_disk = on_disk
         self.sink = sink
         self.runs = runs
         self.finished: set[int] = set()
-        self.logs: dict[int, Any] = {}
+        self.tensorboard = {run_id: TensorBoardLog() for run_id in runs}
+        # What a run costs is measured by its task (on the worker) and sent as a store write.
+        self.record = RunRecord(self.ledger, None, "")
+        self.listeners = {
+            run_id: Listeners(
+                [
+                    self.record,
+                    self.tensorboard[run_id],
+                    CheckpointKeeper(on_disk[run_id], config.arm(row.factors).epochs),
+                ]
+            )
+            for run_id, row in runs.items()
+        }
 
     def apply(self, items: list[tuple]) -> None:
         for item in items:
@@ -285,43 +305,35 @@ class _Driver:
             elif kind == "learned":
                 _, exp_id, run_id, kept, shape = item
                 try:
-                    keep.write(self.store.path, exp_id, run_id, kept, shape)
+                    self.ledger.keep_learned(self.runs[run_id], kept, shape)
                 except OSError as exc:
                     self.sink(Stage(exp_id, f"  run {run_id}: not kept ({one_line(exc)})"))
 
     def _write(self, method: str, args: tuple, kwargs: dict) -> None:
+        """A store write the task's record (or `train_one` itself) asked for, made here with
+        what follows from it on this machine."""
         if method not in _STORE_WRITES:  # pragma: no cover - the board only sends these
             raise StoreError(f"a Ray task asked for an unknown store write {method!r}")
-        getattr(self.store, method)(*args, **kwargs)
-        if method == "start_run":
-            run_id = args[0]
-            self._open_log(run_id, kwargs.get("keep_epochs", 0))
-        elif method == "add_epoch":
-            log = self.logs.get(args[0].run_id)
-            if log is not None:
-                log.write(args[0])
+        if method == "add_epoch":
+            metrics: EpochMetrics = args[0]
+            self.listeners[metrics.run_id].on_epoch_end(metrics)
         elif method == "finish_run":
-            run_id, status = args[0], args[1]
-            log = self.logs.pop(run_id, None)
-            if log is not None:
-                log.close()
-            if status in ("done", "failed"):
-                self.on_disk[run_id].remove()
-
-    def _open_log(self, run_id: int, kept: int) -> None:
-        if not self.config.tensorboard_dir:
-            return
-        from embtui.export.tensorboard import RunEventLog
-
-        old = self.logs.pop(run_id, None)
-        if old is not None:
-            old.close()
-        log = RunEventLog(
-            self.config.tensorboard_dir, self.experiment, self.runs[run_id], store=self.store.path
-        )
-        for earlier in self.store.run_epochs(run_id)[:kept]:
-            log.write(earlier)
-        self.logs[run_id] = log
+            run_id, status, error = args
+            self.listeners[run_id].on_run_end(
+                RunFinished(self.experiment.id, run_id, status, error)
+            )
+        elif method == "start_run":  # a run starts, or a retried task starts it again
+            run_id = args[0]
+            self.ledger.start_run(*args, **kwargs)
+            self.tensorboard[run_id].start(
+                self.ledger,
+                self.config,
+                self.experiment,
+                self.runs[run_id],
+                continued=kwargs.get("keep_epochs", 0) > 0,
+            )
+        else:  # set_run_cost: measured by the task's own meter
+            self.ledger.set_run_cost(*args, **kwargs)
 
     def _log(self, text: str) -> None:
         try:
@@ -332,18 +344,21 @@ class _Driver:
 
     def ended(self, run_row: RunRow, problem: str | None) -> None:
         """A task ended: if it could not record its run's end (its worker died more often
-        than the retries allow), the run is `failed` with Ray's reason."""
+        than the retries allow), the run is `failed` with Ray's reason. Its checkpoint stays
+        on disk: the run failed for want of a worker, not by what it computes, and
+        `embtui run --resume` continues it from there."""
         if problem is None or problem == "cancelled" or run_row.id in self.finished:
             return
         if self.store.run(run_row.id).status in ("queued", "running"):
             error = f"lost on the Ray cluster after {MAX_RETRIES} retries: {problem}"
-            self.store.finish_run(run_row.id, "failed", error[:500])
-            self.sink(RunFinished(run_row.experiment_id, run_row.id, "failed", error[:500]))
+            lost = RunFinished(run_row.experiment_id, run_row.id, "failed", error[:500])
+            self.record.on_run_end(lost)
+            self.tensorboard[run_row.id].on_run_end(lost)
+            self.sink(lost)
 
     def close(self) -> None:
-        for log in self.logs.values():
-            log.close()
-        self.logs.clear()
+        for tensorboard in self.tensorboard.values():
+            tensorboard.close()
 
 
 class Board:
