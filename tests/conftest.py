@@ -224,12 +224,30 @@ def reference(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def tf_reference(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def tf_reference_run(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """`reference` trained by the TensorFlow engine, with its TensorBoard log: the
+    histories, and the experiment's TensorBoard folder (what a Ray grid's driver must
+    write too)."""
+    home = tmp_path_factory.mktemp("tf-reference")
+    store, logdir = home / "reference.sqlite", home / "tensorboard"
+    args = flags(**{**SMALL_GRID, "engine": "tensorflow"})
+    result = embtui(
+        "run",
+        "--plain",
+        "--store",
+        str(store),
+        f"--dataset={reviews}",
+        f"--tensorboard={logdir}",
+        *args,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (folder,) = logdir.iterdir()  # the experiment's folder, NAME-ID
+    return histories(store), folder
+
+
+@pytest.fixture(scope="session")
+def tf_reference(tf_reference_run: tuple[dict, Path]) -> dict:
     """`reference` trained by the TensorFlow engine: what a grid of worker processes must
     equal (`workers = K` trains TensorFlow runs in processes; the fused engine, `auto`'s
     choice on a CPU-only machine, in threads), and Ray's workers."""
-    store = tmp_path_factory.mktemp("tf-reference") / "reference.sqlite"
-    args = flags(**{**SMALL_GRID, "engine": "tensorflow"})
-    result = embtui("run", "--plain", "--store", str(store), f"--dataset={reviews}", *args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return histories(store)
+    return tf_reference_run[0]

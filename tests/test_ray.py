@@ -83,23 +83,6 @@ def statuses(store: Path) -> tuple[str, list[str]]:
         return exp.status, [r.status for r in s.runs(exp.id)]
 
 
-def test_a_ray_grid_gives_exactly_the_histories_of_the_serial_run(reviews, tf_reference, tmp_path):
-    reference = tf_reference  # Ray trains with the TensorFlow engine
-    store = tmp_path / "s.sqlite"
-    result = embtui(
-        "run", "--plain", "--ray", "--store", str(store), f"--dataset={reviews}", *grid()
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "starting Ray here" in result.stderr  # progress, on stderr
-    assert histories(store) == reference  # every epoch of every run, exactly
-    assert statuses(store) == ("done", ["done"] * RUNS)
-    # Each run says where it trained: device, host and Ray node.
-    assert all(" on " in d and "(Ray node " in d for d in devices(store)), devices(store)
-    with Store(store, create=False) as s:
-        runs = s.runs(s.resolve("latest"))
-        assert all(r.wall_s and r.peak_rss for r in runs)  # the cost came back too
-
-
 def scalars(folder: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """Every scalar in an experiment's TensorBoard folder, read by TensorFlow's own reader:
     event file (its folder) -> tag -> [(step, value)] in file order. Wall times are left
@@ -151,32 +134,37 @@ def no_checkpoints(store: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
-def test_a_ray_grid_writes_the_tensorboard_files_of_the_local_grid_and_removes_checkpoints(
-    reviews, tmp_path
+def test_a_ray_grid_gives_exactly_the_histories_and_tensorboard_files_of_the_serial_run(
+    reviews, tf_reference_run, tmp_path
 ):
-    """`--tensorboard` with Ray: the driver writes each run's event files on this machine,
-    holding exactly the scalars the same grid trained here writes; and every run, which
-    saved a checkpoint after each epoch (`checkpoint_every = 0`), removes it once done."""
-    written = {}
-    for where, executor in (("local", ["--engine", "tensorflow"]), ("ray", ["--ray"])):
-        store, logdir = tmp_path / f"{where}.sqlite", tmp_path / f"tb-{where}"
-        result = embtui(
-            "run",
-            "--plain",
-            *executor,
-            "--store",
-            str(store),
-            f"--dataset={reviews}",
-            "--tensorboard",
-            str(logdir),
-            *grid(),
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert statuses(store) == ("done", ["done"] * RUNS)
-        assert no_checkpoints(store) == [], where
-        assert_tensorboard_holds_the_store(store, logdir)
-        written[where] = scalars(logdir / "on-ray-1")
-    assert written["ray"] == written["local"]  # every tag, step and value, exactly
+    """Every epoch of every run exactly as trained here (Ray trains with the TensorFlow
+    engine); with `--tensorboard`, the driver writes each run's event files on this
+    machine, holding exactly the scalars the same grid trained here writes; and every run,
+    which saved a checkpoint after each epoch, removes it once done."""
+    reference, reference_log = tf_reference_run
+    store, logdir = tmp_path / "s.sqlite", tmp_path / "tensorboard"
+    result = embtui(
+        "run",
+        "--plain",
+        "--ray",
+        "--store",
+        str(store),
+        f"--dataset={reviews}",
+        f"--tensorboard={logdir}",
+        *grid(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "starting Ray here" in result.stderr  # progress, on stderr
+    assert histories(store) == reference  # every epoch of every run, exactly
+    assert statuses(store) == ("done", ["done"] * RUNS)
+    # Each run says where it trained: device, host and Ray node.
+    assert all(" on " in d and "(Ray node " in d for d in devices(store)), devices(store)
+    with Store(store, create=False) as s:
+        runs = s.runs(s.resolve("latest"))
+        assert all(r.wall_s and r.peak_rss for r in runs)  # the cost came back too
+    assert no_checkpoints(store) == []
+    assert_tensorboard_holds_the_store(store, logdir)
+    assert scalars(logdir / "on-ray-1") == scalars(reference_log)  # every tag, step, value
 
 
 def ray_workers() -> list[int]:
