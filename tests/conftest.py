@@ -51,18 +51,72 @@ SLOW_FIXTURES = frozenset(
 )
 
 
+#: Fixtures that train a grid (session or module scope): tests sharing one run on one xdist
+#: worker, so that it is trained once (each worker has its own session) and not again on
+#: the other (see `shared_training_groups`).
+TRAINED_FIXTURES = SLOW_FIXTURES | {
+    "tf_reference_run",
+    "three_seed_experiment",
+    "long_reference",
+    "three",
+    "recorded",
+    "sweep",
+    "three_experiments",
+    "two_fits",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture training through the real CLI, so that
     `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them.
 
     Under `-n 2 --dist loadgroup` (README's command) the tests that start a Ray cluster run
     one after another on one worker: two clusters on a 2-core box at once would only make
-    their deadlines a matter of luck."""
+    their deadlines a matter of luck. Tests that share a trained fixture run on one worker
+    too, so the fixture is trained once (`shared_training_groups`)."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("ray") is not None:
             item.add_marker(pytest.mark.xdist_group("ray"))
+    for item, group in shared_training_groups(items).items():
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, str]:
+    """An xdist group for each set of tests joined by the trained fixtures they use.
+
+    A session fixture lives once per worker: spread over two workers, a grid trained for
+    `cli_experiment` would be trained twice. Tests are joined when they share a trained
+    fixture (a module's own fixture counts within its module), the way connected parts of
+    a graph are found; the Ray tests keep their own group. Returns the group of every test
+    in one, named after its first fixture in sorted order."""
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    keys_of: dict[pytest.Item, list[str]] = {}
+    for item in items:
+        if item.get_closest_marker("ray") is not None:
+            continue
+        module = getattr(item, "module", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})  # not fixtures
+        names = TRAINED_FIXTURES & set(getattr(item, "fixturenames", ())) - set(params)
+        keys = [
+            f"{item.nodeid.split('::')[0]}::{name}" if name in vars(module or object) else name
+            for name in sorted(names)
+        ]
+        if keys:
+            keys_of[item] = keys
+            for key in keys:
+                parent[find(key)] = find(keys[0])
+    roots: dict[str, str] = {}
+    for key in sorted(parent):
+        roots.setdefault(find(key), key)
+    return {item: f"trained:{roots[find(keys[0])]}" for item, keys in keys_of.items()}
 
 
 @pytest.fixture(autouse=True)
