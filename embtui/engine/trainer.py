@@ -489,7 +489,8 @@ class TrainerCache:
     def start(self, engine: str, say: Callable[[str], None]) -> tuple[str, str]:
         """Set this process up to train runs with `engine` and say where they train:
         (device, threads per TensorFlow op), for the experiment's record. The fused kernel
-        trains on this CPU without TensorFlow; TensorFlow is loaded and set up here first
+        trains on this CPU without TensorFlow (unless a run's initial weights are not
+        cached yet: that run says so); TensorFlow is loaded and set up here first
         (`training_device`), which takes seconds, so it `say`s so before."""
         if engine == "fused":
             return "CPU", threads_per_op(here=False)

@@ -51,8 +51,8 @@ class InProcess:
             from embtui.engine.trainer import TrainerCache
 
             cache = TrainerCache()
-        # The fused kernel trains on this CPU: no TensorFlow unless a run's initial weights
-        # are not cached yet (that run says so). TensorFlow says it is loading.
+        # Set up once for the recorded engine (TensorFlow loads here, the fused kernel
+        # needs nothing), then record where the runs train.
         device, threads = cache.start(engine, lambda text: sink(Stage(experiment_id, text)))
         store.update_meta(
             experiment_id,
