@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from textual.widgets import Static
 from textual.worker import WorkerState
 
@@ -239,10 +240,12 @@ assert not heavy, f"imported {sorted(heavy)}"
 """
 
 
+@pytest.mark.slow  # a console in a new process: a few seconds of imports
 def test_training_in_the_console_with_the_fake_engine_never_imports_tensorflow():
     """The fake engine trains through the real runner, executor and listeners, scripted
     only where numbers are computed: none of that may load TensorFlow, Keras or Numba
-    (a new session, a stop, a resume from a checkpoint)."""
+    (a new session, a stop, a resume from a checkpoint). In the quick loop, each console
+    test checks the same in its own process (tests/app/conftest.py)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
