@@ -4,8 +4,9 @@
 pulls in numpy and, when training starts, TensorFlow, which must never delay the first paint.
 The console trains through a `TrainingSession` (the runner's `Session`: prepare -> create,
 or prepare_resume, then train), as `embtui run` and `embtui resume` do. Tests pass a
-`FakeEngine` (tests/app/fake.py) with the same calls, which writes scripted epochs to the
-real store, so most of the console is tested without TensorFlow.
+`FakeEngine` (tests/app/fake.py) with the same calls, whose sessions are the runner's own
+with scripted inputs, trainers and costs (`runner.Training`), so most of the console is
+tested through the real runner without TensorFlow.
 """
 
 from __future__ import annotations

@@ -133,6 +133,30 @@ class Checkpoints(Protocol):
     def remove(self) -> None: ...
 
 
+class Trainers(Protocol):
+    """Where a process's runs get their trainers: `embtui.engine.trainer.TrainerCache` (a
+    TensorFlow `Trainer` or a `FusedTrainer` per graph, built once).
+
+    `start` sets the process up for the experiment's recorded `engine` once, before its
+    first run, and returns (device, threads per TensorFlow op) for the record; `get` gives
+    an arm's trainer, whose calls `train_one` makes: `fit` (the run's epochs),
+    `snapshot` (its state for a checkpoint), `params`, `weights` and `val_logits` (what it
+    keeps), and with the fused engine `tensorflow_note`; `clear` forgets every trainer
+    after a run failed inside one.
+    """
+
+    def start(self, engine: str, say: Callable[[str], None]) -> tuple[str, str]: ...
+    def get(
+        self,
+        config: ArmConfig,
+        arm: str,
+        glove: np.ndarray | None,
+        engine: str = ...,
+        legacy_one_minus_rho: bool = ...,
+    ) -> Any: ...
+    def clear(self) -> None: ...
+
+
 class Ledger(Protocol):
     """Where one run's record goes: the run store itself (`StoreLedger`), or, for a run
     trained on another machine, the process that owns the store (the Ray executor's).
@@ -217,7 +241,7 @@ def train_one(
     prepared: Prepared,
     run_row: RunRow,
     total: int,
-    cache: Any,
+    cache: Trainers,
     device: str,
     sink: Sink,
     stop: StopFlag,

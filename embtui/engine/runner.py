@@ -19,14 +19,15 @@ run with a checkpoint continues from it (see `embtui.engine.checkpoint`).
 
 `Session` is these steps as the CLI and the console take them: `Session.new(store,
 prepared)` (after `prepare`) or `Session.resumed(store, id)`, then `session.train(sink,
-stop)`.
+stop)`. A `Training` given to either names another executor or sampler than embtui's own
+(the console's tests train scripted epochs so, through this same bookkeeping).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from embtui.config import (
 )
 from embtui.engine.data import load_dataset_cached
 from embtui.engine.events import ExperimentFinished, Sink, Stage, StopFlag, ignore
-from embtui.engine.executors import executor_for
+from embtui.engine.executors import Executor, executor_for
 from embtui.engine.fingerprint import changed_inputs, fingerprint
 from embtui.engine.fused import recorded_engine
 from embtui.engine.run import Prepared, training_subset
@@ -51,6 +52,7 @@ from embtui.sysmetrics import Sampler
 __all__ = [
     "Prepared",
     "Session",
+    "Training",
     "absolute_paths",
     "create",
     "prepare",
@@ -134,6 +136,30 @@ def create(store: Store, prepared: Prepared) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Training:
+    """Who trains an experiment's queued runs and what meters them; None: embtui's own.
+
+    Args:
+        executor: trains the runs; by default the executor the configuration asks for
+            (`executor_for`: this process, threads, worker processes or Ray).
+        sampler: made with the store and the experiment's id, records the machine's
+            samples into the store while the grid trains and meters each run's cost; by
+            default `embtui.sysmetrics.Sampler`.
+
+    The runner's bookkeeping (claims, heartbeat, store writes, stop rules, final status)
+    is the same whichever they are. The console's tests give `InProcess` scripted trainers
+    and a sampler that meters scripted costs (tests/app/fake.py).
+    """
+
+    executor: Executor | None = None
+    sampler: Callable[[Store, int], Sampler] | None = None
+
+
+#: embtui's own executor and sampler.
+DEFAULT_TRAINING = Training()
+
+
 def run(
     store: Store,
     experiment_id: int,
@@ -141,6 +167,7 @@ def run(
     *,
     sink: Sink = ignore,
     stop: StopFlag | None = None,
+    training: Training = DEFAULT_TRAINING,
 ) -> ExperimentStatus:
     """Train every queued run of the experiment; returns the experiment's final status.
 
@@ -153,10 +180,11 @@ def run(
     runs = [r for r in every_run if r.status == "queued"]
     total = len(every_run)
     heart = _Heartbeat(store, experiment_id)
-    sampler = Sampler(store, experiment_id).start()  # the box's samples, into the store
+    sampler = (training.sampler or Sampler)(store, experiment_id).start()  # samples, stored
     try:
         engine = recorded_engine(store.experiment(experiment_id).meta)
-        executor_for(prepared.config, len(runs), engine).run(
+        executor = training.executor or executor_for(prepared.config, len(runs), engine)
+        executor.run(
             store, experiment_id, prepared, runs, total=total, sink=sink, stop=stop, meter=sampler
         )
     except BaseException:
@@ -226,13 +254,15 @@ def prepare_resume(
     sink: Sink = ignore,
     *,
     executor: Mapping[str, Any] | None = None,
+    load: Callable[[ExperimentConfig, Sink], Prepared] | None = None,
 ) -> Prepared:
     """Claim an experiment for this store, then load and check what it was started with.
 
     The claim comes first, in one transaction, so that two resumes started together never
     both train it (the second is refused at once). The data must be what the experiment
     started with: same training and validation reviews, same GloVe vectors, or results
-    would silently mix two datasets. On any failure the claim is given back.
+    would silently mix two datasets. On any failure the claim is given back. `load` loads
+    the inputs (None: `prepare`; the console's tests build scripted ones without files).
     """
     config = resume_config(store, experiment_id)
     if executor:
@@ -242,7 +272,7 @@ def prepare_resume(
         config = config.replace(**executor)
     claim = store.claim(experiment_id, resume=True)
     try:
-        prepared = prepare(config, sink)
+        prepared = (load or prepare)(config, sink)
         recorded = store.experiment(experiment_id).meta.get("fingerprint")
         if recorded:
             problem = changed_inputs(
@@ -266,12 +296,13 @@ def resume(
     *,
     sink: Sink = ignore,
     stop: StopFlag | None = None,
+    training: Training = DEFAULT_TRAINING,
 ) -> str:
     """Finish an interrupted, cancelled or failed experiment: every run not done trains
     again, continuing from its checkpoint where it has one."""
     store.claim(experiment_id, resume=True)
     store.reopen_runs(experiment_id)
-    return run(store, experiment_id, prepared, sink=sink, stop=stop)
+    return run(store, experiment_id, prepared, sink=sink, stop=stop, training=training)
 
 
 @dataclass(frozen=True)
@@ -290,11 +321,14 @@ class Session:
     experiment_id: int
     prepared: Prepared
     resuming: bool = False
+    training: Training = field(default=DEFAULT_TRAINING, kw_only=True)
 
     @classmethod
-    def new(cls, store: Store, prepared: Prepared) -> Session:
+    def new(
+        cls, store: Store, prepared: Prepared, *, training: Training = DEFAULT_TRAINING
+    ) -> Session:
         """Record a prepared experiment and its queued runs (`create`)."""
-        return cls(store, create(store, prepared), prepared)
+        return cls(store, create(store, prepared), prepared, training=training)
 
     @classmethod
     def resumed(
@@ -304,14 +338,25 @@ class Session:
         sink: Sink = ignore,
         *,
         executor: Mapping[str, Any] | None = None,
+        load: Callable[[ExperimentConfig, Sink], Prepared] | None = None,
+        training: Training = DEFAULT_TRAINING,
     ) -> Session:
         """Claim an experiment and load what it started with (`prepare_resume`): refused
-        while another process trains it, or when its data changed."""
-        prepared = prepare_resume(store, experiment_id, sink, executor=executor)
-        return cls(store, experiment_id, prepared, resuming=True)
+        while another process trains it, or when its data changed. `executor`: the
+        executor settings to change (`EXECUTOR_KEYS`); `load` and `training`: see
+        `prepare_resume` and `Training`."""
+        prepared = prepare_resume(store, experiment_id, sink, executor=executor, load=load)
+        return cls(store, experiment_id, prepared, resuming=True, training=training)
 
     def train(self, sink: Sink = ignore, stop: StopFlag | None = None) -> str:
         """Train every queued run (every unfinished one when resuming); returns the
         experiment's final status."""
         train = resume if self.resuming else run
-        return train(self.store, self.experiment_id, self.prepared, sink=sink, stop=stop)
+        return train(
+            self.store,
+            self.experiment_id,
+            self.prepared,
+            sink=sink,
+            stop=stop,
+            training=self.training,
+        )

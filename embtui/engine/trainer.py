@@ -20,7 +20,7 @@ whole validation set (accuracy thresholds the sigmoid at 0.5).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from threading import Event
 from typing import Any
 
@@ -36,7 +36,7 @@ from embtui.engine.models import (
     make_optimizer,
     train_epochs,
 )
-from embtui.engine.tfsetup import configure_tensorflow
+from embtui.engine.tfsetup import configure_tensorflow, threads_per_op, training_device
 from embtui.store import EpochMetrics
 
 #: Validation examples per in-graph step. Batch size does not change the metrics, only the
@@ -485,6 +485,18 @@ class TrainerCache:
 
     def __init__(self) -> None:
         self._trainers: dict[tuple, Any] = {}
+
+    def start(self, engine: str, say: Callable[[str], None]) -> tuple[str, str]:
+        """Set this process up to train runs with `engine` and say where they train:
+        (device, threads per TensorFlow op), for the experiment's record. The fused kernel
+        trains on this CPU without TensorFlow (unless a run's initial weights are not
+        cached yet: that run says so); TensorFlow is loaded and set up here first
+        (`training_device`), which takes seconds, so it `say`s so before."""
+        if engine == "fused":
+            return "CPU", threads_per_op(here=False)
+        say("loading TensorFlow")
+        device = training_device()
+        return device, threads_per_op(here=True)
 
     def get(
         self,

@@ -1,11 +1,11 @@
-"""Fixtures for the console tests: a real SQLite store filled by the fake engine, and ways
-to look at the screen as the user sees it (its text, a burst of keys as a terminal sends
-them)."""
+"""Fixtures for the console tests: a real SQLite store filled by the fake engine (the real
+runner with scripted trainers), and ways to look at the screen as the user sees it (its
+text, a burst of keys as a terminal sends them)."""
 
 from __future__ import annotations
 
 import io
-import threading
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +17,7 @@ from textual import events
 
 from embtui.app.app import EmbtuiApp
 from embtui.config import ExperimentConfig
+from embtui.engine.events import ignore
 from embtui.store import Store
 from tests.app.fake import FakeEngine
 
@@ -42,21 +43,41 @@ def fixed_clock() -> datetime:
 
 
 def record(path: Path, config: ExperimentConfig = SMALL, *, stop_after: int | None = None) -> int:
-    """Train `config` with the fake engine straight into the store at `path`."""
-    engine = FakeEngine()
-    store = Store(path)
-    try:
-        prepared = engine.prepare(config, lambda e: None)
-        exp_id = engine.create(store, prepared)
-        stop = threading.Event()
-        if stop_after is not None:
-            engine.hold_after = stop_after
-            threading.Timer(0.05, stop.set).start()
-        engine.run(store, exp_id, prepared, lambda e: None, stop)
-        return exp_id
-    finally:
-        store.close()
+    """Train `config` with the fake engine straight into the store at `path`, as `embtui
+    run` would in another shell; `stop_after`: stopped once that many epochs are trained
+    (the epoch under way when the stop came is kept, the rest of the grid cancelled)."""
+    engine = FakeEngine(hold_after=stop_after)
+    with Store(path) as store:
+        session = engine.new_session(store, config, ignore)
+        session.train(ignore, _StopOnceHeld(engine))
+        return session.experiment_id
 
+
+class _StopOnceHeld:
+    """A stop flag that is set once the engine parks at its `hold_after`: as a user who
+    presses x just then."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def is_set(self) -> bool:
+        return self.engine.held.is_set()
+
+
+@pytest.fixture(autouse=True)
+def _no_tensorflow(request: pytest.FixtureRequest):
+    """A console test that starts without TensorFlow loaded ends without it: the fake
+    engine trains through the real runner with scripted trainers, which need none (tests
+    marked slow train with the real engine)."""
+    before = HEAVY & sys.modules.keys()
+    yield
+    if request.node.get_closest_marker("slow") is None:
+        loaded = (HEAVY & sys.modules.keys()) - before
+        assert not loaded, f"a console test imported {sorted(loaded)}"
+
+
+#: What a console test with the fake engine never imports.
+HEAVY = frozenset({"tensorflow", "keras", "numba"})
 
 _opened: list[Store] = []
 

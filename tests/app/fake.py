@@ -1,18 +1,29 @@
-"""A stand-in for the training engine that writes scripted epochs to the real store.
+"""A training engine for the console's tests: the real runner, with scripted trainers.
 
-It follows `embtui.engine.runner` step for step (the same store writes in the same order,
-the same events, the same stop semantics: the current run ends `cancelled` after its epoch,
-the rest of the grid is cancelled, epochs are kept; a diverging run ends `failed` with the
-engine's own reason), but the numbers come from a formula, so console tests run in
-milliseconds and can assert exact values. `hold_after` parks the engine after that many
-epochs (of this engine, over all its runs) until `advance(to)` moves the mark on,
-`release()` lifts it, or a stop; `held` is set while it is parked, so a test can act
-mid-training without racing it. Each run that ends records what it cost
-(`scripted_cost`), as the engine does. A resumed run continues after the epochs it had, with the
-engine's own "continuing from the checkpoint after epoch k" stage, as the real one does.
+`FakeEngine` has the console's `Engine` calls, and its sessions are the runner's own
+(`embtui.engine.runner.Session`): the same claims, `InProcess` executor, `train_one`
+listeners (the run's record, checkpoints, kept arrays), store writes, events and stop rules
+as `embtui run`. Only what computes numbers is scripted, at the engine's seams, so console
+tests never import TensorFlow, run in milliseconds and can assert exact values:
+
+* the inputs (`prepare`): blank reviews in the configuration's shapes, no file read and no
+  GloVe vectors (the configuration is recorded as given, `fake.csv` and all); the
+  experiment records the validation reviews' identity (the same data file and validation
+  size give the same reviews) and a chance level of 0.5;
+* the trainers (`ScriptedTrainers`, handed to `InProcess`): each epoch's numbers come from
+  `scripted_metrics`, driven by `embtui.engine.models.train_epochs` as both real engines'
+  epochs are, so a run stops after the epoch under way, and a stopped run keeps a
+  checkpoint and continues from it when resumed ("continuing from the checkpoint after
+  epoch k");
+* the meter (`ScriptedSampler`): no machine is sampled, and each run that ends records
+  what it cost as `scripted_cost` of its size, seed and epochs.
 
 A learning rate of 1000 or more diverges as a real one does: the first epoch's loss is
 huge (294264872.96), the second is NaN and the run fails with "loss became NaN at epoch 2".
+
+`hold_after` parks the engine after that many epochs (of this engine, over all its runs)
+until `advance(to)` moves the mark on, `release()` lifts it, or a stop; `held` is set while
+it is parked, so a test can act mid-training without racing it.
 """
 
 from __future__ import annotations
@@ -20,17 +31,28 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
-from embtui.config import ExperimentConfig, from_mapping
-from embtui.engine.events import ExperimentFinished, RunFinished, RunStarted, Stage
+import numpy as np
+
+from embtui.config import ArmConfig, ExperimentConfig
+from embtui.engine import runner
+from embtui.engine.data import Dataset
+from embtui.engine.events import Sink, Stage, StopFlag
+from embtui.engine.executors.local import InProcess
+from embtui.engine.models import train_epochs
+from embtui.engine.run import Prepared
 from embtui.errors import DataError, EmbtuiError
-from embtui.store import DeviceSample, EpochMetrics, RunCost, Store, experiment_status
+from embtui.store import DeviceSample, EpochMetrics, RunCost, Store
+from embtui.sysmetrics import Sampler
 
 #: The first epoch's loss of a diverging run (learning_rate >= DIVERGES_AT).
 HUGE_LOSS = 294264872.96
 DIVERGES_AT = 1000.0
+#: Where scripted runs train, as their device column says.
+DEVICE = "scripted"
 
 
 def scripted_metrics(size: int, arm: str, seed: int, epoch: int) -> tuple[float, ...]:
@@ -55,44 +77,58 @@ def scripted_cost(size: int, seed: int, epochs: int) -> RunCost:
     )
 
 
-@dataclass(frozen=True)
-class FakePrepared:
-    config: ExperimentConfig
+class ScriptedPrepared(Prepared):
+    """Scripted inputs: what the experiment records of them (`meta`) is the identity of its
+    validation reviews and a chance level of 0.5, nothing about this machine."""
+
+    def meta(self) -> dict[str, Any]:
+        cfg = self.config
+        val = hashlib.sha256(f"{cfg.dataset}|{cfg.val_size}".encode()).hexdigest()[:32]
+        return {"chance": 0.5, "fingerprint": {"val_reviews": val}}
 
 
-@dataclass(frozen=True)
-class FakeSession:
-    """What `FakeEngine.new_session` and `resume_session` give: `Session`'s calls."""
-
-    engine: FakeEngine
-    store: Store
-    experiment_id: int
-    prepared: FakePrepared
-    resuming: bool = False
-
-    def train(self, sink: Any, stop: threading.Event) -> str:
-        train = self.engine.resume if self.resuming else self.engine.run
-        return train(self.store, self.experiment_id, self.prepared, sink, stop)
+def scripted_inputs(config: ExperimentConfig) -> ScriptedPrepared:
+    """Blank reviews in each of the grid's shapes: as many training reviews as its largest
+    size, `val_size` validation reviews, half of each positive."""
+    n_train, n_val = max(config.sizes), config.val_size
+    datasets = {
+        (vocab, maxlen): Dataset(
+            x_train=np.zeros((n_train, maxlen), np.int32),
+            y_train=np.arange(n_train, dtype=np.int32) % 2,
+            x_val=np.zeros((n_val, maxlen), np.int32),
+            y_val=np.arange(n_val, dtype=np.int32) % 2,
+            word_index={},
+            vocab_size=vocab,
+            source=f"scripted reviews ({config.dataset})",
+        )
+        for vocab, maxlen in config.data_shapes()
+    }
+    return ScriptedPrepared(config, datasets)
 
 
 class FakeEngine:
-    """Same calls as `embtui.app.engine.RunnerEngine`; no TensorFlow."""
+    """Same calls as `embtui.app.engine.RunnerEngine`, training through the real runner
+    with scripted inputs, trainers and costs (see the module docstring); no TensorFlow.
+
+    `fail_prepare`: loading the inputs fails with this message (a `fail_kind`), as a
+    missing file or a bad GloVe file does, before anything is recorded."""
 
     def __init__(
         self,
         *,
-        delay: float = 0.0,
         hold_after: int | None = None,
         fail_prepare: str | None = None,
         fail_kind: type[EmbtuiError] = DataError,
     ) -> None:
-        self.delay = delay
         self.hold_after = hold_after
         self.fail_prepare = fail_prepare
         self.fail_kind = fail_kind
         self.epochs_done = 0
         self.held = threading.Event()  # set while the engine is parked at `hold_after`
         self._gate = threading.Condition()
+        self.training = runner.Training(
+            InProcess(trainers=lambda: ScriptedTrainers(self)), sampler=ScriptedSampler
+        )
 
     def advance(self, to: int | None) -> None:
         """Let the engine go on until it has trained `to` epochs (None: to the end)."""
@@ -105,113 +141,25 @@ class FakeEngine:
         self.advance(None)
 
     def warm_up(self) -> None:
-        """Nothing to load: the fake engine has no TensorFlow."""
+        """Nothing to load: the scripted trainers need no TensorFlow."""
 
-    def new_session(self, store: Store, config: ExperimentConfig, sink: Any) -> FakeSession:
-        prepared = self.prepare(config, sink)
-        return FakeSession(self, store, self.create(store, prepared), prepared)
+    def new_session(self, store: Store, config: ExperimentConfig, sink: Sink) -> runner.Session:
+        return runner.Session.new(store, self.prepare(config, sink), training=self.training)
 
-    def resume_session(self, store: Store, experiment_id: int, sink: Any) -> FakeSession:
-        prepared = self.prepare_resume(store, experiment_id, sink)
-        return FakeSession(self, store, experiment_id, prepared, resuming=True)
+    def resume_session(self, store: Store, experiment_id: int, sink: Sink) -> runner.Session:
+        return runner.Session.resumed(
+            store, experiment_id, sink, load=self.prepare, training=self.training
+        )
 
-    def prepare(self, config: ExperimentConfig, sink: Any) -> FakePrepared:
+    def prepare(self, config: ExperimentConfig, sink: Sink) -> Prepared:
+        """The experiment's inputs (`runner.prepare`'s part): scripted, or `fail_prepare`."""
         sink(Stage(None, f"loading data: {config.dataset}"))
         if self.fail_prepare:
             raise self.fail_kind(self.fail_prepare)
-        return FakePrepared(config)
+        return scripted_inputs(config)
 
-    def create(self, store: Store, prepared: FakePrepared) -> int:
-        cfg = prepared.config
-        # The validation reviews' identity, as the engine's fingerprint records it: the
-        # same data file and validation size give the same reviews.
-        val = hashlib.sha256(f"{cfg.dataset}|{cfg.val_size}".encode()).hexdigest()[:32]
-        return store.create_experiment(
-            cfg.name,
-            cfg.to_dict(),
-            cfg.run_cells(),
-            meta={"chance": 0.5, "fingerprint": {"val_reviews": val}},
-        )
-
-    def prepare_resume(self, store: Store, experiment_id: int, sink: Any) -> FakePrepared:
-        config = from_mapping(store.experiment(experiment_id).config)
-        claim = store.claim(experiment_id, resume=True)
-        try:
-            return self.prepare(config, sink)
-        except BaseException:
-            store.release(claim)
-            raise
-
-    def resume(
-        self, store: Store, experiment_id: int, prepared: Any, sink: Any, stop: threading.Event
-    ) -> str:
-        store.claim(experiment_id, resume=True)
-        store.reopen_runs(experiment_id)
-        return self.run(store, experiment_id, prepared, sink, stop)
-
-    def run(
-        self, store: Store, experiment_id: int, prepared: Any, sink: Any, stop: threading.Event
-    ) -> str:
-        cfg = prepared.config
-        runs = [r for r in store.runs(experiment_id) if r.status == "queued"]
-        total = len(store.runs(experiment_id))
-        store.claim(experiment_id)
-        sink(Stage(experiment_id, "loading TensorFlow"))
-        for row in runs:
-            if stop.is_set():
-                break
-            arm = cfg.arm(row.factors)
-            kept = len(store.run_epochs(row.id))
-            kept = kept if kept < arm.epochs else 0
-            store.start_run(row.id, device="fake", params=1000, coverage=None, keep_epochs=kept)
-            sink(
-                RunStarted(
-                    experiment_id,
-                    row.id,
-                    row.position,
-                    total,
-                    row.size,
-                    row.embedding,
-                    row.seed,
-                    "fake",
-                    epochs=arm.epochs,
-                )
-            )
-            if kept:
-                sink(Stage(experiment_id, f"  continuing from the checkpoint after epoch {kept}"))
-            finished, failed = kept, False
-            for epoch in range(kept + 1, arm.epochs + 1):
-                self._pause(stop)
-                loss, acc, val_loss, val_acc = scripted_metrics(
-                    row.size, row.embedding, row.seed, epoch
-                )
-                if arm.learning_rate >= DIVERGES_AT:
-                    loss = HUGE_LOSS if epoch == 1 else float("nan")
-                m = EpochMetrics(row.id, epoch, loss, acc, val_loss, val_acc, 0.01)
-                if problem := m.divergence():
-                    store.finish_run(row.id, "failed", problem)
-                    sink(RunFinished(experiment_id, row.id, "failed", problem))
-                    failed = True
-                    break
-                store.add_epoch(m)
-                sink(m)
-                finished = epoch
-                self.epochs_done += 1
-                if stop.is_set():
-                    break
-            if failed:
-                continue  # recorded above; the grid goes on, as the engine's does
-            status = "done" if finished == arm.epochs else "cancelled"
-            store.set_run_cost(row.id, scripted_cost(row.size, row.seed, finished))
-            store.finish_run(row.id, status)
-            sink(RunFinished(experiment_id, row.id, status))
-        store.cancel_queued(experiment_id, "cancelled" if stop.is_set() else "interrupted")
-        status = experiment_status(r.status for r in store.runs(experiment_id))
-        store.set_experiment_status(experiment_id, status)
-        sink(ExperimentFinished(experiment_id, status))
-        return status
-
-    def _pause(self, stop: threading.Event) -> None:
+    def pause(self, stop: StopFlag) -> None:
+        """Before an epoch: wait here while the engine is held (not once it is stopped)."""
         with self._gate:
             while (
                 self.hold_after is not None
@@ -220,8 +168,124 @@ class FakeEngine:
             ):
                 self.held.set()
                 self._gate.wait(0.01)
-        if self.delay:
-            stop.wait(self.delay)
+
+
+class ScriptedTrainers:
+    """`embtui.engine.run.Trainers` whose trainers are `ScriptedTrainer`s of one engine,
+    on no device and without TensorFlow."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def start(self, engine: str, say: Callable[[str], None]) -> tuple[str, str]:
+        return DEVICE, "1"
+
+    def get(self, config: ArmConfig, arm: str, glove: Any, *args: Any) -> ScriptedTrainer:
+        return ScriptedTrainer(self.engine, config)
+
+    def clear(self) -> None:
+        """Nothing is cached."""
+
+
+class ScriptedTrainer:
+    """One arm's trainer whose epochs are `scripted_metrics` numbers, each said to take
+    0.01 s. Its whole state is the epochs it trained; its model is one Embedding column
+    and a Dense layer of zeros, for the arrays a finished run keeps."""
+
+    params = 1000
+
+    def __init__(self, engine: FakeEngine, config: ArmConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.epoch = 0
+
+    def reset(self, seed: int) -> None:
+        self.epoch = 0
+
+    def restore(self, state: list[np.ndarray]) -> None:
+        self.epoch = int(state[0][0])
+
+    def snapshot(self) -> list[np.ndarray]:
+        return [np.array([self.epoch])]
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+        *,
+        seed: int,
+        epochs: int,
+        stop: StopFlag | None = None,
+        orders: list[np.ndarray] | None = None,
+        run_id: int = 0,
+        after: tuple[int, list[np.ndarray]] | None = None,
+    ) -> Iterator[EpochMetrics]:
+        size, cfg = len(y), self.config
+        never = threading.Event()
+
+        def step(order: np.ndarray) -> tuple[float, float, float, float]:
+            self.engine.pause(stop or never)
+            self.epoch += 1
+            loss, acc, val_loss, val_acc = scripted_metrics(size, cfg.embedding, seed, self.epoch)
+            if cfg.learning_rate >= DIVERGES_AT:
+                loss = HUGE_LOSS if self.epoch == 1 else float("nan")
+            self.engine.epochs_done += 1
+            return loss, acc, val_loss, val_acc
+
+        for metrics in train_epochs(
+            self,
+            step,
+            seed=seed,
+            n=size,
+            epochs=epochs,
+            stop=stop,
+            orders=orders,
+            run_id=run_id,
+            after=after,
+        ):
+            yield replace(metrics, seconds=0.01)
+
+    def weights(self) -> list[np.ndarray]:
+        cfg = self.config
+        features = cfg.maxlen if cfg.head == "flatten" else 1
+        return [
+            np.zeros((cfg.vocab_size, 1), np.float32),
+            np.zeros((features, 1), np.float32),
+            np.zeros(1, np.float32),
+        ]
+
+    def val_logits(self, x_val: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x_val), np.float32)
+
+
+class _NoMachine:
+    """A probe that samples nothing: scripted runs train on no machine."""
+
+    def sample(self) -> list[DeviceSample]:
+        return []
+
+    def rss(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedSampler(Sampler):
+    """The runner's sampler for scripted runs: it records no samples, and meters each run
+    that ends at `scripted_cost` of its size, seed and the epochs it has in the store."""
+
+    def __init__(self, store: Store, experiment_id: int) -> None:
+        super().__init__(probe=_NoMachine())  # records nothing: no store given
+        self.store = store
+
+    def finish_run(self, run_id: int, peak_gpu_mem: float | None = None) -> RunCost | None:
+        if super().finish_run(run_id, peak_gpu_mem) is None:
+            return None
+        run = self.store.run(run_id)
+        return scripted_cost(run.size, run.seed, len(self.store.run_epochs(run_id)))
 
 
 #: A recording of one box, as `embtui.sysmetrics.Probe` reads it: a CPU that gets busy and

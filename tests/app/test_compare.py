@@ -8,6 +8,7 @@ import threading
 
 from embtui.app.screens.compare import CompareScreen
 from embtui.app.widgets.summary_table import SummaryTable
+from embtui.engine.events import ignore
 from embtui.report.model import build_report
 from tests.app.conftest import record, screen_lines, settle, stored, until
 from tests.app.fake import FakeEngine
@@ -64,10 +65,10 @@ async def test_a_table_scrolled_sideways_stays_put_while_runs_finish(make_app, s
         rows_before = {k: table.cells(k) for k in table.row_keys}
 
         def finish_elsewhere() -> None:  # `embtui run --resume` in another shell
-            engine, store = FakeEngine(), stored(store_path)
+            store = stored(store_path)
             try:
-                prepared = engine.prepare_resume(store, exp_id, lambda e: None)
-                engine.resume(store, exp_id, prepared, lambda e: None, threading.Event())
+                session = FakeEngine().resume_session(store, exp_id, ignore)
+                session.train(ignore, threading.Event())
             finally:
                 store.close()
 

@@ -82,6 +82,7 @@ async def test_the_export_format_is_chosen_in_the_console(
     make_app, store_path, tmp_path, fmt, ending
 ):
     exp_id = record(store_path)
+    folders = {p for p in tmp_path.iterdir() if p.is_dir()}  # the store's own (kept arrays)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -94,9 +95,11 @@ async def test_the_export_format_is_chosen_in_the_console(
         )
         await pilot.press("enter")
         await settle(pilot)
-    report = build_report(stored(store_path), exp_id)
+    # As `embtui export` builds it: HTML says what the runs' kept arrays show.
+    report = build_report(stored(store_path), exp_id, learned=fmt == "html")
     assert path.read_text(encoding="utf-8") == render(report, fmt)
-    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # figures are inside, or none
+    # Figures are inside, or none: the export adds no folder.
+    assert {p for p in tmp_path.iterdir() if p.is_dir()} == folders
 
 
 async def test_exporting_again_never_overwrites_an_earlier_export(make_app, store_path, tmp_path):

@@ -1,12 +1,15 @@
 """`i` on a run: its words, its reviews and a word map, read from the arrays it kept.
 
-The runs are the fake engine's (no training); their kept files are written here with the
-real writer (`embtui.inspect.kept`) into the real store's folder, with word vectors made so
-that the answers are known: "great" and "superb" point one way, "awful" and "dire" the
-other, and the Dense kernel reads the first way as positive.
+The runs are the fake engine's (scripted epochs); the arrays they kept (blank reviews, a
+model of zeros) are replaced here, with the real writer (`embtui.inspect.kept`) into the
+real store's folder, by word vectors made so that the answers are known: "great" and
+"superb" point one way, "awful" and "dire" the other, and the Dense kernel reads the first
+way as positive.
 """
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 from textual_plotext import PlotextPlot
@@ -14,6 +17,7 @@ from textual_plotext import PlotextPlot
 from embtui.app.screens.inspect import InspectScreen, WordMap
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.inspect.kept import save, save_shape
+from embtui.store import learned_folder_of, learned_shape_path
 from tests.app.conftest import SMALL, record, screen_lines, settle, stored, until
 
 WORDS = ["", "", "", "", "great", "superb", "awful", "dire", "film", "plot", "good", "bad"]
@@ -32,6 +36,7 @@ def keep_for(store_path, exp_id: int) -> list[int]:
     x_val[:, -1] = np.where(y == 1, 4, 6)
     x_val[0, -1] = 6  # a positive review the model reads as negative: its one mistake
     logits = np.where(x_val[:, -1] == 4, 3.0, -3.0).astype(np.float32)
+    learned_shape_path(store_path, exp_id, vocab, maxlen).unlink()  # the runs' blank reviews
     save_shape(store_path, exp_id, maxlen, words, x_val, y, table)
     ids = [r.id for r in stored(store_path).runs(exp_id)]
     for run_id in ids:
@@ -74,6 +79,7 @@ async def test_i_opens_the_runs_words_reviews_and_word_map(make_app, store_path)
 
 async def test_a_run_that_kept_nothing_says_so(make_app, store_path):
     record(store_path)
+    shutil.rmtree(learned_folder_of(store_path))  # as a store from before runs kept arrays
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -14,6 +14,7 @@ import pytest
 from embtui.app.widgets.chart_pane import ChartPane
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.system_pane import BARS, SystemPane, bars, histories
+from embtui.engine.events import ignore
 from embtui.store import DeviceSample
 from embtui.sysmetrics import Probe, describe
 from tests.app.conftest import SMALL, record, screen_lines, settle, stored, until
@@ -144,8 +145,7 @@ async def test_this_box_without_a_driver_says_so_in_the_probes_words(make_app, s
 async def test_while_an_experiment_trains_the_pane_shows_its_recorded_samples(make_app, store_path):
     """As a console on another terminal sees `embtui run`: the samples its sampler wrote."""
     store = stored(store_path)
-    engine = FakeEngine()
-    exp_id = engine.create(store, engine.prepare(SMALL, lambda e: None))
+    exp_id = FakeEngine().new_session(store, SMALL, ignore).experiment_id
     store.claim(exp_id)  # training, by this (live) process
     t0 = time.time() - 60
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 
+import pytest
 from textual.widgets import Static
 from textual.worker import WorkerState
 
@@ -16,7 +19,7 @@ from embtui.app.widgets.epoch_table import EpochTable
 from embtui.app.widgets.runs_table import RunsTable
 from embtui.app.widgets.status_line import StatusLine
 from embtui.store import Store
-from tests.app.conftest import SMALL, record, settle, stored, text_of, until
+from tests.app.conftest import REPO, SMALL, record, settle, stored, text_of, until
 from tests.app.fake import FakeEngine
 
 
@@ -131,9 +134,9 @@ async def test_r_goes_through_the_claim_and_a_process_that_won_it_keeps_it(make_
     rival = stored(store_path)
 
     class Raced(FakeEngine):
-        def prepare_resume(self, store, experiment_id, sink):
+        def resume_session(self, store, experiment_id, sink):
             rival.claim(experiment_id, resume=True)  # the other process got there first
-            return super().prepare_resume(store, experiment_id, sink)
+            return super().resume_session(store, experiment_id, sink)
 
     app = make_app(engine=Raced())
     try:
@@ -203,3 +206,48 @@ async def test_a_hangup_stops_after_the_epoch_and_leaves_the_experiment_cancelle
     assert [r.status for r in runs] == ["done"] + ["cancelled"] * 7
     assert len(store.run_epochs(runs[1].id)) == 2  # the epoch under way was finished
     assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL  # handler removed on exit
+
+
+#: A console session in a fresh process: ctrl+s, x after four epochs, then r to finish.
+CONSOLE_RUN = """
+import asyncio, sys, tempfile
+from pathlib import Path
+from embtui.app.app import EmbtuiApp
+from embtui.store import Store
+from tests.app.conftest import SMALL, fixed_clock, settle
+from tests.app.fake import FakeEngine
+
+async def main(folder):
+    engine = FakeEngine(hold_after=4)
+    app = EmbtuiApp(folder / "runs.sqlite", SMALL, folder, engine=engine, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+s")
+        assert await asyncio.to_thread(engine.held.wait, 10)
+        await pilot.press("x", "y")
+        await settle(pilot)
+        engine.release()
+        await pilot.press("r")
+        await settle(pilot)
+    with Store(folder / "runs.sqlite") as store:
+        runs = store.runs(1)
+        assert [r.status for r in runs] == ["done"] * 8, runs
+        assert all(len(epochs) == 3 for epochs in store.epochs(1).values())
+
+with tempfile.TemporaryDirectory() as folder:
+    asyncio.run(main(Path(folder)))
+heavy = {m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "numba"}
+assert not heavy, f"imported {sorted(heavy)}"
+"""
+
+
+@pytest.mark.slow  # a console in a new process: a few seconds of imports
+def test_training_in_the_console_with_the_fake_engine_never_imports_tensorflow():
+    """The fake engine trains through the real runner, executor and listeners, scripted
+    only where numbers are computed: none of that may load TensorFlow, Keras or Numba
+    (a new session, a stop, a resume from a checkpoint). In the quick loop, each console
+    test checks the same in its own process (tests/app/conftest.py)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    subprocess.run([sys.executable, "-c", CONSOLE_RUN], check=True, cwd=REPO, env=env, timeout=120)
