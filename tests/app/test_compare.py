@@ -14,6 +14,17 @@ from tests.app.conftest import record, screen_lines, settle, stored, until
 from tests.app.fake import FakeEngine
 
 
+def finish_elsewhere(store_path, exp_id: int) -> None:
+    """The experiment's runs finished by another connection, as `embtui run --resume` in
+    another shell would."""
+    store = stored(store_path)
+    try:
+        session = FakeEngine().resume_session(store, exp_id, ignore)
+        session.train(ignore, threading.Event())
+    finally:
+        store.close()
+
+
 async def test_at_80_columns_the_verdict_is_in_view_and_w_shows_the_rest(make_app, store_path):
     exp_id = record(store_path)
     app = make_app()
@@ -64,15 +75,7 @@ async def test_a_table_scrolled_sideways_stays_put_while_runs_finish(make_app, s
         assert scrolled > 0
         rows_before = {k: table.cells(k) for k in table.row_keys}
 
-        def finish_elsewhere() -> None:  # `embtui run --resume` in another shell
-            store = stored(store_path)
-            try:
-                session = FakeEngine().resume_session(store, exp_id, ignore)
-                session.train(ignore, threading.Event())
-            finally:
-                store.close()
-
-        await asyncio.to_thread(finish_elsewhere)
+        await asyncio.to_thread(finish_elsewhere, store_path, exp_id)
         await until(pilot, lambda: {k: table.cells(k) for k in table.row_keys} != rows_before)
         await pilot.pause(0.3)
         assert table.scroll_x == scrolled
@@ -92,15 +95,7 @@ async def test_runs_finished_by_another_process_reach_an_open_compare_screen(mak
         assert [str(k.value).split(":")[0] for k in table.rows] == ["10"]
         assert app.main.watcher.subscribers == (screen,)  # the one watcher tells it
 
-        def finish_elsewhere() -> None:  # `embtui run --resume` in another shell
-            engine, store = FakeEngine(), stored(store_path)
-            try:
-                prepared = engine.prepare_resume(store, exp_id, lambda e: None)
-                engine.resume(store, exp_id, prepared, lambda e: None, threading.Event())
-            finally:
-                store.close()
-
-        await asyncio.to_thread(finish_elsewhere)
+        await asyncio.to_thread(finish_elsewhere, store_path, exp_id)
         summary = build_report(stored(store_path), exp_id).summary
         assert summary.sizes == (10, 50)
         await until(
