@@ -50,19 +50,34 @@ SLOW_FIXTURES = frozenset(
     }
 )
 
+#: Fixtures that train with TensorFlow in the test process: a test using one is `tensorflow`.
+TENSORFLOW_FIXTURES = frozenset({"three_seed_experiment"})
 
+
+# tryfirst: pytest-xdist's worker reads the xdist_group marks in its own hook, which otherwise
+# runs before this one (it is registered after the conftests), and would see none of them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture training through the real CLI, so that
     `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them.
 
-    Under `-n 2 --dist loadgroup` (README's command) the tests that start a Ray cluster run
-    one after another on one worker: two clusters on a 2-core box at once would only make
-    their deadlines a matter of luck."""
+    Under `-n N --dist loadgroup` (`--dist loadgroup` is in pyproject's addopts) the tests
+    that start a Ray cluster run one after another on one worker: two clusters on a 2-core box
+    at once would only make their deadlines a matter of luck. The quick tests that import
+    TensorFlow in the test process (marked `tensorflow`) run on one worker too, so that only
+    that worker pays TensorFlow's import (3.5 s), the TensorFlow runtime's memory and the
+    session's in-process grid (`three_seed_experiment`); the slow ones are load-balanced,
+    since with everything run they are minutes of work."""
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
+        if TENSORFLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.tensorflow)
         if item.get_closest_marker("ray") is not None:
             item.add_marker(pytest.mark.xdist_group("ray"))
+        elif item.get_closest_marker("tensorflow") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("tensorflow"))
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from tests.helpers import LazyModule
 # Imported by the first test that uses them, not by collecting (every xdist worker collects).
 keras = LazyModule("keras")
 tf = LazyModule("tensorflow")
+pytestmark = pytest.mark.tensorflow
 
 # One occurrence per row: Keras' velocity increment is then exactly (1 - rho) * g^2.
 G = np.array([[0.3, -1.7, 2.5e-3], [1.1, 0.77, -0.05]], np.float32)

@@ -18,6 +18,7 @@ from embtui.store import EpochMetrics, Store
 from tests.helpers import lazy_module_or_skip
 
 tf = lazy_module_or_skip("tensorflow")  # imported at first use, not by collecting
+pytestmark = pytest.mark.tensorflow
 
 ROOT = Path(__file__).resolve().parents[2]
 
