@@ -50,6 +50,8 @@ SLOW_FIXTURES = frozenset(
     }
 )
 
+#: Fixtures that train with TensorFlow in the test process: a test using one is `tensorflow`.
+TENSORFLOW_FIXTURES = frozenset({"three_seed_experiment"})
 
 #: Fixtures that train a grid (session or module scope): tests sharing one run on one xdist
 #: worker, so that it is trained once (each worker has its own session) and not again on
@@ -66,19 +68,31 @@ TRAINED_FIXTURES = SLOW_FIXTURES | {
 }
 
 
+# tryfirst: pytest-xdist's worker reads the xdist_group marks in its own hook, which otherwise
+# runs before this one (it is registered after the conftests), and would see none of them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture training through the real CLI, so that
     `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them.
 
-    Under `-n 2 --dist loadgroup` (README's command) the tests that start a Ray cluster run
-    one after another on one worker: two clusters on a 2-core box at once would only make
-    their deadlines a matter of luck. Tests that share a trained fixture run on one worker
-    too, so the fixture is trained once (`shared_training_groups`)."""
+    Under `-n N --dist loadgroup` (`--dist loadgroup` is in pyproject's addopts) the tests
+    that start a Ray cluster run one after another on one worker: two clusters on a 2-core box
+    at once would only make their deadlines a matter of luck. The quick tests that import
+    TensorFlow in the test process (marked `tensorflow`) run on one worker too, so that only
+    that worker pays TensorFlow's import (3.5 s), the TensorFlow runtime's memory and the
+    session's in-process grid (`three_seed_experiment`); the slow ones are load-balanced,
+    since with everything run they are minutes of work. Tests that share a trained fixture
+    run on one worker, so the fixture is trained once (`shared_training_groups`)."""
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
+        if TENSORFLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.tensorflow)
         if item.get_closest_marker("ray") is not None:
             item.add_marker(pytest.mark.xdist_group("ray"))
+        elif item.get_closest_marker("tensorflow") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("tensorflow"))
     for item, group in shared_training_groups(items).items():
         item.add_marker(pytest.mark.xdist_group(group))
 
@@ -89,8 +103,8 @@ def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, st
     A session fixture lives once per worker: spread over two workers, a grid trained for
     `cli_experiment` would be trained twice. Tests are joined when they share a trained
     fixture (a module's own fixture counts within its module), the way connected parts of
-    a graph are found; the Ray tests keep their own group. Returns the group of every test
-    in one, named after its first fixture in sorted order."""
+    a graph are found; the Ray tests and the quick TensorFlow tests keep their own groups.
+    Returns the group of every test in one, named after its first fixture in sorted order."""
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
@@ -100,7 +114,7 @@ def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, st
 
     keys_of: dict[pytest.Item, list[str]] = {}
     for item in items:
-        if item.get_closest_marker("ray") is not None:
+        if any(m.args[0] in ("ray", "tensorflow") for m in item.iter_markers("xdist_group")):
             continue
         module = getattr(item, "module", None)
         params = getattr(getattr(item, "callspec", None), "params", {})  # not fixtures

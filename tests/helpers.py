@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import importlib
+import importlib.util
 import json
 import math
 import os
@@ -93,6 +95,39 @@ class PrintCapture:
 
 real_stderr, sys.stderr = sys.stderr, PrintCapture()
 """
+
+
+class LazyModule:
+    """`name`, imported when a test first uses one of its attributes: what a test module's
+    top line `keras = LazyModule("keras")` gives instead of `import keras`.
+
+    Every pytest-xdist worker imports every test module to collect it, also the tests it
+    will never run; TensorFlow (3.5 s to import) is then paid only by the worker that runs a
+    test using it, once."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        name = self.__dict__.get("_name")
+        # pytest asks what every module-level name is (`__test__`, `__bases__`) while it
+        # collects: those questions are answered here, without importing.
+        if name is None or (attr.startswith("__") and attr != "__version__"):
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(name), attr)
+
+    def __repr__(self) -> str:
+        return f"LazyModule({self._name!r})"
+
+
+def lazy_module_or_skip(name: str, reason: str | None = None) -> Any:
+    """`pytest.importorskip(name)` for a module's top, importing `name` at first use: the
+    test module is skipped when `name` is not installed (`find_spec` imports nothing)."""
+    import pytest
+
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(reason or f"could not import {name!r}", allow_module_level=True)
+    return LazyModule(name)
 
 
 def tiny_reviews(n: int, offset: int = 0) -> list[tuple[list[str], int]]:

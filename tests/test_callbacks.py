@@ -22,6 +22,8 @@ from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
 from tests.helpers import N_TRAIN, STEPS, fit, tiny_model
 
+pytestmark = pytest.mark.tensorflow  # a real Keras fit in this process
+
 
 def assert_epochs_match(stored: list[EpochMetrics], history: dict, acc: str = "accuracy"):
     assert [e.epoch for e in stored] == list(range(1, len(history["loss"]) + 1))

@@ -161,6 +161,7 @@ def test_a_ray_address_flag_with_esc_is_one_escaped_line_and_exit_2(capsys, tmp_
     assert err.count("\n") == 1 and "gpu\\x1b]0;x\\x07:6379" in err
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("text", CONTROL, ids=IDS[len(MARKUP) :])
 def test_embtui_callback_refuses_control_and_bidi_arms_and_heads(text, tmp_path):
     pytest.importorskip("keras")

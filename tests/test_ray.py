@@ -40,12 +40,14 @@ from tests.helpers import (
     epoch_count,
     flags,
     histories,
+    lazy_module_or_skip,
     wait_until,
     write_reviews,
 )
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'embtui[ray]')")
-grpc = pytest.importorskip("grpc", reason="gRPC comes with Ray")
+# Imported at first use, not by collecting (every xdist worker collects, also in the quick loop).
+ray = lazy_module_or_skip("ray", reason="Ray is not installed (pip install 'embtui[ray]')")
+grpc = lazy_module_or_skip("grpc", reason="gRPC comes with Ray")
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

@@ -303,6 +303,7 @@ def _keras_imdb_cached() -> bool:
     return any((home / "datasets" / "imdb.npz").exists() for home in homes)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.skipif(_keras_imdb_cached(), reason="imdb.npz is in the Keras cache: not offline")
 def test_keras_imdb_offline_is_a_one_line_data_error(monkeypatch):
     # Offline for sure, even on a machine with network: name resolution fails.

@@ -49,6 +49,8 @@ from tests.engine.test_trainer import (
 )
 from tests.helpers import cli_env, write_csv
 
+pytestmark = pytest.mark.tensorflow  # Keras references in this process
+
 LOSS_TOL = 2e-7
 WEIGHT_TOL = 2e-6
 

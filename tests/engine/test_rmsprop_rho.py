@@ -6,12 +6,16 @@ so that resuming it computes what its first epochs did."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from embtui.engine.trainer import RowRMSprop
+from tests.helpers import LazyModule
+
+# Imported by the first test that uses them, not by collecting (every xdist worker collects).
+keras = LazyModule("keras")
+tf = LazyModule("tensorflow")
+pytestmark = pytest.mark.tensorflow
 
 # One occurrence per row: Keras' velocity increment is then exactly (1 - rho) * g^2.
 G = np.array([[0.3, -1.7, 2.5e-3], [1.1, 0.77, -0.05]], np.float32)

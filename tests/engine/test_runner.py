@@ -31,6 +31,8 @@ from tests.helpers import (
     write_glove,
 )
 
+pytestmark = pytest.mark.tensorflow  # grids trained in this process
+
 
 @pytest.fixture(scope="module")
 def three(three_seed_experiment):

@@ -23,12 +23,15 @@ import dataclasses
 import threading
 from itertools import pairwise
 
-import keras
 import numpy as np
 import pytest
 
 from embtui.config import ArmConfig, ExperimentConfig
 from embtui.engine.trainer import Trainer, TrainerCache, epoch_orders, initial_weights
+from tests.helpers import LazyModule
+
+keras = LazyModule("keras")  # imported by the first test that uses it, not by collecting
+pytestmark = pytest.mark.tensorflow
 
 LOSS_TOL = 1e-5
 # 44 examples: a ragged last batch of 4. A vocabulary much larger than a batch's tokens, so

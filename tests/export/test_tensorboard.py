@@ -15,8 +15,10 @@ from embtui.export import FORMATS, TEXT_FORMATS, export_tensorboard, render
 from embtui.export.tensorboard import OWNER_FILE, RunEventLog
 from embtui.report.model import build_report
 from embtui.store import EpochMetrics, Store
+from tests.helpers import lazy_module_or_skip
 
-tf = pytest.importorskip("tensorflow")
+tf = lazy_module_or_skip("tensorflow")  # imported at first use, not by collecting
+pytestmark = pytest.mark.tensorflow
 
 ROOT = Path(__file__).resolve().parents[2]
 
