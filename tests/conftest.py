@@ -120,7 +120,7 @@ def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, st
         params = getattr(getattr(item, "callspec", None), "params", {})  # not fixtures
         names = TRAINED_FIXTURES & set(getattr(item, "fixturenames", ())) - set(params)
         keys = [
-            f"{item.nodeid.split('::')[0]}::{name}" if name in vars(module or object) else name
+            f"{item.nodeid.split('::')[0]}:{name}" if name in vars(module or object) else name
             for name in sorted(names)
         ]
         if keys:

@@ -52,7 +52,7 @@ def busy_timeout_s() -> float:
         value = math.nan
     if not 0 < value <= 3600:  # NaN fails too
         raise StoreError(
-            f"EMBTUI_BUSY_TIMEOUT={terminal(raw)!r}: give the seconds a write waits for "
+            f"EMBTUI_BUSY_TIMEOUT='{terminal(raw)}': give the seconds a write waits for "
             "another process's lock, more than 0 and at most 3600 (default 30)"
         )
     return value
@@ -109,14 +109,14 @@ class Connection:
             self._check_siblings()
         try:
             if self.read_only:
-                self._db = self._connect_read_only()
+                self._db = self._connect_read_only(wait_s)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(
                     self.path, timeout=wait_s, isolation_level=None, check_same_thread=False
                 )
             self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {round(wait_s * 1000)}")
+            self._db.execute(f"PRAGMA busy_timeout = {max(1, round(wait_s * 1000))}")
             if self.read_only:
                 self._check_readable()
                 return
@@ -162,14 +162,14 @@ class Connection:
         if problem:
             raise StoreError(f"{self.path}: {problem}; give --store another name")
 
-    def _connect_read_only(self) -> sqlite3.Connection:
+    def _connect_read_only(self, wait_s: float) -> sqlite3.Connection:
         """Open for reading only. A WAL store normally needs its -shm file, which this user
         cannot create in a read-only folder; then the file is read as immutable."""
         uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
         db = sqlite3.connect(
             f"{uri}?mode=ro",
             uri=True,
-            timeout=busy_timeout_s(),
+            timeout=wait_s,
             isolation_level=None,
             check_same_thread=False,
         )

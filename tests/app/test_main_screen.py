@@ -243,13 +243,15 @@ async def test_runs_written_by_another_connection_appear(make_app, store_path):
         assert app.screen.query_one(ExperimentList).row_keys == []
         assert "no runs yet" in "\n".join(screen_lines(app))  # not an empty frame
         await asyncio.to_thread(record, store_path)  # as `embtui run` elsewhere would
-        for _ in range(40):  # the poll runs every 0.2 s here (1 s in the console)
-            await pilot.pause(0.05)
-            if len(app.screen.query_one(RunsTable).row_keys) == 8:
-                break
         table = app.screen.query_one(RunsTable)
+
+        def statuses() -> list[str]:
+            return [table.cells(key)[4] for key in table.row_keys]
+
+        # The watcher polls every 0.2 s here (1 s in the console); the runs appear queued as
+        # soon as the experiment is recorded, then finish.
+        await until(pilot, lambda: statuses() == ["done"] * 8, what="8 finished runs")
         assert app.screen.query_one(ExperimentList).row_keys == ["1"]
-        assert table.cells(table.row_keys[0])[4] == "done"
 
 
 def _is_accent(widget, accent: Color) -> bool:

@@ -254,7 +254,8 @@ class _Driver:
     (`embtui.engine.run`), fed with what its task sent: its record into the store
     (`RunRecord`), its TensorBoard files, which live on this machine (`TensorBoardLog`),
     and its checkpoints on this machine's disk (`CheckpointKeeper`: its task decides when
-    to save one; here it is written, and removed once the run is `done` or `failed`)."""
+    to save one; here it is written, and removed once its task ends it `done` or `failed`;
+    a run whose task was lost keeps it for `embtui run --resume`)."""
 
     def __init__(
         self,
