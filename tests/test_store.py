@@ -795,3 +795,21 @@ def dump(path: Path) -> str:
         return "\n".join(db.iterdump())
     finally:
         db.close()
+
+
+def test_finished_epoch_counts_are_the_done_runs_and_their_stored_epochs(store):
+    """The compare screen's cheap signature read agrees with reading every epoch: done
+    runs only, in grid order, each with the epochs it stored."""
+    exp_id = make_experiment(store)
+    runs = store.runs(exp_id)
+    assert len(runs) >= 3
+    for n, r in enumerate(runs[:3], start=1):
+        store.start_run(r.id, device="CPU", params=1, coverage=None)
+        for k in range(1, n + 1):
+            store.add_epoch(epoch(r.id, k))
+    store.finish_run(runs[0].id, "done")
+    store.finish_run(runs[2].id, "done")  # runs[1] is still running
+    epochs = store.epochs(exp_id)
+    expected = [(r.id, len(epochs.get(r.id, []))) for r in store.runs(exp_id) if r.status == "done"]
+    assert store.finished_epoch_counts(exp_id) == expected == [(runs[0].id, 1), (runs[2].id, 3)]
+    assert store.finished_epoch_counts(exp_id + 1) == []

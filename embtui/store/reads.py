@@ -109,6 +109,17 @@ class Reads(Connection):
             return []
         return [(r["t"], DeviceSample(*tuple(r)[1:])) for r in rows]
 
+    def finished_epoch_counts(self, exp_id: int) -> list[tuple[int, int]]:
+        """(run id, epochs stored) of an experiment's `done` runs, in grid order: what its
+        statistics rest on, in one aggregate instead of every epoch (the compare screen
+        asks on each store change)."""
+        rows = self._read(
+            "SELECT r.id, (SELECT count(*) FROM epochs e WHERE e.run_id = r.id) FROM runs r "
+            "WHERE r.experiment_id = ? AND r.status = 'done' ORDER BY r.position",
+            (exp_id,),
+        )
+        return [(row[0], row[1]) for row in rows]
+
     def epochs(self, exp_id: int) -> dict[int, list[EpochMetrics]]:
         """Every epoch of an experiment, grouped by run id and ordered by epoch."""
         with self._lock:

@@ -55,18 +55,11 @@ WIDE = 110
 
 def finished_signature(
     store: Store, experiment_id: int | Sequence[int]
-) -> tuple[tuple[int, str, int], ...]:
-    """What the statistics depend on: the finished runs and their epoch counts."""
+) -> tuple[tuple[int, int], ...]:
+    """What the statistics depend on: the finished runs and their epoch counts (one
+    aggregate query per experiment: this runs on the console's thread at each change)."""
     ids = [experiment_id] if isinstance(experiment_id, int) else list(experiment_id)
-    out: list[tuple[int, str, int]] = []
-    for exp_id in ids:
-        epochs = store.epochs(exp_id)
-        out += [
-            (r.id, r.status, len(epochs.get(r.id, ())))
-            for r in store.runs(exp_id)
-            if r.status == "done"
-        ]
-    return tuple(out)
+    return tuple(pair for exp_id in ids for pair in store.finished_epoch_counts(exp_id))
 
 
 class CompareScreen(ReportsFailures, Screen[None]):
