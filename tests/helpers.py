@@ -644,10 +644,32 @@ def record_experiment(
     return exp
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (state, ppid, pgrp, session,
+    ...), or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def live_processes() -> dict[int, list[str]]:
+    """Every process that still runs (not a zombie), with its stat fields."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        fields = stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None and fields[0] not in ("Z", "X"):
+            out[int(entry)] = fields
+    return out
+
+
 def process_state(pid: int) -> str:
     """A process's state letter from /proc (R, S, Z, ...)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0]
+    fields = stat_fields(pid)
+    if fields is None:
+        raise ProcessLookupError(pid)
+    return fields[0]
 
 
 @contextlib.contextmanager

@@ -25,6 +25,8 @@ from tests.helpers import (
     epoch_count,
     flags,
     histories,
+    live_processes,
+    stat_fields,
     wait_until,
     write_reviews,
 )
@@ -66,18 +68,7 @@ def statuses(store: Path) -> tuple[str, list[str]]:
 
 def children(pid: int) -> list[int]:
     """Live (not zombie) processes whose parent is `pid`."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            out.append(int(entry))
-    return out
+    return [child for child, fields in live_processes().items() if int(fields[1]) == pid]
 
 
 def workers_of(pid: int) -> list[int]:
@@ -104,26 +95,12 @@ def loading_tensorflow(pid: int) -> bool:
 
 def in_session(sid: int) -> list[int]:
     """Live (not zombie) processes of session `sid` (a job started with start_new_session)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-            out.append(int(entry))
-    return out
+    return [pid for pid, fields in live_processes().items() if int(fields[3]) == sid]
 
 
 def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def resume(store: Path, **kw) -> subprocess.CompletedProcess:
