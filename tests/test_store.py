@@ -530,6 +530,7 @@ def test_a_store_this_user_cannot_write_is_listed_and_exported_but_not_trained_i
     import tempfile
 
     import embtui.export.markdown
+    import embtui.inspect.summary  # the Markdown export's "What the models learned"
     import embtui.listing
     import embtui.progress
     import embtui.report.model  # noqa: F401

@@ -213,8 +213,11 @@ def build_report(
             alpha=alpha,
             level_order=_level_order(experiments),
         )
-    from embtui.inspect.summary import learned_summary
+    learned_section = None
+    if learned:  # the kept arrays' reader (numpy, the data layer) only when asked for
+        from embtui.inspect.summary import learned_summary
 
+        learned_section = learned_summary(store, [(r.run, r.arm) for r in done])
     return Report(
         experiments[0],
         runs,
@@ -224,7 +227,7 @@ def build_report(
         tuple(keys),
         sweep,
         duplicates,
-        learned_summary(store, [(r.run, r.arm) for r in done]) if learned else None,
+        learned_section,
     )
 
 
