@@ -30,7 +30,7 @@ import pytest
 
 from embtui.config import ExperimentConfig
 from embtui.doctor.ray import check_ray
-from embtui.store import Store
+from embtui.store import Store, checkpoint_folder_of
 from tests.helpers import (
     SMALL_GRID,
     SMALL_RUNS,
@@ -201,10 +201,16 @@ def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_r
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Runs well under way, with checkpoints behind them.
-    wait_until(lambda: epoch_count(store) >= 10, 180, "10 epochs in the store", process=proc)
-    workers = ray_workers()
-    assert workers, "no Ray worker found training a run"
+    # Runs in flight with a checkpoint behind them. Not "k epochs in the store": a tiny run
+    # trains its 40 epochs in under a second, and the driver can store a wave of runs only
+    # after its workers finished them (it imports TensorFlow for the TensorBoard log first).
+    checkpoints = checkpoint_folder_of(store)
+    workers = wait_until(
+        lambda: any(checkpoints.glob("run-*.npz")) and ray_workers(),
+        180,
+        "a Ray worker training while a run has a checkpoint",
+        process=proc,
+    )
     for worker in workers:  # whichever is training which run: every run in flight is hit
         os.kill(worker, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
