@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -152,11 +152,25 @@ def stores_are_closed(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(autouse=True, scope="session")
-def private_cache(tmp_path_factory: pytest.TempPathFactory):
-    """No test reads or writes the user's real embtui cache (GloVe matrices, datasets)."""
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No test reads or writes the user's real embtui cache (GloVe matrices, datasets,
+    initial weights, compiled kernels): the session has its own, which every `embtui`
+    process a test starts uses too (`run_cli`, `embtui`), unless the test gives it another.
+
+    One for the whole run, shared by the xdist workers (their temporary folders are side by
+    side under the run's own): a fused run that misses it compiles its kernel shape (about
+    2 s) and imports TensorFlow to draw initial weights (about 4 s), and with a cache per
+    worker and another for `run_cli` every shape and seed was paid up to four times. A
+    cache shared by concurrent processes is what users have too: its entries are written
+    atomically (embtui.engine.cache, Numba's own cache files). Tests that need a cold cache
+    make their own."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / "embtui-cache"
+    folder.mkdir(exist_ok=True)
     patch = pytest.MonkeyPatch()
-    patch.setenv("EMBTUI_CACHE", str(tmp_path_factory.mktemp("embtui-cache")))
-    yield
+    patch.setenv("EMBTUI_CACHE", str(folder))
+    yield folder
     patch.undo()
 
 
@@ -166,9 +180,10 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def run_cli(session_home: Path) -> Callable[..., CliResult]:
-    """`run_cli(args) -> (rc, stdout, stderr)` with caches and default store in a tmp home."""
-    env = cli_env(session_home)
+def run_cli(session_home: Path, private_cache: Path) -> Callable[..., CliResult]:
+    """`run_cli(args) -> (rc, stdout, stderr)` with the default store in a tmp home and the
+    session's embtui cache."""
+    env = {**cli_env(session_home), "EMBTUI_CACHE": str(private_cache)}
 
     def run(
         args: Sequence[str], cwd: Path | None = None, timeout: float = 300, tty: bool = False
