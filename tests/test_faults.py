@@ -44,10 +44,15 @@ RUNS = SMALL_RUNS
 #: resumed: tests/test_reliability.py, with many more epochs.)
 KEYS = {**SMALL_GRID, "name": "faults", "engine": "tensorflow"}
 #: Kill points per signal. Each attempt kills within its own slice of the grid's epochs (a
-#: random point in the slice, at a random moment of an epoch), so that even two attempts
-#: cover an early and a late kill: CI runs 2 (`.ci/run`); run more to hunt a rare race, e.g.
-#: `EMBTUI_FAULT_REPEATS=20 pytest tests/test_faults.py` after touching signals or the store.
+#: random point in the slice, at a random moment of an epoch). With one attempt per signal
+#: (CI, `.ci/run`) the grid is cut in two and the signals take turns (SIGKILL and SIGHUP
+#: early, SIGINT late), so an early and a late kill are both still hit; run more to hunt a
+#: rare race, e.g. `EMBTUI_FAULT_REPEATS=20 pytest tests/test_faults.py` after touching
+#: signals or the store.
 REPEATS = int(os.environ.get("EMBTUI_FAULT_REPEATS", "5"))
+SLICES = max(REPEATS, 2)
+#: Which slice a signal's first attempt takes; its later attempts take the next ones.
+FIRST_SLICE = {signal.SIGKILL: 0, signal.SIGHUP: 0, signal.SIGINT: 1}
 
 
 def run_args(reviews: Path, store: Path) -> list[str]:
@@ -58,11 +63,12 @@ def run_args(reviews: Path, store: Path) -> list[str]:
 def start_and_signal(
     reviews: Path, store: Path, sig: int, rng: random.Random, attempt: int
 ) -> tuple[subprocess.Popen, int, int]:
-    """Start a grid, signal it after a random number of epochs in the `attempt`-th of REPEATS
-    slices of the grid; returns (proc, seen, target)."""
+    """Start a grid, signal it after a random number of epochs in one of SLICES slices of
+    the grid (the `attempt`-th after the signal's first); returns (proc, seen, target)."""
     last = RUNS * EPOCHS - 4  # at least one more epoch to come after the signal
-    low = 1 + attempt * last // REPEATS
-    high = max(low, (attempt + 1) * last // REPEATS)
+    part = (FIRST_SLICE[sig] + attempt) % SLICES
+    low = 1 + part * last // SLICES
+    high = max(low, (part + 1) * last // SLICES)
     target = rng.randint(low, high)
     proc = subprocess.Popen(
         [sys.executable, "-m", "embtui", *run_args(reviews, store)],
