@@ -281,6 +281,7 @@ def test_the_callback_overrides_no_batch_hook():
         assert getattr(EmbtuiCallback, hook) is getattr(keras.callbacks.Callback, hook), hook
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow: about 5 s
 def test_recording_a_fit_leaves_the_users_tensorflow_settings_alone(tmp_path):
     """embtui's own runs switch Grappler off and use one thread per op; a user's `fit`
     recorded with the callback keeps its process's settings (a fresh interpreter, so no

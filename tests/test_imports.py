@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "keras", "numba")  # numba: the fused engine's compiler, lazily
 UI = ("textual", "textual_plotext")
@@ -91,6 +93,7 @@ def test_the_engine_imports_no_textual_and_keras_only_lazily():
     assert {m: p for m, p in found.items() if p} == {}
 
 
+@pytest.mark.slow  # its probe imports TensorFlow in a fresh interpreter: about 4 s
 def test_the_keras_callback_brings_keras_but_never_the_console():
     found = brought_in(["embtui.callbacks"], (*HEAVY, *UI))
     assert "keras" in found["embtui.callbacks"]  # it subclasses keras.callbacks.Callback
