@@ -25,7 +25,7 @@ FLAGS = [
     "--name=watched",
     "--sizes=150,300",
     "--embeddings=learned",
-    "--epochs=400",
+    "--epochs=200",
     "--seeds=1",
     "--val-size=200",
     "--maxlen=80",
@@ -62,7 +62,7 @@ async def test_the_console_watches_a_ray_grid_live(make_app, store_path, tmp_pat
                 seen.setdefault(epochs.run_id, set()).add(epochs.row_count)
                 assert grid.poll() in (None, 0), (tmp_path / "grid.log").read_text()
                 await pilot.pause(0.05)
-            partial = {run: {n for n in counts if 0 < n < 400} for run, counts in seen.items()}
+            partial = {run: {n for n in counts if 0 < n < 200} for run, counts in seen.items()}
             assert any(len(counts) >= 2 for counts in partial.values()), seen
             await settle(pilot)
             assert [runs.cells(k)[4] for k in runs.row_keys] == ["done", "done"]
