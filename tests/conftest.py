@@ -75,9 +75,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture training through the real CLI, so that
     `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them.
 
-    Under `-n N --dist loadgroup` (`--dist loadgroup` is in pyproject's addopts) the tests
-    that start a Ray cluster run one after another on one worker: two clusters on a 2-core box
-    at once would only make their deadlines a matter of luck. The quick tests that import
+    Under `-n N --dist loadgroup` (README's commands) the tests that start a Ray cluster
+    run one after another on one worker: two clusters on a 2-core box at once would only
+    make their deadlines a matter of luck. The quick tests that import
     TensorFlow in the test process (marked `tensorflow`) run on one worker too, so that only
     that worker pays TensorFlow's import (3.5 s), the TensorFlow runtime's memory and the
     session's in-process grid (`three_seed_experiment`); the slow ones are load-balanced,

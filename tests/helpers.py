@@ -664,6 +664,26 @@ def live_processes() -> dict[int, list[str]]:
     return out
 
 
+def command_line(pid: int) -> bytes | None:
+    """/proc/PID/cmdline (arguments separated by NUL bytes; a Ray worker's is its title), or
+    None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def command_lines() -> dict[int, bytes]:
+    """The command line of every process (zombies' are empty)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        line = command_line(int(entry)) if entry.isdigit() else None
+        if line is not None:
+            out[int(entry)] = line
+    return out
+
+
 def process_state(pid: int) -> str:
     """A process's state letter from /proc (R, S, Z, ...)."""
     fields = stat_fields(pid)

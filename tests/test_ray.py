@@ -35,12 +35,14 @@ from tests.helpers import (
     SMALL_GRID,
     SMALL_RUNS,
     UNDER_THE_CONSOLE,
+    command_lines,
     copy_store,
     embtui,
     epoch_count,
     flags,
     histories,
     lazy_module_or_skip,
+    stat_fields,
     wait_until,
     write_reviews,
 )
@@ -171,17 +173,7 @@ def test_a_ray_grid_gives_exactly_the_histories_and_tensorboard_files_of_the_ser
 
 def ray_workers() -> list[int]:
     """Ray worker processes training a run (their title names the task)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if b"train_remote" in handle.read():
-                    out.append(int(entry))
-        except OSError:
-            continue
-    return out
+    return [pid for pid, line in command_lines().items() if b"train_remote" in line]
 
 
 def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_reference, tmp_path):
@@ -261,17 +253,8 @@ def _kill_cluster(*marks: str) -> None:
     """Stop the processes of the cluster started by `two_nodes` and only those: the ones
     whose command line names its folder or address, and their children (`ray stop` would
     stop every Ray on the machine, other tests' and the developer's own too)."""
-    parents, lines = {}, {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                parents[int(entry)] = int(handle.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                lines[int(entry)] = handle.read()
-        except (OSError, IndexError, ValueError):
-            continue
+    lines = command_lines()
+    parents = {pid: int(fields[1]) for pid in lines if (fields := stat_fields(pid)) is not None}
     doomed = {pid for pid, line in lines.items() if any(m.encode() in line for m in marks)}
     doomed.discard(os.getpid())
     while True:
@@ -684,14 +667,9 @@ def head_node() -> Iterator[Any]:
 
 def raylet_of(temp_dir: str) -> int:
     """The pid of the raylet of the cluster whose files are in `temp_dir`."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                line = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"raylet/raylet" in line and temp_dir.encode() in line:
-                return int(entry)
+    for pid, line in command_lines().items():
+        if b"raylet/raylet" in line and temp_dir.encode() in line:
+            return pid
     raise AssertionError(f"no raylet of {temp_dir}")
 
 

@@ -21,6 +21,7 @@ from tests.helpers import (
     SMALL_EPOCHS,
     SMALL_GRID,
     SMALL_RUNS,
+    command_line,
     embtui,
     epoch_count,
     flags,
@@ -73,15 +74,7 @@ def children(pid: int) -> list[int]:
 
 def workers_of(pid: int) -> list[int]:
     """The training worker processes of an `embtui run` (not multiprocessing's tracker)."""
-    found = []
-    for child in children(pid):
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as handle:
-                if b"spawn_main" in handle.read():
-                    found.append(child)
-        except OSError:
-            continue
-    return found
+    return [child for child in children(pid) if b"spawn_main" in (command_line(child) or b"")]
 
 
 def loading_tensorflow(pid: int) -> bool:
