@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -72,27 +73,23 @@ TRAINED_FIXTURES = SLOW_FIXTURES | {
 # runs before this one (it is registered after the conftests), and would see none of them.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `slow` every test that uses a fixture training through the real CLI, so that
-    `pytest -m "not slow"` is the quick loop and CI, running everything, still runs them.
+    """Mark `slow` every test that trains with TensorFlow, in the test process (marked
+    `tensorflow`) or through the real CLI, so that `pytest -m "not slow"` is the quick loop,
+    which never imports TensorFlow (`quick_tests_stay_light` holds it to that), and CI,
+    running everything, still runs them.
 
     Under `-n N --dist loadgroup` (README's commands) the tests that start a Ray cluster
     run one after another on one worker: two clusters on a 2-core box at once would only
-    make their deadlines a matter of luck. The quick tests that import
-    TensorFlow in the test process (marked `tensorflow`) run on one worker too, so that only
-    that worker pays TensorFlow's import (3.5 s), the TensorFlow runtime's memory and the
-    session's in-process grid (`three_seed_experiment`); the slow ones are load-balanced,
-    since with everything run they are minutes of work. Tests that share a trained fixture
-    run on one worker, so the fixture is trained once (`shared_training_groups`)."""
+    make their deadlines a matter of luck. Tests that share a trained fixture run on one
+    worker, so the fixture is trained once (`shared_training_groups`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if SLOW_FIXTURES & fixtures:
-            item.add_marker(pytest.mark.slow)
         if TENSORFLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.tensorflow)
+        if SLOW_FIXTURES & fixtures or item.get_closest_marker("tensorflow") is not None:
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("ray") is not None:
             item.add_marker(pytest.mark.xdist_group("ray"))
-        elif item.get_closest_marker("tensorflow") and not item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("tensorflow"))
     for item, group in shared_training_groups(items).items():
         item.add_marker(pytest.mark.xdist_group(group))
 
@@ -103,7 +100,7 @@ def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, st
     A session fixture lives once per worker: spread over two workers, a grid trained for
     `cli_experiment` would be trained twice. Tests are joined when they share a trained
     fixture (a module's own fixture counts within its module), the way connected parts of
-    a graph are found; the Ray tests and the quick TensorFlow tests keep their own groups.
+    a graph are found; the Ray tests keep their own group.
     Returns the group of every test in one, named after its first fixture in sorted order."""
     parent: dict[str, str] = {}
 
@@ -114,7 +111,7 @@ def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, st
 
     keys_of: dict[pytest.Item, list[str]] = {}
     for item in items:
-        if any(m.args[0] in ("ray", "tensorflow") for m in item.iter_markers("xdist_group")):
+        if item.get_closest_marker("ray") is not None:
             continue
         module = getattr(item, "module", None)
         params = getattr(getattr(item, "callspec", None), "params", {})  # not fixtures
@@ -131,6 +128,23 @@ def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, st
     for key in sorted(parent):
         roots.setdefault(find(key), key)
     return {item: f"trained:{roots[find(keys[0])]}" for item, keys in keys_of.items()}
+
+
+@pytest.fixture
+def heavy_modules() -> frozenset[str]:
+    """What a quick test (not `slow`) never imports: TensorFlow, and Keras with it."""
+    return frozenset({"tensorflow", "keras"})
+
+
+@pytest.fixture(autouse=True)
+def quick_tests_stay_light(request: pytest.FixtureRequest, heavy_modules: frozenset[str]):
+    """A quick test that starts without TensorFlow loaded ends without it: one that needs it
+    is marked `tensorflow` (and so `slow`), so the quick loop never pays its import."""
+    before = heavy_modules & sys.modules.keys()
+    yield
+    if request.node.get_closest_marker("slow") is None:
+        loaded = (heavy_modules & sys.modules.keys()) - before
+        assert not loaded, f"a quick test imported {sorted(loaded)}: mark it tensorflow"
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ text, a burst of keys as a terminal sends them)."""
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -64,20 +63,14 @@ class _StopOnceHeld:
         return self.engine.held.is_set()
 
 
-@pytest.fixture(autouse=True)
-def _no_tensorflow(request: pytest.FixtureRequest):
-    """A console test that starts without TensorFlow loaded ends without it: the fake
-    engine trains through the real runner with scripted trainers, which need none (tests
-    marked slow train with the real engine)."""
-    before = HEAVY & sys.modules.keys()
-    yield
-    if request.node.get_closest_marker("slow") is None:
-        loaded = (HEAVY & sys.modules.keys()) - before
-        assert not loaded, f"a console test imported {sorted(loaded)}"
+@pytest.fixture
+def heavy_modules() -> frozenset[str]:
+    """What a quick console test never imports (checked by the root conftest's
+    `quick_tests_stay_light`): the fake engine trains through the real runner with scripted
+    trainers, which need neither TensorFlow nor the fused kernel's compiler (tests marked
+    slow train with the real engine)."""
+    return frozenset({"tensorflow", "keras", "numba"})
 
-
-#: What a console test with the fake engine never imports.
-HEAVY = frozenset({"tensorflow", "keras", "numba"})
 
 _opened: list[Store] = []
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from tensorboard.plugins.projector import projector_plugin as plugin  # the test extra has it
+import pytest
 
 from embtui.inspect.projector import ProjectorTable, tsv_field, write_projector
 
 WORDS = ["", "", "", "", "good", "bad\tword", "line\nbreak", "back\\slash", ""]
 
 
+@pytest.mark.tensorflow  # TensorBoard's projector reads the files through TensorFlow
 def test_tensorboard_reads_the_tables_row_for_row(tmp_path):
+    from tensorboard.plugins.projector import projector_plugin as plugin  # the test extra
+
     rng = np.random.default_rng(0)
     a = rng.normal(size=(len(WORDS), 5)).astype(np.float32) * 1e-3
     b = rng.normal(size=(len(WORDS), 3)).astype(np.float32)
