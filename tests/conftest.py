@@ -92,6 +92,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("ray"))
     for item, group in shared_training_groups(items).items():
         item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=dispatch_order)
+
+
+def dispatch_order(item: pytest.Item) -> int:
+    """Where a test goes in the run: the Ray tests first (one worker runs them all, minutes
+    in a row), then the other slow ones, then the quick ones (each a second or less), in
+    collection order within each. pytest-xdist hands out tests in this order, so the run
+    ends on short tests spread over every worker instead of one worker finishing a
+    20-second test while the others wait (the longest-first rule)."""
+    if item.get_closest_marker("ray") is not None:
+        return 0
+    return 1 if item.get_closest_marker("slow") is not None else 2
 
 
 def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, str]:
