@@ -92,15 +92,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("ray"))
     for item, group in shared_training_groups(items).items():
         item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=dispatch_order)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=dispatch_order)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `--dist loadgroup` pytest-xdist hands out the groups largest first unless told
+    otherwise (`--loadscope-reorder`, 3.8); here the order of `dispatch_order` is the one
+    that keeps the workers busy to the end, so xdist keeps it."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def dispatch_order(item: pytest.Item) -> int:
-    """Where a test goes in the run: the Ray tests first (one worker runs them all, minutes
-    in a row), then the other slow ones, then the quick ones (each a second or less), in
-    collection order within each. pytest-xdist hands out tests in this order, so the run
-    ends on short tests spread over every worker instead of one worker finishing a
-    20-second test while the others wait (the longest-first rule)."""
+    """Where a test goes in a parallel run: the Ray tests first (one worker runs them all,
+    the longest stretch of the run), then the other slow ones, then the quick ones (each a
+    second or less), in collection order within each. pytest-xdist hands out work in this
+    order (a group where its first test is), so the run ends on short tests spread over
+    every worker instead of one worker finishing a 20-second test while the others wait
+    (the longest-first rule). A run without xdist keeps the files' order."""
     if item.get_closest_marker("ray") is not None:
         return 0
     return 1 if item.get_closest_marker("slow") is not None else 2
@@ -148,15 +158,30 @@ def heavy_modules() -> frozenset[str]:
     return frozenset({"tensorflow", "keras"})
 
 
+#: The modules loaded when a test's setup began, before any of its fixtures ran.
+LOADED_BEFORE = pytest.StashKey[frozenset[str]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[LOADED_BEFORE] = frozenset(sys.modules)
+
+
 @pytest.fixture(autouse=True)
 def quick_tests_stay_light(request: pytest.FixtureRequest, heavy_modules: frozenset[str]):
-    """A quick test that starts without TensorFlow loaded ends without it: one that needs it
-    is marked `tensorflow` (and so `slow`), so the quick loop never pays its import."""
-    before = heavy_modules & sys.modules.keys()
+    """A quick test that starts without TensorFlow loaded ends without it, counting what its
+    fixtures import: one that needs it is marked `tensorflow` (and so `slow`), so the quick
+    loop never pays its import. This holds in the quick loop (`-m "not slow"`); in a full
+    run a worker has usually loaded TensorFlow for an earlier slow test, and then there is
+    nothing left to see."""
+    before = request.node.stash.get(LOADED_BEFORE, frozenset(sys.modules))
     yield
     if request.node.get_closest_marker("slow") is None:
         loaded = (heavy_modules & sys.modules.keys()) - before
-        assert not loaded, f"a quick test imported {sorted(loaded)}: mark it tensorflow"
+        assert not loaded, (
+            f"a quick test imported {sorted(loaded)}: mark it slow "
+            "(and tensorflow where it imports TensorFlow in the test process)"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from embtui.store import Store
 from tests.app.conftest import settle, until
 from tests.helpers import STEPS, fit, tiny_model
 
-pytestmark = pytest.mark.slow  # a real Keras fit
+pytestmark = pytest.mark.tensorflow  # a real Keras fit in the test process (so slow)
 
 
 async def test_the_console_follows_a_callback_fit_and_shows_its_epochs(make_app, store_path):

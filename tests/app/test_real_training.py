@@ -30,7 +30,7 @@ def tiny_csv(path):
     return path
 
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.tensorflow  # the real engine in the test process (so slow)
 
 
 async def test_ctrl_s_trains_for_real_and_the_table_shows_the_stored_values(tmp_path):

@@ -245,7 +245,8 @@ def test_training_in_the_console_with_the_fake_engine_never_imports_tensorflow()
     """The fake engine trains through the real runner, executor and listeners, scripted
     only where numbers are computed: none of that may load TensorFlow, Keras or Numba
     (a new session, a stop, a resume from a checkpoint). In the quick loop, each console
-    test checks the same in its own process (tests/app/conftest.py)."""
+    test checks the same in its own process (`quick_tests_stay_light` in tests/conftest.py,
+    with the console's `heavy_modules`)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
