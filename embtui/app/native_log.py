@@ -8,7 +8,10 @@ of the terminal and descriptor 2 points at a log file instead.
 
 After a hangup the terminal is gone and every write to it fails; `Terminal.detach` points
 the terminal's descriptors at /dev/null, so the console can stop training cleanly and
-close without tripping over its own output.
+close without tripping over its own output. It does so on SIGHUP, and at the first write
+that fails (`Output`): when an SSH connection drops, the terminal is gone before the console
+has handled the signal, and a failed write would end Textual's writer thread, after which
+the console blocks on its next frames and never closes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TextIO
 
 
 class Terminal:
@@ -35,6 +39,46 @@ class Terminal:
         os.close(devnull)
 
 
+class Output:
+    """The terminal as the console draws on it (Textual writes through `sys.__stderr__`):
+    a write or flush that fails means the terminal is gone, so its descriptors are detached
+    and the text is dropped, instead of the error ending Textual's writer thread."""
+
+    def __init__(self, file: TextIO, terminal: Terminal) -> None:
+        self._file = file
+        self._terminal = terminal
+
+    def write(self, text: str) -> int:
+        try:
+            return self._file.write(text)
+        except OSError:
+            self._terminal.detach()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._file.flush()
+        except OSError:
+            self._terminal.detach()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding, ...
+        return getattr(self._file, name)
+
+
+@contextmanager
+def _drawing_to(file: TextIO, terminal: Terminal) -> Iterator[None]:
+    """`sys.stderr` and `sys.__stderr__` (which Textual draws on) as `Output(file)`."""
+    saved = sys.__stderr__, sys.stderr
+    output: Any = Output(file, terminal)
+    sys.stderr = output
+    setattr(sys, "__stderr__", output)  # noqa: B010 - typeshed calls it Final; Textual reads it
+    try:
+        yield
+    finally:
+        setattr(sys, "__stderr__", saved[0])  # noqa: B010
+        sys.stderr = saved[1]
+
+
 @contextmanager
 def native_stderr_to(log_path: Path) -> Iterator[Terminal]:
     try:
@@ -43,23 +87,23 @@ def native_stderr_to(log_path: Path) -> Iterator[Terminal]:
             return
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError:
-        yield Terminal((0, 1, 2))  # no log file possible: the console works, just noisier
+        # No log file possible: the console works, just noisier.
+        terminal = Terminal((0, 1, 2))
+        with _drawing_to(sys.__stderr__ or sys.stderr, terminal):
+            yield terminal
         return
     sys.stderr.flush()
     terminal_fd = os.dup(2)
     os.dup2(log, 2)
     os.close(log)
-    terminal = os.fdopen(terminal_fd, "w", encoding="utf-8", errors="replace")
-    saved = sys.__stderr__, sys.stderr
-    sys.stderr = terminal
-    setattr(sys, "__stderr__", terminal)  # noqa: B010 - typeshed calls it Final; Textual reads it
+    file = os.fdopen(terminal_fd, "w", encoding="utf-8", errors="replace")
+    terminal = Terminal((0, 1, terminal_fd))
     try:
-        yield Terminal((0, 1, terminal_fd))
+        with _drawing_to(file, terminal):
+            yield terminal
     finally:
         with contextlib.suppress(OSError):
-            terminal.flush()
+            file.flush()
         os.dup2(terminal_fd, 2)
-        setattr(sys, "__stderr__", saved[0])  # noqa: B010
-        sys.stderr = saved[1]
         with contextlib.suppress(OSError):
-            terminal.close()
+            file.close()

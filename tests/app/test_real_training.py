@@ -125,15 +125,20 @@ def _epochs(store_path) -> int:
     return epoch_count(store_path)
 
 
-def test_closing_the_consoles_terminal_cancels_after_the_epoch(tmp_path):
+@pytest.mark.parametrize("terminal_first", [False, True], ids=["signal-first", "terminal-first"])
+def test_closing_the_consoles_terminal_cancels_after_the_epoch(tmp_path, terminal_first):
     """The real console in a pseudo-terminal, training for real; the terminal goes away
     (SIGHUP, as when an SSH connection drops): the epoch finishes and the experiment is
-    `cancelled` (resumable), never left `interrupted`."""
+    `cancelled` (resumable), never left `interrupted`. When the connection drops, the
+    terminal is gone before the console has handled the signal (`terminal-first`: its
+    writes fail for a moment first; a failed write used to end Textual's writer thread,
+    and the console then hung on its next frames, never closing)."""
     import os
     import pty
     import signal
     import subprocess
     import sys
+    import time
 
     toml = tmp_path / "tiny.toml"
     toml.write_text(
@@ -175,8 +180,13 @@ def test_closing_the_consoles_terminal_cancels_after_the_epoch(tmp_path):
             process=proc,
             interval=0.1,
         )
-        proc.send_signal(signal.SIGHUP)
-        os.close(leader)
+        if terminal_first:
+            os.close(leader)
+            time.sleep(0.5)  # the console draws every epoch: its writes fail meanwhile
+            proc.send_signal(signal.SIGHUP)
+        else:
+            proc.send_signal(signal.SIGHUP)
+            os.close(leader)
         assert proc.wait(timeout=60) == 128 + signal.SIGHUP
     finally:
         if proc.poll() is None:
