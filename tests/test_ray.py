@@ -30,7 +30,7 @@ import pytest
 
 from embtui.config import ExperimentConfig
 from embtui.doctor.ray import check_ray
-from embtui.store import Store, checkpoint_folder_of
+from embtui.store import Store, checkpoint_folder_of, checkpoint_path_of
 from tests.helpers import (
     SMALL_GRID,
     SMALL_RUNS,
@@ -176,6 +176,40 @@ def ray_workers() -> list[int]:
     return [pid for pid, line in command_lines().items() if b"train_remote" in line]
 
 
+def stopped_with_a_checkpoint(store: Path) -> list[int]:
+    """The Ray workers training runs, stopped (SIGSTOP) at a moment when a run one of them
+    trains has a checkpoint; [] when none has one yet (the workers then train on).
+
+    Not "a checkpoint on disk and a worker training": a tiny run trains its 40 epochs in
+    under a second and the driver writes and removes checkpoints a little behind its
+    workers, so both can hold while the worker is already on its next run, not yet
+    checkpointed (a retry of that run starts from scratch). With the workers stopped the
+    driver catches up, the store and the checkpoints stop changing, and a run then still
+    `running` with a checkpoint is one that a stopped worker trains."""
+    workers = ray_workers()
+    if not workers:
+        return []
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    checkpoints = checkpoint_folder_of(store)
+    seen: list[Any] = [None, time.monotonic()]
+
+    def quiet() -> bool:
+        now = (epoch_count(store), sorted(p.name for p in checkpoints.glob("run-*.npz")))
+        if now != seen[0]:
+            seen[:] = [now, time.monotonic()]
+        return time.monotonic() - seen[1] >= 2.0  # ten of the driver's rounds
+
+    wait_until(quiet, 60, "the driver catching up with the stopped workers", interval=0.1)
+    with Store(store, create=False) as s:
+        running = [r.id for r in s.runs(s.resolve("latest")) if r.status == "running"]
+    if any(checkpoint_path_of(store, run).is_file() for run in running):
+        return workers
+    for pid in workers:
+        os.kill(pid, signal.SIGCONT)
+    return []
+
+
 def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_reference, tmp_path):
     """SIGKILL of the worker process training a run: Ray retries the task, which continues
     from the run's last checkpoint; the grid finishes with the uninterrupted histories,
@@ -193,15 +227,12 @@ def test_a_killed_ray_worker_loses_nothing_and_its_run_continues(reviews, long_r
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Runs in flight with a checkpoint behind them. Not "k epochs in the store": a tiny run
-    # trains its 40 epochs in under a second, and the driver can store a wave of runs only
-    # after its workers finished them (it imports TensorFlow for the TensorBoard log first).
-    checkpoints = checkpoint_folder_of(store)
     workers = wait_until(
-        lambda: any(checkpoints.glob("run-*.npz")) and ray_workers(),
+        lambda: stopped_with_a_checkpoint(store),
         180,
-        "a Ray worker training while a run has a checkpoint",
+        "the Ray workers stopped while a run they train has a checkpoint",
         process=proc,
+        interval=0.5,  # between tries the workers train on
     )
     for worker in workers:  # whichever is training which run: every run in flight is hit
         os.kill(worker, signal.SIGKILL)
