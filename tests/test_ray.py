@@ -186,12 +186,12 @@ def stopped_with_a_checkpoint(store: Path) -> list[int]:
     checkpointed (a retry of that run starts from scratch). With the workers stopped the
     driver catches up, the store and the checkpoints stop changing, and a run then still
     `running` with a checkpoint is one that a stopped worker trains."""
-    workers = ray_workers()
-    if not workers:
+    checkpoints = checkpoint_folder_of(store)
+    workers = ray_workers() if any(checkpoints.glob("run-*.npz")) else []
+    if not workers:  # stopping them before a first checkpoint would only slow them down
         return []
     for pid in workers:
         os.kill(pid, signal.SIGSTOP)
-    checkpoints = checkpoint_folder_of(store)
     seen: list[Any] = [None, time.monotonic()]
 
     def quiet() -> bool:
