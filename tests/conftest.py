@@ -96,21 +96,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         items.sort(key=dispatch_order)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Under `--dist loadgroup` pytest-xdist hands out the groups largest first unless told
-    otherwise (`--loadscope-reorder`, 3.8); here the order of `dispatch_order` is the one
-    that keeps the workers busy to the end, so xdist keeps it."""
-    if hasattr(config.option, "loadscopereorder"):
-        config.option.loadscopereorder = False
-
-
 def dispatch_order(item: pytest.Item) -> int:
-    """Where a test goes in a parallel run: the Ray tests first (one worker runs them all,
-    the longest stretch of the run), then the other slow ones, then the quick ones (each a
-    second or less), in collection order within each. pytest-xdist hands out work in this
-    order (a group where its first test is), so the run ends on short tests spread over
-    every worker instead of one worker finishing a 20-second test while the others wait
-    (the longest-first rule). A run without xdist keeps the files' order."""
+    """Where a test goes in a parallel run: the Ray tests, then the other slow ones, then
+    the quick ones (each a second or less), in collection order within each. Under
+    `--dist loadgroup` pytest-xdist hands out the groups first, largest first (the shared
+    CLI grid's 96 tests, the runner's 30, the Ray tests' 14: with three workers all three
+    start at once), then the ungrouped tests in this order, so the run ends on short tests
+    spread over every worker instead of one worker finishing a 20-second test while the
+    others wait (the longest-first rule). A run without xdist keeps the files' order."""
     if item.get_closest_marker("ray") is not None:
         return 0
     return 1 if item.get_closest_marker("slow") is not None else 2
