@@ -654,13 +654,18 @@ def stat_fields(pid: int) -> list[str] | None:
         return None
 
 
+def pids() -> list[int]:
+    """Every process id on the machine now (some may be gone by the time they are read)."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
 def live_processes() -> dict[int, list[str]]:
     """Every process that still runs (not a zombie), with its stat fields."""
     out = {}
-    for entry in os.listdir("/proc"):
-        fields = stat_fields(int(entry)) if entry.isdigit() else None
+    for pid in pids():
+        fields = stat_fields(pid)
         if fields is not None and fields[0] not in ("Z", "X"):
-            out[int(entry)] = fields
+            out[pid] = fields
     return out
 
 
@@ -676,12 +681,8 @@ def command_line(pid: int) -> bytes | None:
 
 def command_lines() -> dict[int, bytes]:
     """The command line of every process (zombies' are empty)."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        line = command_line(int(entry)) if entry.isdigit() else None
-        if line is not None:
-            out[int(entry)] = line
-    return out
+    lines = {pid: command_line(pid) for pid in pids()}
+    return {pid: line for pid, line in lines.items() if line is not None}
 
 
 def process_state(pid: int) -> str:
