@@ -97,16 +97,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def dispatch_order(item: pytest.Item) -> int:
-    """Where a test goes in a parallel run: the Ray tests, then the other slow ones, then
-    the quick ones (each a second or less), in collection order within each. Under
-    `--dist loadgroup` pytest-xdist hands out the groups first, largest first (the shared
-    CLI grid's 96 tests, the runner's 30, the Ray tests' 14: with three workers all three
-    start at once), then the ungrouped tests in this order, so the run ends on short tests
-    spread over every worker instead of one worker finishing a 20-second test while the
-    others wait (the longest-first rule). A run without xdist keeps the files' order."""
-    if item.get_closest_marker("ray") is not None:
-        return 0
-    return 1 if item.get_closest_marker("slow") is not None else 2
+    """Where a test goes in a parallel run: the slow tests before the quick ones (each a
+    second or less), in collection order within each. Under `--dist loadgroup`
+    pytest-xdist hands out the groups first, largest first (the shared CLI grid's 96 tests,
+    the runner's 30, the Ray tests' 14: with three workers all three start at once), then
+    the ungrouped tests in this order, so the run ends on short tests spread over every
+    worker instead of one worker finishing a 20-second test while the others wait (the
+    longest-first rule). A run without xdist keeps the files' order."""
+    return 0 if item.get_closest_marker("slow") is not None else 1
 
 
 def shared_training_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, str]:
