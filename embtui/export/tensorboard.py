@@ -17,12 +17,11 @@ Each epoch is an Event record with the scalar plugin's metadata (what `tf.summar
 writes) and its own wall time: while training, when the epoch ended; in an export, from the
 run's recorded end (or start) and its epochs' recorded seconds (`epoch_wall_times`), so
 TensorBoard's Relative and Wall axes mean what they say for an experiment exported later.
-The records are written with TensorFlow's TFRecord writer (`tf.summary.write` would stamp
-the current time).
+The records are the bytes TensorFlow writes, encoded without it (`embtui.export.tfrecord`):
+neither a grid on the fused engine nor a Ray driver imports TensorFlow to log.
 With the `tensorboard` package installed (the `tensorboard` extra) an export also writes the
 HParams dashboard's records: the experiment's factors, size and seed and the final
-validation metrics of each run. TensorFlow is imported only when a log is opened, so
-importing this module stays cheap.
+validation metrics of each run.
 """
 
 from __future__ import annotations
@@ -37,10 +36,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from embtui.config import level_text, varied_keys
 from embtui.errors import EmbtuiError
+from embtui.export.tfrecord import event, scalar_summary, write_event
 from embtui.store import EpochMetrics, Store
 
 #: The file in an experiment's folder that says which store and experiment it belongs to.
@@ -202,14 +202,6 @@ class RunEventLog:
         folder: str | None = None,
         store: Path | None = None,
     ) -> None:
-        import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
-
-        self._tf = tf
-        self._metadata = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-            data_class=summary_pb2.DATA_CLASS_SCALAR,
-        )
         exp_folder = experiment_folder(root, experiment)
         claim_experiment_folder(exp_folder, store, experiment.id)
         self.path = exp_folder / (folder or run_folder_name(run, varied_keys(experiment.config)))
@@ -217,47 +209,24 @@ class RunEventLog:
             raise EmbtuiError(f"{self.path}: a file where this run's TensorBoard folder goes")
         if self.path.is_dir():
             shutil.rmtree(self.path)
-        self._writers: dict[str, Any] = {
-            split: _event_file(tf, self.path / split) for split, _ in _SPLITS
+        self._writers: dict[str, BinaryIO] = {
+            split: _event_file(self.path / split) for split, _ in _SPLITS
         }
 
     def write(self, metrics: EpochMetrics, wall_time: float | None = None) -> None:
         """Record one epoch (step = its 1-based number) at `wall_time` (unix seconds; now
         when None) and flush, so a watching TensorBoard shows it at once."""
-        from tensorflow.core.framework import summary_pb2
-        from tensorflow.core.util import event_pb2
-
         when = time.time() if wall_time is None else wall_time
         for split, tags in _SPLITS:
-            summary = summary_pb2.Summary(
-                value=[
-                    summary_pb2.Summary.Value(
-                        tag=tag,
-                        metadata=self._metadata,
-                        tensor=self._tf.make_tensor_proto(
-                            float(getattr(metrics, field)), "float32"
-                        ),
-                    )
-                    for tag, field in tags
-                ]
-            )
-            event = event_pb2.Event(wall_time=when, step=metrics.epoch, summary=summary)
-            writer = self._writers[split]
-            writer.write(event.SerializeToString())
-            writer.flush()
+            summary = scalar_summary((tag, float(getattr(metrics, field))) for tag, field in tags)
+            write_event(self._writers[split], event(when, metrics.epoch, summary=summary))
 
     def write_summary(self, summary: Any, wall_time: float) -> None:
         """A Summary proto (the HParams plugin's) in the run's own folder, step 0."""
-        from tensorflow.core.util import event_pb2
-
-        summary = _tf_summary(summary)
         writer = self._writers.get("")
         if writer is None:
-            writer = self._writers[""] = _event_file(self._tf, self.path)
-        writer.write(
-            event_pb2.Event(wall_time=wall_time, step=0, summary=summary).SerializeToString()
-        )
-        writer.flush()
+            writer = self._writers[""] = _event_file(self.path)
+        write_event(writer, event(wall_time, summary=summary.SerializeToString()))
 
     def close(self) -> None:
         for writer in self._writers.values():
@@ -374,9 +343,6 @@ def _hparams_api() -> Any:
 def _write_hparams_config(root: Path, runs: Iterable[Any], varied: Sequence[str], api: Any) -> None:
     """The experiment's HParams config at its folder's top: the factors and the final
     validation metrics the dashboard's table shows."""
-    import tensorflow as tf
-    from tensorflow.core.util import event_pb2
-
     names = sorted({k for run in runs for k in run_hparams(run, varied)})
     metrics = [
         api.Metric("epoch_accuracy", group="validation", display_name="val_acc"),
@@ -384,40 +350,24 @@ def _write_hparams_config(root: Path, runs: Iterable[Any], varied: Sequence[str]
         api.Metric("epoch_accuracy", group="train", display_name="acc"),
         api.Metric("epoch_loss", group="train", display_name="loss"),
     ]
-    summary = _tf_summary(
-        api.hparams_config_pb(hparams=[api.HParam(n) for n in names], metrics=metrics)
-    )
+    summary = api.hparams_config_pb(hparams=[api.HParam(n) for n in names], metrics=metrics)
     for old in root.glob("events.out.tfevents.*"):
         old.unlink()
-    writer = _event_file(tf, root)
-    writer.write(
-        event_pb2.Event(wall_time=time.time(), step=0, summary=summary).SerializeToString()
-    )
-    writer.close()
+    with _event_file(root) as writer:
+        write_event(writer, event(time.time(), summary=summary.SerializeToString()))
 
 
 _files = itertools.count()
 
 
-def _tf_summary(summary: Any) -> Any:
-    """The tensorboard package's Summary proto as TensorFlow's class (the same message)."""
-    from tensorflow.core.framework import summary_pb2
-
-    return summary_pb2.Summary.FromString(summary.SerializeToString())
-
-
-def _event_file(tf: Any, folder: Path) -> Any:
+def _event_file(folder: Path) -> BinaryIO:
     """A new event file in `folder` (created), its first record the file version, named as
     TensorFlow names them so that TensorBoard finds it."""
-    from tensorflow.core.util import event_pb2
-
     folder.mkdir(parents=True, exist_ok=True)
     host = _safe(socket.gethostname())
     name = f"events.out.tfevents.{int(time.time())}.{host}.{os.getpid()}.{next(_files)}.v2"
-    writer = tf.io.TFRecordWriter(str(folder / name))
-    writer.write(
-        event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
-    )
+    writer = open(folder / name, "wb")  # noqa: SIM115 (the log closes it)
+    write_event(writer, event(time.time(), file_version="brain.Event:2"))
     return writer
 
 

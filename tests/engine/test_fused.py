@@ -264,12 +264,14 @@ def epoch_lines(lines: list[str]) -> list[str]:
 def test_a_second_identical_grid_reads_cached_initial_weights_without_tensorflow(tmp_path):
     """The first grid draws each seed's initial weights with Keras (and says so once, when it
     imports TensorFlow) and keeps them in embtui's cache folder; the same grid in a fresh
-    process reads them, never imports TensorFlow, and computes the same numbers."""
+    process reads them, never imports TensorFlow (its TensorBoard files neither: embtui
+    encodes them itself), and computes the same numbers."""
     dataset = write_csv(tmp_path / "reviews.csv", 120)
     env = cli_env(tmp_path)
     env["CUDA_VISIBLE_DEVICES"] = ""  # the fused engine: this machine's CPU
     first = run_grid(env, tmp_path / "one.sqlite", dataset)
-    second = run_grid(env, tmp_path / "two.sqlite", dataset)
+    logdir = tmp_path / "tensorboard"
+    second = run_grid(env, tmp_path / "two.sqlite", dataset, "--tensorboard", str(logdir))
     assert first[-1] == "tensorflow imported: True"
     assert [line for line in first if line.startswith("importing TensorFlow")] == [
         "importing TensorFlow for initial weights of seed 0"
@@ -278,6 +280,8 @@ def test_a_second_identical_grid_reads_cached_initial_weights_without_tensorflow
     assert not [line for line in second if "TensorFlow" in line]
     assert len(epoch_lines(first)) == 8
     assert epoch_lines(second) == epoch_lines(first)
+    runs = sorted(p.parent.parent.name for p in logdir.rglob("validation/events.out.tfevents.*"))
+    assert runs == sorted(f"size{n}-learned-seed{seed}" for n in (40, 80) for seed in (0, 1))
     assert (
         sorted(p.name[:8] for p in (tmp_path / "cache").glob("initial-*.npz")) == ["initial-"] * 2
     )
