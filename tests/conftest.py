@@ -100,7 +100,7 @@ def dispatch_order(item: pytest.Item) -> int:
     """Where a test goes in a parallel run: the slow tests before the quick ones (each a
     second or less), in collection order within each. Under `--dist loadgroup`
     pytest-xdist hands out the groups first, largest first (the shared CLI grid's 96 tests,
-    the runner's 30, the Ray tests' 14: with three workers all three start at once), then
+    the runner's 30, the Ray cluster tests' 9: with three workers all three start at once), then
     the ungrouped tests in this order, so the run ends on short tests spread over every
     worker instead of one worker finishing a 20-second test while the others wait (the
     longest-first rule). A run without xdist keeps the files' order."""
@@ -336,10 +336,9 @@ def reviews(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def reference(reviews: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """val_acc histories by (size, seed) of SMALL_GRID trained by `embtui run` without
-    interruption: what every interrupted, killed, resumed or Ray-trained copy must equal.
-
-    It costs a TensorFlow process (about 9 s), so it is trained once per test process (once
-    per xdist worker) for the fault, race and Ray tests alike."""
+    interruption (the fused engine, `auto`'s choice here): what every interrupted, resumed
+    or concurrently trained copy on that engine must equal. Trained once per test process
+    (once per xdist worker); `tf_reference` is the TensorFlow engine's."""
     store = tmp_path_factory.mktemp("reference") / "reference.sqlite"
     result = embtui(
         "run", "--plain", "--store", str(store), f"--dataset={reviews}", *flags(**SMALL_GRID)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from embtui.config import ExperimentConfig
 from embtui.engine.checkpoint import RunCheckpoints
 from embtui.engine.events import Event, RunFinished
-from embtui.engine.executors.ray import MAX_RETRIES, _Driver
+from embtui.engine.executors.ray import MAX_RETRIES, RayCluster, _Driver
 from embtui.store import EpochMetrics, Store
 
 
@@ -75,3 +76,26 @@ def test_a_run_its_task_never_finished_fails_and_keeps_its_checkpoint(tmp_path: 
         kept = on_disk[lost].load()
         assert kept is not None and kept.epoch == 1
         assert kept.state[0].tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("cpus_per_run", "gpus", "resources", "room"),
+    [
+        (1.0, 0.0, {"CPU": 2.0}, 2),  # this box, a run per CPU
+        (1.0, 0.0, {"CPU": 2.0, "GPU": 0.0}, 2),
+        (0.5, 0.0, {"CPU": 3.0}, 6),
+        (2.0, 0.0, {"CPU": 3.0}, 1),  # what is left over holds no run
+        (4.0, 0.0, {"CPU": 2.0}, 1),  # a run larger than the cluster still gets its turn
+        (1.0, 1.0, {"CPU": 16.0, "GPU": 2.0}, 2),  # the GPUs are the limit
+        (1.0, 0.25, {"CPU": 16.0, "GPU": 2.0}, 8),  # four small runs to a GPU
+        (0.1, 0.0, {"CPU": 0.3}, 3),  # tenths that floats do not hold exactly
+        (1.0, 0.0, {}, 1),  # a cluster that reports no CPUs: one run at a time
+    ],
+)
+def test_the_driver_submits_no_more_runs_than_the_cluster_holds(
+    cpus_per_run, gpus, resources, room
+):
+    """Ray lends a task's CPUs to other tasks while it waits on the board, and started three
+    or four runs at once on 2 CPUs with cpus_per_run = 1: the driver keeps its own count."""
+    config = ExperimentConfig(cluster="ray", cpus_per_run=cpus_per_run)
+    assert RayCluster(config).room(resources, gpus) == room
