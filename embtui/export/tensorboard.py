@@ -209,9 +209,13 @@ class RunEventLog:
             raise EmbtuiError(f"{self.path}: a file where this run's TensorBoard folder goes")
         if self.path.is_dir():
             shutil.rmtree(self.path)
-        self._writers: dict[str, BinaryIO] = {
-            split: _event_file(self.path / split) for split, _ in _SPLITS
-        }
+        self._writers: dict[str, BinaryIO] = {}
+        try:
+            for split, _ in _SPLITS:
+                self._writers[split] = _event_file(self.path / split)
+        except BaseException:
+            self.close()
+            raise
 
     def write(self, metrics: EpochMetrics, wall_time: float | None = None) -> None:
         """Record one epoch (step = its 1-based number) at `wall_time` (unix seconds; now
@@ -229,8 +233,15 @@ class RunEventLog:
         write_event(writer, event(wall_time, summary=summary.SerializeToString()))
 
     def close(self) -> None:
+        """Close every file, each even when another fails (the first failure is raised)."""
+        failure: BaseException | None = None
         for writer in self._writers.values():
-            writer.close()
+            try:
+                writer.close()
+            except BaseException as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> RunEventLog:
         return self
@@ -367,7 +378,11 @@ def _event_file(folder: Path) -> BinaryIO:
     host = _safe(socket.gethostname())
     name = f"events.out.tfevents.{int(time.time())}.{host}.{os.getpid()}.{next(_files)}.v2"
     writer = open(folder / name, "wb")  # noqa: SIM115 (the log closes it)
-    write_event(writer, event(time.time(), file_version="brain.Event:2"))
+    try:
+        write_event(writer, event(time.time(), file_version="brain.Event:2"))
+    except BaseException:
+        writer.close()
+        raise
     return writer
 
 

@@ -5,7 +5,7 @@ messages embtui needs (the file's version record, a step's scalars as `tf.summar
 writes them, and a prepared `Summary`, such as the HParams plugin's) in protobuf's wire format,
 each framed as TensorFlow's `TFRecordWriter` frames a record: the length as a little-endian
 uint64, its masked CRC-32C, the bytes, their masked CRC-32C. The bytes are the ones
-TensorFlow writes for the same event (tests/export/test_tensorboard.py compares them), so
+TensorFlow writes for the same event (tests/export/test_tfrecord.py compares them), so
 TensorBoard and `tf.compat.v1.train.summary_iterator` read them as their own.
 
 Importing TensorFlow takes seconds and hundreds of MB: a grid on the fused engine, or a Ray
@@ -14,6 +14,7 @@ driver (whose workers train), writes its TensorBoard files without it.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -97,13 +98,22 @@ _SCALAR_METADATA = _length_delimited(1, _length_delimited(1, b"scalars")) + _var
 )
 
 
+def _float32(value: float) -> bytes:
+    """`value` as a little-endian float32, rounded as numpy rounds it: beyond float32's
+    range it is an infinity (`struct` alone refuses such a value)."""
+    try:
+        return struct.pack("<f", value)
+    except OverflowError:
+        return struct.pack("<f", math.copysign(math.inf, value))
+
+
 def _float_tensor(value: float) -> bytes:
     """`TensorProto` of a float32 scalar, as `tf.make_tensor_proto(value, "float32")`:
     its dtype, an empty (present) shape and the value in the packed `float_val`."""
     return (
         _varint_field(1, _DT_FLOAT)
         + _length_delimited(2, b"")
-        + _length_delimited(5, struct.pack("<f", value))
+        + _length_delimited(5, _float32(value))
     )
 
 

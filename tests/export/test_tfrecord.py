@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from embtui.export.tfrecord import crc32c, event, frame, masked_crc32c, scalar_summary
+from embtui.export.tfrecord import crc32c, event, frame, scalar_summary
 
 
 @pytest.mark.parametrize(
@@ -27,15 +27,35 @@ def test_the_checksum_is_crc32c(data, crc):
     assert crc32c(data) == crc
 
 
-def test_a_record_is_framed_as_tfrecord_files_frame_it():
-    data = b"embtui"
-    record = frame(data)
-    length, length_crc = struct.unpack("<QI", record[:12])
-    assert length == len(data) and record[12:-4] == data
-    assert length_crc == masked_crc32c(record[:8])
-    assert struct.unpack("<I", record[-4:])[0] == masked_crc32c(data)
-    crc = crc32c(data)  # masked: rotated right 15 bits, plus TensorFlow's constant
-    assert masked_crc32c(data) == ((crc >> 15 | crc << 17) + 0xA282EAD8) & 0xFFFFFFFF
+def test_records_and_events_are_what_tensorboards_own_writer_and_protos_make(tmp_path):
+    """TensorBoard's package (no TensorFlow) has its own record writer and the Event
+    protos: framing byte for byte, and our events parse back to the same messages
+    (the bytes themselves against TensorFlow: the `tensorflow` test below)."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    for data in (b"", b"embtui", bytes(range(256)) * 3):
+        with open(tmp_path / "theirs", "wb") as handle:
+            RecordWriter(handle).write(data)
+        assert frame(data) == (tmp_path / "theirs").read_bytes()
+
+    pairs = [("epoch_loss", 0.6931471805599453), ("epoch_accuracy", 1e39), ("λ", -1e39)]
+    parsed = event_pb2.Event.FromString(event(1_765_000_000.5, 300, summary=scalar_summary(pairs)))
+    assert (parsed.wall_time, parsed.step) == (1_765_000_000.5, 300)
+    got = [
+        (v.tag, v.metadata.plugin_data.plugin_name, v.metadata.data_class, v.tensor.dtype)
+        for v in parsed.summary.value
+    ]
+    assert got == [(tag, "scalars", 1, 1) for tag, _ in pairs]  # DATA_CLASS_SCALAR, DT_FLOAT
+    values = [list(v.tensor.float_val) for v in parsed.summary.value]
+    assert values == [
+        [struct.unpack("<f", struct.pack("<f", pairs[0][1]))[0]],
+        [math.inf],
+        [-math.inf],
+    ]
+    version = event_pb2.Event.FromString(event(2.0, file_version="brain.Event:2"))
+    assert (version.wall_time, version.step, version.file_version) == (2.0, 0, "brain.Event:2")
 
 
 def test_an_event_leaves_out_fields_at_their_default_and_refuses_a_negative_step():
@@ -46,11 +66,13 @@ def test_an_event_leaves_out_fields_at_their_default_and_refuses_a_negative_step
         event(1.0, -1)
 
 
-#: Values a run's metrics take: ordinary ones, float32's edges, a diverged run's.
-VALUES = [0.6931471805599453, 0.0, -0.0, 1e-45, 3.4e38, math.inf, -math.inf, math.nan]
+#: Values a run's metrics take: ordinary ones, float32's edges and beyond, a diverged run's.
+VALUES = [0.6931471805599453, 0.0, -0.0, 1e-45, 3.4e38, 1e39, -1e39, math.inf, -math.inf, math.nan]
 
 
 @pytest.mark.tensorflow
+# TensorFlow casts 1e39 as numpy does, to inf, and numpy warns of it.
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("step", [1, 2, 127, 128, 300, 2**40])
 def test_each_record_is_the_bytes_tensorflow_writes(step, tmp_path):
     """The same Event built with TensorFlow's protos and written by its TFRecordWriter,
