@@ -275,7 +275,7 @@ def test_ctrl_c_on_the_driver_stops_the_grid_and_it_resumes_exactly(
     assert status == "cancelled" and set(runs) <= {"done", "cancelled"} and "cancelled" in runs
     with Store(store, create=False) as s:  # every stopped run left a checkpoint behind
         stopped = [r for r in s.runs(1) if r.status == "cancelled" and s.run_epochs(r.id)]
-        assert all((s.checkpoint_folder / f"run-{r.id}.npz").is_file() for r in stopped)
+        assert all(checkpoint_path_of(store, r.id).is_file() for r in stopped)
     again = embtui("run", "--resume", "latest", "--ray", "--plain", "--store", str(store))
     assert again.returncode == 0, again.stderr[-3000:]
     assert statuses(store) == ("done", ["done"] * RUNS)

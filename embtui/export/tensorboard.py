@@ -26,6 +26,7 @@ validation metrics of each run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -233,15 +234,10 @@ class RunEventLog:
         write_event(writer, event(wall_time, summary=summary.SerializeToString()))
 
     def close(self) -> None:
-        """Close every file, each even when another fails (the first failure is raised)."""
-        failure: BaseException | None = None
-        for writer in self._writers.values():
-            try:
-                writer.close()
-            except BaseException as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+        """Close every file, each even when another fails (that failure is raised)."""
+        with contextlib.ExitStack() as files:
+            for writer in self._writers.values():
+                files.callback(writer.close)
 
     def __enter__(self) -> RunEventLog:
         return self
